@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// aks-command-notifier: worker, enqueue, demo, preview, redrive.
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadQueueName, loadStorageConfig } from '../config';
+import { MessageError } from '../core/message';
+import { CommandQueue, createQueueServiceClient } from '../queue/storage';
+import { buildMessage } from './enqueue';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+  return n;
+}
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildCli(): Command {
+  const program = new Command('aks-command-notifier')
+    .description('Waits for AKS run command results and posts them to Slack and Microsoft Teams.')
+    .showHelpAfterError();
+
+  program
+    .command('worker')
+    .description('run the queue-triggered handler outside the Functions host (local development, tests)')
+    .option('--lease-seconds <n>', 'how long a message stays invisible while it runs (renewed)', positiveInt)
+    .option('--max-polling-interval-ms <n>', 'longest wait between polls of an empty queue', positiveInt)
+    .option('--batch-size <n>', 'messages fetched at once (default: host.json)', positiveInt)
+    .option('--shutdown-grace-seconds <n>', 'how long SIGTERM waits for running messages', positiveInt)
+    .action(async (opts: { leaseSeconds?: number; maxPollingIntervalMs?: number; batchSize?: number; shutdownGraceSeconds?: number }) => {
+      const { runWorker } = await import('./runWorker');
+      await runWorker(opts);
+    });
+
+  program
+    .command('enqueue')
+    .description('validate and enqueue a command id for the notifier')
+    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
+    .requiredOption('--command-id <id>', 'the run command id')
+    .option('--command <text>', 'the command, shown in the notification')
+    .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
+    .option('--context <key=value>', 'extra context shown in the notification (repeatable)', collect)
+    .option('--delay-seconds <n>', 'first poll after this many seconds', (v) => Number(v), 0)
+    .action(async (opts: { cluster: string; commandId: string; command?: string; target?: string[]; context?: string[]; delaySeconds: number }) => {
+      const { text } = buildMessage({
+        cluster: opts.cluster,
+        commandId: opts.commandId,
+        ...(opts.command !== undefined ? { command: opts.command } : {}),
+        ...(opts.target ? { targets: opts.target } : {}),
+        ...(opts.context ? { context: opts.context } : {}),
+      });
+      const queueName = loadQueueName(process.env);
+      const queue = CommandQueue.fromService(createQueueServiceClient(loadStorageConfig(process.env)), queueName);
+      await queue.send(text, opts.delaySeconds);
+      console.log(`enqueued command ${opts.commandId} on ${queueName}`);
+    });
+
+  program
+    .command('demo')
+    .description('the whole pipeline on this machine, no Azure account: Azurite, ARM, identity, Slack and Teams stand-ins')
+    .action(async () => {
+      const { runDemo } = await import('./demo');
+      process.exitCode = await runDemo();
+    });
+
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof MessageError) {
+      console.error(`error: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.error(`error: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,194 @@
+// The queue message contract: decode (raw JSON or base64 JSON), validate, and write back with bookkeeping.
+// Every field that reaches the ARM URL is checked against the API page's own rules here, so that nothing
+// in a message can change the request's host or path.
+import { z } from 'zod';
+
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const BOOKKEEPING_KEY = '_notifier';
+const MAX_TRACKING_DAYS = 7;
+
+export interface ClusterRef {
+  subscriptionId: string;
+  resourceGroupName: string;
+  resourceName: string;
+}
+
+export interface Bookkeeping {
+  /** Polls made so far for this command. */
+  attempt: number;
+  firstSeenAt: string;
+  deadlineAt: string;
+  /** Last delay chosen, so that backoff on throttling can grow from it. */
+  lastDelaySeconds?: number;
+}
+
+export interface PollRequest {
+  cluster: ClusterRef;
+  commandId: string;
+  command?: string;
+  targets?: string[];
+  context?: Record<string, string>;
+  bookkeeping?: Bookkeeping;
+}
+
+export class MessageError extends Error {
+  override name = 'MessageError';
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+// Azure: 1-90 letters, digits, underscores, hyphens, periods and parentheses; no trailing period.
+const RESOURCE_GROUP = /^[-\w.()\p{L}\p{N}]{0,89}[-\w()\p{L}\p{N}]$/u;
+// From the API page.
+const RESOURCE_NAME = /^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$/;
+// Command ids are hex strings today; allow a plain token, never a separator.
+const COMMAND_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+const TARGET = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+const CLUSTER_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)$/i;
+
+const isoDate = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+
+const bookkeepingSchema = z
+  .strictObject({
+    attempt: z.number().int().min(0).max(1_000_000),
+    firstSeenAt: isoDate,
+    deadlineAt: isoDate,
+    lastDelaySeconds: z.number().min(0).max(7 * 24 * 3600).optional(),
+  })
+  .refine(
+    (b) => {
+      const span = Date.parse(b.deadlineAt) - Date.parse(b.firstSeenAt);
+      return span >= 0 && span <= MAX_TRACKING_DAYS * 24 * 3600 * 1000;
+    },
+    { message: `deadlineAt must be after firstSeenAt and within ${MAX_TRACKING_DAYS} days of it` },
+  );
+
+const messageSchema = z
+  .strictObject({
+    clusterResourceId: z.string().max(1024).optional(),
+    subscriptionId: z.string().regex(UUID, 'must be a UUID').optional(),
+    resourceGroupName: z.string().regex(RESOURCE_GROUP, 'is not a valid resource group name').optional(),
+    resourceName: z.string().regex(RESOURCE_NAME, 'is not a valid managed cluster name').optional(),
+    commandId: z.string({ error: 'is required' }).regex(COMMAND_ID, 'must be a plain token of letters, digits, "-" or "_" (at most 128)'),
+    command: z.string().max(16 * 1024).optional(),
+    targets: z
+      .array(z.string().regex(TARGET, 'must be a target name (lowercase letters, digits, hyphens)'))
+      .min(1)
+      .max(20)
+      .optional(),
+    context: z
+      .record(z.string().min(1).max(64).regex(/^[\w.-]+$/, 'keys must be letters, digits, ".", "-" or "_"'), z.union([z.string().max(2048), z.number(), z.boolean()]))
+      .refine((r) => Object.keys(r).length <= 20, 'at most 20 entries')
+      .optional(),
+    [BOOKKEEPING_KEY]: bookkeepingSchema.optional(),
+  })
+  .superRefine((m, ctx) => {
+    const parts = [m.subscriptionId, m.resourceGroupName, m.resourceName];
+    if (m.clusterResourceId !== undefined) {
+      if (parts.some((p) => p !== undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'give either clusterResourceId or subscriptionId/resourceGroupName/resourceName, not both' });
+      }
+    } else if (parts.some((p) => p === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'clusterResourceId (or subscriptionId, resourceGroupName and resourceName) is required' });
+    }
+  });
+
+/** Parses `/subscriptions/…/resourceGroups/…/providers/Microsoft.ContainerService/managedClusters/…`. */
+export function parseClusterResourceId(id: string): ClusterRef {
+  const m = CLUSTER_ID.exec(id.trim());
+  if (!m) {
+    throw new MessageError(
+      'clusterResourceId must be /subscriptions/<uuid>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>',
+    );
+  }
+  return checkClusterRef({ subscriptionId: m[1]!, resourceGroupName: m[2]!, resourceName: m[3]! });
+}
+
+export function checkClusterRef(ref: ClusterRef): ClusterRef {
+  if (!UUID.test(ref.subscriptionId)) throw new MessageError('subscriptionId must be a UUID');
+  if (!RESOURCE_GROUP.test(ref.resourceGroupName)) throw new MessageError('resourceGroupName is not a valid resource group name');
+  if (!RESOURCE_NAME.test(ref.resourceName)) throw new MessageError('resourceName is not a valid managed cluster name');
+  return ref;
+}
+
+export function clusterResourceId(ref: ClusterRef): string {
+  return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${ref.resourceName}`;
+}
+
+export function checkCommandId(id: string): string {
+  if (!COMMAND_ID.test(id)) throw new MessageError('commandId must be a plain token of letters, digits, "-" or "_" (at most 128)');
+  return id;
+}
+
+/** The text of a queue message, whatever the trigger handed us (the host passes JSON as an object). */
+export function messageText(raw: unknown): string {
+  if (typeof raw === 'string') return raw;
+  if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
+  if (raw !== null && typeof raw === 'object') return JSON.stringify(raw);
+  return String(raw);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Accepts JSON as is, or base64-encoded JSON (producers that encode by default). */
+function decodeJson(raw: unknown): unknown {
+  if (raw !== null && typeof raw === 'object' && !(raw instanceof Uint8Array)) return raw;
+  const text = messageText(raw).trim();
+  if (Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+  if (text === '') throw new MessageError('message is empty');
+  let json = text;
+  if (!text.startsWith('{')) {
+    const compact = text.replace(/\s+/g, '');
+    if (!BASE64.test(compact)) throw new MessageError('message is neither JSON nor base64-encoded JSON');
+    json = Buffer.from(compact, 'base64').toString('utf8').trim();
+    if (!json.startsWith('{')) throw new MessageError('message is base64 but does not decode to a JSON object');
+  }
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw new MessageError(`message is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+  return path ? `${path} ${issue.message}` : issue.message;
+}
+
+export function parsePollRequest(raw: unknown): PollRequest {
+  const json = decodeJson(raw);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new MessageError('message must be a JSON object');
+  const parsed = messageSchema.safeParse(json);
+  if (!parsed.success) throw new MessageError(parsed.error.issues.map(describeIssue).join('; '));
+  const m = parsed.data;
+  const cluster =
+    m.clusterResourceId !== undefined
+      ? parseClusterResourceId(m.clusterResourceId)
+      : checkClusterRef({ subscriptionId: m.subscriptionId!, resourceGroupName: m.resourceGroupName!, resourceName: m.resourceName! });
+  const context = m.context ? Object.fromEntries(Object.entries(m.context).map(([k, v]) => [k, String(v)])) : undefined;
+  const bookkeeping = m[BOOKKEEPING_KEY];
+  return {
+    cluster,
+    commandId: m.commandId,
+    ...(m.command !== undefined ? { command: m.command } : {}),
+    ...(m.targets ? { targets: m.targets } : {}),
+    ...(context ? { context } : {}),
+    ...(bookkeeping ? { bookkeeping: bookkeeping as Bookkeeping } : {}),
+  };
+}
+
+/** The JSON written to the queue: the producer's fields in canonical form plus our bookkeeping. */
+export function serializePollRequest(req: PollRequest): string {
+  const out: Record<string, unknown> = {
+    clusterResourceId: clusterResourceId(req.cluster),
+    commandId: req.commandId,
+  };
+  if (req.command !== undefined) out.command = req.command;
+  if (req.targets) out.targets = req.targets;
+  if (req.context) out.context = req.context;
+  if (req.bookkeeping) out[BOOKKEEPING_KEY] = req.bookkeeping;
+  const text = JSON.stringify(out);
+  if (Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+  return text;
+}

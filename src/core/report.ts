@@ -1,0 +1,144 @@
+// What a notification says, independent of where it goes.
+import type { ArmAnswer, CloudErrorInfo, RunCommandResult } from './armAnswer';
+import { clusterResourceId, type PollRequest } from './message';
+
+export type Outcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
+
+export const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'exitCode', 'notFound', 'forbidden', 'timedOut', 'error'];
+
+export const REQUIRED_PERMISSION = 'Microsoft.ContainerService/managedClusters/commandResults/read';
+
+export interface CommandReport {
+  outcome: Outcome;
+  subscriptionId: string;
+  resourceGroupName: string;
+  clusterName: string;
+  clusterResourceId: string;
+  commandId: string;
+  command?: string;
+  context?: Record<string, string>;
+  provisioningState?: string;
+  exitCode?: number;
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationSeconds?: number;
+  logs?: string;
+  /** Why the outcome is what it is when ARM did not say (not found, forbidden, gave up). */
+  detail?: string;
+  /** Seconds this app waited for the result (first seen to now). */
+  waitedSeconds?: number;
+}
+
+export function isFailure(outcome: Outcome): boolean {
+  return outcome !== 'succeeded';
+}
+
+function describeCloudError(error: CloudErrorInfo | undefined): string {
+  if (!error) return '';
+  return [error.code, error.message].filter(Boolean).join(': ');
+}
+
+export function durationSeconds(result: Pick<RunCommandResult, 'startedAt' | 'finishedAt'>): number | undefined {
+  if (!result.startedAt || !result.finishedAt) return undefined;
+  const ms = Date.parse(result.finishedAt) - Date.parse(result.startedAt);
+  return Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
+}
+
+function base(req: PollRequest, waitedSeconds: number): CommandReport {
+  return {
+    outcome: 'error',
+    subscriptionId: req.cluster.subscriptionId,
+    resourceGroupName: req.cluster.resourceGroupName,
+    clusterName: req.cluster.resourceName,
+    clusterResourceId: clusterResourceId(req.cluster),
+    commandId: req.commandId,
+    ...(req.command !== undefined ? { command: req.command } : {}),
+    ...(req.context ? { context: req.context } : {}),
+    waitedSeconds,
+  };
+}
+
+/** A report for a final answer from ARM. */
+export function reportForAnswer(req: PollRequest, answer: ArmAnswer, waitedSeconds: number): CommandReport {
+  const report = base(req, waitedSeconds);
+  switch (answer.kind) {
+    case 'finished': {
+      const r = answer.result;
+      const state = r.provisioningState.toLowerCase();
+      const outcome: Outcome = state === 'succeeded' ? (r.exitCode !== undefined && r.exitCode !== 0 ? 'exitCode' : 'succeeded') : 'failed';
+      const duration = durationSeconds(r);
+      return {
+        ...report,
+        outcome,
+        provisioningState: r.provisioningState,
+        ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+        ...(r.reason !== undefined ? { reason: r.reason } : {}),
+        ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+        ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+        ...(duration !== undefined ? { durationSeconds: duration } : {}),
+        ...(r.logs !== undefined ? { logs: r.logs } : {}),
+      };
+    }
+    case 'notFound':
+      return {
+        ...report,
+        outcome: 'notFound',
+        detail: `ARM answered 404: the command or the cluster was not found (the id may be wrong, or the result expired). ${describeCloudError(answer.error)}`.trim(),
+      };
+    case 'forbidden':
+      return {
+        ...report,
+        outcome: 'forbidden',
+        detail: `ARM answered ${answer.status}: the app's identity lacks ${REQUIRED_PERMISSION} on this cluster. ${describeCloudError(answer.error)}`.trim(),
+      };
+    case 'rejected':
+      return { ...report, outcome: 'error', detail: `${answer.detail}. ${describeCloudError(answer.error)}`.trim() };
+    case 'running':
+    case 'transient':
+      throw new Error(`not a final answer: ${answer.kind}`);
+  }
+}
+
+/** A report for a command we stopped waiting for. */
+export function timedOutReport(req: PollRequest, waitedSeconds: number, lastAnswer: ArmAnswer): CommandReport {
+  const last =
+    lastAnswer.kind === 'running'
+      ? `it was still ${lastAnswer.provisioningState}`
+      : lastAnswer.kind === 'transient'
+        ? `the last poll failed: ${lastAnswer.detail}`
+        : `the last answer was ${lastAnswer.kind}`;
+  return {
+    ...base(req, waitedSeconds),
+    outcome: 'timedOut',
+    ...(lastAnswer.kind === 'running' ? { provisioningState: lastAnswer.provisioningState } : {}),
+    detail: `Still running: gave up waiting after ${formatDuration(waitedSeconds)}; ${last}. Check with: az aks command result --command-id ${req.commandId}`,
+  };
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+export function outcomeTitle(report: CommandReport): string {
+  switch (report.outcome) {
+    case 'succeeded':
+      return 'Command succeeded';
+    case 'exitCode':
+      return `Command failed: exit code ${report.exitCode}`;
+    case 'failed':
+      return `Command failed${report.reason ? `: ${report.reason}` : ''}`;
+    case 'notFound':
+      return 'Command or cluster not found';
+    case 'forbidden':
+      return 'Not allowed to read the command result';
+    case 'timedOut':
+      return 'Still running: gave up waiting';
+    case 'error':
+      return 'Could not read the command result';
+  }
+}

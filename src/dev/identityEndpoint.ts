@@ -1,0 +1,86 @@
+// A managed identity endpoint as App Service and Functions expose it (IDENTITY_ENDPOINT/IDENTITY_HEADER,
+// api-version 2019-08-01), so the real @azure/identity code runs against it.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface IssuedToken {
+  resource: string;
+  clientId?: string;
+  expiresOnMs: number;
+}
+
+export interface IdentityFaults {
+  /** Answer the next N token requests with this status. */
+  failNext?: { count: number; status: number };
+  delayMs?: number;
+  /** Lifetime of issued tokens (default one hour; < 5 min are not cached by the SDK). */
+  lifetimeSeconds?: number;
+}
+
+export interface IdentityEndpoint {
+  url: string;
+  header: string;
+  env: { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string };
+  tokens: Map<string, IssuedToken>;
+  requests: number;
+  faults: IdentityFaults;
+  /** Does this bearer token come from us, for this resource, unexpired? */
+  validate(token: string, resource: string): boolean;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
+  const header = randomBytes(16).toString('hex');
+  const state: Omit<IdentityEndpoint, 'url' | 'env' | 'close'> = {
+    header,
+    tokens: new Map(),
+    requests: 0,
+    faults: {},
+    validate(token, resource) {
+      const t = state.tokens.get(token);
+      return !!t && t.resource.replace(/\/$/, '') === resource.replace(/\/$/, '') && t.expiresOnMs > Date.now();
+    },
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      state.requests++;
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (state.faults.delayMs) await new Promise((r) => setTimeout(r, state.faults.delayMs));
+      if (url.pathname !== '/msi/token' || req.method !== 'GET') return send(res, 404, { error: 'not_found' });
+      if (req.headers['x-identity-header'] !== header) return send(res, 401, { error: 'invalid identity header' });
+      if (url.searchParams.get('api-version') !== '2019-08-01') return send(res, 400, { error: 'unsupported api-version' });
+      const resource = url.searchParams.get('resource');
+      if (!resource) return send(res, 400, { error: 'resource is required' });
+      const fail = state.faults.failNext;
+      if (fail && fail.count > 0) {
+        fail.count--;
+        return send(res, fail.status, { error: 'temporarily_unavailable', error_description: 'injected fault' });
+      }
+      const lifetime = state.faults.lifetimeSeconds ?? 3600;
+      const token = `standin.${randomBytes(24).toString('base64url')}`;
+      const expiresOnMs = Date.now() + lifetime * 1000;
+      const clientId = url.searchParams.get('client_id') ?? undefined;
+      state.tokens.set(token, { resource, ...(clientId ? { clientId } : {}), expiresOnMs });
+      send(res, 200, {
+        access_token: token,
+        expires_on: String(Math.floor(expiresOnMs / 1000)),
+        resource,
+        token_type: 'Bearer',
+        client_id: clientId ?? '00000000-0000-0000-0000-000000000001',
+      });
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`;
+  return Object.assign(state, {
+    url,
+    env: { IDENTITY_ENDPOINT: url, IDENTITY_HEADER: header },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }) as IdentityEndpoint;
+}

@@ -1,0 +1,54 @@
+// Everything the app talks to, on 127.0.0.1: Azurite, a managed identity endpoint, ARM over HTTPS and
+// Slack/Teams receivers. Used by the demo, the tests and the benchmark.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startArmStandIn, type ArmStandIn } from './armStandIn';
+import { startAzurite, type Azurite, type AzuriteOptions } from './azurite';
+import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
+import { createDevTls, type DevTls } from './tls';
+import { startWebhookReceivers, type WebhookReceivers } from './webhookReceivers';
+
+export interface StandIns {
+  dir: string;
+  tls: DevTls;
+  azurite: Azurite;
+  identity: IdentityEndpoint;
+  arm: ArmStandIn;
+  receivers: WebhookReceivers;
+  /** App settings pointing at the stand-ins (plus NODE_EXTRA_CA_CERTS for child processes). */
+  env(extra?: Record<string, string>): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startStandIns(options: { azurite?: AzuriteOptions; tlsCertPath?: string } = {}): Promise<StandIns> {
+  const dir = mkdtempSync(join(tmpdir(), 'aks-notifier-'));
+  const [tls, azurite, identity, receivers] = await Promise.all([
+    createDevTls(join(dir, 'tls')),
+    startAzurite(options.azurite),
+    startIdentityEndpoint(),
+    startWebhookReceivers(),
+  ]);
+  const arm = await startArmStandIn({ key: tls.key, cert: tls.cert, identity });
+  return {
+    dir,
+    tls,
+    azurite,
+    identity,
+    arm,
+    receivers,
+    env: (extra = {}) => ({
+      AzureWebJobsStorage: azurite.connectionString,
+      ARM_ENDPOINT: arm.endpoint,
+      ...identity.env,
+      SLACK_WEBHOOK_URL: receivers.urlFor('slack', 'alerts'),
+      TEAMS_WEBHOOK_URL: receivers.urlFor('teams', 'alerts'),
+      NODE_EXTRA_CA_CERTS: tls.certPath,
+      ...extra,
+    }),
+    async stop() {
+      await Promise.allSettled([arm.close(), identity.close(), receivers.close(), azurite.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,179 @@
+// Slack incoming-webhook and Teams Workflows receivers on loopback. They check payloads the way the
+// services do (Slack: 400 invalid_blocks beyond its limits; Teams: 413 beyond ~28 KB, 202 otherwise)
+// and record what a channel would show.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface Received {
+  kind: 'slack' | 'teams';
+  channel: string;
+  body: unknown;
+  bytes: number;
+  at: number;
+  /** Any Authorization header that reached a webhook (there must be none). */
+  authorization?: string;
+}
+
+export interface Reply {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+  /** Wait before answering; the post is recorded only if the client is still there. */
+  delayMs?: number;
+  reset?: boolean;
+}
+
+export interface WebhookReceivers {
+  baseUrl: string;
+  urlFor(kind: 'slack' | 'teams', channel: string): string;
+  received: Received[];
+  /** Attempts, including refused ones. */
+  attempts: { kind: string; channel: string; status: number; at: number }[];
+  /** Replies to use, in order, before the normal answer. */
+  script(kind: 'slack' | 'teams', channel: string, replies: Reply[]): void;
+  /** Applied to every request without a scripted reply. */
+  fault: ((kind: 'slack' | 'teams', channel: string) => Reply | undefined) | undefined;
+  for(kind: 'slack' | 'teams', channel: string): Received[];
+  close(): Promise<void>;
+}
+
+export const TEAMS_MAX_REQUEST_BYTES = 28 * 1024;
+
+/** What Slack would refuse, or undefined. */
+export function slackPayloadProblem(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return 'invalid_payload';
+  const p = body as { text?: unknown; blocks?: unknown };
+  if (p.blocks === undefined) return typeof p.text === 'string' && p.text ? undefined : 'no_text';
+  if (!Array.isArray(p.blocks) || p.blocks.length > 50) return 'invalid_blocks';
+  for (const b of p.blocks as Record<string, unknown>[]) {
+    const text = (b.text as { text?: string } | undefined)?.text;
+    if (b.type === 'header' && (text?.length ?? 0) > 150) return 'invalid_blocks';
+    if (b.type === 'section') {
+      if (text !== undefined && text.length > 3000) return 'invalid_blocks';
+      const fields = b.fields as { text: string }[] | undefined;
+      if (fields && (fields.length > 10 || fields.some((f) => f.text.length > 2000))) return 'invalid_blocks';
+    }
+  }
+  if (JSON.stringify(p.blocks).length > 13_000) return 'msg_blocks_too_long';
+  return undefined;
+}
+
+export async function startWebhookReceivers(): Promise<WebhookReceivers> {
+  const scripts = new Map<string, Reply[]>();
+  const sockets = new Set<Socket>();
+  const received: Received[] = [];
+  const attempts: WebhookReceivers['attempts'] = [];
+  let baseUrl = '';
+
+  const receivers: WebhookReceivers = {
+    baseUrl: '',
+    urlFor: (kind, channel) => `${baseUrl}/${kind}/${channel}`,
+    received,
+    attempts,
+    script: (kind, channel, replies) => scripts.set(`${kind}/${channel}`, [...replies]),
+    fault: undefined,
+    for: (kind, channel) => received.filter((r) => r.kind === kind && r.channel === channel),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
+    const m = /^\/(slack|teams)\/([\w-]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!m || req.method !== 'POST') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('no_service');
+      return;
+    }
+    const kind = m[1] as 'slack' | 'teams';
+    const channel = m[2]!;
+    const queued = scripts.get(`${kind}/${channel}`);
+    const reply = (queued && queued.length > 0 ? queued.shift() : undefined) ?? receivers.fault?.(kind, channel);
+    const finish = () => {
+      if (reply?.reset) {
+        attempts.push({ kind, channel, status: 0, at: Date.now() });
+        req.socket.destroy();
+        return;
+      }
+      if (req.socket.destroyed) return; // the client gave up: nothing was accepted
+      let status = reply?.status ?? (kind === 'slack' ? 200 : 202);
+      let text = reply?.body ?? (kind === 'slack' ? 'ok' : '');
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        body = undefined;
+      }
+      if (status < 300) {
+        if (kind === 'slack') {
+          const problem = slackPayloadProblem(body);
+          if (problem) [status, text] = [400, problem];
+        } else if (raw.length > TEAMS_MAX_REQUEST_BYTES) {
+          [status, text] = [413, 'Request Entity Too Large'];
+        } else if ((body as { type?: string } | undefined)?.type !== 'message') {
+          [status, text] = [400, 'Bad Request'];
+        }
+      }
+      attempts.push({ kind, channel, status, at: Date.now() });
+      if (status < 300) {
+        received.push({
+          kind,
+          channel,
+          body,
+          bytes: raw.length,
+          at: Date.now(),
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        });
+      }
+      res.writeHead(status, { 'content-type': 'text/plain', ...(reply?.headers ?? {}) }).end(text);
+    };
+    if (reply?.delayMs) setTimeout(finish, reply.delayMs);
+    else finish();
+  }
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  receivers.baseUrl = baseUrl;
+  return receivers;
+}
+
+/** What a Slack channel would show, as plain text (for the demo and preview). */
+export function slackAsText(body: unknown): string {
+  const p = body as { text?: string; blocks?: Record<string, any>[] };
+  const lines: string[] = [];
+  for (const b of p.blocks ?? []) {
+    if (b.type === 'header') lines.push(`# ${b.text.text}`);
+    else if (b.type === 'section' && b.fields) lines.push((b.fields as { text: string }[]).map((f) => f.text.replace(/\n/, ': ')).join(' | '));
+    else if (b.type === 'section') lines.push(b.text.text);
+    else if (b.type === 'context') lines.push((b.elements as { text: string }[]).map((e) => e.text).join('  '));
+    else if (b.type === 'actions') lines.push((b.elements as { text: { text: string } }[]).map((e) => `[${e.text.text}]`).join(' '));
+  }
+  return lines.length ? lines.join('\n') : (p.text ?? '');
+}
+
+/** What a Teams channel would show, as plain text. */
+export function teamsAsText(body: unknown): string {
+  const card = (body as { attachments?: { content?: Record<string, any> }[] }).attachments?.[0]?.content ?? {};
+  const lines: string[] = [];
+  const walk = (items: Record<string, any>[] = []) => {
+    for (const e of items) {
+      if (e.type === 'TextBlock') lines.push(e.text);
+      else if (e.type === 'FactSet') lines.push((e.facts as { title: string; value: string }[]).map((f) => `${f.title}: ${f.value}`).join(' | '));
+      else if (e.type === 'RichTextBlock') lines.push((e.inlines as { text: string }[]).map((i) => i.text).join(''));
+      else if (e.type === 'Container') walk(e.items);
+    }
+  };
+  walk(card.body);
+  for (const a of (card.actions ?? []) as { title: string }[]) lines.push(`[${a.title}]`);
+  return lines.join('\n');
+}

@@ -1,0 +1,16 @@
+// Entry of the deployed function app: set up the app, register the functions, check settings early.
+import { app } from '@azure/functions';
+import { ConfigError, loadConfig } from './config';
+
+app.setup({ enableHttpStream: false });
+
+// Report bad settings (an unresolved Key Vault reference, a non-https URL) once at start-up, naming the
+// setting; invocations then fail with the same error and the host's retries end in the poison queue.
+try {
+  loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) console.error(`aks-command-notifier: invalid setting ${err.message}`);
+  else throw err;
+}
+
+import './functions/pollCommandResult';

@@ -1,0 +1,133 @@
+// One queue message, one decision: poison it, poll again later, or announce the result.
+// Plain logic over injected adapters, so the Functions handler and the worker run exactly this.
+import type { CommandResultReader } from '../arm/commandResults';
+import type { ArmAnswer } from '../core/armAnswer';
+import { MessageError, messageText, parsePollRequest, serializePollRequest, type Bookkeeping, type PollRequest } from '../core/message';
+import { reportForAnswer, timedOutReport, type CommandReport } from '../core/report';
+import { nextDelaySeconds, type PollSchedule } from '../core/schedule';
+import { deliver, type DeliveryLog, type DeliveryPolicy, type TargetResult } from '../notify/delivery';
+import type { DeliveryLedger } from '../notify/ledger';
+import type { Notifier } from '../notify/notifier';
+
+export interface PollDeps {
+  schedule: PollSchedule;
+  timeoutMinutes: number;
+  arm: CommandResultReader;
+  queue: { send(text: string, delaySeconds: number): Promise<void>; sendPoison(original: string, reason: string): Promise<void> };
+  notifiers: ReadonlyMap<string, Notifier>;
+  defaultTargets: readonly string[];
+  ledger: DeliveryLedger;
+  webhookTimeoutMs: number;
+  deliveryPolicy?: DeliveryPolicy;
+  now: () => number;
+  random: () => number;
+}
+
+export interface MessageMeta {
+  dequeueCount: number;
+  insertionTime?: Date;
+  id?: string;
+}
+
+export type PollOutcome =
+  | { kind: 'poisoned'; reason: string }
+  | { kind: 'requeued'; delaySeconds: number; attempt: number; state: string }
+  | { kind: 'notified'; outcome: CommandReport['outcome']; results: TargetResult[] };
+
+/** Thrown for work that must be retried by the host (queue write, transient webhook failure). */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+}
+
+function resolveTargets(req: PollRequest, deps: PollDeps): Notifier[] | string {
+  const names = new Set<string>();
+  for (const name of req.targets ?? ['default']) {
+    if (name === 'default') deps.defaultTargets.forEach((d) => names.add(d));
+    else names.add(name);
+  }
+  const unknown = [...names].filter((n) => !deps.notifiers.has(n));
+  if (unknown.length > 0) {
+    return `unknown notification target(s): ${unknown.join(', ')}; configured: ${[...deps.notifiers.keys()].join(', ') || 'none'}`;
+  }
+  if (names.size === 0) return 'no notification target: the message names none and no default is configured';
+  return [...names].map((n) => deps.notifiers.get(n)!);
+}
+
+function stateOf(answer: ArmAnswer): string {
+  return answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind;
+}
+
+export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: PollDeps, log: DeliveryLog): Promise<PollOutcome> {
+  let req: PollRequest;
+  try {
+    req = parsePollRequest(raw);
+  } catch (err) {
+    if (!(err instanceof MessageError)) throw err;
+    const reason = `invalid message: ${err.message}`;
+    await deps.queue.sendPoison(messageText(raw), reason);
+    log.error(`message ${meta.id ?? '?'} moved to the poison queue: ${reason}`);
+    return { kind: 'poisoned', reason };
+  }
+  const label = `command ${req.commandId} on ${req.cluster.resourceName}`;
+  const notifiers = resolveTargets(req, deps);
+  if (typeof notifiers === 'string') {
+    await deps.queue.sendPoison(messageText(raw), notifiers);
+    log.error(`${label}: moved to the poison queue: ${notifiers}`);
+    return { kind: 'poisoned', reason: notifiers };
+  }
+
+  const now = deps.now();
+  const firstSeenMs = req.bookkeeping ? Date.parse(req.bookkeeping.firstSeenAt) : Math.min(now, meta.insertionTime?.getTime() ?? now);
+  const deadlineMs = req.bookkeeping ? Date.parse(req.bookkeeping.deadlineAt) : firstSeenMs + deps.timeoutMinutes * 60_000;
+  const attempt = (req.bookkeeping?.attempt ?? 0) + 1;
+  const waitedSeconds = Math.max(0, (now - firstSeenMs) / 1000);
+
+  const answer = await deps.arm.read(req.cluster, req.commandId);
+
+  if (answer.kind === 'running' || answer.kind === 'transient') {
+    if (answer.kind === 'transient') log.warn(`${label}: poll ${attempt} failed: ${answer.detail}`);
+    if (now >= deadlineMs) return announce(req, timedOutReport(req, waitedSeconds, answer), notifiers, deps, log);
+    const delaySeconds = nextDelaySeconds(deps.schedule, {
+      elapsedSeconds: waitedSeconds,
+      remainingSeconds: Math.max(1, (deadlineMs - now) / 1000),
+      throttled: answer.kind === 'transient' && answer.throttled,
+      random: deps.random(),
+      ...(answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+      ...(req.bookkeeping?.lastDelaySeconds !== undefined ? { lastDelaySeconds: req.bookkeeping.lastDelaySeconds } : {}),
+    });
+    const bookkeeping: Bookkeeping = {
+      attempt,
+      firstSeenAt: new Date(firstSeenMs).toISOString(),
+      deadlineAt: new Date(deadlineMs).toISOString(),
+      lastDelaySeconds: delaySeconds,
+    };
+    try {
+      await deps.queue.send(serializePollRequest({ ...req, bookkeeping }), delaySeconds);
+    } catch (err) {
+      throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
+    }
+    log.info(`${label}: ${stateOf(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
+    return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
+  }
+  return announce(req, reportForAnswer(req, answer, waitedSeconds), notifiers, deps, log);
+}
+
+async function announce(
+  req: PollRequest,
+  report: CommandReport,
+  notifiers: Notifier[],
+  deps: PollDeps,
+  log: DeliveryLog,
+): Promise<PollOutcome> {
+  const label = `command ${req.commandId} on ${req.cluster.resourceName}`;
+  const delivery = await deliver(report, notifiers, deps.ledger, {
+    timeoutMs: deps.webhookTimeoutMs,
+    log,
+    now: deps.now,
+    ...(deps.deliveryPolicy ? { policy: deps.deliveryPolicy } : {}),
+  });
+  const summary = delivery.results.map((r) => `${r.target}=${r.status === 'skipped' ? `skipped(${r.why})` : r.status}`).join(' ');
+  if (delivery.retryLater) throw new RetryableError(`${label}: ${report.outcome}; delivery incomplete: ${summary}`);
+  log.info(`${label}: ${report.outcome}; ${summary}`);
+  return { kind: 'notified', outcome: report.outcome, results: delivery.results };
+}

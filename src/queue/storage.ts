@@ -1,0 +1,81 @@
+// Storage clients from AzureWebJobsStorage: a connection string (Azurite, keys) or an identity-based
+// connection (…__queueServiceUri, …__tableServiceUri, …__clientId), like the Functions host reads it.
+import { TableClient } from '@azure/data-tables';
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import type { StorageConfig } from '../config';
+
+function storageCredential(storage: StorageConfig): TokenCredential {
+  return storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential();
+}
+
+export function createQueueServiceClient(storage: StorageConfig, credential?: TokenCredential): QueueServiceClient {
+  if (storage.connectionString) return QueueServiceClient.fromConnectionString(storage.connectionString);
+  return new QueueServiceClient(storage.queueServiceUri!, credential ?? storageCredential(storage));
+}
+
+export function createTableClient(storage: StorageConfig, tableName: string, credential?: TokenCredential): TableClient {
+  if (storage.connectionString) {
+    const local = /UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
+    return TableClient.fromConnectionString(storage.connectionString, tableName, { allowInsecureConnection: local });
+  }
+  if (!storage.tableServiceUri) {
+    throw new Error('AzureWebJobsStorage__tableServiceUri is required for the delivery ledger with an identity-based connection');
+  }
+  return new TableClient(storage.tableServiceUri, tableName, credential ?? storageCredential(storage));
+}
+
+export interface PoisonEnvelope {
+  kind: 'aks-command-notifier/poison';
+  reason: string;
+  at: string;
+  original: string;
+}
+
+/** The command queue and its poison queue, created on first use. */
+export class CommandQueue {
+  private created: Promise<unknown> | undefined;
+
+  constructor(
+    readonly main: QueueClient,
+    readonly poison: QueueClient,
+  ) {}
+
+  static fromService(service: QueueServiceClient, queueName: string): CommandQueue {
+    return new CommandQueue(service.getQueueClient(queueName), service.getQueueClient(`${queueName}-poison`));
+  }
+
+  ensureQueues(): Promise<unknown> {
+    this.created ??= Promise.all([this.main.createIfNotExists(), this.poison.createIfNotExists()]).catch((err: unknown) => {
+      this.created = undefined;
+      throw err;
+    });
+    return this.created;
+  }
+
+  /** A message that must not expire: it is our only record of the command. */
+  async send(text: string, visibilityTimeoutSeconds = 0): Promise<void> {
+    await this.ensureQueues();
+    await this.main.sendMessage(text, { visibilityTimeout: Math.max(0, Math.round(visibilityTimeoutSeconds)), messageTimeToLive: -1 });
+  }
+
+  async sendPoison(original: string, reason: string, now = new Date()): Promise<void> {
+    await this.ensureQueues();
+    const envelope: PoisonEnvelope = { kind: 'aks-command-notifier/poison', reason, at: now.toISOString(), original };
+    let text = JSON.stringify(envelope);
+    // Queue messages hold 64 KB; keep the reason, cut the copy of the original if we must.
+    if (Buffer.byteLength(text, 'utf8') > 60 * 1024) {
+      text = JSON.stringify({ ...envelope, original: original.slice(0, 40 * 1024), truncated: true });
+    }
+    await this.poison.sendMessage(text, { messageTimeToLive: -1 });
+  }
+}
+
+export function parsePoisonEnvelope(text: string): PoisonEnvelope | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<PoisonEnvelope>;
+    return v && v.kind === 'aks-command-notifier/poison' && typeof v.original === 'string' ? (v as PoisonEnvelope) : undefined;
+  } catch {
+    return undefined;
+  }
+}
