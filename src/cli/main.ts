@@ -25,7 +25,8 @@ export function buildCli(): Command {
     .option('--max-polling-interval-ms <n>', 'longest wait between polls of an empty queue', positiveInt)
     .option('--batch-size <n>', 'messages fetched at once (default: host.json)', positiveInt)
     .option('--shutdown-grace-seconds <n>', 'how long SIGTERM waits for running messages', positiveInt)
-    .action(async (opts: { leaseSeconds?: number; maxPollingIntervalMs?: number; batchSize?: number; shutdownGraceSeconds?: number }) => {
+    .option('--visibility-timeout-seconds <n>', 'delay before a failed message is retried (default: host.json)', (v) => Number(v))
+    .action(async (opts: Parameters<typeof import('./runWorker').runWorker>[0]) => {
       const { runWorker } = await import('./runWorker');
       await runWorker(opts);
     });

@@ -9,6 +9,7 @@ export interface WorkerCommandOptions {
   maxPollingIntervalMs?: number;
   batchSize?: number;
   shutdownGraceSeconds?: number;
+  visibilityTimeoutSeconds?: number;
 }
 
 export async function runWorker(options: WorkerCommandOptions = {}): Promise<void> {
@@ -16,7 +17,7 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
   const log = redactingLog(consoleLog, runtime.redact);
   const host = readQueueHostSettings();
   await runtime.queue.ensureQueues();
-  const { pollCommandResult } = await import('../functions/pollCommandResult');
+  const { pollCommandResult } = await import('../pipeline/queueHandler');
   const batchSize = options.batchSize ?? host.batchSize;
   const worker = new QueueWorker({
     ...host,
@@ -24,6 +25,7 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
     newBatchThreshold: options.batchSize ? Math.floor(batchSize / 2) : host.newBatchThreshold,
     maxDequeueCount: runtime.config.maxDequeueCount,
     maxPollingIntervalMs: options.maxPollingIntervalMs ?? host.maxPollingIntervalMs,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? host.visibilityTimeoutSeconds,
     queue: runtime.queue.main,
     poison: runtime.queue.poison,
     handler: pollCommandResult,

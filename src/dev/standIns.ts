@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startArmStandIn, type ArmStandIn } from './armStandIn';
 import { startAzurite, type Azurite, type AzuriteOptions } from './azurite';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
-import { createDevTls, type DevTls } from './tls';
+import { createDevTls, loadDevTls, type DevTls } from './tls';
 import { startWebhookReceivers, type WebhookReceivers } from './webhookReceivers';
 
 export interface StandIns {
@@ -21,10 +21,10 @@ export interface StandIns {
   stop(): Promise<void>;
 }
 
-export async function startStandIns(options: { azurite?: AzuriteOptions; tlsCertPath?: string } = {}): Promise<StandIns> {
+export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?: string } = {}): Promise<StandIns> {
   const dir = mkdtempSync(join(tmpdir(), 'aks-notifier-'));
   const [tls, azurite, identity, receivers] = await Promise.all([
-    createDevTls(join(dir, 'tls')),
+    options.tlsDir ? loadDevTls(options.tlsDir) : createDevTls(join(dir, 'tls')),
     startAzurite(options.azurite),
     startIdentityEndpoint(),
     startWebhookReceivers(),

@@ -1,0 +1,43 @@
+// Bundles the deployable function app (dist/function/index.js) and the CLI (dist/cli.js) with esbuild.
+// One file loads far faster than hundreds of node_modules files on a cold start (see README, Performance).
+import { build, type BuildOptions } from 'esbuild';
+import { rmSync } from 'node:fs';
+
+const common: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  legalComments: 'none',
+  sourcemap: 'linked',
+  // storage-common reads import.meta.url; a CommonJS bundle must provide it.
+  define: { 'import.meta.url': '__bundleImportMetaUrl' },
+  banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+};
+
+async function main(): Promise<void> {
+  rmSync('dist', { recursive: true, force: true });
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: ['src/index.ts'],
+      outfile: 'dist/function/index.js',
+      minify: true,
+      // Provided by the Functions host at run time.
+      external: ['@azure/functions-core'],
+    }),
+    build({
+      ...common,
+      entryPoints: ['src/cli/main.ts'],
+      outfile: 'dist/cli.js',
+      // Development-only stand-ins are loaded from node_modules when the demo runs.
+      external: ['@azure/functions-core', 'azurite', 'selfsigned'],
+    }),
+  ]);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
