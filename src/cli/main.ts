@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadQueueName, loadStorageConfig } from '../config';
 import { MessageError } from '../core/message';
+import { OUTCOMES } from '../core/report';
 import { CommandQueue, createQueueServiceClient } from '../queue/storage';
 import { buildMessage } from './enqueue';
 
@@ -60,6 +61,23 @@ export function buildCli(): Command {
     .action(async () => {
       const { runDemo } = await import('./demo');
       process.exitCode = await runDemo();
+    });
+
+  program
+    .command('preview')
+    .description('print the exact payloads that would be posted (paste into Block Kit Builder or the Adaptive Cards designer)')
+    .option('--outcome <outcome>', `one of ${OUTCOMES.join(', ')}`, 'exitCode')
+    .option('--target <name>', 'a configured target (default: every configured target, or a Slack and a Teams example)', collect)
+    .option('--logs-file <path>', 'use this file as the command output')
+    .option('--text', 'show what the channel would show instead of the JSON payload')
+    .action(async (opts: { outcome: string; target?: string[]; logsFile?: string; text?: boolean }) => {
+      const { runPreview } = await import('./preview');
+      runPreview({
+        outcome: opts.outcome,
+        ...(opts.target ? { targets: opts.target } : {}),
+        ...(opts.logsFile ? { logsFile: opts.logsFile } : {}),
+        ...(opts.text ? { text: true } : {}),
+      });
     });
 
   return program;

@@ -124,14 +124,15 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-export function outcomeTitle(report: CommandReport): string {
+/** The headline. `withReason` puts ARM's free-text reason in it: only where the text is rendered plainly. */
+export function outcomeTitle(report: CommandReport, withReason = true): string {
   switch (report.outcome) {
     case 'succeeded':
       return 'Command succeeded';
     case 'exitCode':
       return `Command failed: exit code ${report.exitCode}`;
     case 'failed':
-      return `Command failed${report.reason ? `: ${report.reason}` : ''}`;
+      return `Command failed${withReason && report.reason ? `: ${report.reason}` : ''}`;
     case 'notFound':
       return 'Command or cluster not found';
     case 'forbidden':

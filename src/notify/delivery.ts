@@ -19,12 +19,15 @@ export type TargetResult =
   | { target: string; status: 'delivered'; attempts: number }
   | { target: string; status: 'skipped'; why: 'not-wanted' | 'already-delivered' | 'already-failed' }
   | { target: string; status: 'failed'; attempts: number; error: string }
-  | { target: string; status: 'retry-later'; error: string };
+  /** `notBeforeMs`: another delivery holds the target, or the webhook asked us to wait that long. */
+  | { target: string; status: 'retry-later'; error: string; notBeforeMs?: number };
 
 export interface DeliveryReport {
   results: TargetResult[];
-  /** True when some target must be tried again: the caller throws so the host retries. */
+  /** Some target failed transiently: the caller throws so the host retries (dequeue count, poison). */
   retryLater: boolean;
+  /** Every unfinished target must wait until then: the caller re-enqueues with that delay instead. */
+  deferUntilMs?: number;
 }
 
 export interface DeliveryLog {
@@ -82,7 +85,12 @@ async function deliverOne(
   const claim = await ledger.claim(key, target, leaseMs);
   if (claim.kind === 'done') return { target, status: 'skipped', why: claim.state === 'delivered' ? 'already-delivered' : 'already-failed' };
   if (claim.kind === 'busy') {
-    return { target, status: 'retry-later', error: `another delivery holds this target for ${Math.ceil((claim.until - now()) / 1000)}s` };
+    return {
+      target,
+      status: 'retry-later',
+      error: `another delivery holds this target for ${Math.ceil((claim.until - now()) / 1000)}s`,
+      notBeforeMs: claim.until,
+    };
   }
   const payload = notifier.render(report);
   const sent = await sendWithRetries(notifier, payload, policy, log);
@@ -99,7 +107,7 @@ async function deliverOne(
   const notBefore = sent.error.status === 429 && sent.error.retryAfterSeconds ? now() + sent.error.retryAfterSeconds * 1000 : undefined;
   await ledger.release(key, target, claim.etag, notBefore);
   log.warn(`target ${target}: ${sent.error.message}; will retry later`);
-  return { target, status: 'retry-later', error: sent.error.message };
+  return { target, status: 'retry-later', error: sent.error.message, ...(notBefore !== undefined ? { notBeforeMs: notBefore } : {}) };
 }
 
 export async function deliver(
@@ -117,5 +125,9 @@ export async function deliver(
       ? s.value
       : { target: notifiers[i]!.target.name, status: 'retry-later', error: `delivery bookkeeping failed: ${(s.reason as Error).message}` },
   );
-  return { results, retryLater: results.some((r) => r.status === 'retry-later') };
+  const pending = results.filter((r): r is Extract<TargetResult, { status: 'retry-later' }> => r.status === 'retry-later');
+  if (pending.length > 0 && pending.every((r) => r.notBeforeMs !== undefined)) {
+    return { results, retryLater: false, deferUntilMs: Math.max(...pending.map((r) => r.notBeforeMs!)) };
+  }
+  return { results, retryLater: pending.length > 0 };
 }

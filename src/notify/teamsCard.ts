@@ -51,7 +51,7 @@ export function renderTeams(report: CommandReport, options: TeamsRenderOptions):
       type: 'Container',
       style,
       bleed: true,
-      items: [{ type: 'TextBlock', text: `${outcomeEmoji(report)} ${outcomeTitle(report).replace(/[\\*_[\]`<>]/g, '')}`, weight: 'Bolder', size: 'Medium', color, wrap: true }],
+      items: [{ type: 'TextBlock', text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`, weight: 'Bolder', size: 'Medium', color, wrap: true }],
     },
   ];
   const msteams: Record<string, unknown> = { width: 'Full' };

@@ -32,7 +32,9 @@ export interface MessageMeta {
 export type PollOutcome =
   | { kind: 'poisoned'; reason: string }
   | { kind: 'requeued'; delaySeconds: number; attempt: number; state: string }
-  | { kind: 'notified'; outcome: CommandReport['outcome']; results: TargetResult[] };
+  | { kind: 'notified'; outcome: CommandReport['outcome']; results: TargetResult[] }
+  /** Some target cannot be tried before a later time: the message was re-enqueued for then. */
+  | { kind: 'deferred'; outcome: CommandReport['outcome']; delaySeconds: number; results: TargetResult[] };
 
 /** Thrown for work that must be retried by the host (queue write, transient webhook failure). */
 export class RetryableError extends Error {
@@ -128,6 +130,18 @@ async function announce(
   });
   const summary = delivery.results.map((r) => `${r.target}=${r.status === 'skipped' ? `skipped(${r.why})` : r.status}`).join(' ');
   if (delivery.retryLater) throw new RetryableError(`${label}: ${report.outcome}; delivery incomplete: ${summary}`);
+  if (delivery.deferUntilMs !== undefined) {
+    // A deliberate re-enqueue, not a host retry: waiting for a lease or a Retry-After must not burn
+    // the dequeue count and end in the poison queue.
+    const delaySeconds = Math.max(1, Math.ceil((delivery.deferUntilMs - deps.now()) / 1000));
+    try {
+      await deps.queue.send(serializePollRequest(req), delaySeconds);
+    } catch (err) {
+      throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
+    }
+    log.info(`${label}: ${report.outcome}; ${summary}; delivery deferred ${delaySeconds}s`);
+    return { kind: 'deferred', outcome: report.outcome, delaySeconds, results: delivery.results };
+  }
   log.info(`${label}: ${report.outcome}; ${summary}`);
   return { kind: 'notified', outcome: report.outcome, results: delivery.results };
 }
