@@ -1,0 +1,89 @@
+// The function app on Flex Consumption (FC1), Node 22, with identity-based connections only.
+param name string
+param planName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageBlobEndpoint string
+param storageQueueEndpoint string
+param storageTableEndpoint string
+param deploymentContainerName string
+param appInsightsConnectionString string
+@description('Plain (non-secret) settings the code reads, by their names in src/config.ts.')
+param settings object
+@description('Key Vault secret URIs of the webhook URLs ("" when not configured).')
+param slackWebhookSecretUri string
+param teamsWebhookSecretUri string
+param maximumInstanceCount int
+
+var webhookSettings = union(
+  empty(slackWebhookSecretUri) ? {} : { SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${slackWebhookSecretUri})' },
+  empty(teamsWebhookSecretUri) ? {} : { TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})' }
+)
+
+var appSettings = union(settings, webhookSettings, {
+  // Identity-based host storage: no connection string, no key.
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
+  // ARM calls and DefaultAzureCredential use the same user-assigned identity.
+  AZURE_CLIENT_ID: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+})
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2025-03-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'notifier' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: [for s in items(appSettings): { name: s.key, value: string(s.value) }]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
+        }
+      }
+      scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: maximumInstanceCount }
+      runtime: { name: 'node', version: '22' }
+    }
+  }
+
+  // No publishing credentials: deployments go through Entra ID (azd, az functionapp deploy).
+  resource ftp 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: { allow: false }
+  }
+  resource scm 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: { allow: false }
+  }
+}
+
+output name string = app.name

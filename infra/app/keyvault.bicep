@@ -1,0 +1,59 @@
+// Key Vault (RBAC) for the webhook URLs: they are credentials (anyone with one can post to the channel).
+// The app reads them through Key Vault references with its identity (Key Vault Secrets User).
+param name string
+param location string
+param tags object
+param principalId string
+@description('Known before deployment (the identity\'s resource id): names the role assignments, so What-If can predict them.')
+param principalKey string
+@secure()
+param slackWebhookUrl string
+@secure()
+param teamsWebhookUrl string
+@description('Whether each secret is given (plain booleans, so that no output depends on a secret).')
+param hasSlack bool
+param hasTeams bool
+
+var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource slack 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasSlack) {
+  parent: vault
+  name: 'slack-webhook-url'
+  properties: { value: slackWebhookUrl, contentType: 'text/uri-list' }
+}
+
+resource teams 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasTeams) {
+  parent: vault
+  name: 'teams-webhook-url'
+  properties: { value: teamsWebhookUrl, contentType: 'text/uri-list' }
+}
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vault
+  name: guid(vault.id, principalKey, keyVaultSecretsUser)
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+  }
+}
+
+output name string = vault.name
+// Secret URIs without a version, so a rotated secret is picked up; not the secret values.
+output slackSecretUri string = !hasSlack ? '' : '${vault.properties.vaultUri}secrets/slack-webhook-url/'
+output teamsSecretUri string = !hasTeams ? '' : '${vault.properties.vaultUri}secrets/teams-webhook-url/'

@@ -1,0 +1,192 @@
+// infra/ built and linted by the real Bicep CLI, then the compiled ARM JSON checked for what a security
+// review asks: no keys, shared key off, least privilege, secrets in Key Vault, Node >= 22, settings that
+// match what the code reads.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import { DEFAULTS, SETTING_NAMES } from '../../src/config';
+import { findBicep, runBicep, type BicepCli } from '../support/bicep';
+
+type Json = Record<string, unknown>;
+interface Resource {
+  type: string;
+  name: string;
+  properties?: Json;
+  /** The template the resource was declared in (module), as text. */
+  templateText: string;
+  [key: string]: unknown;
+}
+
+function collect(template: Json, out: Resource[] = []): Resource[] {
+  const text = JSON.stringify(template);
+  const resources = Array.isArray(template.resources) ? (template.resources as Json[]) : Object.values((template.resources as Record<string, Json>) ?? {});
+  for (const r of resources) {
+    out.push({ ...(r as Json), templateText: text } as Resource);
+    const nested = (r.properties as Json | undefined)?.template as Json | undefined;
+    if (r.type === 'Microsoft.Resources/deployments' && nested) collect(nested, out);
+  }
+  return out;
+}
+
+const ROLE = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+};
+
+describe('infra (Bicep)', () => {
+  let cli: BicepCli | undefined;
+  let templateText = '';
+  let resources: Resource[] = [];
+  const of = (type: string) => resources.filter((r) => r.type.toLowerCase() === type.toLowerCase());
+
+  before(() => {
+    const found = findBicep();
+    if ('missing' in found) {
+      // CI must not pass without the real compiler; a developer without it is told plainly.
+      const message = `Bicep CLI not found: ${found.missing}`;
+      if (process.env.CI) throw new Error(message);
+      console.warn(`\n*** ${message}. The infra tests are skipped on this machine. ***\n`);
+      return;
+    }
+    cli = found;
+    const build = runBicep(cli, ['build', 'infra/main.bicep', '--stdout']);
+    assert.equal(build.status, 0, build.stderr);
+    templateText = build.stdout;
+    resources = collect(JSON.parse(templateText) as Json);
+  });
+
+  const test = (name: string, fn: () => void) =>
+    it(name, (t) => {
+      if (!cli) return t.skip('no Bicep CLI');
+      fn();
+    });
+
+  test('builds and lints with no error and no warning', () => {
+    const lint = runBicep(cli!, ['lint', 'infra/main.bicep']);
+    assert.equal(lint.status, 0, lint.stderr);
+    assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'lint output must be empty');
+    const build = runBicep(cli!, ['build', 'infra/main.bicep', '--stdout']);
+    assert.doesNotMatch(build.stderr, /Warning|Error/);
+  });
+
+  test('uses no account keys anywhere', () => {
+    assert.doesNotMatch(templateText, /listKeys|AccountKey=|listConnectionStrings|SharedAccessSignature/i);
+    const [account] = of('Microsoft.Storage/storageAccounts');
+    assert.ok(account);
+    assert.equal(account.properties!.allowSharedKeyAccess, false);
+    assert.equal(account.properties!.minimumTlsVersion, 'TLS1_2');
+    assert.equal(account.properties!.allowBlobPublicAccess, false);
+    assert.equal(account.properties!.supportsHttpsTrafficOnly, true);
+  });
+
+  test('creates the command queue, its poison queue, the ledger table and the deployment container', () => {
+    const queues = of('Microsoft.Storage/storageAccounts/queueServices/queues').map((q) => q.name);
+    assert.ok(queues.some((n) => n.includes("COMMAND_QUEUE_NAME") || n.includes('queueName')), JSON.stringify(queues));
+    assert.ok(queues.some((n) => n.includes('-poison')), 'poison queue');
+    assert.equal(of('Microsoft.Storage/storageAccounts/tableServices/tables').length, 1);
+    assert.equal(of('Microsoft.Storage/storageAccounts/blobServices/containers').length, 1);
+    const settings = JSON.parse(readFileSync('infra/app/settings.json', 'utf8')) as Record<string, string>;
+    assert.equal(settings.COMMAND_QUEUE_NAME, DEFAULTS.COMMAND_QUEUE_NAME);
+    assert.equal(settings.DELIVERY_TABLE_NAME, DEFAULTS.DELIVERY_TABLE_NAME);
+  });
+
+  test('runs on Flex Consumption, Node >= 22, deploying from blob with the identity', () => {
+    const [plan] = of('Microsoft.Web/serverfarms');
+    assert.deepEqual((plan as unknown as { sku: Json }).sku, { name: 'FC1', tier: 'FlexConsumption' });
+    const [site] = of('Microsoft.Web/sites');
+    assert.ok(site);
+    const config = site.properties!.functionAppConfig as { runtime: { name: string; version: string }; deployment: { storage: { authentication: { type: string } } } };
+    assert.equal(config.runtime.name, 'node');
+    assert.ok(Number(config.runtime.version) >= 22);
+    assert.equal(config.deployment.storage.authentication.type, 'UserAssignedIdentity');
+    assert.match(String(site.properties!.keyVaultReferenceIdentity), /identityId/);
+    assert.equal(site.properties!.httpsOnly, true);
+    assert.match(JSON.stringify((site as unknown as { identity: Json }).identity), /UserAssigned/);
+    const policies = of('Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    assert.equal(policies.length, 2);
+    assert.ok(policies.every((p) => p.properties!.allow === false));
+  });
+
+  test('sets every setting the code reads, with the code\'s defaults, and identity-based storage', () => {
+    const [site] = of('Microsoft.Web/sites');
+    const text = site!.templateText;
+    const settings = JSON.parse(readFileSync('infra/app/settings.json', 'utf8')) as Record<string, string>;
+    for (const [name, value] of Object.entries(settings)) {
+      assert.ok(name in DEFAULTS, `${name} in infra/app/settings.json is not a setting of src/config.ts`);
+      assert.equal(String(DEFAULTS[name as keyof typeof DEFAULTS]), value, `${name}: infra ${value}, code ${DEFAULTS[name as keyof typeof DEFAULTS]}`);
+    }
+    const inTemplate = (name: string) => name in settings || text.includes(`'${name}'`) || text.includes(`"${name}"`) || templateText.includes(`'${name}'`);
+    const optional = new Set(['NOTIFY_TARGETS', 'NOTIFY_DEFAULT_TARGETS']); // per deployment, through extraAppSettings
+    for (const name of SETTING_NAMES) {
+      if (name === 'AzureWebJobsStorage') {
+        for (const part of ['__credential', '__clientId', '__blobServiceUri', '__queueServiceUri', '__tableServiceUri']) {
+          assert.ok(text.includes(`AzureWebJobsStorage${part}`), `AzureWebJobsStorage${part}`);
+        }
+      } else if (!optional.has(name)) {
+        assert.ok(inTemplate(name), `infra does not set ${name}`);
+      }
+    }
+    assert.match(text, /APPLICATIONINSIGHTS_AUTHENTICATION_STRING.*Authorization=AAD/);
+    assert.doesNotMatch(text, /FUNCTIONS_WORKER_RUNTIME/, 'Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME');
+  });
+
+  test('surfaces webhook URLs only as Key Vault references', () => {
+    const [site] = of('Microsoft.Web/sites');
+    const text = site!.templateText;
+    assert.match(text, /'SLACK_WEBHOOK_URL', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
+    assert.match(text, /'TEAMS_WEBHOOK_URL', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
+    const [vault] = of('Microsoft.KeyVault/vaults');
+    assert.equal(vault!.properties!.enableRbacAuthorization, true);
+    const main = JSON.parse(templateText) as { parameters: Record<string, { type: string }>; outputs: Record<string, unknown> };
+    assert.equal(main.parameters.slackWebhookUrl!.type, 'securestring');
+    assert.equal(main.parameters.teamsWebhookUrl!.type, 'securestring');
+    assert.doesNotMatch(JSON.stringify(main.outputs), /WebhookUrl/);
+  });
+
+  test('grants exactly the data-plane roles the app uses', () => {
+    // Role ids live in each module's variables; the assignment sits in the same module.
+    const assigned = of('Microsoft.Authorization/roleAssignments').map((r) => r.templateText);
+    for (const [role, id] of Object.entries(ROLE)) assert.ok(assigned.some((a) => a.includes(id)), `${role} is assigned`);
+    assert.equal(of('Microsoft.Authorization/roleAssignments').length, 7, 'five roles to the app, one per producer, one per cluster (each in a loop)');
+    assert.ok(!templateText.includes('b24988ac-6180-42a0-ab88-20f7382dd24c'), 'no Contributor');
+    assert.ok(!templateText.includes('8e3af657-a8ff-443c-a75c-2fe8c4bcb635'), 'no Owner');
+  });
+
+  test('gives clusters a custom role with no wildcard: read results, run commands only when asked', () => {
+    const [role] = of('Microsoft.Authorization/roleDefinitions');
+    assert.ok(role);
+    const module = JSON.parse(role.templateText) as { variables: Record<string, unknown> };
+    assert.ok(!role.templateText.replace(/"\$schema"[^,]*,/, '').includes('*'), 'no wildcard actions');
+    assert.match(JSON.stringify(role.properties), /concat\(variables\('readActions'\), variables\('runActions'\)\)/);
+    assert.deepEqual(module.variables.readActions, ['Microsoft.ContainerService/managedClusters/commandResults/read']);
+    assert.equal(module.variables.runActions, "[if(parameters('allowRunCommand'), createArray('Microsoft.ContainerService/managedClusters/runcommand/action'), createArray())]");
+    const access = of('Microsoft.Authorization/roleAssignments').find(
+      (r) => r.templateText.includes('Microsoft.ContainerService/managedClusters') && r.properties!.roleDefinitionId === "[variables('roleDefinitionId')]",
+    );
+    assert.ok(access, 'an assignment on each listed cluster');
+  });
+
+  test('keeps Application Insights on Entra auth only', () => {
+    const [ai] = of('Microsoft.Insights/components');
+    assert.equal(ai!.properties!.DisableLocalAuth, true);
+  });
+
+  test('outputs what a user needs next', () => {
+    const outputs = Object.keys((JSON.parse(templateText) as { outputs: Json }).outputs);
+    for (const o of ['AZURE_FUNCTION_APP_NAME', 'COMMAND_QUEUE_URL', 'IDENTITY_CLIENT_ID', 'IDENTITY_PRINCIPAL_ID']) assert.ok(outputs.includes(o), o);
+  });
+
+  it('has an azd project file and a package that holds only the bundle', () => {
+    const azure = readFileSync('azure.yaml', 'utf8');
+    assert.match(azure, /host: function/);
+    assert.match(azure, /language: ts/);
+    const funcignore = readFileSync('.funcignore', 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.deepEqual(funcignore, ['*', '!host.json', '!package.json', '!dist/', '!dist/function/', '!dist/function/index.js']);
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { main: string };
+    assert.equal(pkg.main, 'dist/function/index.js');
+  });
+});
