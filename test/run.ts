@@ -13,7 +13,7 @@ async function main(): Promise<number> {
   const files =
     only.length > 0
       ? only
-      : ['unit', 'infra', 'integration'].flatMap((d) =>
+      : ['unit', 'infra', 'integration', 'faults'].flatMap((d) =>
           readdirSync(join(root, 'test', d))
             .filter((f) => f.endsWith('.test.ts'))
             .sort()

@@ -30,6 +30,8 @@ export function buildCli(): Command {
     .action(async (opts: Parameters<typeof import('./runWorker').runWorker>[0]) => {
       const { runWorker } = await import('./runWorker');
       await runWorker(opts);
+      // Handlers abandoned after the grace period may still hold sockets: their messages are back in the queue.
+      process.exit(0);
     });
 
   program
@@ -61,6 +63,19 @@ export function buildCli(): Command {
     .action(async () => {
       const { runDemo } = await import('./demo');
       process.exitCode = await runDemo();
+    });
+
+  program
+    .command('redrive')
+    .description('move messages from <queue>-poison back to the queue (after fixing what poisoned them)')
+    .option('--max <n>', 'move at most this many', positiveInt, 1000)
+    .option('--dry-run', 'only list what would move')
+    .action(async (opts: { max: number; dryRun?: boolean }) => {
+      const { redrive } = await import('./redrive');
+      const queueName = loadQueueName(process.env);
+      const queue = CommandQueue.fromService(createQueueServiceClient(loadStorageConfig(process.env)), queueName);
+      const r = await redrive(queue, { max: opts.max, dryRun: !!opts.dryRun, log: (l) => console.log(l) });
+      console.log(`${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${queueName}-poison to ${queueName}`);
     });
 
   program

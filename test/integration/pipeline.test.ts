@@ -194,3 +194,34 @@ describe('pipeline (handler)', () => {
     for (const line of h.logs) for (const secret of secrets) assert.ok(!line.includes(secret), `log line leaks a secret: ${line}`);
   });
 });
+
+describe('token hygiene against redirects', () => {
+  it('never follows a Location or a redirect to another host with the token', async () => {
+    const { createServer } = await import('node:https');
+    const seen: string[] = [];
+    const evil = createServer({ key: stack().tls.key, cert: stack().tls.cert }, (req, res) => {
+      seen.push(`${req.method} ${req.url} auth=${req.headers.authorization ? 'yes' : 'no'}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"properties":{"provisioningState":"Succeeded","exitCode":0}}');
+    });
+    await new Promise<void>((r) => evil.listen(0, 'localhost', r));
+    const evilUrl = `https://localhost:${(evil.address() as { port: number }).port}/steal`;
+    try {
+      const h = await harness();
+      const id = commandId();
+      stack().arm.addCommand(CLUSTER, id, {
+        steps: [
+          { status: 202, headers: { location: evilUrl } },
+          { status: 307, headers: { location: evilUrl } },
+          { status: 302, headers: { location: evilUrl } },
+        ],
+      });
+      assert.equal((await h.invoke(message(id))).kind, 'requeued');
+      const redirected = await h.invoke(message(id));
+      assert.deepEqual(redirected.kind === 'notified' && redirected.outcome, 'error');
+      assert.deepEqual(seen, [], 'the other host got nothing');
+      assert.match(JSON.stringify(stack().receivers.for('slack', h.channel)[0]!.body), /redirects are not followed/);
+    } finally {
+      evil.close();
+    }
+  });
+});

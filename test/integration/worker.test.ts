@@ -60,3 +60,89 @@ describe('worker', () => {
     assert.ok(w.lines.some((l) => l.includes('ARM_ENDPOINT') && l.includes('https')), w.lines.join('\n'));
   });
 });
+
+describe('worker start-up and shutdown', () => {
+  it('fails fast on an unresolved Key Vault reference, naming the setting and not its value', async () => {
+    const h = await harness();
+    const ref = '@Microsoft.KeyVault(SecretUri=https://kv-secret-name.vault.azure.net/secrets/teams/)';
+    const w = spawnWorker({ ...h.env, TEAMS_WEBHOOK_URL: ref });
+    assert.notEqual(await w.exited, 0);
+    const out = w.lines.join('\n');
+    assert.match(out, /TEAMS_WEBHOOK_URL.*unresolved Key Vault reference/);
+    assert.ok(!out.includes('kv-secret-name') && !out.includes('@Microsoft.KeyVault('), out);
+  });
+
+  it('SIGTERM lets a running message finish, then exits 0', async () => {
+    const h = await harness();
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
+    stack().receivers.script('slack', h.channel, [{ status: 200, body: 'ok', delayMs: 1500 }]);
+    const w = spawnWorker(h.env);
+    await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
+    await waitFor('the Teams post', () => stack().receivers.for('teams', h.channel).length === 1 || undefined);
+    assert.equal(await w.stop('SIGTERM'), 0);
+    assert.equal(stack().receivers.for('slack', h.channel).length, 1, 'the slow post completed');
+    assert.equal((await h.main.getProperties()).approximateMessagesCount, 0, 'and the message was completed');
+    assert.ok(w.lines.some((l) => /SIGTERM: finishing 1 running message/.test(l)));
+  });
+
+  it('SIGTERM returns what cannot finish within the grace period to the queue at once', async () => {
+    const h = await harness({ WEBHOOK_TIMEOUT_SECONDS: '10' });
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
+    stack().receivers.script('slack', h.channel, [{ status: 200, body: 'ok', delayMs: 8000 }]);
+    const w = spawnWorker(h.env, ['--shutdown-grace-seconds', '1', '--lease-seconds', '60']);
+    await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
+    await waitFor('the delivery to start', () => stack().receivers.for('teams', h.channel).length === 1 || undefined);
+    const stopping = Date.now();
+    assert.equal(await w.stop('SIGTERM'), 0);
+    assert.ok(Date.now() - stopping < 4000, `stopped in ${Date.now() - stopping} ms`);
+    const back = await waitFor('the message to be visible again', async () => (await h.main.peekMessages()).peekedMessageItems[0], 3000);
+    assert.match(back.messageText, new RegExp(id), 'returned with a lease of 60 s, visible at once');
+    assert.ok(w.lines.some((l) => /returned to the queue/.test(l)));
+  });
+
+  it('keeps serving through a stream of hostile messages', async () => {
+    const fc = (await import('fast-check')).default;
+    const h = await harness();
+    const hostile = fc.sample(fc.oneof(fc.string({ maxLength: 200 }), fc.jsonValue().map((v) => JSON.stringify(v) ?? 'x'), fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.from(b).toString('base64'))), { numRuns: 100, seed: 42 }).map((m) => m || ' ');
+    for (const m of hostile) await h.main.sendMessage(m);
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
+    await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
+    const w = spawnWorker(h.env);
+    try {
+      await waitFor('the valid command', () => stack().receivers.for('slack', h.channel).length === 1 || undefined, 30_000);
+      await waitFor('the queue to drain', async () => ((await h.main.getProperties()).approximateMessagesCount === 0 ? true : undefined), 30_000);
+      assert.equal(w.proc.exitCode, null, 'the worker is still running');
+      assert.equal((await h.poison.getProperties()).approximateMessagesCount, hostile.length);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+describe('redrive', () => {
+  it('moves poison messages back, with a fresh deadline, after the fix', async () => {
+    const s = stack();
+    const h = await harness();
+    const id = commandId();
+    s.arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
+    // Poisoned because the target did not exist yet; host-poisoned copy too (plain original text).
+    const text = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['ops'], _notifier: { attempt: 3, firstSeenAt: '2020-01-01T00:00:00Z', deadlineAt: '2020-01-01T02:00:00Z' } });
+    assert.equal((await h.invoke(text)).kind, 'poisoned');
+    const { redrive } = await import('../../src/cli/redrive');
+    const dry = await redrive(h.rt.queue, { max: 10, dryRun: true, log: () => undefined });
+    assert.equal(dry.moved, 1);
+    assert.equal((await h.poison.getProperties()).approximateMessagesCount, 1, 'a dry run moves nothing');
+    const moved = await redrive(h.rt.queue, { max: 10, dryRun: false, log: () => undefined });
+    assert.deepEqual(moved.reasons.map((r) => /unknown notification target\(s\): ops/.test(r)), [true]);
+    assert.equal((await h.poison.getProperties()).approximateMessagesCount, 0);
+    // The fix: the target now exists.
+    const fixed = await harness({ COMMAND_QUEUE_NAME: h.queueName, NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack', NOTIFY_TARGET_OPS_URL: s.receivers.urlFor('slack', h.channel) });
+    const r = await fixed.pollOnce(3000);
+    assert.ok(r && r.outcome.kind === 'notified', JSON.stringify(r?.outcome));
+    assert.equal(JSON.parse(r.text)._notifier, undefined, 'the old deadline was dropped');
+    assert.equal(s.receivers.for('slack', h.channel).length, 1);
+  });
+});

@@ -1,0 +1,237 @@
+// Fault injection: a few hundred commands through a worker that is SIGKILLed and restarted several times,
+// Azurite restarted from disk mid-run, and faults on every wire (ARM: 429, 5xx, resets, answers slower
+// than the client timeout, malformed JSON, 200 without properties; identity endpoint: 500s, slow answers,
+// short-lived tokens; webhooks: 429, 5xx, resets, timeouts). Counts what a user would: lost, duplicates.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { QueueServiceClient } from '@azure/storage-queue';
+import type { Step } from '../../src/dev/armStandIn';
+import { startAzurite, type Azurite } from '../../src/dev/azurite';
+import type { Reply } from '../../src/dev/webhookReceivers';
+import { parsePoisonEnvelope } from '../../src/queue/storage';
+import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
+import { spawnWorker, type WorkerProcess } from '../support/worker';
+
+const COMMANDS = Number(process.env.FAULT_COMMANDS ?? 300);
+const INVALID = 20;
+const KILLS = 4;
+const SEED = Number(process.env.FAULT_SEED ?? 20261127);
+
+/** Small seeded PRNG (mulberry32): the same workload and fault plan every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('fault injection', () => {
+  let azurite: Azurite;
+  let dataDir: string;
+
+  before(async () => {
+    await setUpStack();
+    dataDir = mkdtempSync(join(tmpdir(), 'azurite-disk-'));
+    azurite = await startAzurite({ location: dataDir });
+  });
+  after(async () => {
+    await azurite?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    await tearDownStack();
+  });
+
+  it(`loses and duplicates nothing over ${COMMANDS} commands, ${KILLS} kills and an Azurite restart`, async () => {
+    const s = stack();
+    const random = prng(SEED);
+    const channel = unique('faults');
+    const queueName = unique('faults');
+    const env = s.env({
+      AzureWebJobsStorage: azurite.connectionString,
+      COMMAND_QUEUE_NAME: queueName,
+      SLACK_WEBHOOK_URL: s.receivers.urlFor('slack', channel),
+      TEAMS_WEBHOOK_URL: s.receivers.urlFor('teams', channel),
+      POLL_INITIAL_DELAY_SECONDS: '1',
+      POLL_MAX_DELAY_SECONDS: '3',
+      ARM_TIMEOUT_SECONDS: '2',
+      WEBHOOK_TIMEOUT_SECONDS: '2',
+    });
+
+    // The workload: valid commands with assorted outcomes and run times (each starts when it is
+    // enqueued), plus invalid messages.
+    const ids: string[] = [];
+    const plan: { id: string; register: () => void }[] = [];
+    for (let i = 0; i < COMMANDS; i++) {
+      const id = `f${i.toString().padStart(4, '0')}${Math.floor(random() * 1e9).toString(16)}`;
+      ids.push(id);
+      const r = random();
+      const runSeconds = 2 + random() * 13;
+      const script =
+        r < 0.6
+          ? { runSeconds, result: { provisioningState: 'Succeeded', exitCode: 0, logs: `ok ${i}` } }
+          : r < 0.8
+            ? { runSeconds, result: { provisioningState: 'Succeeded', exitCode: 1 + (i % 3), logs: `failed ${i}` } }
+            : r < 0.9
+              ? { runSeconds, result: { provisioningState: 'Failed', reason: 'ImagePullBackoff' } }
+              : undefined; // unknown to ARM -> 404 -> "not found" notification
+      plan.push({ id, register: () => script && s.arm.addCommand(CLUSTER, id, script) });
+    }
+    const idSet = new Set(ids);
+
+    // Faults on every wire, from the same seeded plan.
+    const armFaults: Step[] = [
+      { status: 429, body: { error: { code: 'TooManyRequests' } }, headers: { 'retry-after': '1' } },
+      { status: 500 },
+      { status: 503 },
+      { status: 0, reset: true },
+      { status: 202, delayMs: 2500 }, // slower than ARM_TIMEOUT_SECONDS
+      { status: 200, rawBody: '{"properties": {"provisioningState": ' },
+      { status: 200, body: { id: 'x' } },
+    ];
+    s.arm.intercept = (req) => (idSet.has(req.url?.split('/commandResults/')[1]?.split('?')[0] ?? '') && random() < 0.15 ? armFaults[Math.floor(random() * armFaults.length)] : undefined);
+    const hookFaults: Reply[] = [
+      { status: 429, body: 'rate_limited', headers: { 'retry-after': '1' } },
+      { status: 500, body: 'rollup_error' },
+      { status: 503 },
+      { status: 0, reset: true },
+      { status: 200, delayMs: 3000 }, // slower than WEBHOOK_TIMEOUT_SECONDS: abandoned, never recorded
+    ];
+    s.receivers.fault = (_kind, ch) => (ch === channel && random() < 0.1 ? hookFaults[Math.floor(random() * hookFaults.length)] : undefined);
+    s.identity.faults.lifetimeSeconds = 4; // tokens expire during the run: the SDK must fetch new ones
+    s.identity.faults.delayMs = 50;
+
+    const queues = QueueServiceClient.fromConnectionString(azurite.connectionString);
+    const main = queues.getQueueClient(queueName);
+    const poison = queues.getQueueClient(`${queueName}-poison`);
+    await main.createIfNotExists();
+    await poison.createIfNotExists();
+
+    const lines: string[] = [];
+    const kills: number[] = [];
+    const args = ['--lease-seconds', '4', '--visibility-timeout-seconds', '1'];
+    let worker: WorkerProcess = spawnWorker(env, args);
+    const started = Date.now();
+
+    // Producers: spread the commands over ~10 s; the invalid ones in between.
+    const producer = (async () => {
+      const invalid = ['{"clusterResourceId":"/subscriptions/x","commandId":"a"}', 'garbage', '{"commandId":"../../x","clusterResourceId":"' + CLUSTER_ID + '"}'];
+      for (let i = 0; i < ids.length; i++) {
+        plan[i]!.register();
+        await main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }));
+        if (i % Math.floor(COMMANDS / INVALID) === 0 && i / Math.floor(COMMANDS / INVALID) < INVALID) await main.sendMessage(invalid[i % invalid.length]!);
+        if (i % 30 === 0) await sleep(1000);
+      }
+    })();
+
+    // Chaos: SIGKILL the worker at seeded moments and restart it; restart Azurite from disk once;
+    // identity endpoint 500s now and then.
+    const chaos = (async () => {
+      for (let k = 0; k < KILLS; k++) {
+        await sleep(5000 + random() * 7000);
+        worker.proc.kill('SIGKILL');
+        kills.push(Date.now());
+        await worker.exited;
+        lines.push(...worker.lines);
+        if (k === 1) {
+          await azurite.stop();
+          azurite = await startAzurite({ location: dataDir, ports: azurite.ports });
+        }
+        s.identity.faults.failNext = { count: 2, status: 500 };
+        worker = spawnWorker(env, args);
+      }
+    })();
+
+    const perTarget = () => {
+      const counts = { slack: new Map<string, number[]>(), teams: new Map<string, number[]>() };
+      for (const r of s.receivers.received) {
+        if (r.channel !== channel) continue;
+        const text = JSON.stringify(r.body);
+        const id = ids.find((i) => text.includes(i));
+        if (!id) continue;
+        const m = counts[r.kind];
+        m.set(id, [...(m.get(id) ?? []), r.at]);
+      }
+      return counts;
+    };
+
+    await Promise.all([producer, chaos]);
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      const c = perTarget();
+      const done = c.slack.size === COMMANDS && c.teams.size === COMMANDS;
+      const props = await main.getProperties().catch(() => undefined);
+      if (done && props?.approximateMessagesCount === 0) break;
+      if (Date.now() > deadline) break;
+      await sleep(500);
+    }
+    await worker.stop();
+    lines.push(...worker.lines);
+    s.arm.intercept = undefined;
+    s.receivers.fault = undefined;
+    s.identity.faults = {};
+
+    // Count.
+    const c = perTarget();
+    const poisoned = (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) => m.messageText);
+    let poisonTotal = 0;
+    const poisonReasons: string[] = [];
+    for (;;) {
+      const batch = (await poison.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 })).receivedMessageItems;
+      if (batch.length === 0) break;
+      poisonTotal += batch.length;
+      for (const m of batch) poisonReasons.push(parsePoisonEnvelope(m.messageText)?.reason ?? `host: ${m.messageText.slice(0, 60)}`);
+    }
+    const poisonedIds = new Set(ids.filter((id) => poisonReasons.some((r) => r.includes(id)) || poisoned.some((p) => p.includes(id))));
+    const lost = ids.filter((id) => (!c.slack.has(id) || !c.teams.has(id)) && !poisonedIds.has(id));
+    const duplicates: { id: string; target: string; explained: boolean }[] = [];
+    for (const target of ['slack', 'teams'] as const) {
+      for (const [id, times] of c[target]) {
+        if (times.length < 2) continue;
+        // The documented window: a worker killed after the webhook accepted and before the ledger write.
+        const explained = kills.some((k) => k >= times[0]! && k - times[0]! < 1500);
+        duplicates.push({ id, target, explained });
+      }
+    }
+    const armCalls = s.arm.requests.filter((r) => idSet.has(r.commandId)).length;
+    const report = {
+      commands: COMMANDS,
+      invalid_messages: INVALID,
+      kills: kills.length,
+      azurite_restarts: 1,
+      seconds: Math.round((Date.now() - started) / 1000),
+      delivered_slack: c.slack.size,
+      delivered_teams: c.teams.size,
+      lost: lost.length,
+      duplicates: duplicates.length,
+      duplicates_outside_window: duplicates.filter((d) => !d.explained).length,
+      arm_calls_per_command: Number((armCalls / COMMANDS).toFixed(2)),
+      poison_messages: poisonTotal,
+      webhook_attempts: s.receivers.attempts.filter((a) => a.channel === channel).length,
+      identity_requests: s.identity.requests,
+      storage_errors_logged: lines.filter((l) => /receive failed|ECONNREFUSED|could not/.test(l)).length,
+    };
+    console.log('\nfault run:', JSON.stringify(report, null, 2));
+    mkdirSync('.tmp', { recursive: true });
+    writeFileSync('.tmp/fault-report.json', JSON.stringify(report, null, 2));
+
+    assert.equal(lost.length, 0, `lost: ${lost.slice(0, 10).join(', ')}`);
+    assert.equal(report.duplicates_outside_window, 0, JSON.stringify(duplicates));
+    assert.ok(report.duplicates <= kills.length, 'at most one in-window duplicate per kill');
+    assert.equal(poisonTotal, INVALID, `poison: ${poisonReasons.join(' | ')}`);
+    assert.ok(poisonReasons.every((r) => /invalid message/.test(r)), poisonReasons.join(' | '));
+    assert.equal(kills.length, KILLS);
+
+    // Secret hygiene over every line every worker wrote during the run.
+    const secrets = [...s.identity.tokens.keys(), s.identity.header, env.SLACK_WEBHOOK_URL!, env.TEAMS_WEBHOOK_URL!, 'AccountKey', '@Microsoft.KeyVault('];
+    assert.ok(lines.length > 100);
+    for (const line of lines) for (const secret of secrets) assert.ok(!line.includes(secret), `a log line leaks a secret: ${line}`);
+  });
+});
