@@ -1,6 +1,7 @@
 // Every setting the app reads, validated once, with its default. Names are a contract with
 // infra/ (app settings), the README and other tools: test/unit/settings.test.ts checks that they agree.
-import { z } from 'zod';
+// zod/mini: the tree-shakable build, so that the start-up path stays small (README, Performance).
+import * as z from 'zod/mini';
 
 export type Env = Record<string, string | undefined>;
 
@@ -15,6 +16,8 @@ export const DEFAULTS = {
   ARM_TIMEOUT_SECONDS: 15,
   WEBHOOK_TIMEOUT_SECONDS: 10,
   DELIVERY_TABLE_NAME: 'aksnotifierdeliveries',
+  ARM_READS_PER_SECOND: 20,
+  ARM_READ_BURST: 200,
 } as const;
 
 /** Settings the code reads; infra must set (or deliberately default) each of them. */
@@ -31,6 +34,8 @@ export const SETTING_NAMES = [
   'ARM_TIMEOUT_SECONDS',
   'WEBHOOK_TIMEOUT_SECONDS',
   'DELIVERY_TABLE_NAME',
+  'ARM_READS_PER_SECOND',
+  'ARM_READ_BURST',
   'SLACK_WEBHOOK_URL',
   'TEAMS_WEBHOOK_URL',
   'NOTIFY_TARGETS',
@@ -84,6 +89,8 @@ export interface AppConfig {
   armTimeoutMs: number;
   webhookTimeoutMs: number;
   deliveryTableName: string;
+  /** Client-side share of ARM's read throttling, per subscription and process. */
+  armReads: { perSecond: number; burst: number };
   targets: TargetConfig[];
   defaultTargets: string[];
 }
@@ -91,21 +98,26 @@ export interface AppConfig {
 const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
 
 // Queue names: 3-63 chars, lowercase letters, digits, single hyphens (leaving room for "-poison").
-const queueName = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}$/, 'must be 3-56 lowercase letters, digits or single hyphens');
-const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters or digits, starting with a letter');
-const apiVersion = z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-09-01');
+const queueName = z.string().check(z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}$/, 'must be 3-56 lowercase letters, digits or single hyphens'));
+const tableName = z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters or digits, starting with a letter'));
+const apiVersion = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-09-01'));
 const targetName = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 function positiveNumber(max: number) {
-  return z.coerce.number().refine((n) => Number.isFinite(n) && n > 0 && n <= max, `must be a number > 0 and <= ${max}`);
+  const message = `must be a number > 0 and <= ${max}`;
+  return z.pipe(
+    z.string().check(z.regex(/^\d+(\.\d+)?$/, message)),
+    z.pipe(z.transform(Number), z.number().check(z.refine((n) => n > 0 && n <= max, message))),
+  );
 }
 function positiveInt(max: number) {
-  return z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+  return z.pipe(
+    z.string().check(z.regex(/^\d+$/, 'must be a whole number')),
+    z.pipe(z.transform(Number), z.number().check(z.gte(1, 'must be at least 1'), z.lte(max, `must be at most ${max}`))),
+  );
 }
 
-function read<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: T): T {
+function read<T>(env: Env, name: string, schema: z.ZodMiniType<T>, fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const parsed = schema.safeParse(raw.trim());
@@ -294,6 +306,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     armTimeoutMs: read(env, 'ARM_TIMEOUT_SECONDS', positiveNumber(120), DEFAULTS.ARM_TIMEOUT_SECONDS) * 1000,
     webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT_SECONDS', positiveNumber(60), DEFAULTS.WEBHOOK_TIMEOUT_SECONDS) * 1000,
     deliveryTableName: read(env, 'DELIVERY_TABLE_NAME', tableName, DEFAULTS.DELIVERY_TABLE_NAME),
+    armReads: {
+      perSecond: read(env, 'ARM_READS_PER_SECOND', positiveNumber(1_000_000), DEFAULTS.ARM_READS_PER_SECOND),
+      burst: read(env, 'ARM_READ_BURST', positiveInt(1_000_000), DEFAULTS.ARM_READ_BURST),
+    },
     ...loadTargets(env),
   };
 }

@@ -13,4 +13,5 @@ try {
   else throw err;
 }
 
-import './functions/pollCommandResult';
+// Exported for tests and tools that drive the deployed bundle without the host.
+export { pollCommandResult } from './functions/pollCommandResult';

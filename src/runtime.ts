@@ -3,6 +3,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { createCommandResultReader } from './arm/commandResults';
 import { loadConfig, secretsOf, type AppConfig, type Env } from './config';
 import { createRedactor, type Log } from './log';
+import { ReadBudget } from './core/readBudget';
 import { TableDeliveryLedger } from './notify/ledger';
 import { createNotifier, type Notifier } from './notify/notifier';
 import type { PollDeps } from './pipeline/pollCommand';
@@ -44,6 +45,7 @@ export function createRuntime(env: Env = process.env, overrides: Partial<PollDep
     defaultTargets: config.defaultTargets,
     ledger: new TableDeliveryLedger(createTableClient(config.storage, config.deliveryTableName)),
     webhookTimeoutMs: config.webhookTimeoutMs,
+    readBudget: new ReadBudget(config.armReads),
     now: Date.now,
     random: Math.random,
     ...overrides,

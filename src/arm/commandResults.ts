@@ -13,12 +13,12 @@ import {
   type HttpClient,
   type Pipeline,
 } from '@azure/core-rest-pipeline';
-import { classifyArmResponse, type ArmAnswer } from '../core/armAnswer';
+import { classifyArmResponse, remainingReads, type ArmRead } from '../core/armAnswer';
 import { commandResultUrl } from '../core/armUrl';
 import type { ClusterRef } from '../core/message';
 
 export interface CommandResultReader {
-  read(cluster: ClusterRef, commandId: string): Promise<ArmAnswer>;
+  read(cluster: ClusterRef, commandId: string): Promise<ArmRead>;
 }
 
 export interface ArmClientOptions {
@@ -68,7 +68,11 @@ export function createCommandResultReader(options: ArmClientOptions): CommandRes
         const res = await pipeline.sendRequest(httpClient, request);
         const headers: Record<string, string | undefined> = {};
         for (const [name, value] of res.headers) headers[name.toLowerCase()] = value;
-        return classifyArmResponse({ status: res.status, headers, bodyText: res.bodyAsText ?? '' }, now());
+        const answer: ArmRead = classifyArmResponse({ status: res.status, headers, bodyText: res.bodyAsText ?? '' }, now());
+        const remaining = remainingReads(headers);
+        if (remaining !== undefined) answer.remainingReads = remaining;
+        else if (res.status === 429) answer.remainingReads = 0;
+        return answer;
       } catch (err) {
         return { kind: 'transient', detail: describeError(err), throttled: false };
       }

@@ -23,6 +23,14 @@ export type ArmAnswer =
   | { kind: 'transient'; detail: string; status?: number; retryAfterSeconds?: number; throttled: boolean }
   | { kind: 'rejected'; status: number; detail: string; error?: CloudErrorInfo };
 
+/** An answer plus what ARM says is left of the subscription's read budget. */
+export type ArmRead = ArmAnswer & { remainingReads?: number };
+
+export function remainingReads(headers: Record<string, string | undefined>): number | undefined {
+  const v = headers['x-ms-ratelimit-remaining-subscription-reads'];
+  return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+}
+
 export interface RawArmResponse {
   status: number;
   /** Lower-case header names. */

@@ -4,6 +4,7 @@ import type { CommandResultReader } from '../arm/commandResults';
 import type { ArmAnswer } from '../core/armAnswer';
 import { MessageError, messageText, parsePollRequest, serializePollRequest, type Bookkeeping, type PollRequest } from '../core/message';
 import { reportForAnswer, timedOutReport, type CommandReport } from '../core/report';
+import type { ReadBudget } from '../core/readBudget';
 import { nextDelaySeconds, type PollSchedule } from '../core/schedule';
 import { deliver, type DeliveryLog, type DeliveryPolicy, type TargetResult } from '../notify/delivery';
 import type { DeliveryLedger } from '../notify/ledger';
@@ -19,6 +20,8 @@ export interface PollDeps {
   ledger: DeliveryLedger;
   webhookTimeoutMs: number;
   deliveryPolicy?: DeliveryPolicy;
+  /** Spreads ARM reads per subscription; absent: no client-side limit. */
+  readBudget?: ReadBudget;
   now: () => number;
   random: () => number;
 }
@@ -84,7 +87,22 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
   const attempt = (req.bookkeeping?.attempt ?? 0) + 1;
   const waitedSeconds = Math.max(0, (now - firstSeenMs) / 1000);
 
+  if (deps.readBudget) {
+    const waitMs = deps.readBudget.take(req.cluster.subscriptionId, now);
+    if (waitMs > 0) {
+      // Over our share of ARM's read budget: take a later slot instead of a 429.
+      const delaySeconds = Math.max(1, Math.ceil(waitMs / 1000));
+      try {
+        await deps.queue.send(serializePollRequest(withBookkeeping(req, { attempt: attempt - 1, firstSeenMs, deadlineMs })), delaySeconds);
+      } catch (err) {
+        throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
+      }
+      log.info(`${label}: ARM read budget spent; poll ${attempt} in ${delaySeconds}s`);
+      return { kind: 'requeued', delaySeconds, attempt: attempt - 1, state: 'deferred (read budget)' };
+    }
+  }
   const answer = await deps.arm.read(req.cluster, req.commandId);
+  deps.readBudget?.observe(req.cluster.subscriptionId, answer.remainingReads, deps.now());
 
   if (answer.kind === 'running' || answer.kind === 'transient') {
     if (answer.kind === 'transient') log.warn(`${label}: poll ${attempt} failed: ${answer.detail}`);
@@ -97,14 +115,8 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
       ...(answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
       ...(req.bookkeeping?.lastDelaySeconds !== undefined ? { lastDelaySeconds: req.bookkeeping.lastDelaySeconds } : {}),
     });
-    const bookkeeping: Bookkeeping = {
-      attempt,
-      firstSeenAt: new Date(firstSeenMs).toISOString(),
-      deadlineAt: new Date(deadlineMs).toISOString(),
-      lastDelaySeconds: delaySeconds,
-    };
     try {
-      await deps.queue.send(serializePollRequest({ ...req, bookkeeping }), delaySeconds);
+      await deps.queue.send(serializePollRequest(withBookkeeping(req, { attempt, firstSeenMs, deadlineMs, lastDelaySeconds: delaySeconds })), delaySeconds);
     } catch (err) {
       throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
     }
@@ -112,6 +124,20 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
     return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
   }
   return announce(req, reportForAnswer(req, answer, waitedSeconds), notifiers, deps, log);
+}
+
+function withBookkeeping(
+  req: PollRequest,
+  b: { attempt: number; firstSeenMs: number; deadlineMs: number; lastDelaySeconds?: number },
+): PollRequest {
+  const lastDelaySeconds = b.lastDelaySeconds ?? req.bookkeeping?.lastDelaySeconds;
+  const bookkeeping: Bookkeeping = {
+    attempt: b.attempt,
+    firstSeenAt: new Date(b.firstSeenMs).toISOString(),
+    deadlineAt: new Date(b.deadlineMs).toISOString(),
+    ...(lastDelaySeconds !== undefined ? { lastDelaySeconds } : {}),
+  };
+  return { ...req, bookkeeping };
 }
 
 async function announce(

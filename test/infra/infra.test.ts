@@ -185,7 +185,7 @@ describe('infra (Bicep)', () => {
     assert.match(azure, /host: function/);
     assert.match(azure, /language: ts/);
     const funcignore = readFileSync('.funcignore', 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-    assert.deepEqual(funcignore, ['*', '!host.json', '!package.json', '!dist/', '!dist/function/', '!dist/function/index.js']);
+    assert.deepEqual(funcignore, ['*', '!host.json', '!package.json', '!dist/', '!dist/function/', '!dist/function/index.js', '!dist/function/handler.js']);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { main: string };
     assert.equal(pkg.main, 'dist/function/index.js');
   });

@@ -63,7 +63,8 @@ describe('pipeline (handler)', () => {
   });
 
   it('honours Retry-After within the max delay', async () => {
-    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '30' });
+    // A 429 empties the read budget; a huge refill rate keeps this test about the delay alone.
+    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '30', ARM_READS_PER_SECOND: '1000000' });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
       steps: [
@@ -120,7 +121,7 @@ describe('pipeline (handler)', () => {
   });
 
   it('429 and 5xx re-enqueue with backoff instead of failing the invocation', async () => {
-    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '20' });
+    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '20', ARM_READS_PER_SECOND: '1000000' });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
       steps: [
@@ -223,5 +224,28 @@ describe('token hygiene against redirects', () => {
     } finally {
       evil.close();
     }
+  });
+});
+
+describe('ARM read budget', () => {
+  it('defers polls beyond the budget without calling ARM, and follows ARM\'s remaining-reads header', async () => {
+    const h = await harness({ ARM_READ_BURST: '1', ARM_READS_PER_SECOND: '1' });
+    const ids = [commandId(), commandId(), commandId()];
+    for (const id of ids) stack().arm.addCommand(CLUSTER, id, {});
+    const outcomes = [];
+    for (const id of ids) outcomes.push(await h.invoke(message(id)));
+    assert.deepEqual(outcomes.map((o) => o.kind === 'requeued' && o.state), ['Running', 'deferred (read budget)', 'deferred (read budget)']);
+    assert.deepEqual(outcomes.slice(1).map((o) => o.kind === 'requeued' && o.delaySeconds), [1, 2], 'spaced one slot apart');
+    assert.deepEqual(ids.map((id) => stack().arm.readsFor(id).length), [1, 0, 0]);
+
+    const h2 = await harness({ ARM_READ_BURST: '100' });
+    const a = commandId();
+    const b = commandId();
+    stack().arm.addCommand(CLUSTER, a, { steps: [{ status: 202, headers: { 'x-ms-ratelimit-remaining-subscription-reads': '0' } }] });
+    stack().arm.addCommand(CLUSTER, b, {});
+    await h2.invoke(message(a));
+    const deferred = await h2.invoke(message(b));
+    assert.deepEqual(deferred.kind === 'requeued' && deferred.state, 'deferred (read budget)');
+    assert.equal(stack().arm.readsFor(b).length, 0);
   });
 });

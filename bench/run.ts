@@ -1,0 +1,233 @@
+// npm run bench: measures, in one run on this machine, against the local stand-ins:
+// handler overhead, worker throughput and memory, cold import of the deployable, package size, and the
+// delay schedule's cost and lag on a simulated clock. Prints a table, then one line of JSON.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { InvocationContext } from '@azure/functions';
+import { createPipelineRequest, createDefaultHttpClient } from '@azure/core-rest-pipeline';
+import { createArmPipeline } from '../src/arm/commandResults';
+import { DEFAULTS } from '../src/config';
+import { commandResultUrl } from '../src/core/armUrl';
+import { startStandIns, type StandIns } from '../src/dev/standIns';
+import { createDevTls } from '../src/dev/tls';
+import { createPollHandler } from '../src/pipeline/queueHandler';
+import { createCredential, createRuntime } from '../src/runtime';
+import { simulate } from './simulate';
+
+const ROOT = resolve(__dirname, '..');
+const CLUSTER = { subscriptionId: '00000000-0000-0000-0000-0000000000be', resourceGroupName: 'rg-bench', resourceName: 'aks-bench' };
+const CLUSTER_ID = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
+const UNLIMITED = { ARM_READS_PER_SECOND: '1000000', ARM_READ_BURST: '1000000' };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Handler (parse, ARM GET, decide, re-enqueue) versus the same two calls made directly. */
+async function overhead(s: StandIns): Promise<{ handlerMs: number; directMs: number; ratio: number }> {
+  const env = s.env({ COMMAND_QUEUE_NAME: 'bench-overhead', ...UNLIMITED });
+  const rt = createRuntime(env);
+  await rt.queue.ensureQueues();
+  const handler = createPollHandler(() => rt);
+  const id = 'benchoverhead0001';
+  s.arm.addCommand(CLUSTER, id, {});
+  const message = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl get nodes' });
+  const context = () => new InvocationContext({ functionName: 'pollCommandResult', triggerMetadata: { dequeueCount: 1 }, logHandler: () => undefined });
+  // The same SDK clients, called directly: the ARM pipeline (same policies, same credential type) and the queue client.
+  const pipeline = createArmPipeline(createCredential(rt.config), rt.config.armScope);
+  const httpClient = createDefaultHttpClient();
+  const url = commandResultUrl(rt.config.armEndpoint, CLUSTER, id, rt.config.aksApiVersion);
+  const direct = async () => {
+    const res = await pipeline.sendRequest(httpClient, createPipelineRequest({ url, method: 'GET', timeout: 15_000 }));
+    if (res.status !== 202) throw new Error(`unexpected ${res.status}`);
+    await rt.queue.main.sendMessage(message, { visibilityTimeout: 5, messageTimeToLive: -1 });
+  };
+  const viaHandler = async () => {
+    const r = await handler(message, context());
+    if (r.kind !== 'requeued') throw new Error(`unexpected ${r.kind}`);
+  };
+  for (let i = 0; i < 50; i++) {
+    await direct();
+    await viaHandler();
+  }
+  const h: number[] = [];
+  const d: number[] = [];
+  for (let i = 0; i < 400; i++) {
+    // Alternate, so that drift (GC, Azurite's growing queue) hits both alike.
+    const first = i % 2 === 0 ? viaHandler : direct;
+    const second = i % 2 === 0 ? direct : viaHandler;
+    let t = performance.now();
+    await first();
+    (first === viaHandler ? h : d).push(performance.now() - t);
+    t = performance.now();
+    await second();
+    (second === viaHandler ? h : d).push(performance.now() - t);
+  }
+  await rt.queue.main.clearMessages();
+  return { handlerMs: median(h), directMs: median(d), ratio: median(h) / median(d) };
+}
+
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** The bundled worker CLI with host.json's concurrency, polling commands that never finish. */
+async function workerRun(s: StandIns): Promise<{ throughput: number; rss1k: number; rss10k: number }> {
+  const queueName = 'bench-worker';
+  const env = s.env({ COMMAND_QUEUE_NAME: queueName, POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '1', ...UNLIMITED });
+  const rt = createRuntime(env);
+  await rt.queue.ensureQueues();
+  const ids = Array.from({ length: 1500 }, (_, i) => `benchworker${String(i).padStart(5, '0')}`);
+  for (const id of ids) s.arm.addCommand(CLUSTER, id, {});
+  const idSet = new Set(ids);
+  for (let i = 0; i < ids.length; i += 50) {
+    await Promise.all(ids.slice(i, i + 50).map((id) => rt.queue.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))));
+  }
+  const polls = () => s.arm.requests.reduce((n, r) => n + (idSet.has(r.commandId) ? 1 : 0), 0);
+  const child = spawn(process.execPath, [resolve(ROOT, 'dist/cli.js'), 'worker', '--max-polling-interval-ms', '100'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const waitFor = async (n: number) => {
+    while (polls() < n) {
+      if (child.exitCode !== null) throw new Error('worker exited');
+      await sleep(20);
+    }
+  };
+  await waitFor(1000);
+  const t1k = performance.now();
+  const p1k = polls();
+  const rss1k = rssKb(child.pid!);
+  await waitFor(10_000);
+  const throughput = ((polls() - p1k) * 1000) / (performance.now() - t1k);
+  const rss10k = rssKb(child.pid!);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await rt.queue.main.clearMessages();
+  return { throughput, rss1k, rss10k };
+}
+
+function timeProcess(args: string[], env: NodeJS.ProcessEnv): number {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, { env, stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed`);
+  return performance.now() - t;
+}
+
+function coldStart(): { importMs: number; bareMs: number } {
+  const env = { ...process.env, AzureWebJobsStorage: 'UseDevelopmentStorage=true', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/x' };
+  const entry = resolve(ROOT, (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { main: string }).main);
+  const imports: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    bare.push(timeProcess(['-e', '0'], env));
+    imports.push(timeProcess(['-e', `require(${JSON.stringify(entry)})`], env));
+  }
+  return { importMs: median(imports), bareMs: median(bare) };
+}
+
+/** What .funcignore lets into the package. */
+function packageKb(): number {
+  return ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js'].reduce((n, f) => n + statSync(resolve(ROOT, f)).size, 0) / 1024;
+}
+
+async function main(tlsDir: string): Promise<void> {
+  say('bench: simulations (real poll logic, simulated clock)…');
+  const schedule = await simulate({ commands: 10_000, seed: 20261127 });
+  const withBudget = await simulate({
+    commands: 1000,
+    seed: 1000,
+    armBucket: { burst: 250, perSecond: 25 },
+    readBudget: { burst: DEFAULTS.ARM_READ_BURST, perSecond: DEFAULTS.ARM_READS_PER_SECOND },
+  });
+  const withoutBudget = await simulate({ commands: 1000, seed: 1000, armBucket: { burst: 250, perSecond: 25 } });
+  say('bench: cold start of the deployable…');
+  const cold = coldStart();
+  say('bench: starting stand-ins…');
+  const s = await startStandIns({ tlsDir });
+  Object.assign(process.env, s.identity.env);
+  try {
+    say('bench: handler overhead…');
+    const o = await overhead(s);
+    say('bench: worker throughput and memory (10,000 polls)…');
+    const w = await workerRun(s);
+    const result = {
+      overhead_ratio: round(o.ratio, 3),
+      handler_ms: round(o.handlerMs, 2),
+      direct_ms: round(o.directMs, 2),
+      throughput_per_s: round(w.throughput, 1),
+      import_ms: round(cold.importMs, 1),
+      bare_node_ms: round(cold.bareMs, 1),
+      package_kb: round(packageKb(), 1),
+      reads_per_command: round(schedule.readsPerCommand, 2),
+      reads_per_command_fixed_5s: round(schedule.fixed5sReadsPerCommand, 2),
+      reads_ratio_vs_fixed_5s: round(schedule.readsPerCommand / schedule.fixed5sReadsPerCommand, 3),
+      worst_lag_ratio: round(schedule.worstLagRatio, 3),
+      sim_1000_all_notified: withBudget.notified === 1000,
+      sim_1000_throttled_share: round(withBudget.throttled / withBudget.reads, 4),
+      sim_1000_peak_reads_per_s: withBudget.peakReadsPerSecond,
+      sim_1000_reads_per_command: round(withBudget.readsPerCommand, 2),
+      sim_1000_without_budget_throttled_share: round(withoutBudget.throttled / withoutBudget.reads, 4),
+      sim_1000_without_budget_peak_reads_per_s: withoutBudget.peakReadsPerSecond,
+      rss_after_1000_polls_mb: round(w.rss1k / 1024, 1),
+      rss_after_10000_polls_mb: round(w.rss10k / 1024, 1),
+    };
+    const rows: [string, string, string][] = [
+      ['handler poll (ARM GET + re-enqueue), median', `${result.handler_ms} ms`, ''],
+      ['same two SDK calls made directly, median', `${result.direct_ms} ms`, ''],
+      ['overhead_ratio', String(result.overhead_ratio), '≤ 1.2'],
+      ['throughput_per_s (one worker, host.json concurrency)', String(result.throughput_per_s), ''],
+      ['import_ms (deployable, fresh process)', String(result.import_ms), ''],
+      ['bare_node_ms (node -e 0)', String(result.bare_node_ms), ''],
+      ['import_ms − bare_node_ms', String(round(cold.importMs - cold.bareMs, 1)), '≤ 80'],
+      ['package_kb', String(result.package_kb), ''],
+      ['reads_per_command (default schedule, 10,000 commands)', String(result.reads_per_command), ''],
+      ['reads_per_command_fixed_5s', String(result.reads_per_command_fixed_5s), ''],
+      ['reads vs fixed 5 s poller', `${round(100 * result.reads_ratio_vs_fixed_5s, 1)} %`, '≤ 50 %'],
+      ['worst_lag_ratio', String(result.worst_lag_ratio), '≤ 1.0'],
+      ['sim_1000_all_notified', String(result.sim_1000_all_notified), 'true'],
+      ['sim_1000_throttled_share', String(result.sim_1000_throttled_share), '≤ 0.05'],
+      ['sim_1000_peak_reads_per_s', String(result.sim_1000_peak_reads_per_s), '≤ 250 (bucket)'],
+      ['  same, without the read budget: throttled share', String(result.sim_1000_without_budget_throttled_share), '(for contrast)'],
+      ['RSS after 1,000 / 10,000 polls', `${result.rss_after_1000_polls_mb} / ${result.rss_after_10000_polls_mb} MB`, 'no growth'],
+    ];
+    const w0 = Math.max(...rows.map((r) => r[0].length));
+    const w1 = Math.max(...rows.map((r) => r[1].length));
+    console.log(`${'measure'.padEnd(w0)}  ${'value'.padEnd(w1)}  goal`);
+    for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+    console.log(JSON.stringify(result));
+  } finally {
+    await s.stop();
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// Node reads NODE_EXTRA_CA_CERTS only at start: make the stand-ins' certificate, then run again trusting it.
+async function entry(): Promise<void> {
+  const tlsDir = process.env.AKS_NOTIFIER_BENCH_TLS;
+  if (!tlsDir) {
+    const dir = resolve(ROOT, '.tmp', 'bench-tls');
+    const tls = await createDevTls(dir);
+    const r = spawnSync(process.execPath, [...process.execArgv, __filename], {
+      stdio: 'inherit',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath, AKS_NOTIFIER_BENCH_TLS: dir },
+    });
+    process.exit(r.status ?? 1);
+  }
+  await main(tlsDir);
+}
+
+entry().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,196 @@
+// Simulations on a simulated clock that run the project's real poll logic (processPollMessage, the
+// schedule, the read budget) with in-memory adapters: the queue is an event list, ARM a state machine.
+import type { ArmRead } from '../src/core/armAnswer';
+import { DEFAULTS } from '../src/config';
+import { ReadBudget } from '../src/core/readBudget';
+import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
+import type { DeliveryLedger } from '../src/notify/ledger';
+import type { Notifier } from '../src/notify/notifier';
+
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 60% 5–60 s, 30% 1–10 min, 10% 10–60 min. */
+export function runTimeSeconds(random: () => number): number {
+  const r = random();
+  if (r < 0.6) return 5 + random() * 55;
+  if (r < 0.9) return 60 + random() * 540;
+  return 600 + random() * 3000;
+}
+
+class MinHeap<T> {
+  private items: { at: number; seq: number; value: T }[] = [];
+  private seq = 0;
+  get size(): number {
+    return this.items.length;
+  }
+  push(at: number, value: T): void {
+    const a = this.items;
+    a.push({ at, seq: this.seq++, value });
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (this.less(a[i]!, a[p]!)) [a[i], a[p]] = [a[p]!, a[i]!];
+      else break;
+      i = p;
+    }
+  }
+  pop(): { at: number; value: T } | undefined {
+    const a = this.items;
+    if (a.length === 0) return undefined;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+  private less(x: { at: number; seq: number }, y: { at: number; seq: number }): boolean {
+    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
+  }
+}
+
+const SUB = '00000000-0000-0000-0000-000000000001';
+const CLUSTER_ID = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks`;
+
+export interface SimOptions {
+  commands: number;
+  seed: number;
+  /** ARM's token bucket (reads); absent: ARM never throttles. */
+  armBucket?: { burst: number; perSecond: number };
+  /** The app's read budget; absent: none. */
+  readBudget?: { burst: number; perSecond: number };
+}
+
+export interface SimResult {
+  notified: number;
+  reads: number;
+  readsPerCommand: number;
+  throttled: number;
+  peakReadsPerSecond: number;
+  worstLagRatio: number;
+  fixed5sReadsPerCommand: number;
+  fixed5sWorstLagRatio: number;
+  simulatedSeconds: number;
+}
+
+export async function simulate(options: SimOptions): Promise<SimResult> {
+  const random = prng(options.seed);
+  let now = 0;
+  const events = new MinHeap<string>();
+  const finishAt = new Map<string, number>();
+  const notifiedAt = new Map<string, number>();
+  const readsPerSecond = new Map<number, number>();
+  let reads = 0;
+  let throttled = 0;
+  const bucket = options.armBucket ? { tokens: options.armBucket.burst, at: 0 } : undefined;
+
+  const arm = {
+    async read(_cluster: unknown, commandId: string): Promise<ArmRead> {
+      reads++;
+      const second = Math.floor(now / 1000);
+      readsPerSecond.set(second, (readsPerSecond.get(second) ?? 0) + 1);
+      if (bucket && options.armBucket) {
+        bucket.tokens = Math.min(options.armBucket.burst, bucket.tokens + ((now - bucket.at) / 1000) * options.armBucket.perSecond);
+        bucket.at = now;
+        if (bucket.tokens < 1) {
+          throttled++;
+          const retryAfterSeconds = Math.ceil((1 - bucket.tokens) / options.armBucket.perSecond);
+          return { kind: 'transient', detail: 'ARM throttled the read (429)', status: 429, throttled: true, retryAfterSeconds, remainingReads: 0 };
+        }
+        bucket.tokens -= 1;
+      }
+      const remaining = bucket ? { remainingReads: Math.floor(bucket.tokens) } : {};
+      if (now >= finishAt.get(commandId)!) {
+        return { kind: 'finished', result: { provisioningState: 'Succeeded', exitCode: 0 }, ...remaining };
+      }
+      return { kind: 'running', provisioningState: 'Running', ...remaining };
+    },
+  };
+  const notifier: Notifier = {
+    target: { name: 'sim', kind: 'slack', url: 'https://sim.invalid', urlSetting: 'SIM', notifyOn: 'all', includeLogs: true },
+    wants: () => true,
+    render: (report) => report,
+    send: async (payload) => {
+      const id = (payload as { commandId: string }).commandId;
+      if (!notifiedAt.has(id)) notifiedAt.set(id, now);
+    },
+  };
+  const ledger: DeliveryLedger = {
+    claim: async () => ({ kind: 'claimed', etag: '*' }),
+    markDelivered: async () => undefined,
+    markFailed: async () => undefined,
+    release: async () => undefined,
+  };
+  const deps: PollDeps = {
+    schedule: { initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS, maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS },
+    timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
+    arm,
+    queue: {
+      send: async (text, delaySeconds) => events.push(now + delaySeconds * 1000, text),
+      sendPoison: async (_o, reason) => {
+        throw new Error(`simulation poisoned a message: ${reason}`);
+      },
+    },
+    notifiers: new Map([['sim', notifier]]),
+    defaultTargets: ['sim'],
+    ledger,
+    webhookTimeoutMs: 1000,
+    now: () => now,
+    random,
+    ...(options.readBudget ? { readBudget: new ReadBudget(options.readBudget) } : {}),
+  };
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+  let fixedReads = 0;
+  let fixedWorst = 0;
+  for (let i = 0; i < options.commands; i++) {
+    const id = `c${i}`;
+    const run = runTimeSeconds(random);
+    finishAt.set(id, run * 1000);
+    events.push(0, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
+    // A fixed 5 s poller on the same command: polls at 0, 5, 10, … until one sees it done.
+    const polls = Math.ceil(run / 5) + 1;
+    fixedReads += polls;
+    fixedWorst = Math.max(fixedWorst, (5 * Math.ceil(run / 5) - run) / Math.max(5, 0.1 * run));
+  }
+  for (let e = events.pop(); e; e = events.pop()) {
+    now = e.at;
+    await processPollMessage(e.value, { dequeueCount: 1, insertionTime: new Date(0) }, deps, quiet);
+  }
+  let worst = 0;
+  for (const [id, finish] of finishAt) {
+    const at = notifiedAt.get(id);
+    if (at === undefined) continue;
+    const run = finish / 1000;
+    worst = Math.max(worst, (at / 1000 - run) / Math.max(5, 0.1 * run));
+  }
+  return {
+    notified: notifiedAt.size,
+    reads,
+    readsPerCommand: reads / options.commands,
+    throttled,
+    peakReadsPerSecond: Math.max(...readsPerSecond.values()),
+    worstLagRatio: worst,
+    fixed5sReadsPerCommand: fixedReads / options.commands,
+    fixed5sWorstLagRatio: fixedWorst,
+    simulatedSeconds: now / 1000,
+  };
+}
