@@ -3,20 +3,13 @@
 import type { ArmRead } from '../src/core/armAnswer';
 import { DEFAULTS } from '../src/config';
 import { ReadBudget } from '../src/core/readBudget';
+import { prng } from '../src/dev/prng';
+
+export { prng };
 import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
 import type { DeliveryLedger } from '../src/notify/ledger';
 import type { Notifier } from '../src/notify/notifier';
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 60% 5–60 s, 30% 1–10 min, 10% 10–60 min. */
 export function runTimeSeconds(random: () => number): number {

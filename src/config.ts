@@ -130,9 +130,15 @@ function optional(env: Env, name: string): string | undefined {
   return raw ? raw : undefined;
 }
 
+/** Settings this app reads (other apps' settings in the same environment are not ours to judge). */
+function isOwnSetting(name: string): boolean {
+  return (SETTING_NAMES as readonly string[]).includes(name) || name.startsWith('NOTIFY_TARGET_') || name.startsWith('AzureWebJobsStorage__');
+}
+
 /** Unresolved Key Vault references arrive as their literal text: say which setting, never its value. */
 export function assertNoUnresolvedKeyVaultReferences(env: Env): void {
   for (const [name, value] of Object.entries(env)) {
+    if (!isOwnSetting(name)) continue;
     if (value !== undefined && KEY_VAULT_REFERENCE.test(value)) {
       throw new ConfigError(
         name,

@@ -2,10 +2,10 @@
 // {"properties":{"provisioningState":"Running"}} and a Location header while a command runs, 200 with
 // the RunCommandResult when done, CloudError otherwise. It accepts only tokens that the local identity
 // endpoint issued for its own origin.
-import { createServer, type Server } from 'node:https';
+import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { IdentityEndpoint } from './identityEndpoint';
+import { listenOnLoopback } from './listen';
 
 export interface FinalResult {
   provisioningState: string;
@@ -62,7 +62,6 @@ function cloudError(code: string, message: string): unknown {
 export async function startArmStandIn(options: { key: string; cert: string; identity: IdentityEndpoint }): Promise<ArmStandIn> {
   const commands = new Map<string, { script: CommandScript; registeredAt: number; stepIndex: number }>();
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
   let origin = '';
 
   const keyOf = (sub: string, rg: string, name: string, id: string) => `${sub}/${rg}/${name}`.toLowerCase() + `/${id}`;
@@ -79,11 +78,7 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
       });
     },
     readsFor: (commandId) => requests.filter((r) => r.commandId === commandId),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: async () => undefined,
   };
 
   function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, step: Step): void {
@@ -143,13 +138,9 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     });
   }
 
-  const server: Server = createServer({ key: options.key, cert: options.cert }, handle);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(createServer({ key: options.key, cert: options.cert }, handle));
+  origin = `https://127.0.0.1:${listening.port}`;
+  standIn.close = listening.close;
   standIn.endpoint = origin;
   return standIn;
 }

@@ -2,7 +2,7 @@
 // api-version 2019-08-01), so the real @azure/identity code runs against it.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen';
 
 export interface IssuedToken {
   resource: string;
@@ -76,11 +76,7 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
       });
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`;
-  return Object.assign(state, {
-    url,
-    env: { IDENTITY_ENDPOINT: url, IDENTITY_HEADER: header },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }) as IdentityEndpoint;
+  const listening = await listenOnLoopback(server);
+  const url = `http://127.0.0.1:${listening.port}/msi/token`;
+  return Object.assign(state, { url, env: { IDENTITY_ENDPOINT: url, IDENTITY_HEADER: header }, close: listening.close }) as IdentityEndpoint;
 }

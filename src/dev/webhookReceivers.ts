@@ -1,8 +1,8 @@
 // Slack incoming-webhook and Teams Workflows receivers on loopback. They check payloads the way the
 // services do (Slack: 400 invalid_blocks beyond its limits; Teams: 413 beyond ~28 KB, 202 otherwise)
 // and record what a channel would show.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback } from './listen';
 
 export interface Received {
   kind: 'slack' | 'teams';
@@ -60,7 +60,6 @@ export function slackPayloadProblem(body: unknown): string | undefined {
 
 export async function startWebhookReceivers(): Promise<WebhookReceivers> {
   const scripts = new Map<string, Reply[]>();
-  const sockets = new Set<Socket>();
   const received: Received[] = [];
   const attempts: WebhookReceivers['attempts'] = [];
   let baseUrl = '';
@@ -73,11 +72,7 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     script: (kind, channel, replies) => scripts.set(`${kind}/${channel}`, [...replies]),
     fault: undefined,
     for: (kind, channel) => received.filter((r) => r.kind === kind && r.channel === channel),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: async () => undefined,
   };
 
   function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): void {
@@ -132,17 +127,15 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     else finish();
   }
 
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = await listenOnLoopback(
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+    }),
+  );
+  baseUrl = `http://127.0.0.1:${listening.port}`;
+  receivers.close = listening.close;
   receivers.baseUrl = baseUrl;
   return receivers;
 }

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
 import type { Step } from '../../src/dev/armStandIn';
 import { startAzurite, type Azurite } from '../../src/dev/azurite';
+import { prng } from '../../src/dev/prng';
 import type { Reply } from '../../src/dev/webhookReceivers';
 import { parsePoisonEnvelope } from '../../src/queue/storage';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
@@ -20,17 +21,6 @@ const INVALID = 20;
 const KILLS = 4;
 const SEED = Number(process.env.FAULT_SEED ?? 20261127);
 
-/** Small seeded PRNG (mulberry32): the same workload and fault plan every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -60,6 +60,12 @@ describe('settings', () => {
     );
   });
 
+  it('judge only their own settings', () => {
+    const ref = '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)';
+    assert.doesNotThrow(() => loadConfig({ ...BASE, SOME_OTHER_APP_SETTING: ref }));
+    assert.throws(() => loadConfig({ ...BASE, NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack', NOTIFY_TARGET_OPS_URL: ref }), /NOTIFY_TARGET_OPS_URL: is an unresolved Key Vault reference/);
+  });
+
   it('allow http webhooks only on loopback', () => {
     assert.equal(loadConfig({ ...BASE, SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack/x' }).targets[0]!.url, 'http://127.0.0.1:9/slack/x');
     fails({ SLACK_WEBHOOK_URL: 'http://10.0.0.1/slack' }, 'SLACK_WEBHOOK_URL', /https/);
