@@ -92,11 +92,7 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
     if (waitMs > 0) {
       // Over our share of ARM's read budget: take a later slot instead of a 429.
       const delaySeconds = Math.max(1, Math.ceil(waitMs / 1000));
-      try {
-        await deps.queue.send(serializePollRequest(withBookkeeping(req, { attempt: attempt - 1, firstSeenMs, deadlineMs })), delaySeconds);
-      } catch (err) {
-        throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
-      }
+      await requeue(withBookkeeping(req, { attempt: attempt - 1, firstSeenMs, deadlineMs }), delaySeconds, deps, label);
       log.info(`${label}: ARM read budget spent; poll ${attempt} in ${delaySeconds}s`);
       return { kind: 'requeued', delaySeconds, attempt: attempt - 1, state: 'deferred (read budget)' };
     }
@@ -115,15 +111,20 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
       ...(answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
       ...(req.bookkeeping?.lastDelaySeconds !== undefined ? { lastDelaySeconds: req.bookkeeping.lastDelaySeconds } : {}),
     });
-    try {
-      await deps.queue.send(serializePollRequest(withBookkeeping(req, { attempt, firstSeenMs, deadlineMs, lastDelaySeconds: delaySeconds })), delaySeconds);
-    } catch (err) {
-      throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
-    }
+    await requeue(withBookkeeping(req, { attempt, firstSeenMs, deadlineMs, lastDelaySeconds: delaySeconds }), delaySeconds, deps, label);
     log.info(`${label}: ${stateOf(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
     return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
   }
   return announce(req, reportForAnswer(req, answer, waitedSeconds), notifiers, deps, log);
+}
+
+/** A deliberate re-enqueue; if the queue refuses it, the host must retry this message instead. */
+async function requeue(req: PollRequest, delaySeconds: number, deps: PollDeps, label: string): Promise<void> {
+  try {
+    await deps.queue.send(serializePollRequest(req), delaySeconds);
+  } catch (err) {
+    throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
+  }
 }
 
 function withBookkeeping(
@@ -160,11 +161,7 @@ async function announce(
     // A deliberate re-enqueue, not a host retry: waiting for a lease or a Retry-After must not burn
     // the dequeue count and end in the poison queue.
     const delaySeconds = Math.max(1, Math.ceil((delivery.deferUntilMs - deps.now()) / 1000));
-    try {
-      await deps.queue.send(serializePollRequest(req), delaySeconds);
-    } catch (err) {
-      throw new RetryableError(`${label}: could not re-enqueue: ${(err as Error).message}`);
-    }
+    await requeue(req, delaySeconds, deps, label);
     log.info(`${label}: ${report.outcome}; ${summary}; delivery deferred ${delaySeconds}s`);
     return { kind: 'deferred', outcome: report.outcome, delaySeconds, results: delivery.results };
   }
