@@ -70,6 +70,29 @@ async function sendWithRetries(
   }
 }
 
+/**
+ * The post is out: from here until this write lands, a dying worker means a second post later. Keep
+ * trying for a while; if the ledger stays unreachable, say so but still report success, because failing
+ * the message now would make the host retry it and post again once the claim's lease runs out.
+ */
+async function recordDelivered(ledger: DeliveryLedger, key: string, target: string, log: DeliveryLog, now: () => number): Promise<void> {
+  const started = now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ledger.markDelivered(key, target);
+      const took = now() - started;
+      if (took > 1000) log.warn(`target ${target}: recording the delivery took ${took} ms`);
+      return;
+    } catch (err) {
+      if (attempt >= 4) {
+        log.error(`target ${target}: delivered, but the delivery could not be recorded (${(err as Error).message}); it may be posted again if this message is retried`);
+        return;
+      }
+      await sleep(500 * 2 ** attempt);
+    }
+  }
+}
+
 async function deliverOne(
   notifier: Notifier,
   report: CommandReport,
@@ -95,7 +118,7 @@ async function deliverOne(
   const payload = notifier.render(report);
   const sent = await sendWithRetries(notifier, payload, policy, log);
   if (sent.ok) {
-    await ledger.markDelivered(key, target);
+    await recordDelivered(ledger, key, target, log, now);
     log.info(`target ${target}: delivered (${report.outcome}) after ${sent.attempts} attempt(s)`);
     return { target, status: 'delivered', attempts: sent.attempts };
   }

@@ -1,5 +1,7 @@
 // The worker CLI in its own process: host semantics, poison handling, clean shutdown, log hygiene.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack, waitFor } from '../support/stack';
 import { spawnWorker } from '../support/worker';
@@ -144,5 +146,34 @@ describe('redrive', () => {
     assert.ok(r && r.outcome.kind === 'notified', JSON.stringify(r?.outcome));
     assert.equal(JSON.parse(r.text)._notifier, undefined, 'the old deadline was dropped');
     assert.equal(s.receivers.for('slack', h.channel).length, 1);
+  });
+});
+
+describe('enqueue CLI', () => {
+  const run = (env: Record<string, string>, args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../src/cli/main.ts'), 'enqueue', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+
+  it('writes a message the function accepts', async () => {
+    const h = await harness();
+    const r = run(h.env, ['--cluster', CLUSTER_ID, '--command-id', 'abc123', '--command', 'kubectl get ns', '--target', 'slack', '--context', 'requestedBy=ci', '--context', 'link=https://example.com/x=1']);
+    assert.equal(r.status, 0, r.stderr);
+    const [m] = (await h.main.peekMessages()).peekedMessageItems;
+    assert.deepEqual(JSON.parse(m!.messageText), {
+      clusterResourceId: CLUSTER_ID,
+      commandId: 'abc123',
+      command: 'kubectl get ns',
+      targets: ['slack'],
+      context: { requestedBy: 'ci', link: 'https://example.com/x=1' },
+    });
+  });
+
+  it('refuses invalid input with a clear error and writes nothing', async () => {
+    const h = await harness();
+    const r = run(h.env, ['--cluster', `${CLUSTER_ID}/../x`, '--command-id', 'abc']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /error: clusterResourceId must be/);
+    const bad = run(h.env, ['--cluster', CLUSTER_ID, '--command-id', 'a/b']);
+    assert.match(bad.stderr, /commandId/);
+    assert.equal((await h.main.getProperties()).approximateMessagesCount, 0);
   });
 });
