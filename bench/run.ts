@@ -168,7 +168,7 @@ async function main(tlsDir: string): Promise<void> {
       reads_per_command: round(schedule.readsPerCommand, 2),
       reads_per_command_fixed_5s: round(schedule.fixed5sReadsPerCommand, 2),
       reads_ratio_vs_fixed_5s: round(schedule.readsPerCommand / schedule.fixed5sReadsPerCommand, 3),
-      worst_lag_ratio: round(schedule.worstLagRatio, 3),
+      worst_lag_ratio: round(schedule.worstLagRatio, 4),
       sim_1000_all_notified: withBudget.notified === 1000,
       sim_1000_throttled_share: round(withBudget.throttled / withBudget.reads, 4),
       sim_1000_peak_reads_per_s: withBudget.peakReadsPerSecond,

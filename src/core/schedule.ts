@@ -27,18 +27,20 @@ export function baseIntervalSeconds(schedule: PollSchedule, elapsedSeconds: numb
 }
 
 export function nextDelaySeconds(schedule: PollSchedule, input: DelayInput): number {
-  let delay = baseIntervalSeconds(schedule, input.elapsedSeconds) * (1 - JITTER * input.random);
+  // `upper` is the delay before jitter: the lag bound holds as long as the delay never exceeds it.
+  let upper = baseIntervalSeconds(schedule, input.elapsedSeconds);
   if (input.throttled) {
-    const doubled = 2 * (input.lastDelaySeconds ?? schedule.initialDelaySeconds);
-    delay = Math.max(delay, Math.min(schedule.maxDelaySeconds, doubled) * (1 - JITTER * input.random));
+    upper = Math.max(upper, Math.min(schedule.maxDelaySeconds, 2 * (input.lastDelaySeconds ?? schedule.initialDelaySeconds)));
   }
+  let delay = upper * (1 - JITTER * input.random);
   let honourRetryAfter = false;
   if (input.retryAfterSeconds !== undefined && input.retryAfterSeconds > delay) {
-    delay = Math.min(schedule.maxDelaySeconds, input.retryAfterSeconds);
+    delay = upper = Math.min(schedule.maxDelaySeconds, input.retryAfterSeconds);
     honourRetryAfter = true;
   }
+  upper = Math.min(upper, input.remainingSeconds);
   delay = Math.min(delay, input.remainingSeconds);
-  // Queue visibility is whole seconds: round down so jitter never stretches the lag bound,
-  // but up where the server asked us to wait.
-  return Math.max(1, honourRetryAfter ? Math.ceil(delay) : Math.floor(delay));
+  // Queue visibility is whole seconds: round, but never above the unjittered delay (the lag bound);
+  // round up where the server asked us to wait.
+  return Math.max(1, honourRetryAfter ? Math.ceil(delay) : Math.min(Math.floor(upper), Math.round(delay)));
 }
