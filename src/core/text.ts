@@ -60,11 +60,6 @@ export function guardCodeFence(text: string): string {
   return `${inner.startsWith('`') ? '\u200b' : ''}${inner}${inner.endsWith('`') ? '\u200b' : ''}`;
 }
 
-/** Markdown for Teams TextBlocks/FactSets: backslash-escape what could format or link. */
-export function markdownEscape(text: string): string {
-  return text.replace(/([\\`*_{}[\]()#+\-.!|~>])/g, '\\$1').replace(/</g, '&lt;');
-}
-
 /**
  * The longest tail whose rendered form (escaped, fenced, marked) fits `budget` as measured by `size`.
  * Escaping can grow text several times over, so the cut is made on the rendered size, not the raw one.

@@ -2,6 +2,7 @@
 // back off, other 4xx are final. Each target is claimed in the ledger first, so a retry of the whole
 // message never posts again to a target that already has the message.
 import type { CommandReport } from '../core/report';
+import type { Log } from '../log';
 import { DeliveryError } from './errors';
 import { commandKey, type DeliveryLedger } from './ledger';
 import type { Notifier } from './notifier';
@@ -30,11 +31,6 @@ export interface DeliveryReport {
   deferUntilMs?: number;
 }
 
-export interface DeliveryLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,7 +44,7 @@ async function sendWithRetries(
   notifier: Notifier,
   payload: unknown,
   policy: DeliveryPolicy,
-  log: DeliveryLog,
+  log: Log,
 ): Promise<{ ok: true; attempts: number } | { ok: false; attempts: number; error: DeliveryError }> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -75,7 +71,7 @@ async function sendWithRetries(
  * trying for a while; if the ledger stays unreachable, say so but still report success, because failing
  * the message now would make the host retry it and post again once the claim's lease runs out.
  */
-async function recordDelivered(ledger: DeliveryLedger, key: string, target: string, log: DeliveryLog, now: () => number): Promise<void> {
+async function recordDelivered(ledger: DeliveryLedger, key: string, target: string, log: Log, now: () => number): Promise<void> {
   const started = now();
   for (let attempt = 1; ; attempt++) {
     try {
@@ -99,7 +95,7 @@ async function deliverOne(
   ledger: DeliveryLedger,
   policy: DeliveryPolicy,
   leaseMs: number,
-  log: DeliveryLog,
+  log: Log,
   now: () => number,
 ): Promise<TargetResult> {
   const target = notifier.target.name;
@@ -137,7 +133,7 @@ export async function deliver(
   report: CommandReport,
   notifiers: Notifier[],
   ledger: DeliveryLedger,
-  options: { policy?: DeliveryPolicy; timeoutMs: number; log: DeliveryLog; now?: () => number },
+  options: { policy?: DeliveryPolicy; timeoutMs: number; log: Log; now?: () => number },
 ): Promise<DeliveryReport> {
   const policy = options.policy ?? DEFAULT_DELIVERY_POLICY;
   const leaseMs = claimLeaseMs(policy, options.timeoutMs);

@@ -6,7 +6,8 @@ import { MessageError, messageText, parsePollRequest, serializePollRequest, type
 import { reportForAnswer, timedOutReport, type CommandReport } from '../core/report';
 import type { ReadBudget } from '../core/readBudget';
 import { nextDelaySeconds, type PollSchedule } from '../core/schedule';
-import { deliver, type DeliveryLog, type DeliveryPolicy, type TargetResult } from '../notify/delivery';
+import type { Log } from '../log';
+import { deliver, type DeliveryPolicy, type TargetResult } from '../notify/delivery';
 import type { DeliveryLedger } from '../notify/ledger';
 import type { Notifier } from '../notify/notifier';
 
@@ -62,7 +63,7 @@ function stateOf(answer: ArmAnswer): string {
   return answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind;
 }
 
-export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: PollDeps, log: DeliveryLog): Promise<PollOutcome> {
+export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: PollDeps, log: Log): Promise<PollOutcome> {
   let req: PollRequest;
   try {
     req = parsePollRequest(raw);
@@ -146,7 +147,7 @@ async function announce(
   report: CommandReport,
   notifiers: Notifier[],
   deps: PollDeps,
-  log: DeliveryLog,
+  log: Log,
 ): Promise<PollOutcome> {
   const label = `command ${req.commandId} on ${req.cluster.resourceName}`;
   const delivery = await deliver(report, notifiers, deps.ledger, {
