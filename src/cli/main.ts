@@ -12,6 +12,11 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
   return n;
 }
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number >= 0');
+  return n;
+}
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function buildCli(): Command {
@@ -26,7 +31,7 @@ export function buildCli(): Command {
     .option('--max-polling-interval-ms <n>', 'longest wait between polls of an empty queue', positiveInt)
     .option('--batch-size <n>', 'messages fetched at once (default: host.json)', positiveInt)
     .option('--shutdown-grace-seconds <n>', 'how long SIGTERM waits for running messages', positiveInt)
-    .option('--visibility-timeout-seconds <n>', 'delay before a failed message is retried (default: host.json)', (v) => Number(v))
+    .option('--visibility-timeout-seconds <n>', 'delay before a failed message is retried (default: host.json)', nonNegativeInt)
     .action(async (opts: Parameters<typeof import('./runWorker').runWorker>[0]) => {
       const { runWorker } = await import('./runWorker');
       await runWorker(opts);
@@ -42,7 +47,7 @@ export function buildCli(): Command {
     .option('--command <text>', 'the command, shown in the notification')
     .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
     .option('--context <key=value>', 'extra context shown in the notification (repeatable)', collect)
-    .option('--delay-seconds <n>', 'first poll after this many seconds', (v) => Number(v), 0)
+    .option('--delay-seconds <n>', 'first poll after this many seconds', nonNegativeInt, 0)
     .action(async (opts: { cluster: string; commandId: string; command?: string; target?: string[]; context?: string[]; delaySeconds: number }) => {
       const { text } = buildMessage({
         cluster: opts.cluster,

@@ -11,7 +11,7 @@ const EXAMPLES: TargetConfig[] = [
   { name: 'teams', kind: 'teams', url: 'https://example.invalid/workflows', urlSetting: 'TEAMS_WEBHOOK_URL', notifyOn: 'all', includeLogs: true },
 ];
 
-export function runPreview(options: { outcome: string; targets?: string[]; logsFile?: string; text?: boolean }, out: Pick<NodeJS.WritableStream, "write"> = process.stdout): void {
+export function runPreview(options: { outcome: string; targets?: string[]; logsFile?: string; text?: boolean }, out: Pick<NodeJS.WritableStream, 'write'> = process.stdout): void {
   if (!(OUTCOMES as readonly string[]).includes(options.outcome)) {
     throw new Error(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   }

@@ -118,8 +118,15 @@ export class QueueWorker {
     this.inFlight.set(message.messageId, { done, release });
   }
 
+  private poisonReady: Promise<unknown> | undefined;
+
   private async moveToPoison(message: DequeuedMessageItem, state: { popReceipt: string }): Promise<void> {
-    await this.options.poison.createIfNotExists();
+    // Once per process, as the host does when it first needs the poison queue.
+    this.poisonReady ??= this.options.poison.createIfNotExists().catch((err: unknown) => {
+      this.poisonReady = undefined;
+      throw err;
+    });
+    await this.poisonReady;
     await this.options.poison.sendMessage(message.messageText, { messageTimeToLive: -1 });
     await this.options.queue.deleteMessage(message.messageId, state.popReceipt);
     this.stats.poisoned++;

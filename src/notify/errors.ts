@@ -1,4 +1,5 @@
 // Webhook failures, described without their URLs.
+import { retryAfterSeconds } from '../core/armAnswer';
 
 /** A failed webhook call, described without its URL. */
 export class DeliveryError extends Error {
@@ -18,12 +19,9 @@ export function isTransientStatus(status: number): boolean {
   return status === 429 || status === 408 || status >= 500;
 }
 
+/** A webhook's Retry-After, read by the same parser as ARM's (seconds or an HTTP date). */
 export function parseRetryAfter(value: string | null | undefined): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+  return value ? retryAfterSeconds({ 'retry-after': value }, Date.now()) : undefined;
 }
 
 /** Describes a fetch failure without the URL (undici puts none in its messages, but be sure). */

@@ -124,11 +124,18 @@ describe('fault injection', () => {
 
     // Producers: spread the commands over ~10 s; the invalid ones in between.
     const producer = (async () => {
-      const invalid = ['{"clusterResourceId":"/subscriptions/x","commandId":"a"}', 'garbage', '{"commandId":"../../x","clusterResourceId":"' + CLUSTER_ID + '"}'];
+      // Three kinds of invalid message, each one distinct so that the poison queue can be checked per message.
+      const invalid = (k: number) =>
+        [
+          `{"clusterResourceId":"/subscriptions/x","commandId":"bad${k}"}`,
+          `garbage ${k}`,
+          `{"commandId":"../../x${k}","clusterResourceId":"${CLUSTER_ID}"}`,
+        ][k % 3]!;
+      const every = Math.floor(COMMANDS / INVALID);
       for (let i = 0; i < ids.length; i++) {
         plan[i]!.register();
         await main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }));
-        if (i % Math.floor(COMMANDS / INVALID) === 0 && i / Math.floor(COMMANDS / INVALID) < INVALID) await main.sendMessage(invalid[i % invalid.length]!);
+        if (i % every === 0 && i / every < INVALID) await main.sendMessage(invalid(i / every));
         if (i % 30 === 0) await sleep(1000);
       }
     })();
@@ -185,11 +192,16 @@ describe('fault injection', () => {
     const poisoned = (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) => m.messageText);
     let poisonTotal = 0;
     const poisonReasons: string[] = [];
+    const poisonOriginals = new Set<string>();
     for (;;) {
       const batch = (await poison.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 })).receivedMessageItems;
       if (batch.length === 0) break;
       poisonTotal += batch.length;
-      for (const m of batch) poisonReasons.push(parsePoisonEnvelope(m.messageText)?.reason ?? `host: ${m.messageText.slice(0, 60)}`);
+      for (const m of batch) {
+        const envelope = parsePoisonEnvelope(m.messageText);
+        poisonReasons.push(envelope?.reason ?? `host: ${m.messageText.slice(0, 60)}`);
+        poisonOriginals.add(envelope?.original ?? m.messageText);
+      }
     }
     const poisonedIds = new Set(ids.filter((id) => poisonReasons.some((r) => r.includes(id)) || poisoned.some((p) => p.includes(id))));
     const lost = ids.filter((id) => (!c.slack.has(id) || !c.teams.has(id)) && !poisonedIds.has(id));
@@ -219,6 +231,8 @@ describe('fault injection', () => {
       arm_faults_injected: armFaultsInjected,
       webhook_faults_injected: webhookFaultsInjected,
       poison_messages: poisonTotal,
+      // A worker killed after writing to the poison queue and before completing the message writes it again.
+      poison_distinct: poisonOriginals.size,
       webhook_attempts: s.receivers.attempts.filter((a) => a.channel === channel).length,
       identity_requests: s.identity.requests,
       storage_errors_logged: lines.filter((l) => /receive failed|ECONNREFUSED|could not/.test(l)).length,
@@ -230,7 +244,9 @@ describe('fault injection', () => {
 
     assert.equal(lost.length, 0, `lost: ${lost.slice(0, 10).join(', ')}`);
     assert.equal(report.duplicates_outside_window, 0, JSON.stringify(duplicates));
-    assert.equal(poisonTotal, INVALID, `poison: ${poisonReasons.join(' | ')}`);
+    assert.equal(poisonOriginals.size, INVALID, 'every invalid message, and nothing else, is in the poison queue');
+    assert.ok(poisonTotal - INVALID <= kills.length, `poison entries written twice: ${poisonTotal - INVALID}`);
+    assert.ok(new Set(poisonReasons.map((r) => r.replace(/\d+/g, '#'))).size >= 3, 'each kind of invalid message, with its own reason');
     assert.ok(poisonReasons.every((r) => /invalid message/.test(r)), poisonReasons.join(' | '));
     assert.equal(kills.length, KILLS);
 

@@ -58,3 +58,20 @@ describe('processPollMessage', () => {
     assert.deepEqual(book, { attempt: 1, firstSeenAt: '2025-12-31T23:59:00.000Z', deadlineAt: '2026-01-01T01:59:00.000Z', lastDelaySeconds: 6 });
   });
 });
+
+describe('recording a delivery', () => {
+  it('retries the ledger write, then completes rather than failing into a second post', async () => {
+    let writes = 0;
+    const d = deps({ kind: 'finished', result: { provisioningState: 'Succeeded', exitCode: 0 } });
+    d.ledger = { ...d.ledger, markDelivered: async () => {
+      writes++;
+      throw new Error('ECONNREFUSED');
+    } };
+    const errors: string[] = [];
+    const r = await processPollMessage(MESSAGE, { dequeueCount: 1 }, d, { ...quiet, error: (m) => void errors.push(m) });
+    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => x.status), ['delivered']);
+    assert.equal(d.posted.length, 1);
+    assert.equal(writes, 4, 'four attempts before giving up');
+    assert.match(errors.join('\n'), /delivered, but the delivery could not be recorded/);
+  });
+});
