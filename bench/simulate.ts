@@ -3,12 +3,16 @@
 import type { ArmRead } from '../src/core/armAnswer';
 import { DEFAULTS } from '../src/config';
 import { ReadBudget } from '../src/core/readBudget';
+import { ClusterScope } from '../src/core/scope';
 import { prng } from '../src/dev/prng';
+import { Cooldowns } from '../src/notify/delivery';
+import type { Provider, Target } from '../src/notify/provider';
+import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
+import { MemoryEntityStore } from '../src/store/entityStore';
+import { Ledger } from '../src/store/ledger';
+import { MemoryResultStore } from '../src/store/results';
 
 export { prng };
-import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
-import type { DeliveryLedger } from '../src/notify/ledger';
-import type { Notifier } from '../src/notify/notifier';
 
 
 /** 60% 5–60 s, 30% 1–10 min, 10% 10–60 min. */
@@ -117,24 +121,28 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       return { kind: 'running', provisioningState: 'Running', ...remaining };
     },
   };
-  const notifier: Notifier = {
-    target: { name: 'sim', kind: 'slack', url: 'https://sim.invalid', urlSetting: 'SIM', notifyOn: 'all', includeLogs: true },
-    wants: () => true,
+  // The channel: records when each command was first announced (lag), answers at once.
+  const provider: Provider<null> = {
+    kind: 'sim',
+    readSettings: () => null,
+    describe: () => 'the simulation',
+    secrets: () => [],
+    identity: () => 'sim',
     render: (report) => report,
-    send: async (payload) => {
+    asText: () => '',
+    maxSendMs: (t) => t,
+    send: async (_settings, payload) => {
       const id = (payload as { commandId: string }).commandId;
       if (!notifiedAt.has(id)) notifiedAt.set(id, now);
+      return { ok: true };
     },
   };
-  const ledger: DeliveryLedger = {
-    claim: async () => ({ kind: 'claimed', etag: '*' }),
-    markDelivered: async () => undefined,
-    markFailed: async () => undefined,
-    release: async () => undefined,
-  };
+  const target: Target = { name: 'sim', kind: 'sim', provider: provider as Provider<unknown>, settings: null, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) };
+  const clock = () => now;
   const deps: PollDeps = {
     schedule: { initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS, maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS },
     timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
+    delivery: { timeoutHours: DEFAULTS.DELIVERY_TIMEOUT_HOURS, maxDelaySeconds: DEFAULTS.DELIVERY_MAX_DELAY_SECONDS },
     arm,
     queue: {
       send: async (text, delaySeconds) => events.push(now + delaySeconds * 1000, text),
@@ -142,11 +150,16 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
         throw new Error(`simulation poisoned a message: ${reason}`);
       },
     },
-    notifiers: new Map([['sim', notifier]]),
+    targets: new Map([['sim', target]]),
     defaultTargets: ['sim'],
-    ledger,
-    webhookTimeoutMs: 1000,
-    now: () => now,
+    ledger: new Ledger(new MemoryEntityStore(clock)),
+    ledgerTimeoutMs: 5000,
+    results: new MemoryResultStore(clock),
+    armEndpoint: DEFAULTS.ARM_ENDPOINT,
+    sendTimeoutMs: 1000,
+    cooldowns: new Cooldowns(clock),
+    now: clock,
+    monotonic: clock,
     random,
     ...(options.readBudget ? { readBudget: new ReadBudget(options.readBudget) } : {}),
   };
@@ -164,9 +177,10 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     fixedReads += polls;
     fixedWorst = Math.max(fixedWorst, (5 * Math.ceil(run / 5) - run) / Math.max(5, 0.1 * run));
   }
+  let seq = 0;
   for (let e = events.pop(); e; e = events.pop()) {
     now = e.at;
-    await processPollMessage(e.value, { dequeueCount: 1, insertionTime: new Date(0) }, deps, quiet);
+    await processPollMessage(e.value, { dequeueCount: 1, insertionTime: new Date(0), id: `m${++seq}` }, deps, quiet);
   }
   let worst = 0;
   for (const [id, finish] of finishAt) {

@@ -80,6 +80,7 @@ module storage 'app/storage.bicep' = {
     principalKey: identityKey
     queueName: appDefaults.COMMAND_QUEUE_NAME
     deliveryTableName: appDefaults.DELIVERY_TABLE_NAME
+    resultContainerName: appDefaults.RESULT_CONTAINER_NAME
     deploymentContainerName: 'app-package-${take(names.functionApp, 32)}'
     producerPrincipalIds: producerPrincipalIds
   }

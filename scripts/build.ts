@@ -21,8 +21,8 @@ const common: BuildOptions = {
 const lazyHandler: Plugin = {
   name: 'lazy-handler',
   setup(b) {
-    b.onResolve({ filter: /\/pipeline\/queueHandler$/ }, (args) =>
-      args.importer.endsWith('pollCommandResult.ts') ? { path: './handler.js', external: true } : undefined,
+    b.onResolve({ filter: /\/pipeline\/handlers$/ }, (args) =>
+      args.importer.includes('/src/functions/') ? { path: './handler.js', external: true } : undefined,
     );
   },
 };
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     }),
     build({
       ...common,
-      entryPoints: ['src/pipeline/queueHandler.ts'],
+      entryPoints: ['src/pipeline/handlers.ts'],
       outfile: 'dist/function/handler.js',
       minify: true,
       external: ['@azure/functions-core'],

@@ -1,7 +1,14 @@
-// Every setting the app reads, validated once, with its default. Names are a contract with
-// infra/ (app settings), the README and other tools: test/unit/settings.test.ts checks that they agree.
+// Every setting the app reads, validated once, with its default and its range. Names are a contract with
+// infra/ (app settings), the README and other tools: test/unit/config.test.ts checks that they agree.
+// Each notification provider reads its own options (URL, channel, mention) through the registry.
 // zod/mini: the tree-shakable build, so that the start-up path stays small (README, Performance).
 import * as z from 'zod/mini';
+import { ClusterScope, clusterPatternProblem } from './core/scope';
+import type { NotifyOn, Provider, SettingsContext, Target } from './notify/provider';
+import { PROVIDERS, providerFor } from './notify/registry';
+import { ConfigError, parseHttpsUrl } from './settingRules';
+
+export { ConfigError, isLoopbackHost, parseHttpsUrl } from './settingRules';
 
 export type Env = Record<string, string | undefined>;
 
@@ -12,13 +19,30 @@ export const DEFAULTS = {
   POLL_INITIAL_DELAY_SECONDS: 5,
   POLL_MAX_DELAY_SECONDS: 60,
   POLL_TIMEOUT_MINUTES: 120,
-  MAX_DEQUEUE_COUNT: 5,
   ARM_TIMEOUT_SECONDS: 15,
   WEBHOOK_TIMEOUT_SECONDS: 10,
   DELIVERY_TABLE_NAME: 'aksnotifierdeliveries',
+  RESULT_CONTAINER_NAME: 'aksnotifier-results',
+  DELIVERY_TIMEOUT_HOURS: 24,
+  DELIVERY_MAX_DELAY_SECONDS: 900,
+  LEDGER_RETENTION_DAYS: 30,
   ARM_READS_PER_SECOND: 20,
   ARM_READ_BURST: 200,
 } as const;
+
+/** The accepted range of every numeric setting: wide enough for tests, narrow enough to be sane. */
+export const RANGES = {
+  POLL_INITIAL_DELAY_SECONDS: [1, 3600],
+  POLL_MAX_DELAY_SECONDS: [1, 3600],
+  POLL_TIMEOUT_MINUTES: [0.05, 10080],
+  ARM_TIMEOUT_SECONDS: [1, 120],
+  WEBHOOK_TIMEOUT_SECONDS: [1, 60],
+  DELIVERY_TIMEOUT_HOURS: [0.01, 168],
+  DELIVERY_MAX_DELAY_SECONDS: [1, 900],
+  LEDGER_RETENTION_DAYS: [1, 3650],
+  ARM_READS_PER_SECOND: [1, 10000],
+  ARM_READ_BURST: [1, 10000],
+} as const satisfies Partial<Record<keyof typeof DEFAULTS, readonly [number, number]>>;
 
 /** Settings the code reads; infra must set (or deliberately default) each of them. */
 export const SETTING_NAMES = [
@@ -30,68 +54,43 @@ export const SETTING_NAMES = [
   'POLL_INITIAL_DELAY_SECONDS',
   'POLL_MAX_DELAY_SECONDS',
   'POLL_TIMEOUT_MINUTES',
-  'MAX_DEQUEUE_COUNT',
   'ARM_TIMEOUT_SECONDS',
   'WEBHOOK_TIMEOUT_SECONDS',
   'DELIVERY_TABLE_NAME',
+  'RESULT_CONTAINER_NAME',
+  'DELIVERY_TIMEOUT_HOURS',
+  'DELIVERY_MAX_DELAY_SECONDS',
+  'LEDGER_RETENTION_DAYS',
   'ARM_READS_PER_SECOND',
   'ARM_READ_BURST',
   'SLACK_WEBHOOK_URL',
+  'SLACK_CLUSTERS',
   'TEAMS_WEBHOOK_URL',
+  'TEAMS_CLUSTERS',
   'NOTIFY_TARGETS',
   'NOTIFY_DEFAULT_TARGETS',
 ] as const;
-
-export class ConfigError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-export type TargetKind = 'slack' | 'teams';
-export type NotifyOn = 'all' | 'failure';
-
-export interface TargetConfig {
-  name: string;
-  kind: TargetKind;
-  url: string;
-  /** Setting that holds the URL: named in errors instead of the URL itself. */
-  urlSetting: string;
-  notifyOn: NotifyOn;
-  includeLogs: boolean;
-  /** Slack: `<!here>`, `<!subteam^ID>` or `<@U…>`; Teams: `email|Display Name`. Only on failures. */
-  mentionOnFailure?: string;
-}
 
 export interface StorageConfig {
   /** Connection string (Azurite, or key-based accounts). */
   connectionString?: string;
   queueServiceUri?: string;
   tableServiceUri?: string;
+  blobServiceUri?: string;
   /** Client id of the user-assigned identity for identity-based connections. */
   clientId?: string;
 }
 
-export interface AppConfig {
-  queueName: string;
-  poisonQueueName: string;
-  storage: StorageConfig;
+export interface AppConfig extends StorageSettings {
   armEndpoint: string;
   armScope: string;
   aksApiVersion: string;
-  azureClientId?: string;
   poll: { initialDelaySeconds: number; maxDelaySeconds: number; timeoutMinutes: number };
-  maxDequeueCount: number;
   armTimeoutMs: number;
   webhookTimeoutMs: number;
-  deliveryTableName: string;
   /** Client-side share of ARM's read throttling, per subscription and process. */
   armReads: { perSecond: number; burst: number };
-  targets: TargetConfig[];
+  targets: Target[];
   defaultTargets: string[];
 }
 
@@ -100,20 +99,15 @@ const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
 // Queue names: 3-63 chars, lowercase letters, digits, single hyphens (leaving room for "-poison").
 const queueName = z.string().check(z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}$/, 'must be 3-56 lowercase letters, digits or single hyphens'));
 const tableName = z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters or digits, starting with a letter'));
+const containerName = z.string().check(z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'must be 3-63 lowercase letters, digits or single hyphens'));
 const apiVersion = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-09-01'));
 const targetName = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
-function positiveNumber(max: number) {
-  const message = `must be a number > 0 and <= ${max}`;
+function numberIn(min: number, max: number, integer: boolean) {
+  const message = `must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`;
   return z.pipe(
-    z.string().check(z.regex(/^\d+(\.\d+)?$/, message)),
-    z.pipe(z.transform(Number), z.number().check(z.refine((n) => n > 0 && n <= max, message))),
-  );
-}
-function positiveInt(max: number) {
-  return z.pipe(
-    z.string().check(z.regex(/^\d+$/, 'must be a whole number')),
-    z.pipe(z.transform(Number), z.number().check(z.gte(1, 'must be at least 1'), z.lte(max, `must be at most ${max}`))),
+    z.string().check(z.regex(integer ? /^\d+$/ : /^\d+(\.\d+)?$/, message)),
+    z.pipe(z.transform(Number), z.number().check(z.refine((n) => n >= min && n <= max, message))),
   );
 }
 
@@ -123,6 +117,11 @@ function read<T>(env: Env, name: string, schema: z.ZodMiniType<T>, fallback: T):
   const parsed = schema.safeParse(raw.trim());
   if (!parsed.success) throw new ConfigError(name, parsed.error.issues[0]?.message ?? 'invalid value');
   return parsed.data;
+}
+
+function readNumber(env: Env, name: keyof typeof RANGES, integer = false): number {
+  const [min, max] = RANGES[name];
+  return read(env, name, numberIn(min, max, integer), DEFAULTS[name]);
 }
 
 function optional(env: Env, name: string): string | undefined {
@@ -153,49 +152,55 @@ export function scopeForArmEndpoint(endpoint: string): string {
   return `${new URL(endpoint).origin}/.default`;
 }
 
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
-}
+const SERVICES = [
+  { name: 'Queue', why: 'the command queue needs the Queue service' },
+  { name: 'Table', why: 'the delivery ledger needs the Table service' },
+  { name: 'Blob', why: 'the stored results need the Blob service' },
+] as const;
 
-export function parseHttpsUrl(setting: string, value: string, allowLoopbackHttp: boolean): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(setting, 'is not a valid URL');
+/** Checks that a connection string reaches every service the app uses, naming the one it misses. */
+function checkConnectionString(value: string): void {
+  const parts = new Map<string, string>();
+  for (const pair of value.split(';')) {
+    const i = pair.indexOf('=');
+    if (i > 0) parts.set(pair.slice(0, i).trim().toLowerCase(), pair.slice(i + 1).trim());
   }
-  if (url.username || url.password) throw new ConfigError(setting, 'must not contain credentials');
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && allowLoopbackHttp && isLoopbackHost(url.hostname)) return url;
-  throw new ConfigError(setting, allowLoopbackHttp ? 'must be https (http only on loopback)' : 'must be https');
+  if (parts.get('usedevelopmentstorage') === 'true') return;
+  if (!parts.has('accountname') && !parts.has('queueendpoint')) throw new ConfigError('AzureWebJobsStorage', 'is not a storage connection string');
+  const derivable = parts.has('accountname') && parts.has('endpointsuffix');
+  for (const s of SERVICES) {
+    if (parts.has(`${s.name.toLowerCase()}endpoint`) || derivable) continue;
+    const named = SERVICES.filter((o) => parts.has(`${o.name.toLowerCase()}endpoint`)).map((o) => `${o.name}Endpoint`);
+    throw new ConfigError(
+      'AzureWebJobsStorage',
+      `has no ${s.name}Endpoint (${s.why})${named.length ? `: it names only ${named.join(', ')}` : ''}; add ${s.name}Endpoint=…, or AccountName with EndpointSuffix`,
+    );
+  }
 }
 
 export function loadStorageConfig(env: Env): StorageConfig {
   const connectionString = optional(env, 'AzureWebJobsStorage');
   if (connectionString) {
-    if (!/(^|;)(QueueEndpoint|AccountName|UseDevelopmentStorage)=/i.test(connectionString)) {
-      throw new ConfigError('AzureWebJobsStorage', 'is not a storage connection string');
-    }
+    checkConnectionString(connectionString);
     return { connectionString };
   }
   const accountName = optional(env, 'AzureWebJobsStorage__accountName');
-  const queueServiceUri =
-    optional(env, 'AzureWebJobsStorage__queueServiceUri') ??
-    (accountName ? `https://${accountName}.queue.core.windows.net` : undefined);
-  const tableServiceUri =
-    optional(env, 'AzureWebJobsStorage__tableServiceUri') ??
-    (accountName ? `https://${accountName}.table.core.windows.net` : undefined);
+  const uri = (service: 'queue' | 'table' | 'blob') => {
+    const setting = `AzureWebJobsStorage__${service}ServiceUri`;
+    const value = optional(env, setting) ?? (accountName ? `https://${accountName}.${service}.core.windows.net` : undefined);
+    if (value) parseHttpsUrl(setting, value, true);
+    return value;
+  };
+  const queueServiceUri = uri('queue');
+  const tableServiceUri = uri('table');
+  const blobServiceUri = uri('blob');
   if (!queueServiceUri) {
-    throw new ConfigError(
-      'AzureWebJobsStorage',
-      'set a connection string, or AzureWebJobsStorage__queueServiceUri (identity-based connection)',
-    );
+    throw new ConfigError('AzureWebJobsStorage', 'set a connection string, or AzureWebJobsStorage__queueServiceUri (identity-based connection)');
   }
-  parseHttpsUrl('AzureWebJobsStorage__queueServiceUri', queueServiceUri, true);
-  if (tableServiceUri) parseHttpsUrl('AzureWebJobsStorage__tableServiceUri', tableServiceUri, true);
+  if (!tableServiceUri) throw new ConfigError('AzureWebJobsStorage__tableServiceUri', 'is required with an identity-based connection: the delivery ledger needs the Table service');
+  if (!blobServiceUri) throw new ConfigError('AzureWebJobsStorage__blobServiceUri', 'is required with an identity-based connection: the stored results need the Blob service');
   const clientId = optional(env, 'AzureWebJobsStorage__clientId');
-  return { queueServiceUri, ...(tableServiceUri ? { tableServiceUri } : {}), ...(clientId ? { clientId } : {}) };
+  return { queueServiceUri, tableServiceUri, blobServiceUri, ...(clientId ? { clientId } : {}) };
 }
 
 export function loadQueueName(env: Env): string {
@@ -206,17 +211,46 @@ function settingPrefix(name: string): string {
   return `NOTIFY_TARGET_${name.toUpperCase().replace(/-/g, '_')}_`;
 }
 
-function loadTargets(env: Env): { targets: TargetConfig[]; defaultTargets: string[] } {
-  const targets: TargetConfig[] = [];
-  const slack = optional(env, 'SLACK_WEBHOOK_URL');
-  const teams = optional(env, 'TEAMS_WEBHOOK_URL');
-  if (slack) {
-    parseHttpsUrl('SLACK_WEBHOOK_URL', slack, true);
-    targets.push({ name: 'slack', kind: 'slack', url: slack, urlSetting: 'SLACK_WEBHOOK_URL', notifyOn: 'all', includeLogs: true });
+function settingsContext(env: Env, target: string, nameOf: (option: string) => string): SettingsContext {
+  return {
+    target,
+    nameOf,
+    get: (option) => optional(env, nameOf(option)),
+    fail: (option, message) => {
+      throw new ConfigError(nameOf(option), message);
+    },
+  };
+}
+
+function readScope(ctx: SettingsContext): ClusterScope {
+  const raw = ctx.get('CLUSTERS');
+  const patterns = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of patterns) {
+    const problem = clusterPatternProblem(p);
+    if (problem) ctx.fail('CLUSTERS', problem);
   }
-  if (teams) {
-    parseHttpsUrl('TEAMS_WEBHOOK_URL', teams, true);
-    targets.push({ name: 'teams', kind: 'teams', url: teams, urlSetting: 'TEAMS_WEBHOOK_URL', notifyOn: 'all', includeLogs: true });
+  return new ClusterScope(patterns);
+}
+
+function buildTarget(env: Env, name: string, provider: Provider<unknown>, ctx: SettingsContext, named: boolean): Target {
+  const settings = provider.readSettings(ctx);
+  const notifyOn = named ? read(env, ctx.nameOf('ON'), z.enum(['all', 'failure']), 'all' as NotifyOn) : 'all';
+  const includeLogs = named ? read(env, ctx.nameOf('LOGS'), z.enum(['true', 'false']), 'true') === 'true' : true;
+  const mention = named ? ctx.get('MENTION') : undefined;
+  if (mention) {
+    if (!provider.validateMention) ctx.fail('MENTION', `is not supported by ${provider.kind} targets`);
+    provider.validateMention(ctx, mention);
+  }
+  return { name, kind: provider.kind, provider, settings, notifyOn, includeLogs, ...(mention ? { mention } : {}), scope: readScope(ctx) };
+}
+
+function loadTargets(env: Env): { targets: Target[]; defaultTargets: string[] } {
+  const targets: Target[] = [];
+  for (const provider of PROVIDERS) {
+    const zero = provider.zeroConfig;
+    if (!zero || !optional(env, zero.settings.URL ?? '')) continue;
+    const ctx = settingsContext(env, zero.name, (option) => zero.settings[option] ?? `${zero.name.toUpperCase()}_${option}`);
+    targets.push(buildTarget(env, zero.name, provider as Provider<unknown>, ctx, false));
   }
   const zeroConfig = targets.map((t) => t.name);
 
@@ -226,29 +260,16 @@ function loadTargets(env: Env): { targets: TargetConfig[]; defaultTargets: strin
     .filter(Boolean);
   for (const name of named) {
     if (!targetName.test(name) || name === 'default') {
-      throw new ConfigError('NOTIFY_TARGETS', `target name "${name}" must be 1-32 lowercase letters, digits or hyphens (and not "default")`);
+      throw new ConfigError('NOTIFY_TARGETS', `target name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits or hyphens (and not "default")`);
     }
     if (targets.some((t) => t.name === name)) throw new ConfigError('NOTIFY_TARGETS', `target "${name}" is defined twice`);
     const prefix = settingPrefix(name);
-    const kind = read(env, `${prefix}KIND`, z.enum(['slack', 'teams']), undefined as unknown as TargetKind);
-    if (!kind) throw new ConfigError(`${prefix}KIND`, 'is required: slack or teams');
-    const urlSetting = `${prefix}URL`;
-    const url = optional(env, urlSetting);
-    if (!url) throw new ConfigError(urlSetting, 'is required');
-    parseHttpsUrl(urlSetting, url, true);
-    const notifyOn = read(env, `${prefix}ON`, z.enum(['all', 'failure']), 'all' as NotifyOn);
-    const includeLogs = read(env, `${prefix}LOGS`, z.enum(['true', 'false']), 'true') === 'true';
-    const mention = optional(env, `${prefix}MENTION`);
-    if (mention) validateMention(`${prefix}MENTION`, kind, mention);
-    targets.push({
-      name,
-      kind,
-      url,
-      urlSetting,
-      notifyOn,
-      includeLogs,
-      ...(mention ? { mentionOnFailure: mention } : {}),
-    });
+    const kinds = PROVIDERS.map((p) => p.kind);
+    const kind = optional(env, `${prefix}KIND`);
+    if (!kind) throw new ConfigError(`${prefix}KIND`, `is required: ${kinds.join(', ')}`);
+    const provider = providerFor(kind);
+    if (!provider) throw new ConfigError(`${prefix}KIND`, `must be one of ${kinds.join(', ')}`);
+    targets.push(buildTarget(env, name, provider as Provider<unknown>, settingsContext(env, name, (option) => `${prefix}${option}`), true));
   }
 
   const defaultsRaw = optional(env, 'NOTIFY_DEFAULT_TARGETS');
@@ -259,7 +280,7 @@ function loadTargets(env: Env): { targets: TargetConfig[]; defaultTargets: strin
       : targets.map((t) => t.name);
   for (const name of defaultTargets) {
     if (!targets.some((t) => t.name === name)) {
-      throw new ConfigError('NOTIFY_DEFAULT_TARGETS', `names "${name}", which is not a configured target`);
+      throw new ConfigError('NOTIFY_DEFAULT_TARGETS', `names "${name.slice(0, 40)}", which is not a configured target`);
     }
   }
   if (targets.length === 0) {
@@ -268,61 +289,66 @@ function loadTargets(env: Env): { targets: TargetConfig[]; defaultTargets: strin
   return { targets, defaultTargets };
 }
 
-function validateMention(setting: string, kind: TargetKind, mention: string): void {
-  const ok =
-    kind === 'slack'
-      ? /^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention)
-      : /^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention);
-  if (!ok) {
-    throw new ConfigError(
-      setting,
-      kind === 'slack' ? 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>' : 'must be "user@domain|Display Name"',
-    );
-  }
+/** What operator tools (status, redrive, redeliver) need: storage and its names, no targets, no ARM. */
+export interface StorageSettings {
+  storage: StorageConfig;
+  queueName: string;
+  poisonQueueName: string;
+  deliveryTableName: string;
+  resultContainerName: string;
+  retentionDays: number;
+  delivery: { timeoutHours: number; maxDelaySeconds: number };
+  azureClientId?: string;
+}
+
+export function loadStorageSettings(env: Env = process.env): StorageSettings {
+  const queue = loadQueueName(env);
+  const azureClientId = optional(env, 'AZURE_CLIENT_ID');
+  return {
+    storage: loadStorageConfig(env),
+    queueName: queue,
+    poisonQueueName: `${queue}-poison`,
+    deliveryTableName: read(env, 'DELIVERY_TABLE_NAME', tableName, DEFAULTS.DELIVERY_TABLE_NAME),
+    resultContainerName: read(env, 'RESULT_CONTAINER_NAME', containerName, DEFAULTS.RESULT_CONTAINER_NAME),
+    retentionDays: readNumber(env, 'LEDGER_RETENTION_DAYS', true),
+    delivery: { timeoutHours: readNumber(env, 'DELIVERY_TIMEOUT_HOURS'), maxDelaySeconds: readNumber(env, 'DELIVERY_MAX_DELAY_SECONDS') },
+    ...(azureClientId ? { azureClientId } : {}),
+  };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
   assertNoUnresolvedKeyVaultReferences(env);
-  const queue = loadQueueName(env);
   const armEndpointUrl = parseHttpsUrl('ARM_ENDPOINT', optional(env, 'ARM_ENDPOINT') ?? DEFAULTS.ARM_ENDPOINT, false);
   if (armEndpointUrl.pathname !== '/' || armEndpointUrl.search || armEndpointUrl.hash) {
     throw new ConfigError('ARM_ENDPOINT', 'must be an origin only, such as https://management.azure.com');
   }
-  const initialDelaySeconds = read(env, 'POLL_INITIAL_DELAY_SECONDS', positiveNumber(3600), DEFAULTS.POLL_INITIAL_DELAY_SECONDS);
-  const maxDelaySeconds = read(env, 'POLL_MAX_DELAY_SECONDS', positiveNumber(3600), DEFAULTS.POLL_MAX_DELAY_SECONDS);
+  const initialDelaySeconds = readNumber(env, 'POLL_INITIAL_DELAY_SECONDS');
+  const maxDelaySeconds = readNumber(env, 'POLL_MAX_DELAY_SECONDS');
   if (maxDelaySeconds < initialDelaySeconds) {
     throw new ConfigError('POLL_MAX_DELAY_SECONDS', 'must be at least POLL_INITIAL_DELAY_SECONDS');
   }
-  const azureClientId = optional(env, 'AZURE_CLIENT_ID');
+  const timeoutMinutes = readNumber(env, 'POLL_TIMEOUT_MINUTES');
+  const stored = loadStorageSettings(env);
+  // Rows and results must outlive every command they describe: its polling and its delivery.
+  if (stored.retentionDays * 24 < timeoutMinutes / 60 + stored.delivery.timeoutHours) {
+    throw new ConfigError('LEDGER_RETENTION_DAYS', `must cover POLL_TIMEOUT_MINUTES plus DELIVERY_TIMEOUT_HOURS (at least ${Math.ceil((timeoutMinutes / 60 + stored.delivery.timeoutHours) / 24)} days)`);
+  }
   return {
-    queueName: queue,
-    poisonQueueName: `${queue}-poison`,
-    storage: loadStorageConfig(env),
+    ...stored,
     armEndpoint: armEndpointUrl.origin,
     armScope: scopeForArmEndpoint(armEndpointUrl.origin),
     aksApiVersion: read(env, 'AKS_API_VERSION', apiVersion, DEFAULTS.AKS_API_VERSION),
-    ...(azureClientId ? { azureClientId } : {}),
-    poll: {
-      initialDelaySeconds,
-      maxDelaySeconds,
-      // Storage queues hide a message for at most 7 days; keep the deadline inside that.
-      timeoutMinutes: read(env, 'POLL_TIMEOUT_MINUTES', positiveNumber(7 * 24 * 60), DEFAULTS.POLL_TIMEOUT_MINUTES),
-    },
-    maxDequeueCount: read(env, 'MAX_DEQUEUE_COUNT', positiveInt(100), DEFAULTS.MAX_DEQUEUE_COUNT),
-    armTimeoutMs: read(env, 'ARM_TIMEOUT_SECONDS', positiveNumber(120), DEFAULTS.ARM_TIMEOUT_SECONDS) * 1000,
-    webhookTimeoutMs: read(env, 'WEBHOOK_TIMEOUT_SECONDS', positiveNumber(60), DEFAULTS.WEBHOOK_TIMEOUT_SECONDS) * 1000,
-    deliveryTableName: read(env, 'DELIVERY_TABLE_NAME', tableName, DEFAULTS.DELIVERY_TABLE_NAME),
-    armReads: {
-      perSecond: read(env, 'ARM_READS_PER_SECOND', positiveNumber(1_000_000), DEFAULTS.ARM_READS_PER_SECOND),
-      burst: read(env, 'ARM_READ_BURST', positiveInt(1_000_000), DEFAULTS.ARM_READ_BURST),
-    },
+    poll: { initialDelaySeconds, maxDelaySeconds, timeoutMinutes },
+    armTimeoutMs: readNumber(env, 'ARM_TIMEOUT_SECONDS') * 1000,
+    webhookTimeoutMs: readNumber(env, 'WEBHOOK_TIMEOUT_SECONDS') * 1000,
+    armReads: { perSecond: readNumber(env, 'ARM_READS_PER_SECOND'), burst: readNumber(env, 'ARM_READ_BURST', true) },
     ...loadTargets(env),
   };
 }
 
 /** Values that must never reach a log line. */
-export function secretsOf(config: AppConfig): string[] {
-  const secrets = config.targets.map((t) => t.url);
+export function secretsOf(config: Pick<AppConfig, 'targets' | 'storage'>): string[] {
+  const secrets = config.targets.flatMap((t) => t.provider.secrets(t.settings));
   if (config.storage.connectionString) {
     const key = /AccountKey=([^;]+)/i.exec(config.storage.connectionString)?.[1];
     const sas = /SharedAccessSignature=([^;]+)/i.exec(config.storage.connectionString)?.[1];

@@ -15,3 +15,4 @@ try {
 
 // Exported for tests and tools that drive the deployed bundle without the host.
 export { pollCommandResult } from './functions/pollCommandResult';
+export { cleanLedger } from './functions/cleanLedger';

@@ -1,35 +1,59 @@
-// The composition root: one credential, one ARM pipeline, one queue and table client per process.
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+// The composition root: one credential, one ARM pipeline, one queue, table and blob client per process.
+import { performance } from 'node:perf_hooks';
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { createCommandResultReader } from './arm/commandResults';
-import { loadConfig, secretsOf, type AppConfig, type Env } from './config';
+import { loadConfig, secretsOf, type AppConfig, type Env, type StorageSettings } from './config';
 import { createRedactor, type Log } from './log';
 import { ReadBudget } from './core/readBudget';
-import { TableDeliveryLedger } from './notify/ledger';
-import { createNotifier, type Notifier } from './notify/notifier';
+import { Cooldowns } from './notify/delivery';
+import type { Target } from './notify/provider';
 import type { PollDeps } from './pipeline/pollCommand';
 import { CommandQueue, createQueueServiceClient, createTableClient } from './queue/storage';
+import { TableEntityStore } from './store/entityStore';
+import { Ledger } from './store/ledger';
+import { BlobResultStore } from './store/results';
 
 export interface Runtime {
   config: AppConfig;
   deps: PollDeps;
   queue: CommandQueue;
+  ledger: Ledger;
   redact: (text: string) => string;
 }
+
+/** Bound of one ledger call, retries included. */
+export const LEDGER_TIMEOUT_MS = 5000;
 
 export function createCredential(config: Pick<AppConfig, 'azureClientId'>): TokenCredential {
   return new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
 }
 
+/** The storage identity: the app's user-assigned identity in Azure, an operator's own login elsewhere. */
+export function storageCredential(config: StorageSettings): TokenCredential {
+  return config.storage.clientId ? new ManagedIdentityCredential({ clientId: config.storage.clientId }) : createCredential(config);
+}
+
+export function createLedger(config: StorageSettings, credential?: TokenCredential): Ledger {
+  return new Ledger(new TableEntityStore(createTableClient(config.storage, config.deliveryTableName, credential), LEDGER_TIMEOUT_MS));
+}
+
+export function createResultStore(config: StorageSettings, credential?: TokenCredential): BlobResultStore {
+  return config.storage.connectionString
+    ? BlobResultStore.fromConnectionString(config.storage.connectionString, config.resultContainerName)
+    : BlobResultStore.fromServiceUri(config.storage.blobServiceUri!, credential ?? storageCredential(config), config.resultContainerName);
+}
+
 export function createRuntime(env: Env = process.env, overrides: Partial<PollDeps> = {}): Runtime {
   const config = loadConfig(env);
   const credential = createCredential(config);
-  const queue = CommandQueue.fromService(createQueueServiceClient(config.storage), config.queueName);
-  const notifiers = new Map<string, Notifier>(
-    config.targets.map((t) => [t.name, createNotifier(t, { armEndpoint: config.armEndpoint, timeoutMs: config.webhookTimeoutMs })]),
-  );
+  const storageCred = config.storage.connectionString ? undefined : storageCredential(config);
+  const queue = CommandQueue.fromService(createQueueServiceClient(config.storage, storageCred), config.queueName);
+  const ledger = createLedger(config, storageCred);
+  const monotonic = () => performance.now();
   const deps: PollDeps = {
     schedule: { initialDelaySeconds: config.poll.initialDelaySeconds, maxDelaySeconds: config.poll.maxDelaySeconds },
     timeoutMinutes: config.poll.timeoutMinutes,
+    delivery: config.delivery,
     arm: createCommandResultReader({
       endpoint: config.armEndpoint,
       scope: config.armScope,
@@ -41,17 +65,22 @@ export function createRuntime(env: Env = process.env, overrides: Partial<PollDep
       send: (text, delay) => queue.send(text, delay),
       sendPoison: (original, reason) => queue.sendPoison(original, reason),
     },
-    notifiers,
+    targets: new Map<string, Target>(config.targets.map((t) => [t.name, t])),
     defaultTargets: config.defaultTargets,
-    ledger: new TableDeliveryLedger(createTableClient(config.storage, config.deliveryTableName)),
-    webhookTimeoutMs: config.webhookTimeoutMs,
+    ledger,
+    ledgerTimeoutMs: LEDGER_TIMEOUT_MS,
+    results: createResultStore(config, storageCred),
+    armEndpoint: config.armEndpoint,
+    sendTimeoutMs: config.webhookTimeoutMs,
+    cooldowns: new Cooldowns(monotonic),
     readBudget: new ReadBudget(config.armReads),
     now: Date.now,
+    monotonic,
     random: Math.random,
     ...overrides,
   };
   const redact = createRedactor([...secretsOf(config), env.IDENTITY_HEADER, env.MSI_SECRET]);
-  return { config, deps, queue, redact };
+  return { config, deps, queue, ledger, redact };
 }
 
 let shared: Runtime | undefined;

@@ -9,6 +9,7 @@ param principalId string
 param principalKey string
 param queueName string
 param deliveryTableName string
+param resultContainerName string
 param deploymentContainerName string
 param producerPrincipalIds array
 
@@ -39,6 +40,11 @@ resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
     name: 'default'
     resource deployment 'containers' = {
       name: deploymentContainerName
+      properties: { publicAccess: 'None' }
+    }
+    // Final results (logs up to 512 kB), written only by the app; deleted after the ledger's retention.
+    resource results 'containers' = {
+      name: resultContainerName
       properties: { publicAccess: 'None' }
     }
   }

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { startStandIns } from '../dev/standIns';
-import { slackAsText, teamsAsText } from '../dev/webhookReceivers';
+import { slackAsText } from '../notify/slack/blocks';
+import { teamsAsText } from '../notify/providers/teams';
 import { CommandQueue, createQueueServiceClient } from '../queue/storage';
 import { buildMessage } from './enqueue';
 

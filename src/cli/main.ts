@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// aks-command-notifier: worker, enqueue, demo, preview, redrive.
+// aks-command-notifier: worker, enqueue, demo, preview, redrive, redeliver.
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadQueueName, loadStorageConfig } from '../config';
+import { StoreUnavailableError } from '../store/entityStore';
 import { MessageError } from '../core/message';
 import { OUTCOMES } from '../core/report';
 import { CommandQueue, createQueueServiceClient } from '../queue/storage';
@@ -32,6 +33,7 @@ export function buildCli(): Command {
     .option('--batch-size <n>', 'messages fetched at once (default: host.json)', positiveInt)
     .option('--shutdown-grace-seconds <n>', 'how long SIGTERM waits for running messages', positiveInt)
     .option('--visibility-timeout-seconds <n>', 'delay before a failed message is retried (default: host.json)', nonNegativeInt)
+    .option('--host-json <path>', 'the host.json to obey (default: the app\'s own)')
     .action(async (opts: Parameters<typeof import('./runWorker').runWorker>[0]) => {
       const { runWorker } = await import('./runWorker');
       await runWorker(opts);
@@ -75,12 +77,33 @@ export function buildCli(): Command {
     .description('move messages from <queue>-poison back to the queue (after fixing what poisoned them)')
     .option('--max <n>', 'move at most this many', positiveInt, 1000)
     .option('--dry-run', 'only list what would move')
-    .action(async (opts: { max: number; dryRun?: boolean }) => {
-      const { redrive } = await import('./redrive');
-      const queueName = loadQueueName(process.env);
-      const queue = CommandQueue.fromService(createQueueServiceClient(loadStorageConfig(process.env)), queueName);
-      const r = await redrive(queue, { max: opts.max, dryRun: !!opts.dryRun, log: (l) => console.log(l) });
-      console.log(`${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${queueName}-poison to ${queueName}`);
+    .option('--force', 'also move messages older than LEDGER_RETENTION_DAYS (their delivery records are gone: they are announced again)')
+    .action(async (opts: { max: number; dryRun?: boolean; force?: boolean }) => {
+      const [{ redrive }, { openOperatorStores }] = await Promise.all([import('./redrive'), import('./operator')]);
+      const stores = openOperatorStores(process.env);
+      const r = await redrive(stores.queue, {
+        max: opts.max,
+        dryRun: !!opts.dryRun,
+        force: !!opts.force,
+        retentionDays: stores.settings.retentionDays,
+        log: (l) => console.log(l),
+      });
+      const q = stores.settings.queueName;
+      console.log(`${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${q}-poison to ${q}${r.refused ? `; refused ${r.refused} older than the retention` : ''}`);
+    });
+
+  program
+    .command('redeliver')
+    .description('send a delivered or failed notification again, from the stored result (after fixing a target)')
+    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
+    .requiredOption('--command-id <id>', 'the run command id')
+    .option('--target <name>', 'only this target (repeatable; default: every target recorded for the command)', collect)
+    .action(async (opts: { cluster: string; commandId: string; target?: string[] }) => {
+      const [{ redeliver }, { openOperatorStores }] = await Promise.all([import('./redeliver'), import('./operator')]);
+      const r = await redeliver(openOperatorStores(process.env), { cluster: opts.cluster, commandId: opts.commandId, ...(opts.target ? { targets: opts.target } : {}) }, (l) =>
+        console.log(l),
+      );
+      console.log(`enqueued a redelivery of command ${opts.commandId} to ${r.targets.join(', ')}`);
     });
 
   program
@@ -90,10 +113,12 @@ export function buildCli(): Command {
     .option('--target <name>', 'a configured target (default: every configured target, or a Slack and a Teams example)', collect)
     .option('--logs-file <path>', 'use this file as the command output')
     .option('--text', 'show what the channel would show instead of the JSON payload')
-    .action(async (opts: { outcome: string; target?: string[]; logsFile?: string; text?: boolean }) => {
+    .option('--minimal', 'the minimal form, sent when a channel refuses the full one')
+    .action(async (opts: { outcome: string; target?: string[]; logsFile?: string; text?: boolean; minimal?: boolean }) => {
       const { runPreview } = await import('./preview');
       runPreview({
         outcome: opts.outcome,
+        ...(opts.minimal ? { form: 'minimal' as const } : {}),
         ...(opts.target ? { targets: opts.target } : {}),
         ...(opts.logsFile ? { logsFile: opts.logsFile } : {}),
         ...(opts.text ? { text: true } : {}),
@@ -107,8 +132,8 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof MessageError) {
-      console.error(`error: ${err.message}`);
+    if (err instanceof ConfigError || err instanceof MessageError || err instanceof StoreUnavailableError || (err as Error).name === 'RedeliverError') {
+      console.error(`error: ${(err as Error).message}`);
       process.exitCode = 2;
       return;
     }

@@ -1,17 +1,28 @@
 // `aks-command-notifier preview`: the exact payloads each target would receive, for a sample report.
+// Offline: it renders with the providers' own code and sends nothing.
 import { readFileSync } from 'node:fs';
-import { DEFAULTS, loadConfig, type TargetConfig } from '../config';
+import { DEFAULTS, loadConfig } from '../config';
+import { ClusterScope } from '../core/scope';
 import { OUTCOMES, type Outcome } from '../core/report';
-import { createNotifier } from '../notify/notifier';
+import { renderOptions, wants, type Form, type Target } from '../notify/provider';
+import { slackWebhook } from '../notify/providers/slack';
+import { teams } from '../notify/providers/teams';
 import { sampleReport } from '../notify/samples';
-import { slackAsText, teamsAsText } from '../dev/webhookReceivers';
 
-const EXAMPLES: TargetConfig[] = [
-  { name: 'slack', kind: 'slack', url: 'https://hooks.slack.com/services/EXAMPLE', urlSetting: 'SLACK_WEBHOOK_URL', notifyOn: 'all', includeLogs: true },
-  { name: 'teams', kind: 'teams', url: 'https://example.invalid/workflows', urlSetting: 'TEAMS_WEBHOOK_URL', notifyOn: 'all', includeLogs: true },
-];
+const EXAMPLES: Target[] = [
+  { name: 'slack', kind: 'slack', provider: slackWebhook, settings: { url: 'https://hooks.slack.com/services/EXAMPLE', urlSetting: 'SLACK_WEBHOOK_URL' }, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) },
+  { name: 'teams', kind: 'teams', provider: teams, settings: { url: 'https://example.invalid/workflows', urlSetting: 'TEAMS_WEBHOOK_URL' }, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) },
+] as Target[];
 
-export function runPreview(options: { outcome: string; targets?: string[]; logsFile?: string; text?: boolean }, out: Pick<NodeJS.WritableStream, 'write'> = process.stdout): void {
+export interface PreviewOptions {
+  outcome: string;
+  targets?: string[];
+  logsFile?: string;
+  text?: boolean;
+  form?: Form;
+}
+
+export function runPreview(options: PreviewOptions, out: Pick<NodeJS.WritableStream, 'write'> = process.stdout): void {
   if (!(OUTCOMES as readonly string[]).includes(options.outcome)) {
     throw new Error(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   }
@@ -21,15 +32,15 @@ export function runPreview(options: { outcome: string; targets?: string[]; logsF
   const chosen = options.targets ? options.targets.map((n) => all.find((t) => t.name === n) ?? failUnknown(n, all)) : all;
   const logs = options.logsFile ? readFileSync(options.logsFile, 'utf8') : undefined;
   const report = sampleReport(options.outcome as Outcome, logs);
+  const form = options.form ?? 'full';
   for (const target of chosen) {
-    const notifier = createNotifier(target, { armEndpoint: config?.armEndpoint ?? DEFAULTS.ARM_ENDPOINT, timeoutMs: 1000 });
-    const wanted = notifier.wants(report);
-    out.write(`// target "${target.name}" (${target.kind})${wanted ? '' : ': not sent for this outcome (notify on failure only)'}\n`);
-    const payload = notifier.render(report);
-    out.write(`${options.text ? (target.kind === 'slack' ? slackAsText(payload) : teamsAsText(payload)) : JSON.stringify(payload, null, 2)}\n`);
+    const wanted = wants(target, report.outcome);
+    out.write(`// target "${target.name}" (${target.kind}, ${form} form)${wanted ? '' : ': not sent for this outcome (notify on failure only)'}\n`);
+    const payload = target.provider.render(report, renderOptions(target, config?.armEndpoint ?? DEFAULTS.ARM_ENDPOINT), form);
+    out.write(`${options.text ? target.provider.asText(payload) : JSON.stringify(payload, null, 2)}\n`);
   }
 }
 
-function failUnknown(name: string, all: TargetConfig[]): never {
+function failUnknown(name: string, all: Target[]): never {
   throw new Error(`unknown target "${name}"; configured: ${all.map((t) => t.name).join(', ')}`);
 }

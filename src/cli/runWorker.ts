@@ -1,7 +1,8 @@
-// `aks-command-notifier worker`: the function's handler on the configured queue, with host semantics.
+// `aks-command-notifier worker`: the function's handlers on the configured storage, with host semantics
+// read from host.json (the same file the Functions host obeys).
+import { dirname, resolve } from 'node:path';
 import { consoleLog, redactingLog } from '../log';
-import { getRuntime } from '../runtime';
-import { readQueueHostSettings } from './hostSettings';
+import { findHostJson, readQueueHostSettings } from '../hostSettings';
 import { QueueWorker } from './worker';
 
 export interface WorkerCommandOptions {
@@ -10,12 +11,18 @@ export interface WorkerCommandOptions {
   batchSize?: number;
   shutdownGraceSeconds?: number;
   visibilityTimeoutSeconds?: number;
+  /** host.json to obey (default: the app's own). */
+  hostJson?: string;
 }
 
 export async function runWorker(options: WorkerCommandOptions = {}): Promise<void> {
+  // Like the host: the app root is where host.json is, and the handler reads its limits from there too.
+  const hostJson = resolve(options.hostJson ?? findHostJson());
+  process.env.AzureWebJobsScriptRoot = dirname(hostJson);
+  const host = readQueueHostSettings(hostJson);
+  const { getRuntime } = await import('../runtime');
   const runtime = getRuntime();
   const log = redactingLog(consoleLog, runtime.redact);
-  const host = readQueueHostSettings();
   await runtime.queue.ensureQueues();
   const { pollCommandResult } = await import('../pipeline/queueHandler');
   const batchSize = options.batchSize ?? host.batchSize;
@@ -23,7 +30,6 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
     ...host,
     batchSize,
     newBatchThreshold: options.batchSize ? Math.floor(batchSize / 2) : host.newBatchThreshold,
-    maxDequeueCount: runtime.config.maxDequeueCount,
     maxPollingIntervalMs: options.maxPollingIntervalMs ?? host.maxPollingIntervalMs,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? host.visibilityTimeoutSeconds,
     queue: runtime.queue.main,
@@ -34,12 +40,15 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
     log,
   });
   worker.start();
-  log.info(`worker: listening on queue ${runtime.config.queueName} (batch ${batchSize}, max dequeue ${runtime.config.maxDequeueCount})`);
+  log.info(`worker: listening on queue ${runtime.config.queueName} (batch ${batchSize}, max dequeue ${host.maxDequeueCount} from ${hostJson})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info(`worker: ${signal}: finishing ${worker.busy} running message(s)`);
       void worker.stop().then(() => {
-        log.info(`worker: stopped (received ${worker.stats.received}, succeeded ${worker.stats.succeeded}, failed ${worker.stats.failed}, poisoned ${worker.stats.poisoned})`);
+        const s = worker.stats;
+        log.info(
+          `worker: stopped (received ${s.received}: succeeded ${s.succeeded}, failed ${s.failed}, poisoned ${s.poisoned}, returned ${s.returned}, unsettled ${s.unsettled})`,
+        );
         resolve();
       });
     };

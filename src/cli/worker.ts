@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import type { Log } from '../log';
-import type { QueueHostSettings } from './hostSettings';
+import type { QueueHostSettings } from '../hostSettings';
 
 export type QueueHandler = (message: unknown, context: InvocationContext) => Promise<unknown>;
 
@@ -25,15 +25,66 @@ export interface WorkerOptions extends QueueHostSettings {
 
 export interface WorkerStats {
   received: number;
+  /** The handler returned: the message was deleted. */
   succeeded: number;
+  /** The handler threw: the message was released for a retry. */
   failed: number;
+  /** Moved to the poison queue after maxDequeueCount. */
   poisoned: number;
+  /** Handed back unprocessed at shutdown. */
+  returned: number;
+  /** A settling call (delete, release) that the queue refused: the message comes back on its own. */
+  unsettled: number;
 }
 
 const MIN_POLL_MS = 100;
 
+/**
+ * One received message and every queue operation on it, run one after another: a renewal never overlaps
+ * the delete or release that settles the message, and each uses the pop receipt the previous one returned.
+ */
+class Lease {
+  popReceipt: string;
+  settled = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly queue: QueueClient,
+    readonly message: DequeuedMessageItem,
+    private readonly log: Log,
+  ) {
+    this.popReceipt = message.popReceipt;
+  }
+
+  /** Runs `op` after every earlier operation on this message, with the current pop receipt. */
+  private run<T>(op: (popReceipt: string) => Promise<T>): Promise<T> {
+    const next = this.chain.then(() => op(this.popReceipt));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  renewEvery(leaseSeconds: number): void {
+    this.timer = setInterval(() => {
+      if (this.settled) return;
+      void this.run(async (receipt) => {
+        if (this.settled) return;
+        const r = await this.queue.updateMessage(this.message.messageId, receipt, undefined, leaseSeconds);
+        if (r.popReceipt) this.popReceipt = r.popReceipt;
+      }).catch((err: unknown) => this.log.warn(`worker: could not extend message ${this.message.messageId}: ${(err as Error).message}`));
+    }, (leaseSeconds * 1000) / 2);
+  }
+
+  /** Stops renewing, waits for a renewal in flight, then settles with the receipt it left. */
+  settle(op: (messageId: string, popReceipt: string) => Promise<unknown>): Promise<unknown> {
+    this.settled = true;
+    clearInterval(this.timer);
+    return this.run((receipt) => op(this.message.messageId, receipt));
+  }
+}
+
 export class QueueWorker {
-  readonly stats: WorkerStats = { received: 0, succeeded: 0, failed: 0, poisoned: 0 };
+  readonly stats: WorkerStats = { received: 0, succeeded: 0, failed: 0, poisoned: 0, returned: 0, unsettled: 0 };
   private readonly inFlight = new Map<string, { done: Promise<void>; release: () => Promise<void> }>();
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -77,9 +128,11 @@ export class QueueWorker {
         await this.sleep(Math.min(o.maxPollingIntervalMs, 2000));
         continue;
       }
+      this.stats.received += messages.length;
       if (this.stopping) {
         // Received after stop was asked: hand them straight back.
         await Promise.allSettled(messages.map((m) => o.queue.updateMessage(m.messageId, m.popReceipt, undefined, 0)));
+        this.stats.returned += messages.length;
         break;
       }
       if (messages.length === 0) {
@@ -93,26 +146,21 @@ export class QueueWorker {
   }
 
   private track(message: DequeuedMessageItem): void {
-    this.stats.received++;
-    const state = { popReceipt: message.popReceipt, settled: false };
     const o = this.options;
-    const renew = setInterval(() => {
-      o.queue
-        .updateMessage(message.messageId, state.popReceipt, undefined, o.leaseSeconds)
-        .then((r) => {
-          if (r.popReceipt) state.popReceipt = r.popReceipt;
-        })
-        .catch((err: unknown) => o.log.warn(`worker: could not extend message ${message.messageId}: ${(err as Error).message}`));
-    }, (o.leaseSeconds * 1000) / 2);
+    const lease = new Lease(o.queue, message, o.log);
+    lease.renewEvery(o.leaseSeconds);
     const release = async () => {
-      if (state.settled) return;
-      state.settled = true;
-      await o.queue.updateMessage(message.messageId, state.popReceipt, undefined, 0).catch(() => undefined);
+      if (lease.settled) return;
+      this.stats.returned++;
+      await lease.settle((id, receipt) => o.queue.updateMessage(id, receipt, undefined, 0)).catch(() => undefined);
     };
-    const done = this.process(message, state)
-      .catch((err: unknown) => o.log.error(`worker: message ${message.messageId}: ${(err as Error).message}`))
+    const done = this.process(message, lease)
+      .catch((err: unknown) => {
+        this.stats.unsettled++;
+        o.log.error(`worker: message ${message.messageId}: ${(err as Error).message}`);
+      })
       .finally(() => {
-        clearInterval(renew);
+        lease.settle(async () => undefined).catch(() => undefined);
         this.inFlight.delete(message.messageId);
       });
     this.inFlight.set(message.messageId, { done, release });
@@ -120,25 +168,24 @@ export class QueueWorker {
 
   private poisonReady: Promise<unknown> | undefined;
 
-  private async moveToPoison(message: DequeuedMessageItem, state: { popReceipt: string }): Promise<void> {
+  private async moveToPoison(lease: Lease): Promise<void> {
     // Once per process, as the host does when it first needs the poison queue.
     this.poisonReady ??= this.options.poison.createIfNotExists().catch((err: unknown) => {
       this.poisonReady = undefined;
       throw err;
     });
     await this.poisonReady;
-    await this.options.poison.sendMessage(message.messageText, { messageTimeToLive: -1 });
-    await this.options.queue.deleteMessage(message.messageId, state.popReceipt);
+    await this.options.poison.sendMessage(lease.message.messageText, { messageTimeToLive: -1 });
+    await lease.settle((id, receipt) => this.options.queue.deleteMessage(id, receipt));
     this.stats.poisoned++;
   }
 
-  private async process(message: DequeuedMessageItem, state: { popReceipt: string; settled: boolean }): Promise<void> {
+  private async process(message: DequeuedMessageItem, lease: Lease): Promise<void> {
     const o = this.options;
     if (message.dequeueCount > o.maxDequeueCount) {
       // It already failed (or killed its worker) too often: the host would not run it again.
       o.log.error(`worker: message ${message.messageId} dequeued ${message.dequeueCount} times: moved to ${o.poison.name}`);
-      await this.moveToPoison(message, state);
-      state.settled = true;
+      await this.moveToPoison(lease);
       return;
     }
     const text = message.messageText;
@@ -170,21 +217,19 @@ export class QueueWorker {
     });
     try {
       await o.handler(value, context);
-    } catch (err) {
-      if (state.settled) return;
-      state.settled = true;
+    } catch {
+      if (lease.settled) return;
       this.stats.failed++;
       if (message.dequeueCount >= o.maxDequeueCount) {
         o.log.error(`worker: message ${message.messageId} failed ${message.dequeueCount} times: moved to ${o.poison.name}`);
-        await this.moveToPoison(message, state);
+        await this.moveToPoison(lease);
       } else {
-        await o.queue.updateMessage(message.messageId, state.popReceipt, undefined, o.visibilityTimeoutSeconds);
+        await lease.settle((id, receipt) => o.queue.updateMessage(id, receipt, undefined, o.visibilityTimeoutSeconds));
       }
       return;
     }
-    if (state.settled) return;
-    state.settled = true;
-    await o.queue.deleteMessage(message.messageId, state.popReceipt);
+    if (lease.settled) return;
+    await lease.settle((id, receipt) => o.queue.deleteMessage(id, receipt));
     this.stats.succeeded++;
   }
 

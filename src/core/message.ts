@@ -2,24 +2,51 @@
 // Every field that reaches the ARM URL is checked against the API page's own rules here, so that nothing
 // in a message can change the request's host or path.
 import { z } from 'zod';
+import { clusterResourceId, type ClusterRef } from './cluster';
 
+export { clusterResourceId, type ClusterRef } from './cluster';
+
+/** Storage queues hold 64 KiB; producers get 63 KiB, so that our bookkeeping always fits on re-enqueue. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const MAX_PRODUCER_MESSAGE_BYTES = 63 * 1024;
 export const BOOKKEEPING_KEY = '_notifier';
+export const BOOKKEEPING_VERSION = 2;
 const MAX_TRACKING_DAYS = 7;
 
-export interface ClusterRef {
-  subscriptionId: string;
-  resourceGroupName: string;
-  resourceName: string;
+
+/** A post that reached its channel but could not be recorded: the next round records it, never re-posts. */
+export interface SentNote {
+  target: string;
+  /** The claim it was made under: only that claim may be marked delivered by this note. */
+  claimId: string;
+  form: 'full' | 'minimal';
+  at: string;
 }
 
+/**
+ * What this app adds to a message it re-enqueues. A hint, never an authority: the ledger holds the
+ * command's deadline and poll generation, and every value here is clamped before use (README, "Trust").
+ * Read tolerantly, so that instances of another version (a rolling deploy) never poison each other's
+ * messages: unknown fields are ignored and a malformed known field is dropped, not fatal.
+ */
 export interface Bookkeeping {
+  v?: number;
   /** Polls made so far for this command. */
   attempt: number;
-  firstSeenAt: string;
-  deadlineAt: string;
+  firstSeenAt?: string;
+  deadlineAt?: string;
   /** Last delay chosen, so that backoff on throttling can grow from it. */
   lastDelaySeconds?: number;
+  /** Poll generation of the chain that wrote this message, and the ledger row's ETag after that step. */
+  gen?: number;
+  etag?: string;
+  /** "deliver": the result is stored; only deliveries are left. */
+  stage?: 'poll' | 'deliver';
+  /** Failed rounds so far (deliveries, or a ledger or store that was down): the backoff grows with it. */
+  round?: number;
+  sent?: SentNote[];
+  /** Fields from other versions, dropped on rewrite. */
+  ignored?: string[];
 }
 
 export interface PollRequest {
@@ -46,22 +73,44 @@ const TARGET = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const CLUSTER_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)$/i;
 
-const isoDate = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+const isoTime = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)) ? v : undefined;
+const wholeIn = (v: unknown, max: number): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined);
 
-const bookkeepingSchema = z
-  .strictObject({
-    attempt: z.number().int().min(0).max(1_000_000),
-    firstSeenAt: isoDate,
-    deadlineAt: isoDate,
-    lastDelaySeconds: z.number().min(0).max(7 * 24 * 3600).optional(),
-  })
-  .refine(
-    (b) => {
-      const span = Date.parse(b.deadlineAt) - Date.parse(b.firstSeenAt);
-      return span >= 0 && span <= MAX_TRACKING_DAYS * 24 * 3600 * 1000;
-    },
-    { message: `deadlineAt must be after firstSeenAt and within ${MAX_TRACKING_DAYS} days of it` },
-  );
+/** Reads `_notifier` field by field: what is malformed or unknown is left out, never fatal. */
+export function readBookkeeping(value: unknown): Bookkeeping | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  const known = new Set(['v', 'attempt', 'firstSeenAt', 'deadlineAt', 'lastDelaySeconds', 'gen', 'etag', 'stage', 'round', 'sent']);
+  const ignored = Object.keys(o).filter((k) => !known.has(k));
+  const firstSeenAt = isoTime(o.firstSeenAt);
+  const deadlineAt = isoTime(o.deadlineAt);
+  const span = firstSeenAt && deadlineAt ? Date.parse(deadlineAt) - Date.parse(firstSeenAt) : undefined;
+  const spanOk = span === undefined || (span >= 0 && span <= MAX_TRACKING_DAYS * 24 * 3600 * 1000);
+  const lastDelay = typeof o.lastDelaySeconds === 'number' && o.lastDelaySeconds >= 0 && o.lastDelaySeconds <= MAX_TRACKING_DAYS * 24 * 3600 ? o.lastDelaySeconds : undefined;
+  const sent = Array.isArray(o.sent)
+    ? o.sent
+        .slice(0, 20)
+        .filter(
+          (n): n is SentNote =>
+            !!n && typeof n === 'object' && typeof n.target === 'string' && TARGET.test(n.target) && typeof n.claimId === 'string' && /^[\w-]{8,64}$/.test(n.claimId) && (n.form === 'full' || n.form === 'minimal') && isoTime(n.at) !== undefined,
+        )
+        .map((n) => ({ target: n.target, claimId: n.claimId, form: n.form, at: n.at }))
+    : [];
+  return {
+    ...(wholeIn(o.v, 1000) !== undefined ? { v: o.v as number } : {}),
+    attempt: wholeIn(o.attempt, 1_000_000) ?? 0,
+    ...(firstSeenAt && spanOk ? { firstSeenAt } : {}),
+    ...(deadlineAt && spanOk ? { deadlineAt } : {}),
+    ...(lastDelay !== undefined ? { lastDelaySeconds: lastDelay } : {}),
+    ...(wholeIn(o.gen, 1_000_000_000) !== undefined ? { gen: o.gen as number } : {}),
+    ...(typeof o.etag === 'string' && o.etag.length <= 200 ? { etag: o.etag } : {}),
+    ...(o.stage === 'poll' || o.stage === 'deliver' ? { stage: o.stage } : {}),
+    ...(wholeIn(o.round, 1_000_000) !== undefined ? { round: o.round as number } : {}),
+    ...(sent.length > 0 ? { sent } : {}),
+    ...(ignored.length > 0 ? { ignored: ignored.slice(0, 10).map((k) => escapeForLog(k, 40)) } : {}),
+  };
+}
 
 const messageSchema = z
   .strictObject({
@@ -80,7 +129,7 @@ const messageSchema = z
       .record(z.string().min(1).max(64).regex(/^[\w.-]+$/, 'keys must be letters, digits, ".", "-" or "_"'), z.union([z.string().max(2048), z.number(), z.boolean()]))
       .refine((r) => Object.keys(r).length <= 20, 'at most 20 entries')
       .optional(),
-    [BOOKKEEPING_KEY]: bookkeepingSchema.optional(),
+    [BOOKKEEPING_KEY]: z.unknown().optional(),
   })
   .superRefine((m, ctx) => {
     const parts = [m.subscriptionId, m.resourceGroupName, m.resourceName];
@@ -111,10 +160,6 @@ export function checkClusterRef(ref: ClusterRef): ClusterRef {
   return ref;
 }
 
-export function clusterResourceId(ref: ClusterRef): string {
-  return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${ref.resourceName}`;
-}
-
 export function checkCommandId(id: string): string {
   if (!COMMAND_ID.test(id)) throw new MessageError('commandId must be a plain token of letters, digits, "-" or "_" (at most 128)');
   return id;
@@ -122,19 +167,30 @@ export function checkCommandId(id: string): string {
 
 /** The text of a queue message, whatever the trigger handed us (the host passes JSON as an object). */
 export function messageText(raw: unknown): string {
-  if (typeof raw === 'string') return raw;
-  if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
-  if (raw !== null && typeof raw === 'object') return JSON.stringify(raw);
-  return String(raw);
+  try {
+    if (typeof raw === 'string') return raw;
+    if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
+    if (raw !== null && typeof raw === 'object') return JSON.stringify(raw) ?? '';
+    return String(raw);
+  } catch (err) {
+    // A structure too deep or cyclic to serialize (the host hands JSON over as an object).
+    return `[a ${Array.isArray(raw) ? 'array' : typeof raw} that cannot be written back as JSON: ${escapeForLog((err as Error).name)}]`;
+  }
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Accepts JSON as is, or base64-encoded JSON (producers that encode by default). */
 function decodeJson(raw: unknown): unknown {
-  if (raw !== null && typeof raw === 'object' && !(raw instanceof Uint8Array)) return raw;
+  if (raw !== null && typeof raw === 'object' && !(raw instanceof Uint8Array)) {
+    // The host parsed it for us: measure it as the text it came from, and refuse what cannot be written back.
+    const text = messageText(raw);
+    if (text.startsWith('[a ')) throw new MessageError(text.slice(1, -1));
+    if (Buffer.byteLength(text, 'utf8') > MAX_PRODUCER_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_PRODUCER_MESSAGE_BYTES} bytes`);
+    return raw;
+  }
   const text = messageText(raw).trim();
-  if (Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_PRODUCER_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_PRODUCER_MESSAGE_BYTES} bytes`);
   if (text === '') throw new MessageError('message is empty');
   let json = text;
   if (!text.startsWith('{')) {
@@ -146,35 +202,52 @@ function decodeJson(raw: unknown): unknown {
   try {
     return JSON.parse(json);
   } catch (err) {
-    throw new MessageError(`message is not valid JSON: ${(err as Error).message}`);
+    throw new MessageError(`message is not valid JSON: ${escapeForLog((err as Error).message, 200)}`);
   }
 }
 
+/** Text from a message on its way to a log line or a reason: one line, control characters escaped, capped. */
+export function escapeForLog(text: string, max = 200): string {
+  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
+}
+
+/** Rejections are copied into poison reasons and logs: at most 1 KB, names of unknown fields capped. */
+export const MAX_REASON_CHARS = 1024;
+
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+  const path = escapeForLog(issue.path.map(String).join('.'), 80);
+  if (issue.code === 'unrecognized_keys') {
+    const shown = issue.keys.slice(0, 5).map((k) => `"${escapeForLog(k, 40)}"`);
+    return `unknown field(s): ${shown.join(', ')}${issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : ''}`;
+  }
   return path ? `${path} ${issue.message}` : issue.message;
+}
+
+function reasonOf(issues: readonly z.core.$ZodIssue[]): string {
+  const text = issues.slice(0, 8).map(describeIssue).join('; ') + (issues.length > 8 ? `; and ${issues.length - 8} more problems` : '');
+  return escapeForLog(text, MAX_REASON_CHARS - 20);
 }
 
 export function parsePollRequest(raw: unknown): PollRequest {
   const json = decodeJson(raw);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new MessageError('message must be a JSON object');
   const parsed = messageSchema.safeParse(json);
-  if (!parsed.success) throw new MessageError(parsed.error.issues.map(describeIssue).join('; '));
+  if (!parsed.success) throw new MessageError(reasonOf(parsed.error.issues));
   const m = parsed.data;
   const cluster =
     m.clusterResourceId !== undefined
       ? parseClusterResourceId(m.clusterResourceId)
       : checkClusterRef({ subscriptionId: m.subscriptionId!, resourceGroupName: m.resourceGroupName!, resourceName: m.resourceName! });
   const context = m.context ? Object.fromEntries(Object.entries(m.context).map(([k, v]) => [k, String(v)])) : undefined;
-  const bookkeeping = m[BOOKKEEPING_KEY];
+  const bookkeeping = readBookkeeping(m[BOOKKEEPING_KEY]);
   return {
     cluster,
     commandId: m.commandId,
     ...(m.command !== undefined ? { command: m.command } : {}),
     ...(m.targets ? { targets: m.targets } : {}),
     ...(context ? { context } : {}),
-    ...(bookkeeping ? { bookkeeping: bookkeeping as Bookkeeping } : {}),
+    ...(bookkeeping ? { bookkeeping } : {}),
   };
 }
 
@@ -187,7 +260,10 @@ export function serializePollRequest(req: PollRequest): string {
   if (req.command !== undefined) out.command = req.command;
   if (req.targets) out.targets = req.targets;
   if (req.context) out.context = req.context;
-  if (req.bookkeeping) out[BOOKKEEPING_KEY] = req.bookkeeping;
+  if (req.bookkeeping) {
+    const { ignored: _ignored, ...bookkeeping } = req.bookkeeping;
+    out[BOOKKEEPING_KEY] = { ...bookkeeping, v: BOOKKEEPING_VERSION };
+  }
   const text = JSON.stringify(out);
   if (Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_MESSAGE_BYTES} bytes`);
   return text;

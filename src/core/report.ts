@@ -1,6 +1,6 @@
 // What a notification says, independent of where it goes.
 import type { ArmAnswer, CloudErrorInfo, RunCommandResult } from './armAnswer';
-import { clusterResourceId, type PollRequest } from './message';
+import { clusterResourceId, type ClusterRef } from './cluster';
 
 export type Outcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
 
@@ -45,23 +45,65 @@ export function durationSeconds(result: Pick<RunCommandResult, 'startedAt' | 'fi
   return Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
 }
 
-function base(req: PollRequest, waitedSeconds: number): CommandReport {
-  return {
-    outcome: 'error',
-    subscriptionId: req.cluster.subscriptionId,
-    resourceGroupName: req.cluster.resourceGroupName,
-    clusterName: req.cluster.resourceName,
-    clusterResourceId: clusterResourceId(req.cluster),
-    commandId: req.commandId,
-    ...(req.command !== undefined ? { command: req.command } : {}),
-    ...(req.context ? { context: req.context } : {}),
-    waitedSeconds,
-  };
+/** A final answer as stored: everything a notification needs, whichever target it is for. */
+export type FinalAnswer =
+  | { kind: 'finished'; result: RunCommandResult }
+  | { kind: 'notFound'; error?: CloudErrorInfo }
+  | { kind: 'forbidden'; status: number; error?: CloudErrorInfo }
+  | { kind: 'rejected'; status: number; detail: string; error?: CloudErrorInfo }
+  /** Still running (or still failing to read) at the deadline. */
+  | { kind: 'timedOut'; provisioningState?: string; last: string };
+
+/** The final answer an ARM answer amounts to, or undefined while the command runs or the read failed. */
+export function finalAnswer(answer: ArmAnswer): FinalAnswer | undefined {
+  switch (answer.kind) {
+    case 'finished':
+      return { kind: 'finished', result: answer.result };
+    case 'notFound':
+      return { kind: 'notFound', ...(answer.error ? { error: answer.error } : {}) };
+    case 'forbidden':
+      return { kind: 'forbidden', status: answer.status, ...(answer.error ? { error: answer.error } : {}) };
+    case 'rejected':
+      return { kind: 'rejected', status: answer.status, detail: answer.detail, ...(answer.error ? { error: answer.error } : {}) };
+    default:
+      return undefined;
+  }
 }
 
-/** A report for a final answer from ARM. */
-export function reportForAnswer(req: PollRequest, answer: ArmAnswer, waitedSeconds: number): CommandReport {
-  const report = base(req, waitedSeconds);
+/** What we tell when we stop waiting: the last state, or the last error. */
+export function timedOutAnswer(lastAnswer: ArmAnswer): FinalAnswer {
+  const last =
+    lastAnswer.kind === 'running'
+      ? `it was still ${lastAnswer.provisioningState}`
+      : lastAnswer.kind === 'transient'
+        ? `the last poll failed: ${lastAnswer.detail}`
+        : `the last answer was ${lastAnswer.kind}`;
+  return { kind: 'timedOut', last, ...(lastAnswer.kind === 'running' ? { provisioningState: lastAnswer.provisioningState } : {}) };
+}
+
+/** The request side of a report: which command, and what the producer said about it. */
+export interface ReportSubject {
+  cluster: ClusterRef;
+  commandId: string;
+  command?: string;
+  context?: Record<string, string>;
+  /** Seconds this app waited for the result. */
+  waitedSeconds: number;
+}
+
+/** A report of a final answer, for one target (each target shows its own copy's command and context). */
+export function buildReport(subject: ReportSubject, answer: FinalAnswer): CommandReport {
+  const report: CommandReport = {
+    outcome: 'error',
+    subscriptionId: subject.cluster.subscriptionId,
+    resourceGroupName: subject.cluster.resourceGroupName,
+    clusterName: subject.cluster.resourceName,
+    clusterResourceId: clusterResourceId(subject.cluster),
+    commandId: subject.commandId,
+    ...(subject.command !== undefined ? { command: subject.command } : {}),
+    ...(subject.context ? { context: subject.context } : {}),
+    waitedSeconds: subject.waitedSeconds,
+  };
   switch (answer.kind) {
     case 'finished': {
       const r = answer.result;
@@ -94,26 +136,14 @@ export function reportForAnswer(req: PollRequest, answer: ArmAnswer, waitedSecon
       };
     case 'rejected':
       return { ...report, outcome: 'error', detail: `${answer.detail}. ${describeCloudError(answer.error)}`.trim() };
-    case 'running':
-    case 'transient':
-      throw new Error(`not a final answer: ${answer.kind}`);
+    case 'timedOut':
+      return {
+        ...report,
+        outcome: 'timedOut',
+        ...(answer.provisioningState !== undefined ? { provisioningState: answer.provisioningState } : {}),
+        detail: `Still running: gave up waiting after ${formatDuration(subject.waitedSeconds)}; ${answer.last}. Check with: az aks command result --command-id ${subject.commandId}`,
+      };
   }
-}
-
-/** A report for a command we stopped waiting for. */
-export function timedOutReport(req: PollRequest, waitedSeconds: number, lastAnswer: ArmAnswer): CommandReport {
-  const last =
-    lastAnswer.kind === 'running'
-      ? `it was still ${lastAnswer.provisioningState}`
-      : lastAnswer.kind === 'transient'
-        ? `the last poll failed: ${lastAnswer.detail}`
-        : `the last answer was ${lastAnswer.kind}`;
-  return {
-    ...base(req, waitedSeconds),
-    outcome: 'timedOut',
-    ...(lastAnswer.kind === 'running' ? { provisioningState: lastAnswer.provisioningState } : {}),
-    detail: `Still running: gave up waiting after ${formatDuration(waitedSeconds)}; ${last}. Check with: az aks command result --command-id ${req.commandId}`,
-  };
 }
 
 export function formatDuration(seconds: number): string {

@@ -1,7 +1,15 @@
-// When to look again. Interval = max(initial, 10% of the time already waited), capped at the max delay:
-// short commands are seen within seconds, long ones cost few reads, and the notification lag stays within
+// Every retry and deferral decision, in one place: when to poll ARM again, when to try a target again,
+// how far a Retry-After is believed, when a message has waited long enough. Pure: callers pass the clock
+// and the randomness.
+//
+// Polls: interval = max(initial, 10% of the time already waited), capped at the max delay: short commands
+// are seen within seconds, long ones cost few reads, and the notification lag stays within
 // max(initial, 10% of the run time) (bench/ measures both). Jitter only shortens a delay, so that it
 // spreads polls without breaking that bound; throttling and Retry-After only lengthen it, within the cap.
+//
+// Deliveries (and a ledger or result store that is down): exponential backoff from 2 s, doubled per
+// round, jittered down, at most DELIVERY_MAX_DELAY_SECONDS (15 minutes by default) — the longest a
+// recovered channel waits to hear of a result — and a Retry-After is honoured up to that same cap.
 
 export interface PollSchedule {
   initialDelaySeconds: number;
@@ -21,6 +29,11 @@ export interface DelayInput {
 }
 
 export const JITTER = 0.2;
+/** Storage queues hide a message for at most 7 days; no deferral may ask for more. */
+export const MAX_QUEUE_DELAY_SECONDS = 7 * 24 * 3600 - 60;
+/** The longest Retry-After a channel can impose on us: 15 minutes. */
+export const RETRY_AFTER_CAP_SECONDS = 15 * 60;
+export const DELIVERY_FIRST_DELAY_SECONDS = 2;
 
 export function baseIntervalSeconds(schedule: PollSchedule, elapsedSeconds: number): number {
   return Math.min(schedule.maxDelaySeconds, Math.max(schedule.initialDelaySeconds, 0.1 * Math.max(0, elapsedSeconds)));
@@ -43,4 +56,48 @@ export function nextDelaySeconds(schedule: PollSchedule, input: DelayInput): num
   // Queue visibility is whole seconds: round, but never above the unjittered delay (the lag bound);
   // round up where the server asked us to wait.
   return Math.max(1, honourRetryAfter ? Math.ceil(delay) : Math.min(Math.floor(upper), Math.round(delay)));
+}
+
+/** A Retry-After as we believe it: never negative, never beyond the cap (nor the queue's 7 days). */
+export function cappedRetryAfterSeconds(retryAfterSeconds: number | undefined, capSeconds: number): number | undefined {
+  if (retryAfterSeconds === undefined || !Number.isFinite(retryAfterSeconds)) return undefined;
+  return Math.min(Math.max(0, retryAfterSeconds), capSeconds, RETRY_AFTER_CAP_SECONDS, MAX_QUEUE_DELAY_SECONDS);
+}
+
+export interface RetryPolicy {
+  /** Longest wait between two tries (DELIVERY_MAX_DELAY_SECONDS), Retry-After included. */
+  maxDelaySeconds: number;
+}
+
+/**
+ * How long before trying again after `round` failed rounds (1 = the first failure): backoff doubling from
+ * 2 s, shortened by up to 20 % of jitter, lengthened to a Retry-After, never beyond the cap.
+ */
+export function retryDelaySeconds(policy: RetryPolicy, input: { round: number; retryAfterSeconds?: number; random: number }): number {
+  const cap = Math.min(policy.maxDelaySeconds, RETRY_AFTER_CAP_SECONDS, MAX_QUEUE_DELAY_SECONDS);
+  const round = Math.max(1, Math.min(40, Math.floor(input.round)));
+  const backoff = Math.min(cap, DELIVERY_FIRST_DELAY_SECONDS * 2 ** (round - 1)) * (1 - JITTER * input.random);
+  const after = cappedRetryAfterSeconds(input.retryAfterSeconds, cap) ?? 0;
+  return Math.max(1, Math.ceil(Math.min(cap, Math.max(backoff, after))));
+}
+
+/** What a failed send means for its target. */
+export type SendFailureClass =
+  /** 429, 5xx, timeouts, network: try again later, at the same payload. */
+  | 'transient'
+  /** The channel refused this payload (400/413, invalid_blocks, msg_too_long): a smaller one may pass. */
+  | 'refused'
+  /** The target itself is wrong (401/403/404/410, channel_not_found, no_service…): do not try again. */
+  | 'permanent';
+
+export type AttemptDecision = { kind: 'retry-minimal' } | { kind: 'later' } | { kind: 'give-up' };
+
+/**
+ * After one send: a refused full payload is retried at once in its minimal form; a refused minimal
+ * payload, or a permanent answer, ends the target; anything transient waits for a later round.
+ */
+export function decideAfterFailure(failure: SendFailureClass, form: 'full' | 'minimal'): AttemptDecision {
+  if (failure === 'transient') return { kind: 'later' };
+  if (failure === 'refused' && form === 'full') return { kind: 'retry-minimal' };
+  return { kind: 'give-up' };
 }

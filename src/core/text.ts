@@ -49,17 +49,6 @@ export function clip(text: string, maxChars: number): string {
   return `${one.slice(0, end)}…`;
 }
 
-/** Slack mrkdwn: escaping these three defuses <!channel>, <@U…> and <url|label>. */
-export function slackEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Inside a ``` block, a run of three backticks would end the block: break every run with a zero-width space. */
-export function guardCodeFence(text: string): string {
-  const inner = text.replace(/`(?=`)/g, '`\u200b');
-  return `${inner.startsWith('`') ? '\u200b' : ''}${inner}${inner.endsWith('`') ? '\u200b' : ''}`;
-}
-
 /**
  * The longest tail whose rendered form (escaped, fenced, marked) fits `budget` as measured by `size`.
  * Escaping can grow text several times over, so the cut is made on the rendered size, not the raw one.
@@ -79,14 +68,4 @@ export function fitTail(
     if (maxChars === 0) break;
   }
   return render({ text: '', omittedLines: text.split('\n').length, omittedBytes: Buffer.byteLength(text, 'utf8') });
-}
-
-/** `clip` for text that is escaped afterwards: the escaped result stays within `max`. */
-export function clipEscaped(text: string, max: number, escape: (s: string) => string): string {
-  let n = max;
-  for (;;) {
-    const out = escape(clip(text, n));
-    if (out.length <= max || n <= 1) return out;
-    n = Math.floor(n * Math.min(0.9, max / out.length));
-  }
 }

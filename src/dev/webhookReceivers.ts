@@ -33,6 +33,8 @@ export interface WebhookReceivers {
   script(kind: 'slack' | 'teams', channel: string, replies: Reply[]): void;
   /** Applied to every request without a scripted reply. */
   fault: ((kind: 'slack' | 'teams', channel: string) => Reply | undefined) | undefined;
+  /** A smaller request limit for one channel (Teams answers 413 beyond it, Slack 400 msg_too_long). */
+  limit(kind: 'slack' | 'teams', channel: string, bytes: number): void;
   for(kind: 'slack' | 'teams', channel: string): Received[];
   close(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export function slackPayloadProblem(body: unknown): string | undefined {
 
 export async function startWebhookReceivers(): Promise<WebhookReceivers> {
   const scripts = new Map<string, Reply[]>();
+  const limits = new Map<string, number>();
   const received: Received[] = [];
   const attempts: WebhookReceivers['attempts'] = [];
   let baseUrl = '';
@@ -71,6 +74,7 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     attempts,
     script: (kind, channel, replies) => scripts.set(`${kind}/${channel}`, [...replies]),
     fault: undefined,
+    limit: (kind, channel, bytes) => limits.set(`${kind}/${channel}`, bytes),
     for: (kind, channel) => received.filter((r) => r.kind === kind && r.channel === channel),
     close: async () => undefined,
   };
@@ -100,7 +104,10 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
       } catch {
         body = undefined;
       }
-      if (status < 300) {
+      const limit = limits.get(`${kind}/${channel}`);
+      if (status < 300 && limit !== undefined && raw.length > limit) {
+        [status, text] = kind === 'teams' ? [413, 'Request Entity Too Large'] : [400, 'msg_too_long'];
+      } else if (status < 300) {
         if (kind === 'slack') {
           const problem = slackPayloadProblem(body);
           if (problem) [status, text] = [400, problem];
@@ -138,35 +145,4 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
   receivers.close = listening.close;
   receivers.baseUrl = baseUrl;
   return receivers;
-}
-
-/** What a Slack channel would show, as plain text (for the demo and preview). */
-export function slackAsText(body: unknown): string {
-  const p = body as { text?: string; blocks?: Record<string, any>[] };
-  const lines: string[] = [];
-  for (const b of p.blocks ?? []) {
-    if (b.type === 'header') lines.push(`# ${b.text.text}`);
-    else if (b.type === 'section' && b.fields) lines.push((b.fields as { text: string }[]).map((f) => f.text.replace(/\n/, ': ')).join(' | '));
-    else if (b.type === 'section') lines.push(b.text.text);
-    else if (b.type === 'context') lines.push((b.elements as { text: string }[]).map((e) => e.text).join('  '));
-    else if (b.type === 'actions') lines.push((b.elements as { text: { text: string } }[]).map((e) => `[${e.text.text}]`).join(' '));
-  }
-  return lines.length ? lines.join('\n') : (p.text ?? '');
-}
-
-/** What a Teams channel would show, as plain text. */
-export function teamsAsText(body: unknown): string {
-  const card = (body as { attachments?: { content?: Record<string, any> }[] }).attachments?.[0]?.content ?? {};
-  const lines: string[] = [];
-  const walk = (items: Record<string, any>[] = []) => {
-    for (const e of items) {
-      if (e.type === 'TextBlock') lines.push(e.text);
-      else if (e.type === 'FactSet') lines.push((e.facts as { title: string; value: string }[]).map((f) => `${f.title}: ${f.value}`).join(' | '));
-      else if (e.type === 'RichTextBlock') lines.push((e.inlines as { text: string }[]).map((i) => i.text).join(''));
-      else if (e.type === 'Container') walk(e.items);
-    }
-  };
-  walk(card.body);
-  for (const a of (card.actions ?? []) as { title: string }[]) lines.push(`[${a.title}]`);
-  return lines.join('\n');
 }

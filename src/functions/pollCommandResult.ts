@@ -1,14 +1,14 @@
-// Queue trigger on COMMAND_QUEUE_NAME: every message is one poll of one command's result.
+// Queue trigger on COMMAND_QUEUE_NAME: every message is one step of one command (a poll, or a delivery).
 // The handler and its SDKs load on the first message, not at start-up: a cold instance registers in
 // milliseconds (see README, Performance).
 import { app, type InvocationContext } from '@azure/functions';
 import { DEFAULTS } from '../config';
 
-let handler: Promise<typeof import('../pipeline/queueHandler')> | undefined;
+let handlers: Promise<typeof import('../pipeline/handlers')> | undefined;
 
 export async function pollCommandResult(message: unknown, context: InvocationContext): Promise<unknown> {
-  handler ??= import('../pipeline/queueHandler');
-  return (await handler).pollCommandResult(message, context);
+  handlers ??= import('../pipeline/handlers');
+  return (await handlers).pollCommandResult(message, context);
 }
 
 app.storageQueue('pollCommandResult', {

@@ -1,152 +1,189 @@
-// Retries in one place, for every provider: 429 waits out Retry-After (bounded), 5xx/timeouts/network
-// back off, other 4xx are final. Each target is claimed in the ledger first, so a retry of the whole
-// message never posts again to a target that already has the message.
+// Delivering one final result to one target, for every provider alike: claim the target in the ledger,
+// send (the full payload, then the minimal one if the channel refused it), record what happened. Nothing
+// here waits: a transient failure releases the claim with a time before which the target is left alone
+// (backoff or Retry-After, decided in core/schedule.ts), and the caller re-enqueues the message for then.
+//
+// No second post without a crash: a claim lasts longer than everything one holder can do under it (two
+// sends, each with its timeout, and the ledger write after them), the holder checks its own remaining
+// time before every send, and leases are judged on the Table service's clock. Only a holder that dies
+// with a post in flight leaves a claim "in doubt"; after its lease another delivery posts again.
 import type { CommandReport } from '../core/report';
+import { decideAfterFailure, retryDelaySeconds, type RetryPolicy } from '../core/schedule';
+import type { SentNote } from '../core/message';
 import type { Log } from '../log';
-import { DeliveryError } from './errors';
-import { commandKey, type DeliveryLedger } from './ledger';
-import type { Notifier } from './notifier';
-
-export interface DeliveryPolicy {
-  maxAttempts: number;
-  /** Longest Retry-After waited out inside one invocation; longer ones are left to a later retry. */
-  maxRetryAfterSeconds: number;
-  backoffSeconds: readonly number[];
-}
-
-export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = { maxAttempts: 3, maxRetryAfterSeconds: 10, backoffSeconds: [1, 2] };
+import { StoreUnavailableError } from '../store/entityStore';
+import { readiness, type Ledger, type TargetState } from '../store/ledger';
+import { fingerprint, renderOptions, wants, type Form, type SendResult, type Target } from './provider';
 
 export type TargetResult =
-  | { target: string; status: 'delivered'; attempts: number }
+  | { target: string; status: 'delivered'; form: Form; attempts: number; lagMs?: number; inDoubt: boolean }
   | { target: string; status: 'skipped'; why: 'not-wanted' | 'already-delivered' | 'already-failed' }
-  | { target: string; status: 'failed'; attempts: number; error: string }
-  /** `notBeforeMs`: another delivery holds the target, or the webhook asked us to wait that long. */
-  | { target: string; status: 'retry-later'; error: string; notBeforeMs?: number };
+  | { target: string; status: 'failed'; error: string }
+  /** Not yet: try again in `waitMs`. `sent`: it was posted, but the ledger could not record it. */
+  | { target: string; status: 'retry-later'; error: string; waitMs: number; sent?: SentNote };
 
-export interface DeliveryReport {
-  results: TargetResult[];
-  /** Some target failed transiently: the caller throws so the host retries (dequeue count, poison). */
-  retryLater: boolean;
-  /** Every unfinished target must wait until then: the caller re-enqueues with that delay instead. */
-  deferUntilMs?: number;
+export interface DeliveryContext {
+  ledger: Ledger;
+  key: string;
+  armEndpoint: string;
+  sendTimeoutMs: number;
+  /** Bound of one ledger call (each write after a post gets two tries). */
+  ledgerTimeoutMs: number;
+  policy: RetryPolicy;
+  cooldowns: Cooldowns;
+  log: Log;
+  now: () => number;
+  monotonic: () => number;
+  random: () => number;
+  /** Targets that ran out of delivery time get another chance (a message came back: redrive, a new copy). */
+  retryExpired: boolean;
 }
 
+const MARGIN_MS = 3000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** How long a claim protects a target: every attempt timing out plus every wait. */
-export function claimLeaseMs(policy: DeliveryPolicy, timeoutMs: number): number {
-  const waits = policy.backoffSeconds.reduce((a, b) => a + b, 0) + policy.maxRetryAfterSeconds;
-  return policy.maxAttempts * timeoutMs + waits * 1000 + 5000;
-}
-
-async function sendWithRetries(
-  notifier: Notifier,
-  payload: unknown,
-  policy: DeliveryPolicy,
-  log: Log,
-): Promise<{ ok: true; attempts: number } | { ok: false; attempts: number; error: DeliveryError }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await notifier.send(payload);
-      return { ok: true, attempts: attempt };
-    } catch (err) {
-      const error = err instanceof DeliveryError ? err : new DeliveryError(`unexpected error: ${(err as Error).message}`, true);
-      const last = attempt >= policy.maxAttempts;
-      if (!error.transient || last) return { ok: false, attempts: attempt, error };
-      let waitSeconds = policy.backoffSeconds[Math.min(attempt - 1, policy.backoffSeconds.length - 1)] ?? 1;
-      if (error.status === 429) {
-        const after = error.retryAfterSeconds ?? 1;
-        if (after > policy.maxRetryAfterSeconds) return { ok: false, attempts: attempt, error };
-        waitSeconds = after;
-      }
-      log.warn(`target ${notifier.target.name}: ${error.message}; attempt ${attempt} of ${policy.maxAttempts}, next in ${waitSeconds}s`);
-      await sleep(waitSeconds * 1000);
-    }
-  }
+/** The claim covers two sends, two tries of the ledger write after them, and a margin. */
+export function claimLeaseMs(target: Target, sendTimeoutMs: number, ledgerTimeoutMs: number): number {
+  return 2 * target.provider.maxSendMs(sendTimeoutMs) + 2 * ledgerTimeoutMs + 2 * MARGIN_MS;
 }
 
 /**
- * The post is out: from here until this write lands, a dying worker means a second post later. Keep
- * trying for a while; if the ledger stays unreachable, say so but still report success, because failing
- * the message now would make the host retry it and post again once the claim's lease runs out.
+ * Per-process memory of channels that asked us to wait (429 + Retry-After): every command bound for that
+ * channel waits too, instead of hammering it (Slack disables apps that keep sending while limited).
  */
-async function recordDelivered(ledger: DeliveryLedger, key: string, target: string, log: Log, now: () => number): Promise<void> {
-  const started = now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ledger.markDelivered(key, target);
-      const took = now() - started;
-      if (took > 1000) log.warn(`target ${target}: recording the delivery took ${took} ms`);
-      return;
-    } catch (err) {
-      if (attempt >= 4) {
-        log.error(`target ${target}: delivered, but the delivery could not be recorded (${(err as Error).message}); it may be posted again if this message is retried`);
-        return;
+export class Cooldowns {
+  private readonly until = new Map<string, number>();
+  constructor(private readonly monotonic: () => number) {}
+  set(target: string, waitMs: number): void {
+    const end = this.monotonic() + waitMs;
+    if ((this.until.get(target) ?? 0) < end) this.until.set(target, end);
+  }
+  remainingMs(target: string): number {
+    const end = this.until.get(target);
+    if (end === undefined) return 0;
+    const left = end - this.monotonic();
+    if (left <= 0) this.until.delete(target);
+    return Math.max(0, left);
+  }
+}
+
+/** Why a failed target may be tried again: its configuration changed, or it ran out of time and a message came back. */
+function revivable(row: TargetState, target: Target, retryExpired: boolean): boolean {
+  if (row.failure === 'expired') return retryExpired;
+  return row.fingerprint !== undefined && row.fingerprint !== fingerprint(target);
+}
+
+function capped(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, 500);
+}
+
+export async function deliverTarget(target: Target, row: TargetState, serverNow: number, report: CommandReport, ctx: DeliveryContext): Promise<TargetResult> {
+  const name = target.name;
+  const state = readiness(row, serverNow, ctx.now());
+  if (state.kind === 'done') return { target: name, status: 'skipped', why: 'already-delivered' };
+  if (state.kind === 'failed' && !revivable(row, target, ctx.retryExpired)) return { target: name, status: 'skipped', why: 'already-failed' };
+  if (state.kind === 'busy') return { target: name, status: 'retry-later', error: `another delivery holds this target for ${Math.ceil(state.waitMs / 1000)}s`, waitMs: state.waitMs + 1000 };
+  if (state.kind === 'waiting') return { target: name, status: 'retry-later', error: row.lastError ?? 'waiting', waitMs: state.waitMs };
+  const inDoubt = state.kind === 'ready' && state.inDoubt;
+
+  if (!wants(target, report.outcome)) {
+    await ctx.ledger.writeTarget(ctx.key, row, { state: 'skipped', fingerprint: fingerprint(target) });
+    return { target: name, status: 'skipped', why: 'not-wanted' };
+  }
+  const cooldown = ctx.cooldowns.remainingMs(name);
+  if (cooldown > 0) return { target: name, status: 'retry-later', error: 'the channel asked us to wait (Retry-After)', waitMs: cooldown };
+
+  const leaseMs = claimLeaseMs(target, ctx.sendTimeoutMs, ctx.ledgerTimeoutMs);
+  const started = ctx.monotonic();
+  const claimed = await ctx.ledger.claim(ctx.key, row, leaseMs);
+  if (!claimed) return { target: name, status: 'retry-later', error: 'another delivery claimed this target first', waitMs: 1000 };
+  if (inDoubt) {
+    ctx.log.warn(`target ${name}: the last delivery attempt ended without a record (its worker stopped); posting again, so this channel may see it twice`);
+  }
+  const remaining = () => leaseMs - (ctx.monotonic() - started);
+  const sendBudget = target.provider.maxSendMs(ctx.sendTimeoutMs) + 2 * ctx.ledgerTimeoutMs + MARGIN_MS;
+  const options = renderOptions(target, ctx.armEndpoint);
+
+  let form: Form = 'full';
+  let result: SendResult | undefined;
+  let sends = 0;
+  while (remaining() > sendBudget) {
+    sends++;
+    result = await target.provider.send(target.settings, target.provider.render(report, options, form), {
+      timeoutMs: ctx.sendTimeoutMs,
+      ...(row.providerState ? { providerState: row.providerState } : {}),
+    });
+    if (result.ok) break;
+    const next = decideAfterFailure(result.failure, form);
+    if (next.kind !== 'retry-minimal') break;
+    ctx.log.warn(`target ${name}: ${result.detail}; trying the minimal message (no logs, command or context)`);
+    form = 'minimal';
+  }
+  const attempts = row.attempts + sends;
+
+  if (!result) {
+    // Not enough of the claim left to send safely (a slow ledger): give it back untouched.
+    await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs: 0 });
+    return { target: name, status: 'retry-later', error: 'the claim ran short before sending', waitMs: 1000 };
+  }
+
+  if (result.ok) {
+    const deliveredAt = new Date(ctx.now());
+    const finished = report.finishedAt ? Date.parse(report.finishedAt) : Number.NaN;
+    const lagMs = Number.isNaN(finished) ? undefined : Math.max(0, deliveredAt.getTime() - finished);
+    const fields = {
+      state: 'delivered' as const,
+      form,
+      attempts,
+      deliveredAt: deliveredAt.toISOString(),
+      fingerprint: fingerprint(target),
+      lastError: '',
+      ...(lagMs !== undefined ? { lagMs } : {}),
+      ...(result.providerState !== undefined ? { providerState: result.providerState } : {}),
+    };
+    for (let tryNo = 1; tryNo <= 2; tryNo++) {
+      try {
+        const written = await ctx.ledger.writeTarget(ctx.key, claimed, fields);
+        if (!written) {
+          ctx.log.error(`target ${name}: delivered, but its claim was taken over before it could be recorded (the holder was paused beyond its lease); this channel may see it twice`);
+        }
+        return { target: name, status: 'delivered', form, attempts, ...(lagMs !== undefined ? { lagMs } : {}), inDoubt };
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        if (tryNo === 2 || remaining() < ctx.ledgerTimeoutMs + MARGIN_MS) {
+          // Posted, not recorded: the message carries a note so that the next round records it, never re-posts.
+          ctx.log.warn(`target ${name}: delivered, but ${err.message}; the next round records it`);
+          return {
+            target: name,
+            status: 'retry-later',
+            error: err.message,
+            waitMs: 1000 * retryDelaySeconds(ctx.policy, { round: 1, random: ctx.random() }),
+            sent: { target: name, claimId: claimed.claimId!, form, at: deliveredAt.toISOString() },
+          };
+        }
       }
-      await sleep(500 * 2 ** attempt);
     }
   }
+
+  const failure = result as Extract<SendResult, { ok: false }>;
+  const decision = decideAfterFailure(failure.failure, form);
+  if (decision.kind === 'give-up' || (decision.kind === 'retry-minimal' && form === 'minimal')) {
+    await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'failed', failure: 'permanent', attempts, lastError: capped(failure.detail), fingerprint: fingerprint(target) });
+    ctx.log.error(`target ${name}: permanent failure, not retried: ${failure.detail} (check ${target.provider.describe(target.settings)}; 'redeliver' sends it again once fixed)`);
+    return { target: name, status: 'failed', error: failure.detail };
+  }
+  const waitMs = 1000 * retryDelaySeconds(ctx.policy, {
+    round: Math.max(1, attempts),
+    random: ctx.random(),
+    ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
+  });
+  if (failure.retryAfterSeconds !== undefined) ctx.cooldowns.set(name, waitMs);
+  await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs, attempts, lastError: capped(failure.detail), fingerprint: fingerprint(target) });
+  ctx.log.warn(`target ${name}: ${failure.detail}; next try in ${Math.round(waitMs / 1000)}s`);
+  return { target: name, status: 'retry-later', error: failure.detail, waitMs };
 }
 
-async function deliverOne(
-  notifier: Notifier,
-  report: CommandReport,
-  ledger: DeliveryLedger,
-  policy: DeliveryPolicy,
-  leaseMs: number,
-  log: Log,
-  now: () => number,
-): Promise<TargetResult> {
-  const target = notifier.target.name;
-  if (!notifier.wants(report)) return { target, status: 'skipped', why: 'not-wanted' };
-  const key = commandKey(report.clusterResourceId, report.commandId);
-  const claim = await ledger.claim(key, target, leaseMs);
-  if (claim.kind === 'done') return { target, status: 'skipped', why: claim.state === 'delivered' ? 'already-delivered' : 'already-failed' };
-  if (claim.kind === 'busy') {
-    return {
-      target,
-      status: 'retry-later',
-      error: `another delivery holds this target for ${Math.ceil((claim.until - now()) / 1000)}s`,
-      notBeforeMs: claim.until,
-    };
-  }
-  const payload = notifier.render(report);
-  const sent = await sendWithRetries(notifier, payload, policy, log);
-  if (sent.ok) {
-    await recordDelivered(ledger, key, target, log, now);
-    log.info(`target ${target}: delivered (${report.outcome}) after ${sent.attempts} attempt(s)`);
-    return { target, status: 'delivered', attempts: sent.attempts };
-  }
-  if (!sent.error.transient) {
-    await ledger.markFailed(key, target, sent.error.message);
-    log.error(`target ${target}: permanent failure, not retried: ${sent.error.message} (check the URL in ${notifier.target.urlSetting})`);
-    return { target, status: 'failed', attempts: sent.attempts, error: sent.error.message };
-  }
-  const notBefore = sent.error.status === 429 && sent.error.retryAfterSeconds ? now() + sent.error.retryAfterSeconds * 1000 : undefined;
-  await ledger.release(key, target, claim.etag, notBefore);
-  log.warn(`target ${target}: ${sent.error.message}; will retry later`);
-  return { target, status: 'retry-later', error: sent.error.message, ...(notBefore !== undefined ? { notBeforeMs: notBefore } : {}) };
-}
-
-export async function deliver(
-  report: CommandReport,
-  notifiers: Notifier[],
-  ledger: DeliveryLedger,
-  options: { policy?: DeliveryPolicy; timeoutMs: number; log: Log; now?: () => number },
-): Promise<DeliveryReport> {
-  const policy = options.policy ?? DEFAULT_DELIVERY_POLICY;
-  const leaseMs = claimLeaseMs(policy, options.timeoutMs);
-  const now = options.now ?? Date.now;
-  const settled = await Promise.allSettled(notifiers.map((n) => deliverOne(n, report, ledger, policy, leaseMs, options.log, now)));
-  const results = settled.map((s, i): TargetResult =>
-    s.status === 'fulfilled'
-      ? s.value
-      : { target: notifiers[i]!.target.name, status: 'retry-later', error: `delivery bookkeeping failed: ${(s.reason as Error).message}` },
-  );
-  const pending = results.filter((r): r is Extract<TargetResult, { status: 'retry-later' }> => r.status === 'retry-later');
-  if (pending.length > 0 && pending.every((r) => r.notBeforeMs !== undefined)) {
-    return { results, retryLater: false, deferUntilMs: Math.max(...pending.map((r) => r.notBeforeMs!)) };
-  }
-  return { results, retryLater: pending.length > 0 };
+/** Marks a target delivered from a note (a post the last round made but could not record). */
+export async function recordSentNote(ledger: Ledger, key: string, row: TargetState, note: SentNote): Promise<boolean> {
+  if (row.state !== 'claimed' || row.claimId !== note.claimId) return false;
+  return !!(await ledger.writeTarget(key, row, { state: 'delivered', form: note.form, deliveredAt: note.at, lastError: '' }));
 }

@@ -1,6 +1,7 @@
 // The queue trigger's handler: translate the trigger into a call to processPollMessage, nothing more.
 // Shared by the Functions registration and the worker, which must run exactly the same code.
 import type { InvocationContext } from '@azure/functions';
+import { readQueueHostSettings } from '../hostSettings';
 import { redactingLog } from '../log';
 import { getRuntime, type Runtime } from '../runtime';
 import { processPollMessage, type PollOutcome } from './pollCommand';
@@ -12,6 +13,20 @@ function toDate(value: unknown): Date | undefined {
     return Number.isNaN(d.getTime()) ? undefined : d;
   }
   return undefined;
+}
+
+let maxDequeueCount: number | undefined;
+
+/** The host's retry limit, from host.json as the host reads it (only for what the log line says). */
+function hostMaxDequeueCount(): number {
+  if (maxDequeueCount === undefined) {
+    try {
+      maxDequeueCount = readQueueHostSettings().maxDequeueCount;
+    } catch {
+      maxDequeueCount = 5; // the extension's default
+    }
+  }
+  return maxDequeueCount;
 }
 
 export function createPollHandler(runtime: () => Runtime) {
@@ -32,11 +47,16 @@ export function createPollHandler(runtime: () => Runtime) {
         log,
       );
     } catch (err) {
-      const last = dequeueCount >= rt.config.maxDequeueCount;
+      const max = hostMaxDequeueCount();
+      const last = dequeueCount >= max;
+      const message = rt.redact((err as Error).message ?? String(err));
       log.error(
-        `${(err as Error).message}${last ? ` (attempt ${dequeueCount} of ${rt.config.maxDequeueCount}: the message now goes to ${rt.config.poisonQueueName})` : ` (attempt ${dequeueCount} of ${rt.config.maxDequeueCount}, will be retried)`}`,
+        `${message} (attempt ${dequeueCount} of ${max} (host.json maxDequeueCount)${last ? `: the message now goes to ${rt.config.poisonQueueName}` : ', will be retried'})`,
       );
-      throw err;
+      // What reaches the host is redacted too: the host logs it, and that line is out of our hands.
+      const redacted = new Error(message);
+      redacted.name = (err as Error).name ?? 'Error';
+      throw redacted;
     }
   };
 }

@@ -9,6 +9,9 @@ function storageCredential(storage: StorageConfig): TokenCredential {
   return storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential();
 }
 
+// Short retries inside a call: longer outages are waited out by re-enqueueing, not by blocking here.
+const TABLE_RETRIES = { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
+
 export function createQueueServiceClient(storage: StorageConfig, credential?: TokenCredential): QueueServiceClient {
   if (storage.connectionString) return QueueServiceClient.fromConnectionString(storage.connectionString);
   return new QueueServiceClient(storage.queueServiceUri!, credential ?? storageCredential(storage));
@@ -17,12 +20,9 @@ export function createQueueServiceClient(storage: StorageConfig, credential?: To
 export function createTableClient(storage: StorageConfig, tableName: string, credential?: TokenCredential): TableClient {
   if (storage.connectionString) {
     const local = /UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, { allowInsecureConnection: local });
+    return TableClient.fromConnectionString(storage.connectionString, tableName, { allowInsecureConnection: local, retryOptions: TABLE_RETRIES });
   }
-  if (!storage.tableServiceUri) {
-    throw new Error('AzureWebJobsStorage__tableServiceUri is required for the delivery ledger with an identity-based connection');
-  }
-  return new TableClient(storage.tableServiceUri, tableName, credential ?? storageCredential(storage));
+  return new TableClient(storage.tableServiceUri!, tableName, credential ?? storageCredential(storage), { retryOptions: TABLE_RETRIES });
 }
 
 export interface PoisonEnvelope {
@@ -61,11 +61,15 @@ export class CommandQueue {
 
   async sendPoison(original: string, reason: string, now = new Date()): Promise<void> {
     await this.ensureQueues();
-    const envelope: PoisonEnvelope = { kind: 'aks-command-notifier/poison', reason, at: now.toISOString(), original };
+    const envelope: PoisonEnvelope = { kind: 'aks-command-notifier/poison', reason: reason.slice(0, 1024), at: now.toISOString(), original };
     let text = JSON.stringify(envelope);
-    // Queue messages hold 64 KB; keep the reason, cut the copy of the original if we must.
+    // Queue messages hold 64 KB; keep the reason (≤ 1 KB), cut the copy of the original if we must.
     if (Buffer.byteLength(text, 'utf8') > 60 * 1024) {
-      text = JSON.stringify({ ...envelope, original: original.slice(0, 40 * 1024), truncated: true });
+      let keep = 40 * 1024;
+      do {
+        text = JSON.stringify({ ...envelope, original: original.slice(0, keep), truncated: true });
+        keep = Math.floor(keep / 2);
+      } while (Buffer.byteLength(text, 'utf8') > 60 * 1024);
     }
     await this.poison.sendMessage(text, { messageTimeToLive: -1 });
   }

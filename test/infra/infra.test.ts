@@ -88,7 +88,7 @@ describe('infra (Bicep)', () => {
     assert.ok(queues.some((n) => n.includes("COMMAND_QUEUE_NAME") || n.includes('queueName')), JSON.stringify(queues));
     assert.ok(queues.some((n) => n.includes('-poison')), 'poison queue');
     assert.equal(of('Microsoft.Storage/storageAccounts/tableServices/tables').length, 1);
-    assert.equal(of('Microsoft.Storage/storageAccounts/blobServices/containers').length, 1);
+    assert.equal(of('Microsoft.Storage/storageAccounts/blobServices/containers').length, 2, 'the deployment package and the stored results');
     const settings = JSON.parse(readFileSync('infra/app/settings.json', 'utf8')) as Record<string, string>;
     assert.equal(settings.COMMAND_QUEUE_NAME, DEFAULTS.COMMAND_QUEUE_NAME);
     assert.equal(settings.DELIVERY_TABLE_NAME, DEFAULTS.DELIVERY_TABLE_NAME);
@@ -120,7 +120,7 @@ describe('infra (Bicep)', () => {
       assert.equal(String(DEFAULTS[name as keyof typeof DEFAULTS]), value, `${name}: infra ${value}, code ${DEFAULTS[name as keyof typeof DEFAULTS]}`);
     }
     const inTemplate = (name: string) => name in settings || text.includes(`'${name}'`) || text.includes(`"${name}"`) || templateText.includes(`'${name}'`);
-    const optional = new Set(['NOTIFY_TARGETS', 'NOTIFY_DEFAULT_TARGETS']); // per deployment, through extraAppSettings
+    const optional = new Set(['NOTIFY_TARGETS', 'NOTIFY_DEFAULT_TARGETS', 'SLACK_CLUSTERS', 'TEAMS_CLUSTERS']); // per deployment, through extraAppSettings
     for (const name of SETTING_NAMES) {
       if (name === 'AzureWebJobsStorage') {
         for (const part of ['__credential', '__clientId', '__blobServiceUri', '__queueServiceUri', '__tableServiceUri']) {

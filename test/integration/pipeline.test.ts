@@ -64,7 +64,7 @@ describe('pipeline (handler)', () => {
 
   it('honours Retry-After within the max delay', async () => {
     // A 429 empties the read budget; a huge refill rate keeps this test about the delay alone.
-    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '30', ARM_READS_PER_SECOND: '1000000' });
+    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '30', ARM_READS_PER_SECOND: '10000', ARM_READ_BURST: '10000' });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
       steps: [
@@ -75,9 +75,9 @@ describe('pipeline (handler)', () => {
     });
     const first = await h.invoke(message(id));
     assert.deepEqual(first.kind === 'requeued' && first.delaySeconds, 4);
-    const second = await h.invoke(message(id));
+    const second = await h.invokeNext();
     assert.ok(second.kind === 'requeued' && second.delaySeconds >= 2, JSON.stringify(second));
-    const third = await h.invoke(message(id));
+    const third = await h.invokeNext();
     assert.deepEqual(third.kind === 'requeued' && third.delaySeconds, 30, 'Retry-After beyond POLL_MAX_DELAY_SECONDS is capped');
   });
 
@@ -121,7 +121,7 @@ describe('pipeline (handler)', () => {
   });
 
   it('429 and 5xx re-enqueue with backoff instead of failing the invocation', async () => {
-    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '20', ARM_READS_PER_SECOND: '1000000' });
+    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '20', ARM_READS_PER_SECOND: '10000', ARM_READ_BURST: '10000' });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
       steps: [
@@ -134,13 +134,13 @@ describe('pipeline (handler)', () => {
     const throttled = await h.invoke(message(id, { _notifier: { attempt: 3, firstSeenAt: new Date().toISOString(), deadlineAt: new Date(Date.now() + 3600_000).toISOString(), lastDelaySeconds: 4 } }));
     assert.ok(throttled.kind === 'requeued' && throttled.delaySeconds >= 6, `throttled poll backs off from the last delay: ${JSON.stringify(throttled)}`);
     // 503 three times: the pipeline's two quick retries, then a delayed re-enqueue.
-    const unavailable = await h.invoke(message(id));
+    const unavailable = await h.invokeNext();
     assert.equal(unavailable.kind, 'requeued');
     assert.equal(stack().arm.readsFor(id).length, 4);
   });
 
   it('gives up at the deadline with a "still running" notification, never silently', async () => {
-    const h = await harness({ POLL_TIMEOUT_MINUTES: '0.02' });
+    const h = await harness({ POLL_TIMEOUT_MINUTES: '0.05' });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {});
     const past = new Date(Date.now() - 5000).toISOString();
@@ -186,7 +186,7 @@ describe('pipeline (handler)', () => {
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, { steps: [{ status: 202 }], result: { provisioningState: 'Succeeded', exitCode: 0 } });
     await h.invoke(message(id));
-    await h.invoke(message(id));
+    await h.invokeNext();
     const reads = stack().arm.readsFor(id);
     assert.ok(reads.length === 2 && reads.every((r) => r.authorized), 'ARM got a valid token each time');
     assert.ok(stack().receivers.received.every((r) => r.authorization === undefined), 'no webhook got an Authorization header');
@@ -217,7 +217,7 @@ describe('token hygiene against redirects', () => {
         ],
       });
       assert.equal((await h.invoke(message(id))).kind, 'requeued');
-      const redirected = await h.invoke(message(id));
+      const redirected = await h.invokeNext();
       assert.deepEqual(redirected.kind === 'notified' && redirected.outcome, 'error');
       assert.deepEqual(seen, [], 'the other host got nothing');
       assert.match(JSON.stringify(stack().receivers.for('slack', h.channel)[0]!.body), /redirects are not followed/);

@@ -1,7 +1,11 @@
 // The worker CLI in its own process: host semantics, poison handling, clean shutdown, log hygiene.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { QueueWorker } from '../../src/cli/worker';
+import { readQueueHostSettings } from '../../src/hostSettings';
 import { after, before, describe, it } from 'node:test';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack, waitFor } from '../support/stack';
 import { spawnWorker } from '../support/worker';
@@ -31,26 +35,47 @@ describe('worker', () => {
     for (const line of w.lines) for (const secret of secrets) assert.ok(!line.includes(secret), `worker log leaks a secret: ${line}`);
   });
 
-  it('retries a failing invocation and moves it to <queue>-poison after MAX_DEQUEUE_COUNT', async () => {
-    const h = await harness({ MAX_DEQUEUE_COUNT: '3' });
-    const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
-    // Slack keeps answering 500: delivery cannot complete, so the invocation throws each time.
-    stack().receivers.script('slack', h.channel, Array.from({ length: 30 }, () => ({ status: 500, body: 'rollup_error' })));
-    const text = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['slack'] });
+  it('obeys host.json: a failing invocation is retried, then moved to <queue>-poison after maxDequeueCount', async () => {
+    // The worker's host semantics, with a handler that fails as a bug would (the pipeline itself defers
+    // every outage instead of throwing), and a host.json that allows 3 dequeues.
+    const h = await harness();
+    const dir = mkdtempSync(join(tmpdir(), 'hostjson-'));
+    const hostJson = join(dir, 'host.json');
+    const real = JSON.parse(readFileSync('host.json', 'utf8')) as { extensions: { queues: Record<string, unknown> } };
+    writeFileSync(hostJson, JSON.stringify({ ...real, extensions: { queues: { ...real.extensions.queues, maxDequeueCount: 3, visibilityTimeout: '00:00:00' } } }));
+    const text = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: commandId() });
     await h.main.sendMessage(text);
-    const w = spawnWorker({ ...h.env, WEBHOOK_TIMEOUT_SECONDS: '1' }, ['--visibility-timeout-seconds', '0']);
+    const calls: number[] = [];
+    const worker = new QueueWorker({
+      ...readQueueHostSettings(hostJson),
+      maxPollingIntervalMs: 100,
+      queue: h.main,
+      poison: h.poison,
+      handler: async (_m, ctx) => {
+        calls.push(Number(ctx.triggerMetadata?.dequeueCount));
+        throw new Error('a bug');
+      },
+      leaseSeconds: 5,
+      shutdownGraceMs: 1000,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    worker.start();
     try {
-      const poisoned = await waitFor(
-        'the poison queue',
-        async () => (await h.poison.peekMessages({ numberOfMessages: 1 })).peekedMessageItems[0],
-        60_000,
-      );
+      const poisoned = await waitFor('the poison queue', async () => (await h.poison.peekMessages({ numberOfMessages: 1 })).peekedMessageItems[0], 30_000);
       assert.equal(poisoned.messageText, text, 'the host moves the original message');
+      assert.deepEqual(calls, [1, 2, 3]);
       assert.equal((await h.main.getProperties()).approximateMessagesCount, 0);
-      assert.equal(stack().receivers.attempts.filter((a) => a.channel === h.channel).length, 3 * 3, '3 dequeues × 3 attempts');
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(worker.stats, { received: 3, succeeded: 0, failed: 3, poisoned: 1, returned: 0, unsettled: 0 });
+    // The CLI reads the same file, and says which.
+    const w = spawnWorker(h.env, ['--host-json', hostJson]);
+    try {
+      await waitFor('the start-up line', () => w.lines.find((l) => l.includes('max dequeue 3 from')), 20_000);
     } finally {
       await w.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -99,7 +124,9 @@ describe('worker start-up and shutdown', () => {
     const stopping = Date.now();
     assert.equal(await w.stop('SIGTERM'), 0);
     assert.ok(Date.now() - stopping < 4000, `stopped in ${Date.now() - stopping} ms`);
-    const back = await waitFor('the message to be visible again', async () => (await h.main.peekMessages()).peekedMessageItems[0], 3000);
+    const back = await waitFor('the message to be visible again', async () => (await h.main.peekMessages()).peekedMessageItems[0], 3000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${w.lines.join('\n')}`);
+    });
     assert.match(back.messageText, new RegExp(id), 'returned with a lease of 60 s, visible at once');
     assert.ok(w.lines.some((l) => /returned to the queue/.test(l)));
   });
@@ -125,7 +152,7 @@ describe('worker start-up and shutdown', () => {
 });
 
 describe('redrive', () => {
-  it('moves poison messages back, with a fresh deadline, after the fix', async () => {
+  it('moves poison messages back after the fix, refusing (without --force) those older than the retention', async () => {
     const s = stack();
     const h = await harness();
     const id = commandId();
@@ -134,10 +161,14 @@ describe('redrive', () => {
     const text = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['ops'], _notifier: { attempt: 3, firstSeenAt: '2020-01-01T00:00:00Z', deadlineAt: '2020-01-01T02:00:00Z' } });
     assert.equal((await h.invoke(text)).kind, 'poisoned');
     const { redrive } = await import('../../src/cli/redrive');
-    const dry = await redrive(h.rt.queue, { max: 10, dryRun: true, log: () => undefined });
+    const lines: string[] = [];
+    const refused = await redrive(h.rt.queue, { max: 10, dryRun: false, retentionDays: 30, log: (l) => lines.push(l) });
+    assert.deepEqual([refused.moved, refused.refused], [0, 1], 'first seen in 2020: older than the retention');
+    assert.match(lines.join('\n'), /older than the ledger's retention \(30 days\).*--force/);
+    const dry = await redrive(h.rt.queue, { max: 10, dryRun: true, force: true, retentionDays: 30, log: () => undefined });
     assert.equal(dry.moved, 1);
     assert.equal((await h.poison.getProperties()).approximateMessagesCount, 1, 'a dry run moves nothing');
-    const moved = await redrive(h.rt.queue, { max: 10, dryRun: false, log: () => undefined });
+    const moved = await redrive(h.rt.queue, { max: 10, dryRun: false, force: true, retentionDays: 30, log: () => undefined });
     assert.deepEqual(moved.reasons.map((r) => /unknown notification target\(s\): ops/.test(r)), [true]);
     assert.equal((await h.poison.getProperties()).approximateMessagesCount, 0);
     // The fix: the target now exists.

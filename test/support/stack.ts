@@ -50,6 +50,10 @@ export interface Harness {
   main: QueueClient;
   poison: QueueClient;
   invoke(message: unknown, meta?: Record<string, unknown>): Promise<PollOutcome>;
+  /** Every re-enqueue the handler made (they also went to the queue). */
+  sent: { text: string; delaySeconds: number }[];
+  /** Invokes the newest re-enqueued message at once, without waiting for it to become visible. */
+  invokeNext(): Promise<PollOutcome>;
   /** Receives the next visible message (waiting up to `waitMs`), runs the handler, completes it. */
   pollOnce(waitMs?: number): Promise<{ outcome: PollOutcome; waitedMs: number; text: string } | undefined>;
 }
@@ -70,6 +74,12 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
   });
   const rt = createRuntime(env);
   await rt.queue.ensureQueues();
+  const sent: { text: string; delaySeconds: number }[] = [];
+  const send = rt.deps.queue.send;
+  rt.deps.queue.send = async (text, delaySeconds) => {
+    await send(text, delaySeconds);
+    sent.push({ text, delaySeconds });
+  };
   const handler = createPollHandler(() => rt);
   const logs: string[] = [];
   const invoke = (message: unknown, meta: Record<string, unknown> = {}) =>
@@ -78,7 +88,7 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
       new InvocationContext({
         functionName: 'pollCommandResult',
         invocationId: randomBytes(8).toString('hex'),
-        triggerMetadata: { dequeueCount: 1, insertionTime: new Date().toISOString(), ...meta },
+        triggerMetadata: { dequeueCount: 1, insertionTime: new Date().toISOString(), id: randomBytes(8).toString('hex'), ...meta },
         logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
       }),
     );
@@ -91,6 +101,12 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
     main: rt.queue.main,
     poison: rt.queue.poison,
     invoke,
+    sent,
+    invokeNext: () => {
+      const last = sent.at(-1);
+      if (!last) throw new Error('nothing was re-enqueued');
+      return invoke(last.text);
+    },
     async pollOnce(waitMs = 10_000) {
       const started = Date.now();
       while (Date.now() - started < waitMs) {

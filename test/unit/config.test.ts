@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULTS, SETTING_NAMES, loadConfig, scopeForArmEndpoint } from '../../src/config';
-import { readQueueHostSettings } from '../../src/cli/hostSettings';
+import { ConfigError, RANGES, SETTING_NAMES, loadConfig, scopeForArmEndpoint } from '../../src/config';
+import { readQueueHostSettings } from '../../src/hostSettings';
 
 const BASE = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x' };
 const fails = (env: Record<string, string>, setting: string, pattern: RegExp) =>
@@ -17,14 +17,19 @@ describe('settings', () => {
     assert.equal(c.armScope, 'https://management.azure.com/.default');
     assert.equal(c.aksApiVersion, '2024-09-01');
     assert.deepEqual(c.poll, { initialDelaySeconds: 5, maxDelaySeconds: 60, timeoutMinutes: 120 });
-    assert.equal(c.maxDequeueCount, 5);
+    assert.deepEqual(c.delivery, { timeoutHours: 24, maxDelaySeconds: 900 });
+    assert.equal(c.retentionDays, 30);
+    assert.equal(c.resultContainerName, 'aksnotifier-results');
     assert.deepEqual(c.defaultTargets, ['slack']);
   });
 
   it('agree with host.json, local.settings.sample.json and the README', () => {
     const host = readQueueHostSettings();
-    assert.equal(host.maxDequeueCount, DEFAULTS.MAX_DEQUEUE_COUNT);
     assert.equal(host.messageEncoding, 'none', 'the handler and our enqueue write plain JSON');
+    // One source for the dequeue limit: host.json; no setting of ours competes with it.
+    assert.ok(!(SETTING_NAMES as readonly string[]).includes('MAX_DEQUEUE_COUNT'));
+    assert.ok(!readFileSync('local.settings.sample.json', 'utf8').includes('MAX_DEQUEUE_COUNT'));
+    assert.ok(!readFileSync('infra/app/settings.json', 'utf8').includes('MAX_DEQUEUE_COUNT'));
     const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as { Values: Record<string, string> };
     const readme = readFileSync('README.md', 'utf8');
     for (const name of SETTING_NAMES) {
@@ -46,7 +51,9 @@ describe('settings', () => {
     fails({ SLACK_WEBHOOK_URL: 'http://hooks.slack.com/x' }, 'SLACK_WEBHOOK_URL', /https/);
     fails({ POLL_INITIAL_DELAY_SECONDS: 'soon' }, 'POLL_INITIAL_DELAY_SECONDS', /number/);
     fails({ POLL_MAX_DELAY_SECONDS: '2' }, 'POLL_MAX_DELAY_SECONDS', /at least/);
-    fails({ MAX_DEQUEUE_COUNT: '2.5' }, 'MAX_DEQUEUE_COUNT', /whole/);
+    fails({ LEDGER_RETENTION_DAYS: '2.5' }, 'LEDGER_RETENTION_DAYS', /whole/);
+    fails({ LEDGER_RETENTION_DAYS: '1' }, 'LEDGER_RETENTION_DAYS', /must cover POLL_TIMEOUT_MINUTES plus DELIVERY_TIMEOUT_HOURS \(at least 2 days\)/);
+    fails({ RESULT_CONTAINER_NAME: 'Results' }, 'RESULT_CONTAINER_NAME', /lowercase/);
     fails({ COMMAND_QUEUE_NAME: 'Bad_Name' }, 'COMMAND_QUEUE_NAME', /lowercase/);
     fails({ AKS_API_VERSION: 'latest' }, 'AKS_API_VERSION', /2024-09-01/);
     assert.throws(() => loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' }), /no notification target/);
@@ -67,7 +74,7 @@ describe('settings', () => {
   });
 
   it('allow http webhooks only on loopback', () => {
-    assert.equal(loadConfig({ ...BASE, SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack/x' }).targets[0]!.url, 'http://127.0.0.1:9/slack/x');
+    assert.equal((loadConfig({ ...BASE, SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack/x' }).targets[0]!.settings as { url: string }).url, 'http://127.0.0.1:9/slack/x');
     fails({ SLACK_WEBHOOK_URL: 'http://10.0.0.1/slack' }, 'SLACK_WEBHOOK_URL', /https/);
   });
 
@@ -76,10 +83,39 @@ describe('settings', () => {
       SLACK_WEBHOOK_URL: BASE.SLACK_WEBHOOK_URL,
       AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net',
       AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+      AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
       AzureWebJobsStorage__credential: 'managedidentity',
       AzureWebJobsStorage__clientId: 'abc',
     });
-    assert.deepEqual(c.storage, { queueServiceUri: 'https://acct.queue.core.windows.net', tableServiceUri: 'https://acct.table.core.windows.net', clientId: 'abc' });
+    assert.deepEqual(c.storage, {
+      queueServiceUri: 'https://acct.queue.core.windows.net',
+      tableServiceUri: 'https://acct.table.core.windows.net',
+      blobServiceUri: 'https://acct.blob.core.windows.net',
+      clientId: 'abc',
+    });
     assert.equal(loadConfig({ SLACK_WEBHOOK_URL: BASE.SLACK_WEBHOOK_URL, AzureWebJobsStorage__accountName: 'acct' }).storage.tableServiceUri, 'https://acct.table.core.windows.net');
+  });
+
+  it('name the storage service a connection string misses (an emulator habit: only QueueEndpoint)', () => {
+    const queueOnly = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;';
+    fails({ AzureWebJobsStorage: queueOnly }, 'AzureWebJobsStorage', /has no TableEndpoint \(the delivery ledger needs the Table service\): it names only QueueEndpoint/);
+    fails({ AzureWebJobsStorage: `${queueOnly}TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;` }, 'AzureWebJobsStorage', /has no BlobEndpoint \(the stored results need the Blob service\)/);
+    assert.doesNotThrow(() => loadConfig({ ...BASE, AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net' }));
+    fails({ AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net' }, 'AzureWebJobsStorage__tableServiceUri', /Table service/);
+  });
+
+  it('reject every numeric setting outside its range, naming the setting and the range', () => {
+    for (const [name, [min, max]] of Object.entries(RANGES)) {
+      for (const bad of [String(min / 2 === min ? min - 1 : min / 2), String(max * 2)]) {
+        assert.throws(
+          () => loadConfig({ ...BASE, [name]: bad }),
+          (e: unknown) => e instanceof ConfigError && e.setting === name && e.message.includes(`from ${min} to ${max}`),
+          `${name}=${bad}`,
+        );
+      }
+    }
+    fails({ POLL_TIMEOUT_MINUTES: '0.0001' }, 'POLL_TIMEOUT_MINUTES', /from 0\.05 to 10080/);
+    fails({ ARM_READS_PER_SECOND: '0.0000001' }, 'ARM_READS_PER_SECOND', /from 1 to 10000/);
+    assert.equal(loadConfig({ ...BASE, POLL_TIMEOUT_MINUTES: '0.05' }).poll.timeoutMinutes, 0.05);
   });
 });

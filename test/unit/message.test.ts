@@ -26,8 +26,8 @@ describe('message contract', () => {
   it('round-trips through serialize with bookkeeping', () => {
     const req = parsePollRequest({ clusterResourceId: ID, commandId: 'abc', command: 'kubectl get ns', targets: ['ops'], context: { n: 1, ok: true, who: 'me' } });
     assert.deepEqual(req.context, { n: '1', ok: 'true', who: 'me' });
-    const withBook = { ...req, bookkeeping: { attempt: 2, firstSeenAt: '2026-01-01T00:00:00.000Z', deadlineAt: '2026-01-01T02:00:00.000Z', lastDelaySeconds: 5 } };
-    assert.deepEqual(parsePollRequest(serializePollRequest(withBook)), withBook);
+    const withBook = { ...req, bookkeeping: { attempt: 2, firstSeenAt: '2026-01-01T00:00:00.000Z', deadlineAt: '2026-01-01T02:00:00.000Z', lastDelaySeconds: 5, gen: 7, etag: 'W/"x"', stage: 'poll' as const } };
+    assert.deepEqual(parsePollRequest(serializePollRequest(withBook)), { ...withBook, bookkeeping: { ...withBook.bookkeeping, v: 2 } });
   });
 
   it('rejects what is not a valid command with a clear reason', () => {
@@ -37,14 +37,20 @@ describe('message contract', () => {
     rejects('[1,2]', /base64|JSON object/);
     rejects({ commandId: 'a' }, /clusterResourceId .*is required/);
     rejects({ clusterResourceId: ID }, /commandId/);
-    rejects({ clusterResourceId: ID, commandId: 'a', extra: 1 }, /unknown field\(s\): extra/);
+    rejects({ clusterResourceId: ID, commandId: 'a', extra: 1 }, /unknown field\(s\): "extra"/);
     rejects({ clusterResourceId: ID, commandId: 'a', subscriptionId: SUB }, /not both/);
     rejects({ subscriptionId: 'nope', resourceGroupName: 'rg', resourceName: 'aks', commandId: 'a' }, /subscriptionId must be a UUID/);
     rejects({ clusterResourceId: ID.replace('managedClusters', 'virtualMachines'), commandId: 'a' }, /clusterResourceId must be/);
     rejects({ clusterResourceId: ID, commandId: 'a', targets: [] }, /targets/);
-    rejects({ clusterResourceId: ID, commandId: 'a', _notifier: { attempt: 1, firstSeenAt: '2026-01-01T00:00:00Z', deadlineAt: '2026-02-01T00:00:00Z' } }, /within 7 days/);
-    rejects({ clusterResourceId: ID, commandId: 'a', _notifier: { attempt: -1, firstSeenAt: 'x', deadlineAt: 'y' } }, /_notifier/);
     rejects('{"x":"' + 'a'.repeat(70 * 1024) + '"}', /larger than/);
+  });
+
+  it('reads bookkeeping tolerantly: malformed or unknown fields are dropped, never fatal (rolling deploys)', () => {
+    const read = (b: unknown) => parsePollRequest({ clusterResourceId: ID, commandId: 'a', _notifier: b }).bookkeeping;
+    assert.deepEqual(read({ attempt: 1, firstSeenAt: '2026-01-01T00:00:00Z', deadlineAt: '2026-02-01T00:00:00Z' }), { attempt: 1 }, 'a span over 7 days is dropped');
+    assert.deepEqual(read({ attempt: -1, firstSeenAt: 'x', deadlineAt: 'y', gen: 1.5 }), { attempt: 0 });
+    assert.deepEqual(read({ v: 9, attempt: 3, stage: 'deliver', future: { x: 1 } }), { v: 9, attempt: 3, stage: 'deliver', ignored: ['future'] });
+    assert.equal(read('garbage'), undefined);
   });
 
   it('rejects separators, traversal and encodings in every path field', () => {

@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OUTCOMES, type CommandReport } from '../../src/core/report';
-import { guardCodeFence, tail } from '../../src/core/text';
+import { tail } from '../../src/core/text';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../src/dev/webhookReceivers';
 import { sampleReport } from '../../src/notify/samples';
-import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slackMessage';
-import { renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/teamsCard';
+import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
+import { guardCodeFence } from '../../src/notify/slack/mrkdwn';
+import { renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams';
 import { cardProblems } from '../support/cards';
 
 const ARM = 'https://management.azure.com';

@@ -1,77 +1,273 @@
-// The decision logic with in-memory adapters: what is retried by the host and what is decided.
+// The decision logic over the real ledger logic on an in-memory table and a settable clock: one poll
+// chain per command, delivery as its own stage, outages waited out, nothing posted twice without a crash.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ArmRead } from '../../src/core/armAnswer';
-import { processPollMessage, RetryableError, type PollDeps } from '../../src/pipeline/pollCommand';
-import type { Notifier } from '../../src/notify/notifier';
+import { processPollMessage, RetryableError, type PollOutcome } from '../../src/pipeline/pollCommand';
+import { StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
+import { COMMAND_ROW, commandKey, Ledger, readTarget } from '../../src/store/ledger';
+import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../support/memory';
 
-const MESSAGE = JSON.stringify({ clusterResourceId: '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks', commandId: 'abc' });
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const KEY = commandKey(CLUSTER_ID, 'abc');
+const finished = { kind: 'finished' as const, result: { provisioningState: 'Succeeded', exitCode: 0, finishedAt: '2026-01-01T00:00:00Z', logs: 'ok' } };
+const body = (w: MemoryWorld, i = -1) => JSON.parse(w.sent.at(i)![0]) as { _notifier: Record<string, unknown>; targets?: string[] };
+const run = (w: MemoryWorld, text: string, id: string, extra: Partial<{ insertionTime: Date }> = {}) => processPollMessage(text, { dequeueCount: 1, id, ...extra }, w.deps, quiet);
+const rows = async (w: MemoryWorld) => (await w.store.listPartition(KEY)).entities;
+const target = async (w: MemoryWorld, name: string) => readTarget((await rows(w)).find((e) => e.rowKey === name)!);
 
-function deps(answer: ArmRead, overrides: Partial<PollDeps> = {}): PollDeps & { sent: unknown[]; posted: unknown[] } {
-  const sent: unknown[] = [];
-  const posted: unknown[] = [];
-  const notifier: Notifier = {
-    target: { name: 'slack', kind: 'slack', url: 'https://x.invalid', urlSetting: 'SLACK_WEBHOOK_URL', notifyOn: 'all', includeLogs: true },
-    wants: () => true,
-    render: (r) => r,
-    send: async (p) => void posted.push(p),
-  };
+/** Makes the store fail (as if Table storage were unreachable) while `down()` is true. */
+function flaky(store: EntityStore, down: () => boolean): EntityStore {
+  const fail = () => Promise.reject(new StoreUnavailableError('the delivery ledger (Table storage) failed: ECONNREFUSED on write'));
   return {
-    sent,
-    posted,
-    schedule: { initialDelaySeconds: 5, maxDelaySeconds: 60 },
-    timeoutMinutes: 120,
-    arm: { read: async () => answer },
-    queue: { send: async (t, d) => void sent.push([t, d]), sendPoison: async () => undefined },
-    notifiers: new Map([['slack', notifier]]),
-    defaultTargets: ['slack'],
-    ledger: { claim: async () => ({ kind: 'claimed', etag: '*' }), markDelivered: async () => undefined, markFailed: async () => undefined, release: async () => undefined },
-    webhookTimeoutMs: 1000,
-    now: () => Date.parse('2026-01-01T00:00:00Z'),
-    random: () => 0,
-    ...overrides,
+    listPartition: (pk) => (down() ? fail() : store.listPartition(pk)),
+    insertAll: (e) => (down() ? fail() : store.insertAll(e)),
+    replace: (e, etag) => (down() ? fail() : store.replace(e, etag)),
+    merge: (e, etag) => (down() ? fail() : store.merge(e, etag)),
+    delete: (pk, rk, etag) => (down() ? fail() : store.delete(pk, rk, etag)),
+    listOlderThan: (c) => store.listOlderThan(c),
   };
 }
 
-describe('processPollMessage', () => {
+describe('poll stage', () => {
   it('throws a RetryableError when the re-enqueue fails, so the host retries the original', async () => {
-    const d = deps({ kind: 'running', provisioningState: 'Running' }, { queue: { send: async () => Promise.reject(new Error('503 ServerBusy')), sendPoison: async () => undefined } });
-    await assert.rejects(processPollMessage(MESSAGE, { dequeueCount: 1 }, d, quiet), (e: unknown) => e instanceof RetryableError && /could not re-enqueue: 503/.test(e.message));
+    const w = memoryWorld();
+    w.deps.queue.send = async () => Promise.reject(new Error('503 ServerBusy'));
+    await assert.rejects(run(w, MESSAGE, 'm1'), (e: unknown) => e instanceof RetryableError && /could not re-enqueue: 503/.test(e.message));
+  });
+
+  it('re-enqueues with bookkeeping that the next poll reads back, and steps the chain in one write', async () => {
+    const w = memoryWorld();
+    const r = await run(w, MESSAGE, 'm1', { insertionTime: new Date('2025-12-31T23:59:00Z') });
+    assert.deepEqual(r, { kind: 'requeued', delaySeconds: 6, attempt: 1, state: 'Running' });
+    const book = body(w)._notifier;
+    assert.deepEqual(
+      { ...book, etag: typeof book.etag },
+      { v: 2, attempt: 1, firstSeenAt: '2025-12-31T23:59:00.000Z', deadlineAt: '2026-01-01T01:59:00.000Z', lastDelaySeconds: 6, gen: 2, etag: 'string', stage: 'poll', round: 0 },
+    );
+    // The next message steps the chain with one conditional write: the row now holds generation 3.
+    w.clock.now += 6000;
+    await run(w, w.sent[0]![0], 'm2');
+    const row = (await rows(w)).find((e) => e.rowKey === COMMAND_ROW)!;
+    assert.equal(row.gen, 3);
+    assert.equal(row.owner, 'm2');
   });
 
   it('announces "gave up" with the last error when ARM keeps failing past the deadline', async () => {
+    const w = memoryWorld();
+    w.arm = [{ kind: 'transient', detail: 'ARM answered 503', status: 503, throttled: true }];
     const past = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 50, firstSeenAt: '2025-12-31T22:00:00Z', deadlineAt: '2025-12-31T23:59:59Z' } });
-    const d = deps({ kind: 'transient', detail: 'ARM answered 503', status: 503, throttled: true });
-    const r = await processPollMessage(past, { dequeueCount: 1 }, d, quiet);
+    const r = await run(w, past, 'm1');
     assert.deepEqual(r.kind === 'notified' && r.outcome, 'timedOut');
-    assert.match(JSON.stringify(d.posted[0]), /the last poll failed: ARM answered 503/);
-    assert.equal(d.sent.length, 0);
+    assert.match(JSON.stringify(w.posted.get('slack')), /the last poll failed: ARM answered 503/);
+    assert.equal(w.sent.length, 0);
   });
 
-  it('re-enqueues with bookkeeping that the next poll reads back', async () => {
-    const d = deps({ kind: 'running', provisioningState: 'Running' });
-    const r = await processPollMessage(MESSAGE, { dequeueCount: 1, insertionTime: new Date('2025-12-31T23:59:00Z') }, d, quiet);
-    assert.deepEqual(r, { kind: 'requeued', delaySeconds: 6, attempt: 1, state: 'Running' });
-    const [text] = d.sent[0] as [string, number];
-    const book = JSON.parse(text)._notifier;
-    assert.deepEqual(book, { attempt: 1, firstSeenAt: '2025-12-31T23:59:00.000Z', deadlineAt: '2026-01-01T01:59:00.000Z', lastDelaySeconds: 6 });
+  it('a second copy of a command being polled stops without reading ARM; its targets are recorded and delivered at the end', async () => {
+    const w = memoryWorld({}, ['slack', 'teams']);
+    await run(w, JSON.stringify({ ...JSON.parse(MESSAGE), targets: ['slack'], context: { who: 'first' } }), 'm1');
+    const readsBefore = w.armReads;
+    const second = await run(w, JSON.stringify({ ...JSON.parse(MESSAGE), targets: ['teams'], context: { who: 'second' } }), 'c2');
+    assert.equal(second.kind, 'merged');
+    assert.equal(w.armReads, readsBefore, 'the second copy did not poll ARM');
+    assert.equal(w.sent.length, 1, 'and did not re-enqueue itself');
+    w.arm = [finished];
+    w.clock.now += 6000;
+    const done = await run(w, w.sent[0]![0], 'm2');
+    assert.deepEqual(done.kind === 'notified' && done.results.map((x) => `${x.target}:${x.status}`).sort(), ['slack:delivered', 'teams:delivered']);
+    // Each target shows the context of the copy that named it.
+    assert.match(JSON.stringify(w.posted.get('slack')), /"who":"first"/);
+    assert.match(JSON.stringify(w.posted.get('teams')), /"who":"second"/);
+  });
+
+  it('a forked chain (a message re-enqueued twice after a crash) keeps one successor polling', async () => {
+    const w = memoryWorld();
+    await run(w, MESSAGE, 'm0');
+    const m1 = w.sent[0]![0];
+    w.clock.now += 6000;
+    await run(w, m1, 'm1');
+    const m2 = w.sent[1]![0];
+    // The host retries m1 (its worker died after the re-enqueue and before completing it): m1 may redo its step.
+    w.clock.now += 1000;
+    const again = await run(w, m1, 'm1');
+    assert.equal(again.kind, 'requeued');
+    const m2b = w.sent[2]![0];
+    w.clock.now += 6000;
+    const outcomes = [await run(w, m2, 'm2'), await run(w, m2b, 'm2b')];
+    assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['merged', 'requeued'], 'exactly one copy goes on polling');
+  });
+
+  it('takes over a chain that went quiet beyond its lease', async () => {
+    const w = memoryWorld();
+    await run(w, MESSAGE, 'm0');
+    w.clock.now += 10 * 60_000; // the chain's message never came back (say, poisoned after a bug)
+    const fresh = await run(w, MESSAGE, 'redriven');
+    assert.equal(fresh.kind, 'requeued');
+  });
+
+  it('a forged stored-result stage is a fresh poll: a message cannot claim a result', async () => {
+    const w = memoryWorld();
+    w.arm = [finished];
+    const forged = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 3, stage: 'deliver', round: 2 } });
+    const r = await run(w, forged, 'm1');
+    assert.equal(w.armReads, 1, 'ARM was asked');
+    assert.equal(r.kind, 'notified');
+  });
+
+  it('clamps forged bookkeeping: a deadline in 2099 ends at firstSeen + POLL_TIMEOUT_MINUTES', async () => {
+    const w = memoryWorld({ timeoutMinutes: 0.1, schedule: { initialDelaySeconds: 1, maxDelaySeconds: 3 } });
+    const forged = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 0, firstSeenAt: '2099-01-01T00:00:00Z', deadlineAt: '2099-01-01T02:00:00Z', lastDelaySeconds: 0 } });
+    let text = forged;
+    let outcome: PollOutcome | undefined;
+    for (let i = 0; i < 20 && outcome?.kind !== 'notified'; i++) {
+      outcome = await run(w, text, `m${i}`, { insertionTime: new Date(w.clock.now) });
+      if (outcome.kind === 'requeued') {
+        text = w.sent.at(-1)![0];
+        w.clock.now += outcome.delaySeconds * 1000;
+      }
+    }
+    assert.deepEqual(outcome?.kind === 'notified' && outcome.outcome, 'timedOut');
+    assert.ok(w.armReads <= 10, `${w.armReads} ARM reads`);
   });
 });
 
-describe('recording a delivery', () => {
-  it('retries the ledger write, then completes rather than failing into a second post', async () => {
-    let writes = 0;
-    const d = deps({ kind: 'finished', result: { provisioningState: 'Succeeded', exitCode: 0 } });
-    d.ledger = { ...d.ledger, markDelivered: async () => {
-      writes++;
-      throw new Error('ECONNREFUSED');
-    } };
-    const errors: string[] = [];
-    const r = await processPollMessage(MESSAGE, { dequeueCount: 1 }, d, { ...quiet, error: (m) => void errors.push(m) });
-    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => x.status), ['delivered']);
-    assert.equal(d.posted.length, 1);
-    assert.equal(writes, 4, 'four attempts before giving up');
-    assert.match(errors.join('\n'), /delivered, but the delivery could not be recorded/);
+describe('delivery stage', () => {
+  it('a transient failure re-enqueues the delivery (never the poll), backing off; nothing is thrown', async () => {
+    const w = memoryWorld({}, ['slack', 'teams']);
+    w.arm = [finished];
+    w.answers.set('slack', [{ ok: false, failure: 'transient', detail: 'Slack answered 503', status: 503 }]);
+    const r = await run(w, MESSAGE, 'm1');
+    assert.ok(r.kind === 'deferred' && r.delaySeconds === 3, JSON.stringify(r));
+    assert.equal(body(w)._notifier.stage, 'deliver');
+    assert.equal((await target(w, 'slack')).state, 'pending');
+    assert.equal((await target(w, 'teams')).state, 'delivered');
+    // A copy that comes back too early does not post; at the right time it does, and ARM is not asked again.
+    const reads = w.armReads;
+    w.clock.now += 1000;
+    const early = await run(w, w.sent[0]![0], 'm2');
+    assert.equal(early.kind, 'deferred');
+    assert.equal(w.posted.get('slack'), undefined);
+    w.clock.now += 2000;
+    const done = await run(w, w.sent[1]![0], 'm3');
+    assert.equal(done.kind, 'notified');
+    assert.equal(w.posted.get('slack')!.length, 1);
+    assert.equal(w.posted.get('teams')!.length, 1);
+    assert.equal(w.armReads, reads, 'delivery never re-reads ARM');
+  });
+
+  it('an absurd Retry-After is believed for 15 minutes at most, and poisons nothing', async () => {
+    const w = memoryWorld();
+    w.arm = [finished];
+    w.answers.set('slack', [{ ok: false, failure: 'transient', detail: 'Slack answered 429 rate_limited', status: 429, retryAfterSeconds: 99_999_999 }]);
+    const r = await run(w, MESSAGE, 'm1');
+    assert.ok(r.kind === 'deferred' && r.delaySeconds === 900, JSON.stringify(r));
+    assert.equal((await target(w, 'slack')).waitMs, 900_000);
+    assert.equal(w.poisoned.length, 0);
+    w.clock.now += 900_000;
+    assert.equal((await run(w, w.sent[0]![0], 'm2')).kind, 'notified');
+  });
+
+  it('a refused payload is sent again at once in the minimal form, and the ledger says so', async () => {
+    const w = memoryWorld();
+    w.arm = [finished];
+    w.answers.set('slack', [{ ok: false, failure: 'refused', detail: 'Slack answered 400 invalid_blocks', status: 400 }]);
+    const r = await run(w, MESSAGE, 'm1');
+    assert.deepEqual(r.kind === 'notified' && r.results[0], { target: 'slack', status: 'delivered', form: 'minimal', attempts: 2, lagMs: 0, inDoubt: false });
+    assert.equal((await target(w, 'slack')).form, 'minimal');
+    assert.equal((w.posted.get('slack')![0] as { form: string }).form, 'minimal');
+  });
+
+  it('a permanent failure is recorded and not retried, until the target\'s configuration changes', async () => {
+    const w = memoryWorld();
+    w.arm = [finished];
+    w.answers.set('slack', [{ ok: false, failure: 'permanent', detail: 'Slack answered 404 no_service', status: 404 }]);
+    await run(w, MESSAGE, 'm1');
+    assert.deepEqual([(await target(w, 'slack')).state, (await target(w, 'slack')).failure], ['failed', 'permanent']);
+    await run(w, MESSAGE, 'again');
+    assert.equal(w.posted.get('slack'), undefined, 'the same configuration is not tried again');
+    (w.deps.targets.get('slack')!.settings as { channel: string }).channel = 'fixed';
+    const r = await run(w, MESSAGE, 'redriven');
+    assert.equal(r.kind, 'notified');
+    assert.equal(w.posted.get('fixed')!.length, 1, 'a changed configuration is tried again');
+  });
+
+  it('gives up at the delivery deadline: poison with the target, the time waited and the last error', async () => {
+    const w = memoryWorld({ delivery: { timeoutHours: 1, maxDelaySeconds: 900 } });
+    w.arm = [finished];
+    w.answers.set('slack', Array.from({ length: 100 }, () => ({ ok: false as const, failure: 'transient' as const, detail: 'Slack answered 503', status: 503 })));
+    let outcome = await run(w, MESSAGE, 'm0');
+    for (let i = 1; i < 50 && outcome.kind === 'deferred'; i++) {
+      w.clock.now += outcome.delaySeconds * 1000;
+      outcome = await run(w, w.sent.at(-1)![0], `m${i}`);
+    }
+    assert.equal(outcome.kind, 'poisoned');
+    const [, reason] = w.poisoned[0]!;
+    assert.match(reason, /delivery deadline passed: target slack not delivered after 1h \d+m \(last error: Slack answered 503\)/);
+    assert.deepEqual([(await target(w, 'slack')).state, (await target(w, 'slack')).failure], ['failed', 'expired']);
+    // Brought back (redrive strips the bookkeeping): a fresh window, and the target is tried again.
+    w.answers.set('slack', []);
+    assert.equal((await run(w, MESSAGE, 'redriven')).kind, 'notified');
+  });
+
+  it('a post the ledger could not record is recorded by the next round, never posted again', async () => {
+    let down = false;
+    const w = memoryWorld();
+    w.deps.ledger = new Ledger(flaky(w.store, () => down));
+    w.arm = [finished];
+    const provider = w.deps.targets.get('slack')!.provider;
+    const send = provider.send.bind(provider);
+    provider.send = async (s, p, c) => {
+      const r = await send(s, p, c);
+      down = true; // Table storage goes away right after the post
+      return r;
+    };
+    const r = await run(w, MESSAGE, 'm1');
+    assert.ok(r.kind === 'deferred', JSON.stringify(r));
+    const note = (body(w)._notifier.sent as { target: string }[])[0];
+    assert.equal(note?.target, 'slack');
+    down = false;
+    provider.send = send;
+    w.clock.now += 5000;
+    const next = await run(w, w.sent.at(-1)![0], 'm2');
+    assert.equal(next.kind, 'notified');
+    assert.equal(w.posted.get('slack')!.length, 1, 'posted once');
+    assert.equal((await target(w, 'slack')).state, 'delivered');
+  });
+
+  it('waits out a ledger outage by re-enqueueing with backoff, then delivers', async () => {
+    let down = true;
+    const w = memoryWorld();
+    w.deps.ledger = new Ledger(flaky(w.store, () => down));
+    w.arm = [finished];
+    const delays: number[] = [];
+    let outcome = await run(w, MESSAGE, 'm0');
+    for (let i = 1; i < 8 && outcome.kind === 'deferred'; i++) {
+      delays.push(outcome.delaySeconds);
+      if (i === 6) down = false;
+      w.clock.now += outcome.delaySeconds * 1000;
+      outcome = await run(w, w.sent.at(-1)![0], `m${i}`);
+    }
+    assert.deepEqual(delays, [2, 4, 8, 16, 32, 60], 'backoff doubles, capped at the poll stage\'s max delay');
+    assert.equal(outcome.kind, 'notified');
+    assert.equal(w.posted.get('slack')!.length, 1);
+    assert.equal(w.poisoned.length, 0);
+  });
+});
+
+describe('rolling deploys', () => {
+  it('reads messages and ledger rows of other versions without poisoning them', async () => {
+    const w = memoryWorld({}, ['slack', 'teams']);
+    // 0.1's bookkeeping (no v, no gen) and a future version's unknown fields.
+    const v1 = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 3, firstSeenAt: '2025-12-31T23:50:00Z', deadlineAt: '2026-01-01T01:50:00Z', lastDelaySeconds: 6 } });
+    assert.equal((await run(w, v1, 'old')).kind, 'requeued');
+    const v3 = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { v: 3, attempt: 4, gen: 'x', shiny: { new: true }, stage: 'later' } });
+    assert.notEqual((await run(w, v3, 'new')).kind, 'poisoned');
+    // 0.1 ledger rows: slack delivered, teams claimed until a moment ago on the writer's clock.
+    const etagOf = async (rk: string) => (await rows(w)).find((e) => e.rowKey === rk)!.etag;
+    await w.store.replace({ partitionKey: KEY, rowKey: 'slack', state: 'delivered' }, await etagOf('slack'));
+    await w.store.replace({ partitionKey: KEY, rowKey: 'teams', state: 'claimed', until: w.clock.now - 1 }, await etagOf('teams'));
+    w.arm = [finished];
+    w.clock.now += 6000;
+    const r = await run(w, w.sent.at(-1)![0], 'after');
+    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => `${x.target}:${x.status}`).sort(), ['slack:skipped', 'teams:delivered']);
+    assert.equal(w.posted.get('slack'), undefined);
   });
 });

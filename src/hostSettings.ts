@@ -1,4 +1,5 @@
-// The queue semantics the Functions host applies, read from host.json so the worker and the host agree.
+// The queue semantics the Functions host applies, read from host.json: the worker, the handler's log lines
+// and the host itself obey one file.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -19,7 +20,10 @@ export function parseTimeSpan(value: string): number {
   return ((Number(days ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s)) * 1000 + Math.round(Number(`0.${frac ?? 0}`) * 1000);
 }
 
+/** host.json of the app: where the host says the app is (AzureWebJobsScriptRoot), else the nearest one up. */
 export function findHostJson(start = __dirname): string {
+  const root = process.env.AzureWebJobsScriptRoot;
+  if (root && existsSync(join(root, 'host.json'))) return join(root, 'host.json');
   for (let dir = start; ; dir = dirname(dir)) {
     const candidate = join(dir, 'host.json');
     if (existsSync(candidate)) return candidate;

@@ -1,0 +1,13 @@
+// Timer: once a day, delete ledger rows and stored results older than LEDGER_RETENTION_DAYS.
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+
+export const RETENTION_SCHEDULE = '0 17 3 * * *';
+
+let handlers: Promise<typeof import('../pipeline/handlers')> | undefined;
+
+export async function cleanLedger(_timer: Timer, context: InvocationContext): Promise<void> {
+  handlers ??= import('../pipeline/handlers');
+  await (await handlers).cleanLedger(context);
+}
+
+app.timer('cleanLedger', { schedule: RETENTION_SCHEDULE, handler: cleanLedger });

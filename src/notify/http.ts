@@ -1,0 +1,20 @@
+// What every HTTP-based provider needs to describe an answer without its URL.
+import { retryAfterSeconds } from '../core/armAnswer';
+
+/** A channel's Retry-After, read by the same parser as ARM's (seconds or an HTTP date). */
+export function parseRetryAfter(value: string | null | undefined): number | undefined {
+  return value ? retryAfterSeconds({ 'retry-after': value }, Date.now()) : undefined;
+}
+
+/** Describes a fetch failure without the URL (undici puts none in its messages, but be sure). */
+export function describeRequestError(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; name?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') return 'timed out';
+  const code = e?.cause?.code;
+  return code ? `network error ${code}` : `request failed: ${(e?.message ?? String(err)).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 200)}`;
+}
+
+/** A short, single-line excerpt of an answer's body for a reason (the redactor masks secrets later). */
+export function bodyExcerpt(body: string, max = 200): string {
+  return body.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, max);
+}

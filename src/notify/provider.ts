@@ -1,0 +1,85 @@
+// One provider per kind of channel behind one interface, as in Flux's notification-controller: it reads its
+// own settings, renders a report (full, or minimal when the full one is refused), sends one attempt and
+// classifies the answer. Retries, deferrals and the ledger live in delivery.ts, for every provider alike.
+// A new kind of channel is one module under providers/ plus one line in registry.ts.
+import { createHash } from 'node:crypto';
+import type { SendFailureClass } from '../core/schedule';
+import type { ClusterScope } from '../core/scope';
+import type { CommandReport } from '../core/report';
+
+export type Form = 'full' | 'minimal';
+export type NotifyOn = 'all' | 'failure';
+
+/** Reads one target's settings: named targets use NOTIFY_TARGET_<NAME>_<OPTION>, zero-config ones their own names. */
+export interface SettingsContext {
+  readonly target: string;
+  /** The setting that holds an option, e.g. NOTIFY_TARGET_OPS_URL or SLACK_WEBHOOK_URL. */
+  nameOf(option: string): string;
+  /** The trimmed value of an option's setting, or undefined when empty or unset. */
+  get(option: string): string | undefined;
+  /** Stops start-up with an error that names the setting (never its value). */
+  fail(option: string, message: string): never;
+}
+
+export interface RenderOptions {
+  armEndpoint: string;
+  includeLogs: boolean;
+  mention?: string;
+}
+
+export type SendResult =
+  | { ok: true; form?: Form; providerState?: string }
+  | { ok: false; failure: SendFailureClass; detail: string; status?: number; retryAfterSeconds?: number };
+
+export interface SendContext {
+  timeoutMs: number;
+  /** Provider-owned state from the ledger (e.g. where a live message is). */
+  providerState?: string;
+}
+
+export interface Provider<S = unknown> {
+  readonly kind: string;
+  /** The zero-config target this kind offers (SLACK_WEBHOOK_URL…), if any: its name and setting names. */
+  readonly zeroConfig?: { name: string; settings: Record<string, string> };
+  readSettings(ctx: SettingsContext): S;
+  /** Where to look when the target is wrong, without its value ("the URL in SLACK_WEBHOOK_URL"). */
+  describe(settings: S): string;
+  /** Secret values of these settings: masked in every log line, in every form. */
+  secrets(settings: S): string[];
+  /** Settings that identify the channel (URL, channel id…): a changed one is tried again after a failure. */
+  identity(settings: S): unknown;
+  /** Checks a mention setting, or throws through ctx.fail. */
+  validateMention?(ctx: SettingsContext, mention: string): void;
+  render(report: CommandReport, options: RenderOptions, form: Form): unknown;
+  send(settings: S, payload: unknown, ctx: SendContext): Promise<SendResult>;
+  /** What the channel would show, as plain text (preview, demo). */
+  asText(payload: unknown): string;
+  /** The longest one send can take, every HTTP call in it included (the claim lease covers it). */
+  maxSendMs(timeoutMs: number): number;
+}
+
+export interface Target<S = unknown> {
+  name: string;
+  kind: string;
+  provider: Provider<S>;
+  settings: S;
+  notifyOn: NotifyOn;
+  includeLogs: boolean;
+  mention?: string;
+  /** Clusters this target may be told about (NOTIFY_TARGET_<NAME>_CLUSTERS; default: all). */
+  scope: ClusterScope;
+}
+
+export function wants(target: Target, outcome: CommandReport['outcome']): boolean {
+  return target.notifyOn === 'all' || outcome !== 'succeeded';
+}
+
+export function renderOptions(target: Target, armEndpoint: string): RenderOptions {
+  return { armEndpoint, includeLogs: target.includeLogs, ...(target.mention ? { mention: target.mention } : {}) };
+}
+
+/** A short hash of what makes the target this target: kept in the ledger, never the values themselves. */
+export function fingerprint(target: Target): string {
+  const what = JSON.stringify([target.kind, target.provider.identity(target.settings), target.notifyOn, target.includeLogs, target.mention ?? '']);
+  return createHash('sha256').update(what).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,219 @@
+// Microsoft Teams: an Adaptive Card 1.4 (1.5+ fail in Workflows) in the message envelope, posted to a
+// Workflows webhook ("When a Teams webhook request is received"), or to a legacy Office 365 connector.
+// Untrusted text goes into RichTextBlock TextRuns, which Teams never parses as markdown, so links and
+// formatting in logs or commands stay inert. The request is kept under ~24 KB (Teams refuses ~28 KB).
+//
+// Answers are judged by the kind of endpoint: Workflows (*.logic.azure.com, *.powerplatform.com, and any
+// other host) accept with 202 and run the flow later (200 when a flow answers itself); a legacy connector
+// (*.webhook.office.com, outlook.office.com) answers 200 with the body "1", and 200 with an error text
+// when the post failed. Anything else is a failure, its body (capped) in the reason.
+import { parseHttpsUrl } from '../../settingRules';
+import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
+import { clip, fitTail, omittedMarker } from '../../core/text';
+import { bodyExcerpt, describeRequestError, parseRetryAfter } from '../http';
+import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../provider';
+import { contextLink, outcomeEmoji, portalUrl, trustedFacts } from '../render';
+
+export interface TeamsSettings {
+  url: string;
+  urlSetting: string;
+}
+
+export const TEAMS_MAX_BYTES = 24 * 1024;
+
+export interface TeamsPayload {
+  type: 'message';
+  attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive'; contentUrl: null; content: Record<string, unknown> }];
+}
+
+type Element = Record<string, unknown>;
+
+function colour(report: CommandReport): { style: string; color: string } {
+  if (report.outcome === 'succeeded') return { style: 'good', color: 'Good' };
+  if (report.outcome === 'timedOut' || report.outcome === 'notFound' || report.outcome === 'forbidden' || report.outcome === 'error') {
+    return { style: 'warning', color: 'Warning' };
+  }
+  return { style: 'attention', color: 'Attention' };
+}
+
+function textRuns(label: string, value: string, monospace = false): Element {
+  return {
+    type: 'RichTextBlock',
+    inlines: [
+      { type: 'TextRun', text: `${label}: `, weight: 'Bolder' },
+      { type: 'TextRun', text: value, ...(monospace ? { fontType: 'Monospace' } : {}) },
+    ],
+  };
+}
+
+function envelope(card: Record<string, unknown>): TeamsPayload {
+  return { type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] };
+}
+
+/**
+ * The card: title, facts, command, reason, context, the end of the logs, an action to the portal. The
+ * minimal form (for a channel that refused the full one) keeps the title, the facts and the action.
+ */
+export function renderTeams(report: CommandReport, options: RenderOptions, form: Form = 'full'): TeamsPayload {
+  const minimal = form === 'minimal';
+  const { style, color } = colour(report);
+  const link = portalUrl(options.armEndpoint, report.clusterResourceId);
+  const body: Element[] = [
+    {
+      type: 'Container',
+      style,
+      bleed: true,
+      items: [{ type: 'TextBlock', text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`, weight: 'Bolder', size: 'Medium', color, wrap: true }],
+    },
+  ];
+  const msteams: Record<string, unknown> = { width: 'Full' };
+  if (options.mention && isFailure(report.outcome)) {
+    const [id, name] = options.mention.split('|') as [string, string];
+    body.push({ type: 'TextBlock', text: `<at>${name}</at> please take a look.`, wrap: true });
+    msteams.entities = [{ type: 'mention', text: `<at>${name}</at>`, mentioned: { id, name } }];
+  }
+  body.push({ type: 'FactSet', facts: trustedFacts(report) });
+  if (minimal) {
+    return envelope({
+      type: 'AdaptiveCard',
+      $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+      version: '1.4',
+      msteams,
+      body,
+      actions: [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }],
+    });
+  }
+  if (report.command !== undefined) body.push(textRuns('Command', clip(report.command, 1000), true));
+  if (report.reason) body.push(textRuns('Reason', clip(report.reason, 500)));
+  if (report.detail && report.outcome !== 'succeeded') body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, 1000) }] });
+  for (const [k, v] of Object.entries(report.context ?? {}).slice(0, 20)) body.push({ ...textRuns(k, clip(v, 300)), spacing: 'None' });
+
+  const actions: Element[] = [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }];
+  const cl = contextLink(report);
+  if (cl) actions.push({ type: 'Action.OpenUrl', title: 'Open link', url: cl });
+  const card = (extra: Element[]): Record<string, unknown> => ({
+    type: 'AdaptiveCard',
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    version: '1.4',
+    msteams,
+    body: [...body, ...extra],
+    actions,
+  });
+
+  if (!options.includeLogs || report.logs === undefined || report.logs.trim() === '') return envelope(card([]));
+  const fixedBytes = Buffer.byteLength(JSON.stringify(envelope(card([]))), 'utf8');
+  const logElements = (t: { text: string; omittedLines: number; omittedBytes: number }): Element[] => [
+    { type: 'TextBlock', text: t.omittedLines > 0 ? 'Logs (end)' : 'Logs', weight: 'Bolder', spacing: 'Medium' },
+    {
+      type: 'Container',
+      style: 'emphasis',
+      items: [
+        {
+          type: 'RichTextBlock',
+          inlines: [
+            ...(t.omittedLines > 0 ? [{ type: 'TextRun', text: `${omittedMarker(t.omittedLines, t.omittedBytes)}\n`, isSubtle: true }] : []),
+            { type: 'TextRun', text: t.text, fontType: 'Monospace', size: 'Small' },
+          ],
+        },
+      ],
+    },
+  ];
+  const budget = TEAMS_MAX_BYTES - fixedBytes - 64;
+  const logsJson = fitTail(
+    report.logs,
+    Math.max(0, budget),
+    (t) => JSON.stringify(logElements(t)),
+    (s) => Buffer.byteLength(s, 'utf8'),
+  );
+  return envelope(card(JSON.parse(logsJson) as Element[]));
+}
+
+export type TeamsEndpointKind = 'workflows' | 'connector';
+
+export function teamsEndpointKind(url: string): TeamsEndpointKind {
+  const host = new URL(url).hostname.toLowerCase();
+  return host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com' ? 'connector' : 'workflows';
+}
+
+/** Classifies an answer from a Teams endpoint of the given kind. */
+export function classifyTeamsAnswer(kind: TeamsEndpointKind, status: number, body: string, retryAfter?: number): SendResult {
+  const excerpt = bodyExcerpt(body);
+  if (kind === 'workflows' && (status === 202 || status === 200)) return { ok: true };
+  if (kind === 'connector' && status === 200) {
+    if (body.trim() === '1') return { ok: true };
+    // A connector reports its failures inside a 200: "Microsoft Teams endpoint returned HTTP error 413" etc.
+    const inner = /HTTP error (\d{3})/i.exec(body)?.[1];
+    const detail = `Teams connector answered 200 with "${excerpt}"`;
+    if (inner === '429' || (inner && Number(inner) >= 500)) return { ok: false, failure: 'transient', detail };
+    if (inner === '413' || inner === '400') return { ok: false, failure: 'refused', detail };
+    return { ok: false, failure: 'permanent', detail };
+  }
+  const detail = `Teams answered ${status}${excerpt ? `: ${excerpt}` : ''}`;
+  if (status === 429 || status === 408 || status >= 500) {
+    return { ok: false, failure: 'transient', detail, status, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
+  }
+  if (status === 400 || status === 413) return { ok: false, failure: 'refused', detail, status };
+  if (status >= 400) return { ok: false, failure: [401, 403, 404, 410].includes(status) ? 'permanent' : 'refused', detail, status };
+  // A 2xx or 3xx that this kind of endpoint does not give for a post it took.
+  return { ok: false, failure: 'permanent', detail: `${detail} (not what a ${kind === 'connector' ? 'connector' : 'Workflows'} endpoint answers to a post it took)`, status };
+}
+
+/** What a Teams channel would show, as plain text. */
+export function teamsAsText(body: unknown): string {
+  const card = (body as { attachments?: { content?: Record<string, any> }[] }).attachments?.[0]?.content ?? {};
+  const lines: string[] = [];
+  const walk = (items: Record<string, any>[] = []) => {
+    for (const e of items) {
+      if (e.type === 'TextBlock') lines.push(e.text);
+      else if (e.type === 'FactSet') lines.push((e.facts as { title: string; value: string }[]).map((f) => `${f.title}: ${f.value}`).join(' | '));
+      else if (e.type === 'RichTextBlock') lines.push((e.inlines as { text: string }[]).map((i) => i.text).join(''));
+      else if (e.type === 'Container') walk(e.items);
+    }
+  };
+  walk(card.body);
+  for (const a of (card.actions ?? []) as { title: string }[]) lines.push(`[${a.title}]`);
+  return lines.join('\n');
+}
+
+export const teams: Provider<TeamsSettings> = {
+  kind: 'teams',
+  zeroConfig: { name: 'teams', settings: { URL: 'TEAMS_WEBHOOK_URL', CLUSTERS: 'TEAMS_CLUSTERS' } },
+
+  readSettings(ctx: SettingsContext): TeamsSettings {
+    const url = ctx.get('URL');
+    if (!url) ctx.fail('URL', 'is required');
+    try {
+      parseHttpsUrl(ctx.nameOf('URL'), url, true);
+    } catch (err) {
+      ctx.fail('URL', (err as Error).message.replace(/^[^:]*: /, ''));
+    }
+    return { url, urlSetting: ctx.nameOf('URL') };
+  },
+  describe: (s) => `the URL in ${s.urlSetting}`,
+  secrets: (s) => [s.url],
+  identity: (s) => s.url,
+  validateMention(ctx, mention) {
+    if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention)) ctx.fail('MENTION', 'must be "user@domain|Display Name"');
+  },
+  render: (report, options, form) => renderTeams(report, options, form),
+  asText: teamsAsText,
+  maxSendMs: (timeoutMs) => timeoutMs + 1000,
+
+  async send(settings, payload, ctx): Promise<SendResult> {
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(settings.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+        redirect: 'error',
+        signal: AbortSignal.timeout(ctx.timeoutMs),
+      });
+      body = await response.text();
+    } catch (err) {
+      return { ok: false, failure: 'transient', detail: `Teams ${describeRequestError(err)}` };
+    }
+    return classifyTeamsAnswer(teamsEndpointKind(settings.url), response.status, body, parseRetryAfter(response.headers.get('retry-after')));
+  },
+};

@@ -1,0 +1,255 @@
+// The few table operations the ledger needs, each conditional, each answered with the Table service's own
+// clock (its Date header and the entities' Timestamp), so that leases written by one instance are judged
+// by every other on one clock. Azure Tables (or Azurite) in production and tests; an in-memory table on a
+// simulated clock for the bench's simulations.
+import { RestError, TableClient, type TableEntity, type TableTransaction } from '@azure/data-tables';
+
+export type EntityValue = string | number | boolean;
+
+export interface NewEntity {
+  partitionKey: string;
+  rowKey: string;
+  [property: string]: EntityValue | undefined;
+}
+
+export interface StoredEntity extends NewEntity {
+  etag: string;
+  /** Server time of the entity's last write, in ms. */
+  timestampMs: number;
+}
+
+export interface Written {
+  etag: string;
+  /** Server time when the write landed, in ms (second precision). */
+  serverNow: number;
+}
+
+/** The store could not be reached or failed (network, timeout, 5xx): worth another try later. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface EntityStore {
+  listPartition(partitionKey: string): Promise<{ entities: StoredEntity[]; serverNow: number }>;
+  /** Inserts every entity in one transaction: all, or none when one already exists (false). */
+  insertAll(entities: NewEntity[]): Promise<boolean>;
+  /** Replaces the entity if it is unchanged since `etag`; undefined when it changed or vanished. */
+  replace(entity: NewEntity, etag: string): Promise<Written | undefined>;
+  /** Sets these properties (others are kept) if the entity is unchanged since `etag`. */
+  merge(entity: NewEntity, etag: string): Promise<Written | undefined>;
+  /** Deletes the entity if it is unchanged since `etag`; false when it changed or vanished. */
+  delete(partitionKey: string, rowKey: string, etag: string): Promise<boolean>;
+  /** Entities whose last write is older than `cutoffMs` (retention). */
+  listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity>;
+}
+
+const statusOf = (err: unknown): number | undefined => (err instanceof RestError ? err.statusCode : (err as { statusCode?: number })?.statusCode);
+
+function unavailable(err: unknown, what: string): StoreUnavailableError {
+  const e = err as { name?: string; code?: string; message?: string };
+  const status = statusOf(err);
+  const why =
+    e?.name === 'AbortError' || e?.name === 'TimeoutError'
+      ? 'timed out'
+      : status
+        ? `answered ${status}${e.code ? ` ${e.code}` : ''}`
+        : `failed: ${e?.code ?? e?.name ?? 'error'}`;
+  return new StoreUnavailableError(`the delivery ledger (Table storage) ${why} on ${what}`, status);
+}
+
+function dateOf(header: string | null | undefined): number {
+  const ms = header ? Date.parse(header) : Number.NaN;
+  return Number.isNaN(ms) ? Date.now() : ms;
+}
+
+const RESERVED = new Set(['odata.metadata', 'etag', 'timestamp']);
+
+function toStored(entity: object): StoredEntity {
+  const raw = entity as Record<string, unknown> & { partitionKey: string; rowKey: string; etag?: string; timestamp?: string };
+  const out: StoredEntity = { partitionKey: raw.partitionKey, rowKey: raw.rowKey, etag: raw.etag ?? '*', timestampMs: Date.parse(raw.timestamp ?? '') || 0 };
+  for (const [k, v] of Object.entries(raw)) {
+    if (RESERVED.has(k) || k === 'partitionKey' || k === 'rowKey') continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  }
+  return out;
+}
+
+function clean(entity: NewEntity): TableEntity<Record<string, EntityValue>> {
+  const out: Record<string, EntityValue> = {};
+  for (const [k, v] of Object.entries(entity)) if (v !== undefined && k !== 'partitionKey' && k !== 'rowKey') out[k] = v;
+  return { partitionKey: entity.partitionKey, rowKey: entity.rowKey, ...out };
+}
+
+/** Azure Table storage (or Azurite). Every call is bounded by `timeoutMs`, retries included. */
+export class TableEntityStore implements EntityStore {
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  private ensureTable(): Promise<void> {
+    this.ready ??= this.table.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((err: unknown) => {
+      this.ready = undefined;
+      throw unavailable(err, 'create table');
+    });
+    return this.ready;
+  }
+
+  private options(onDate?: (ms: number) => void) {
+    return {
+      abortSignal: AbortSignal.timeout(this.timeoutMs),
+      onResponse: (r: { headers: { get(name: string): string | undefined | null } }) => onDate?.(dateOf(r.headers.get('date'))),
+    };
+  }
+
+  async listPartition(partitionKey: string): Promise<{ entities: StoredEntity[]; serverNow: number }> {
+    await this.ensureTable();
+    let serverNow = Date.now();
+    try {
+      const entities: StoredEntity[] = [];
+      const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...this.options((d) => (serverNow = d)) })) {
+        entities.push(toStored(e));
+      }
+      // The Date header has whole seconds; any entity's Timestamp is also a moment the server has passed.
+      return { entities, serverNow: Math.max(serverNow, ...entities.map((e) => e.timestampMs)) };
+    } catch (err) {
+      throw unavailable(err, 'read');
+    }
+  }
+
+  async insertAll(entities: NewEntity[]): Promise<boolean> {
+    if (entities.length === 0) return true;
+    await this.ensureTable();
+    try {
+      if (entities.length === 1) {
+        await this.table.createEntity(clean(entities[0]!), this.options());
+        return true;
+      }
+      const actions: Parameters<TableTransaction['createEntity']>[0][] = entities.map(clean);
+      const res = await this.table.submitTransaction(actions.map((e) => ['create', e]), this.options());
+      return res.status < 300;
+    } catch (err) {
+      if (statusOf(err) === 409) return false;
+      throw unavailable(err, 'insert');
+    }
+  }
+
+  async replace(entity: NewEntity, etag: string): Promise<Written | undefined> {
+    await this.ensureTable();
+    let serverNow = Date.now();
+    try {
+      const res = await this.table.updateEntity(clean(entity), 'Replace', { etag, ...this.options((d) => (serverNow = d)) });
+      return { etag: res.etag ?? '*', serverNow };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404) return undefined;
+      throw unavailable(err, 'write');
+    }
+  }
+
+  async merge(entity: NewEntity, etag: string): Promise<Written | undefined> {
+    await this.ensureTable();
+    let serverNow = Date.now();
+    try {
+      const res = await this.table.updateEntity(clean(entity), 'Merge', { etag, ...this.options((d) => (serverNow = d)) });
+      return { etag: res.etag ?? '*', serverNow };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404) return undefined;
+      throw unavailable(err, 'write');
+    }
+  }
+
+  async delete(partitionKey: string, rowKey: string, etag: string): Promise<boolean> {
+    await this.ensureTable();
+    try {
+      await this.table.deleteEntity(partitionKey, rowKey, { etag, ...this.options() });
+      return true;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404) return false;
+      throw unavailable(err, 'delete');
+    }
+  }
+
+  async *listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity> {
+    await this.ensureTable();
+    const filter = `Timestamp lt datetime'${new Date(cutoffMs).toISOString()}'`;
+    try {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) yield toStored(e);
+    } catch (err) {
+      throw unavailable(err, 'scan');
+    }
+  }
+}
+
+/** An in-memory table on a given clock: the bench's simulations run the real ledger logic on it. */
+export class MemoryEntityStore implements EntityStore {
+  private readonly partitions = new Map<string, Map<string, StoredEntity>>();
+  private version = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private get(pk: string, rk: string): StoredEntity | undefined {
+    return this.partitions.get(pk)?.get(rk);
+  }
+
+  private stamp(entity: NewEntity): StoredEntity {
+    const stored = { ...clean(entity), etag: `W/"${++this.version}"`, timestampMs: this.now() } as StoredEntity;
+    let partition = this.partitions.get(entity.partitionKey);
+    if (!partition) this.partitions.set(entity.partitionKey, (partition = new Map()));
+    partition.set(entity.rowKey, stored);
+    return stored;
+  }
+
+  async listPartition(partitionKey: string): Promise<{ entities: StoredEntity[]; serverNow: number }> {
+    const entities = [...(this.partitions.get(partitionKey)?.values() ?? [])].map((e) => ({ ...e }));
+    return { entities, serverNow: this.now() };
+  }
+
+  async insertAll(entities: NewEntity[]): Promise<boolean> {
+    if (entities.some((e) => this.get(e.partitionKey, e.rowKey))) return false;
+    for (const e of entities) this.stamp(e);
+    return true;
+  }
+
+  async replace(entity: NewEntity, etag: string): Promise<Written | undefined> {
+    const current = this.get(entity.partitionKey, entity.rowKey);
+    if (!current || current.etag !== etag) return undefined;
+    return { etag: this.stamp(entity).etag, serverNow: this.now() };
+  }
+
+  async merge(entity: NewEntity, etag: string): Promise<Written | undefined> {
+    const current = this.get(entity.partitionKey, entity.rowKey);
+    if (!current || current.etag !== etag) return undefined;
+    const { etag: _e, timestampMs: _t, ...kept } = current;
+    return { etag: this.stamp({ ...kept, ...clean(entity) } as NewEntity).etag, serverNow: this.now() };
+  }
+
+  async delete(partitionKey: string, rowKey: string, etag: string): Promise<boolean> {
+    const partition = this.partitions.get(partitionKey);
+    if (partition?.get(rowKey)?.etag !== etag) return false;
+    partition.delete(rowKey);
+    if (partition.size === 0) this.partitions.delete(partitionKey);
+    return true;
+  }
+
+  async *listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity> {
+    for (const partition of [...this.partitions.values()]) for (const e of [...partition.values()]) if (e.timestampMs < cutoffMs) yield { ...e };
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const p of this.partitions.values()) n += p.size;
+    return n;
+  }
+}

@@ -1,0 +1,140 @@
+// Final results, stored once ARM has given one, so that delivery never asks ARM again: logs can be
+// 512 kB, more than a queue message or a Table property holds, hence a blob in the app's own storage
+// account. Only the function writes here (producers can enqueue, nothing more), and a blob is found by the
+// command's key, never by a name a message supplies.
+import { BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
+import type { TokenCredential } from '@azure/identity';
+import type { FinalAnswer } from '../core/report';
+import { StoreUnavailableError } from './entityStore';
+
+export const RESULT_VERSION = 1;
+
+export interface StoredResult {
+  v: number;
+  clusterResourceId: string;
+  commandId: string;
+  firstSeenAt: string;
+  /** When this app saw the final answer. */
+  finalAt: string;
+  waitedSeconds: number;
+  answer: FinalAnswer;
+}
+
+export interface ResultStore {
+  put(key: string, result: StoredResult): Promise<void>;
+  /** undefined: nothing is stored under this key. */
+  get(key: string): Promise<StoredResult | undefined>;
+  delete(key: string): Promise<void>;
+  /** Keys of results stored before `cutoffMs` (retention). */
+  listOlderThan(cutoffMs: number): AsyncIterable<string>;
+}
+
+function unavailable(err: unknown, what: string): StoreUnavailableError {
+  const e = err as { name?: string; code?: string; statusCode?: number };
+  const why = e?.name === 'AbortError' ? 'timed out' : e?.statusCode ? `answered ${e.statusCode}${e.code ? ` ${e.code}` : ''}` : `failed: ${e?.code ?? e?.name ?? 'error'}`;
+  return new StoreUnavailableError(`the result store (Blob storage) ${why} on ${what}`, e?.statusCode);
+}
+
+function parseResult(text: string): StoredResult | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<StoredResult>;
+    if (!v || typeof v !== 'object' || typeof v.clusterResourceId !== 'string' || typeof v.commandId !== 'string' || !v.answer || typeof v.answer !== 'object') {
+      return undefined;
+    }
+    return v as StoredResult;
+  } catch {
+    return undefined;
+  }
+}
+
+export class BlobResultStore implements ResultStore {
+  private ready: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  static fromConnectionString(connectionString: string, containerName: string): BlobResultStore {
+    return new BlobResultStore(BlobServiceClient.fromConnectionString(connectionString, { retryOptions: { maxTries: 2, retryDelayInMs: 200 } }).getContainerClient(containerName));
+  }
+
+  static fromServiceUri(uri: string, credential: TokenCredential, containerName: string): BlobResultStore {
+    return new BlobResultStore(new BlobServiceClient(uri, credential, { retryOptions: { maxTries: 2, retryDelayInMs: 200 } }).getContainerClient(containerName));
+  }
+
+  private ensureContainer(): Promise<unknown> {
+    this.ready ??= this.container.createIfNotExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((err: unknown) => {
+      this.ready = undefined;
+      throw unavailable(err, 'create container');
+    });
+    return this.ready;
+  }
+
+  private name(key: string): string {
+    return `results/${key}.json`;
+  }
+
+  async put(key: string, result: StoredResult): Promise<void> {
+    await this.ensureContainer();
+    const body = Buffer.from(JSON.stringify(result), 'utf8');
+    try {
+      await this.container.getBlockBlobClient(this.name(key)).upload(body, body.length, {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        abortSignal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw unavailable(err, 'write');
+    }
+  }
+
+  async get(key: string): Promise<StoredResult | undefined> {
+    await this.ensureContainer();
+    try {
+      const buffer = await this.container.getBlockBlobClient(this.name(key)).downloadToBuffer(undefined, undefined, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      return parseResult(buffer.toString('utf8'));
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return undefined;
+      throw unavailable(err, 'read');
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.container.getBlockBlobClient(this.name(key)).deleteIfExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw unavailable(err, 'delete');
+    }
+  }
+
+  async *listOlderThan(cutoffMs: number): AsyncIterable<string> {
+    await this.ensureContainer();
+    try {
+      for await (const blob of this.container.listBlobsFlat({ prefix: 'results/' })) {
+        const modified = blob.properties.lastModified?.getTime() ?? 0;
+        const m = /^results\/([0-9a-f]{64})\.json$/.exec(blob.name);
+        if (m && modified < cutoffMs) yield m[1]!;
+      }
+    } catch (err) {
+      throw unavailable(err, 'list');
+    }
+  }
+}
+
+/** For the bench's simulations. */
+export class MemoryResultStore implements ResultStore {
+  readonly results = new Map<string, { result: StoredResult; at: number }>();
+  constructor(private readonly now: () => number = Date.now) {}
+  async put(key: string, result: StoredResult): Promise<void> {
+    this.results.set(key, { result: JSON.parse(JSON.stringify(result)) as StoredResult, at: this.now() });
+  }
+  async get(key: string): Promise<StoredResult | undefined> {
+    return this.results.get(key)?.result;
+  }
+  async delete(key: string): Promise<void> {
+    this.results.delete(key);
+  }
+  async *listOlderThan(cutoffMs: number): AsyncIterable<string> {
+    for (const [k, v] of [...this.results]) if (v.at < cutoffMs) yield k;
+  }
+}
