@@ -81,6 +81,25 @@ export function retryDelaySeconds(policy: RetryPolicy, input: { round: number; r
   return Math.max(1, Math.ceil(Math.min(cap, Math.max(backoff, after))));
 }
 
+/**
+ * When a delivery round that left targets pending comes back: when the first of them may be tried (their
+ * own waits), plus one second because those waits are judged on the Table service's clock, whose Date
+ * header has whole seconds; never beyond the cap, never beyond the delivery deadline.
+ */
+export function deliveryRoundDelaySeconds(policy: RetryPolicy, input: { waitsMs: number[]; msToDeadline: number }): number {
+  const first = Math.min(...input.waitsMs);
+  return Math.max(1, Math.min(Math.ceil(first / 1000) + 1, policy.maxDelaySeconds, Math.ceil(input.msToDeadline / 1000) + 1));
+}
+
+/**
+ * After the ledger or the result store failed: back off like a delivery, but a command still being
+ * polled never waits longer than its poll interval allows (POLL_MAX_DELAY_SECONDS).
+ */
+export function storeRetryDelaySeconds(input: { stage: 'poll' | 'deliver'; round: number; deliveryMaxDelaySeconds: number; pollMaxDelaySeconds: number; random: number }): number {
+  const cap = input.stage === 'deliver' ? input.deliveryMaxDelaySeconds : Math.min(input.deliveryMaxDelaySeconds, input.pollMaxDelaySeconds);
+  return retryDelaySeconds({ maxDelaySeconds: cap }, { round: input.round, random: input.random });
+}
+
 /** What a failed send means for its target. */
 export type SendFailureClass =
   /** 429, 5xx, timeouts, network: try again later, at the same payload. */

@@ -14,7 +14,7 @@ import type { ArmRead } from '../core/armAnswer';
 import { clusterResourceId, escapeForLog, MessageError, messageText, parsePollRequest, serializePollRequest, type Bookkeeping, type PollRequest, type SentNote } from '../core/message';
 import { buildReport, finalAnswer, formatDuration, timedOutAnswer, type CommandReport, type FinalAnswer } from '../core/report';
 import type { ReadBudget } from '../core/readBudget';
-import { nextDelaySeconds, retryDelaySeconds, type PollSchedule, type RetryPolicy } from '../core/schedule';
+import { deliveryRoundDelaySeconds, nextDelaySeconds, retryDelaySeconds, storeRetryDelaySeconds, type PollSchedule, type RetryPolicy } from '../core/schedule';
 import type { Log } from '../log';
 import { Cooldowns, deliverTarget, recordSentNote, type TargetResult } from '../notify/delivery';
 import type { Target } from '../notify/provider';
@@ -358,10 +358,7 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
     }
     return poison(ctx, `delivery deadline passed: ${reasons.join('; ')}`, label);
   }
-  // Waits are judged on the Table service's clock, whose Date header has whole seconds: one more second
-  // makes sure the next round finds the wait over.
-  const waitMs = Math.min(...pending.map((p) => p.waitMs));
-  const delaySeconds = Math.max(1, Math.min(Math.ceil(waitMs / 1000) + 1, deps.delivery.maxDelaySeconds, Math.ceil((deliverBy - deps.now()) / 1000) + 1));
+  const delaySeconds = deliveryRoundDelaySeconds(policy, { waitsMs: pending.map((p) => p.waitMs), msToDeadline: deliverBy - deps.now() });
   const sent = pending.flatMap((p) => (p.sent ? [p.sent] : []));
   await requeue(ctx, { ...stripPoll(book), stage: 'deliver', round: (book.round ?? 0) + 1, ...(sent.length ? { sent } : {}) }, delaySeconds);
   log.info(`${label}: ${outcome}; ${summary}; delivery continues in ${delaySeconds}s`);
@@ -382,8 +379,13 @@ async function deferForStore(ctx: Ctx, err: StoreUnavailableError): Promise<Poll
   if (deps.now() > lastChance) {
     return poison(ctx, `${err.message}; gave up after ${formatDuration((deps.now() - ctx.firstSeenMs) / 1000)} (the poll and delivery deadlines have passed)`, label);
   }
-  const cap = book.stage === 'deliver' ? deps.delivery.maxDelaySeconds : Math.min(deps.delivery.maxDelaySeconds, deps.schedule.maxDelaySeconds);
-  const delaySeconds = retryDelaySeconds({ maxDelaySeconds: cap }, { round, random: deps.random() });
+  const delaySeconds = storeRetryDelaySeconds({
+    stage: book.stage ?? 'poll',
+    round,
+    deliveryMaxDelaySeconds: deps.delivery.maxDelaySeconds,
+    pollMaxDelaySeconds: deps.schedule.maxDelaySeconds,
+    random: deps.random(),
+  });
   await requeue(ctx, { ...book, round }, delaySeconds);
   log.warn(`${label}: ${err.message}; trying again in ${delaySeconds}s (round ${round})`);
   return { kind: 'deferred', delaySeconds, results: [], reason: err.message };

@@ -19,7 +19,8 @@ describe('deployable bundle', () => {
   it('registers without loading the SDKs, and the bundled handler runs a poll end to end', async () => {
     const index = readFileSync(resolve(ROOT, 'dist/function/index.js'), 'utf8');
     assert.ok(/import\("\.\/handler\.js"\)|require\("\.\/handler\.js"\)/.test(index), 'the handler is loaded lazily from handler.js');
-    assert.ok(!/ManagedIdentityCredential|QueueServiceClient|msal/i.test(index), 'no SDK in the start-up file');
+    assert.ok(!/ManagedIdentityCredential|QueueServiceClient|TableClient|BlobServiceClient|msal/i.test(index), 'no SDK in the start-up file');
+    assert.match(index, /cleanLedger/, 'the retention timer is registered');
     const h = await harness();
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the bundle' } });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { baseIntervalSeconds, nextDelaySeconds } from '../../src/core/schedule';
+import { baseIntervalSeconds, cappedRetryAfterSeconds, decideAfterFailure, deliveryRoundDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextDelaySeconds, RETRY_AFTER_CAP_SECONDS, retryDelaySeconds, storeRetryDelaySeconds } from '../../src/core/schedule';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
 const at = (elapsedSeconds: number, extra = {}) => nextDelaySeconds(S, { elapsedSeconds, remainingSeconds: 1e9, random: 0, ...extra });
@@ -29,5 +29,37 @@ describe('poll schedule', () => {
   it('lands the last poll on the deadline and never goes below one second', () => {
     assert.equal(at(1000, { remainingSeconds: 12 }), 12);
     assert.equal(at(1000, { remainingSeconds: 0.2 }), 1);
+  });
+});
+
+describe('delivery retries and deferrals', () => {
+  const P = { maxDelaySeconds: 900 };
+  it('back off from 2 s, doubling, jittered down by at most 20 %, up to the cap', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 9, 10, 11, 40].map((round) => retryDelaySeconds(P, { round, random: 0 })), [2, 4, 8, 16, 32, 512, 900, 900, 900]);
+    for (const random of [0.5, 0.999]) assert.ok(retryDelaySeconds(P, { round: 5, random }) >= 26);
+  });
+  it('honour a Retry-After up to 15 minutes and the configured cap, never past the queue\'s 7 days', () => {
+    assert.equal(retryDelaySeconds(P, { round: 1, random: 0, retryAfterSeconds: 30 }), 30);
+    assert.equal(retryDelaySeconds(P, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }), 900);
+    assert.equal(retryDelaySeconds({ maxDelaySeconds: 10_000_000 }, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }), RETRY_AFTER_CAP_SECONDS);
+    assert.equal(retryDelaySeconds({ maxDelaySeconds: 20 }, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }), 20);
+    assert.equal(cappedRetryAfterSeconds(-5, 900), 0);
+    assert.ok(RETRY_AFTER_CAP_SECONDS < MAX_QUEUE_DELAY_SECONDS);
+  });
+  it('retry a refused full payload in its minimal form at once; end a refused minimal one, or a permanent answer', () => {
+    assert.deepEqual(decideAfterFailure('refused', 'full'), { kind: 'retry-minimal' });
+    assert.deepEqual(decideAfterFailure('refused', 'minimal'), { kind: 'give-up' });
+    assert.deepEqual(decideAfterFailure('permanent', 'full'), { kind: 'give-up' });
+    assert.deepEqual(decideAfterFailure('transient', 'minimal'), { kind: 'later' });
+  });
+  it('bring a round back when its first target may be tried, one second late for the Table clock, within the deadline', () => {
+    assert.equal(deliveryRoundDelaySeconds(P, { waitsMs: [30_000, 2_000], msToDeadline: 1e9 }), 3);
+    assert.equal(deliveryRoundDelaySeconds(P, { waitsMs: [5_000_000], msToDeadline: 1e9 }), 900);
+    assert.equal(deliveryRoundDelaySeconds(P, { waitsMs: [60_000], msToDeadline: 10_000 }), 11);
+  });
+  it('wait out a store that is down no longer than the poll interval while polling', () => {
+    const at = (stage: 'poll' | 'deliver', round: number) => storeRetryDelaySeconds({ stage, round, deliveryMaxDelaySeconds: 900, pollMaxDelaySeconds: 60, random: 0 });
+    assert.deepEqual([1, 6, 20].map((r) => at('poll', r)), [2, 60, 60]);
+    assert.deepEqual([1, 6, 20].map((r) => at('deliver', r)), [2, 64, 900]);
   });
 });
