@@ -40,9 +40,23 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
     log,
   });
   worker.start();
+  // Timers, as the host runs them (not at start-up: runOnStartup is off).
+  const { nextDailyRun } = await import('../core/ncrontab');
+  const { RETENTION_SCHEDULE, sweepOld } = await import('../pipeline/retention');
+  let timer: NodeJS.Timeout | undefined;
+  const scheduleSweep = () => {
+    timer = setTimeout(() => {
+      sweepOld(runtime.ledger.store, runtime.deps.results, runtime.config.retentionDays, Date.now(), log)
+        .catch((err: unknown) => log.error(`retention: ${(err as Error).message}`))
+        .finally(scheduleSweep);
+    }, nextDailyRun(RETENTION_SCHEDULE, Date.now()) - Date.now());
+    timer.unref();
+  };
+  scheduleSweep();
   log.info(`worker: listening on queue ${runtime.config.queueName} (batch ${batchSize}, max dequeue ${host.maxDequeueCount} from ${hostJson})`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
+      clearTimeout(timer);
       log.info(`worker: ${signal}: finishing ${worker.busy} running message(s)`);
       void worker.stop().then(() => {
         const s = worker.stats;

@@ -1,7 +1,6 @@
 // Timer: once a day, delete ledger rows and stored results older than LEDGER_RETENTION_DAYS.
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-
-export const RETENTION_SCHEDULE = '0 17 3 * * *';
+import { RETENTION_SCHEDULE } from '../pipeline/retention';
 
 let handlers: Promise<typeof import('../pipeline/handlers')> | undefined;
 

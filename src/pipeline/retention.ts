@@ -5,6 +5,9 @@ import type { Log } from '../log';
 import type { EntityStore } from '../store/entityStore';
 import type { ResultStore } from '../store/results';
 
+/** Daily at 03:17 UTC (NCRONTAB), for the host's timer trigger and the worker alike. */
+export const RETENTION_SCHEDULE = '0 17 3 * * *';
+
 export interface SweepResult {
   rows: number;
   results: number;

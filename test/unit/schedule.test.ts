@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { baseIntervalSeconds, cappedRetryAfterSeconds, decideAfterFailure, deliveryRoundDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextDelaySeconds, RETRY_AFTER_CAP_SECONDS, retryDelaySeconds, storeRetryDelaySeconds } from '../../src/core/schedule';
+import { nextDailyRun } from '../../src/core/ncrontab';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
 const at = (elapsedSeconds: number, extra = {}) => nextDelaySeconds(S, { elapsedSeconds, remainingSeconds: 1e9, random: 0, ...extra });
@@ -61,5 +62,15 @@ describe('delivery retries and deferrals', () => {
     const at = (stage: 'poll' | 'deliver', round: number) => storeRetryDelaySeconds({ stage, round, deliveryMaxDelaySeconds: 900, pollMaxDelaySeconds: 60, random: 0 });
     assert.deepEqual([1, 6, 20].map((r) => at('poll', r)), [2, 60, 60]);
     assert.deepEqual([1, 6, 20].map((r) => at('deliver', r)), [2, 64, 900]);
+  });
+});
+
+describe('timer schedules', () => {
+  it('find the next daily run as the host would', () => {
+    const at = (iso: string) => new Date(nextDailyRun('0 17 3 * * *', Date.parse(iso))).toISOString();
+    assert.equal(at('2026-11-28T01:00:00Z'), '2026-11-28T03:17:00.000Z');
+    assert.equal(at('2026-11-28T03:17:00Z'), '2026-11-29T03:17:00.000Z');
+    assert.equal(at('2026-12-31T23:59:59Z'), '2027-01-01T03:17:00.000Z');
+    assert.throws(() => nextDailyRun('*/5 * * * * *', 0), /only daily/);
   });
 });
