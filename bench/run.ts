@@ -140,8 +140,11 @@ async function workerRun(s: StandIns): Promise<{ throughput: number; rss1k: numb
   const t1k = performance.now();
   const p1k = polls();
   const rss1k = rssKb(child.pid!);
-  await waitFor(10_000);
+  // Throughput over 4,000 polls: Azurite's in-memory queue collects its garbage every 60 s, and at this
+  // message rate that blocks the emulator for about a minute (an emulator artefact: see README).
+  await waitFor(5000);
   const throughput = ((polls() - p1k) * 1000) / (performance.now() - t1k);
+  await waitFor(10_000);
   const rss10k = rssKb(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -222,7 +225,7 @@ async function main(tlsDir: string): Promise<void> {
       ['overhead_ratio', String(result.overhead_ratio), '≤ 1.2'],
       ['  ARM GET + re-enqueue alone (before the ledger step)', `${result.arm_and_queue_only_ms} ms`, ''],
       ['worker lines with PopReceiptMismatch / could not extend', String(result.worker_queue_errors), '0'],
-      ['throughput_per_s (one worker, host.json concurrency)', String(result.throughput_per_s), ''],
+      ['throughput_per_s (one worker, host.json concurrency, polls 1,000–5,000)', String(result.throughput_per_s), ''],
       ['import_ms (deployable, fresh process)', String(result.import_ms), ''],
       ['bare_node_ms (node -e 0)', String(result.bare_node_ms), ''],
       ['import_ms − bare_node_ms', String(round(cold.importMs - cold.bareMs, 1)), '≤ 80'],
