@@ -3,7 +3,9 @@
 // call ARM at all but defers the poll to a slot of its own, slots spaced 1/rate apart, so a burst of
 // commands spreads itself over time instead of collecting 429s. ARM's
 // x-ms-ratelimit-remaining-subscription-reads header pulls the mirror down when other instances or tools
-// spend the same budget. Pure: the caller passes the clock.
+// spend the same budget. Pure: the caller passes the clock, a monotonic one (a wall clock stepping back
+// would stall every subscription). At most MAX_SUBSCRIPTIONS buckets are kept, least recently used first
+// out: a bucket left alone that long has refilled anyway, so forgetting it changes nothing.
 
 export interface ReadBudgetOptions {
   burst: number;
@@ -17,17 +19,30 @@ interface Bucket {
   nextSlot: number;
 }
 
+export const MAX_SUBSCRIPTIONS = 10_000;
+
 export class ReadBudget {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly options: ReadBudgetOptions) {}
+  constructor(
+    private readonly options: ReadBudgetOptions,
+    private readonly maxKeys = MAX_SUBSCRIPTIONS,
+  ) {}
+
+  get size(): number {
+    return this.buckets.size;
+  }
 
   private bucket(key: string, nowMs: number): Bucket {
     let b = this.buckets.get(key);
-    if (!b) {
+    if (b) {
+      // Most recently used last: Map keeps insertion order.
+      this.buckets.delete(key);
+    } else {
       b = { tokens: this.options.burst, at: nowMs, nextSlot: 0 };
-      this.buckets.set(key, b);
+      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
     }
+    this.buckets.set(key, b);
     if (nowMs > b.at) {
       b.tokens = Math.min(this.options.burst, b.tokens + ((nowMs - b.at) / 1000) * this.options.perSecond);
       b.at = nowMs;

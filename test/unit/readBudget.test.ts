@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReadBudget } from '../../src/core/readBudget';
+import { MAX_SUBSCRIPTIONS, ReadBudget } from '../../src/core/readBudget';
 
 describe('ARM read budget', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {
@@ -31,5 +31,24 @@ describe('ARM read budget', () => {
     b.observe('s', undefined, 0);
     b.observe('s', 500, 1000);
     assert.equal(b.take('s', 1000), 0, 'a higher remaining does not add tokens');
+  });
+  it('keeps at most 10,000 subscriptions, least recently used out, and stays small for a million', () => {
+    const b = new ReadBudget({ burst: 2, perSecond: 1 });
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 1_000_000; i++) b.take(`00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, i);
+    gc?.();
+    const grew = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    assert.equal(b.size, MAX_SUBSCRIPTIONS);
+    assert.ok(grew < 50, `heap grew ${grew.toFixed(1)} MB for a million subscriptions`);
+    // A subscription in use stays; the oldest unused one went first.
+    const c = new ReadBudget({ burst: 1, perSecond: 0.001 }, 2);
+    c.take('a', 0);
+    c.take('b', 0);
+    c.take('a', 0);
+    c.take('c', 0);
+    assert.ok(c.take('a', 0) > 0, 'a is still spent (kept)');
+    assert.equal(c.take('b', 0), 0, 'b was forgotten, so it starts full');
   });
 });

@@ -9,10 +9,10 @@
 // when the post failed. Anything else is a failure, its body (capped) in the reason.
 import { parseHttpsUrl } from '../../settingRules';
 import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
-import { clip, fitTail, omittedMarker } from '../../core/text';
+import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
 import { bodyExcerpt, describeRequestError, parseRetryAfter } from '../http';
 import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../provider';
-import { contextLink, outcomeEmoji, portalUrl, trustedFacts } from '../render';
+import { capLadder, contextEntries, contextLink, outcomeEmoji, portalUrl, trimmedNote, trustedFacts, unknownState, type FieldCaps } from '../render';
 
 export interface TeamsSettings {
   url: string;
@@ -50,59 +50,12 @@ function envelope(card: Record<string, unknown>): TeamsPayload {
   return { type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] };
 }
 
-/**
- * The card: title, facts, command, reason, context, the end of the logs, an action to the portal. The
- * minimal form (for a channel that refused the full one) keeps the title, the facts and the action.
- */
-export function renderTeams(report: CommandReport, options: RenderOptions, form: Form = 'full'): TeamsPayload {
-  const minimal = form === 'minimal';
-  const { style, color } = colour(report);
-  const link = portalUrl(options.armEndpoint, report.clusterResourceId);
-  const body: Element[] = [
-    {
-      type: 'Container',
-      style,
-      bleed: true,
-      items: [{ type: 'TextBlock', text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`, weight: 'Bolder', size: 'Medium', color, wrap: true }],
-    },
-  ];
-  const msteams: Record<string, unknown> = { width: 'Full' };
-  if (options.mention && isFailure(report.outcome)) {
-    const [id, name] = options.mention.split('|') as [string, string];
-    body.push({ type: 'TextBlock', text: `<at>${name}</at> please take a look.`, wrap: true });
-    msteams.entities = [{ type: 'mention', text: `<at>${name}</at>`, mentioned: { id, name } }];
-  }
-  body.push({ type: 'FactSet', facts: trustedFacts(report) });
-  if (minimal) {
-    return envelope({
-      type: 'AdaptiveCard',
-      $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-      version: '1.4',
-      msteams,
-      body,
-      actions: [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }],
-    });
-  }
-  if (report.command !== undefined) body.push(textRuns('Command', clip(report.command, 1000), true));
-  if (report.reason) body.push(textRuns('Reason', clip(report.reason, 500)));
-  if (report.detail && report.outcome !== 'succeeded') body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, 1000) }] });
-  for (const [k, v] of Object.entries(report.context ?? {}).slice(0, 20)) body.push({ ...textRuns(k, clip(v, 300)), spacing: 'None' });
+const DEFAULT_CAPS: FieldCaps = { contextEntries: 20, contextValue: 300, command: 1000, reason: 500, detail: 1000 };
+const LOG_FLOOR_BYTES = 3000;
+const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
 
-  const actions: Element[] = [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }];
-  const cl = contextLink(report);
-  if (cl) actions.push({ type: 'Action.OpenUrl', title: 'Open link', url: cl });
-  const card = (extra: Element[]): Record<string, unknown> => ({
-    type: 'AdaptiveCard',
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    version: '1.4',
-    msteams,
-    body: [...body, ...extra],
-    actions,
-  });
-
-  if (!options.includeLogs || report.logs === undefined || report.logs.trim() === '') return envelope(card([]));
-  const fixedBytes = Buffer.byteLength(JSON.stringify(envelope(card([]))), 'utf8');
-  const logElements = (t: { text: string; omittedLines: number; omittedBytes: number }): Element[] => [
+function logElements(t: Tail): Element[] {
+  return [
     { type: 'TextBlock', text: t.omittedLines > 0 ? 'Logs (end)' : 'Logs', weight: 'Bolder', spacing: 'Medium' },
     {
       type: 'Container',
@@ -118,14 +71,77 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
       ],
     },
   ];
-  const budget = TEAMS_MAX_BYTES - fixedBytes - 64;
-  const logsJson = fitTail(
-    report.logs,
-    Math.max(0, budget),
-    (t) => JSON.stringify(logElements(t)),
-    (s) => Buffer.byteLength(s, 'utf8'),
-  );
-  return envelope(card(JSON.parse(logsJson) as Element[]));
+}
+
+/** Untrusted text, each field in TextRuns (never markdown), within the caps of this step. */
+function untrustedElements(report: CommandReport, caps: FieldCaps, note: (left: number) => string | undefined): Element[] {
+  const out: Element[] = [];
+  const state = unknownState(report);
+  if (state) out.push(textRuns('State', clip(state, 64)));
+  if (report.command !== undefined && caps.command > 0) out.push(textRuns('Command', clip(report.command, caps.command), true));
+  const explains = report.outcome !== 'succeeded' && report.outcome !== 'exitCode';
+  if (explains && report.reason && caps.reason > 0) out.push(textRuns('Reason', clip(report.reason, caps.reason)));
+  if (explains && report.detail && caps.detail > 0) out.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, caps.detail) }] });
+  const { shown, left } = contextEntries(report, caps);
+  for (const [k, v] of shown) out.push({ ...textRuns(k, v), spacing: 'None' });
+  const trimmed = note(left);
+  if (trimmed) out.push({ type: 'TextBlock', text: trimmed, isSubtle: true, wrap: true, size: 'Small' });
+  return out;
+}
+
+/**
+ * The card: title, facts, command, reason, context, the end of the logs, an action to the portal. The
+ * whole request stays within TEAMS_MAX_BYTES whatever the input: over it, context is trimmed first, then the
+ * command, then the reason, while the logs get what is left (and are cut last), with a note saying what was
+ * trimmed. The minimal form (for a channel that refused the full one) keeps the title, the facts and the action.
+ */
+export function renderTeams(report: CommandReport, options: RenderOptions, form: Form = 'full'): TeamsPayload {
+  const minimal = form === 'minimal';
+  const { style, color } = colour(report);
+  const link = portalUrl(options.armEndpoint, report.clusterResourceId);
+  const head: Element[] = [
+    {
+      type: 'Container',
+      style,
+      bleed: true,
+      items: [{ type: 'TextBlock', text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`, weight: 'Bolder', size: 'Medium', color, wrap: true }],
+    },
+  ];
+  const msteams: Record<string, unknown> = { width: 'Full' };
+  if (options.mention && isFailure(report.outcome)) {
+    const [id, name] = options.mention.split('|') as [string, string];
+    head.push({ type: 'TextBlock', text: `<at>${name}</at> please take a look.`, wrap: true });
+    msteams.entities = [{ type: 'mention', text: `<at>${name}</at>`, mentioned: { id, name } }];
+  }
+  head.push({ type: 'FactSet', facts: trustedFacts(report) });
+  const actions: Element[] = [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }];
+  const cl = minimal ? undefined : contextLink(report);
+  if (cl) actions.push({ type: 'Action.OpenUrl', title: 'Open link', url: cl });
+  const card = (body: Element[]): TeamsPayload =>
+    envelope({ type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: '1.4', msteams, body, actions });
+  if (minimal) return card(head);
+
+  const wantsLogs = options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
+  let last = card(head);
+  let lastBody = head;
+  for (const step of capLadder(DEFAULT_CAPS)) {
+    const body = [...head, ...untrustedElements(report, step.caps, (left) => trimmedNote(step, left))];
+    const fixed = card(body);
+    const room = TEAMS_MAX_BYTES - bytes(fixed) - 16;
+    [last, lastBody] = [fixed, body];
+    if (!wantsLogs) {
+      if (room >= 0) return fixed;
+      continue;
+    }
+    if (room >= LOG_FLOOR_BYTES) return withLogs(body, room);
+  }
+  return wantsLogs ? withLogs(lastBody, TEAMS_MAX_BYTES - bytes(last) - 16) : last;
+
+  function withLogs(body: Element[], room: number): TeamsPayload {
+    // A JSON array of the log elements, spliced into the body: its size is what it adds, plus a comma.
+    const logsJson = fitTail(report.logs!, Math.max(0, room - 1), (t) => JSON.stringify(logElements(t)), (s) => Buffer.byteLength(s, 'utf8'));
+    return card([...body, ...(JSON.parse(logsJson) as Element[])]);
+  }
 }
 
 export type TeamsEndpointKind = 'workflows' | 'connector';

@@ -1,15 +1,23 @@
-// Slack Block Kit for a report. Limits (facts.md): ≤ 50 blocks, section text ≤ 3000, header ≤ 150,
-// ≤ 10 fields of ≤ 2000, blocks in total well under ~13k characters, text ≤ 40k.
+// Slack Block Kit for a report, shared by the incoming-webhook and the app provider. Limits (facts.md):
+// ≤ 50 blocks, section text ≤ 3000, header ≤ 150, ≤ 10 fields of ≤ 2000, ≤ 10 context elements, button
+// URLs ≤ 3000, blocks in total well under ~13k characters, text ≤ 40k.
+//
+// Untrusted text (command, context, ARM's reason and messages, logs, an unknown state) is cleaned (core/text),
+// escaped for mrkdwn (&, <, > — so <!channel>, <@U…>, <#C…> and <url|label> arrive as text), set in text
+// objects with verbatim: true (so bare URLs and #channel names are not linked either), and fenced where it is
+// code. The header is plain_text; the notification text holds only our own words and validated names.
 import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
 import { clip, fitTail, omittedMarker } from '../../core/text';
 import type { Form, RenderOptions } from '../provider';
-import { contextLink, outcomeEmoji, portalUrl, trustedFacts } from '../render';
+import { capLadder, contextEntries, contextLink, outcomeEmoji, portalUrl, trimmedNote, trustedFacts, unknownState, type FieldCaps } from '../render';
 import { clipEscaped, guardCodeFence, slackEscape } from './mrkdwn';
 
-export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, header: 150, fields: 10, fieldText: 2000, blocksTotal: 12000 } as const;
+export const SLACK_LIMITS = { blocks: 50, sectionText: 3000, header: 150, fields: 10, fieldText: 2000, contextElements: 10, blocksTotal: 12000, text: 40000 } as const;
 export const SLACK_LOG_CHARS = 2600;
+const LOG_FLOOR = 1000;
+const DEFAULT_CAPS: FieldCaps = { contextEntries: 10, contextValue: 150, command: 1500, reason: 500, detail: 1000 };
 
-type Text = { type: 'mrkdwn' | 'plain_text'; text: string };
+type Text = { type: 'mrkdwn'; text: string; verbatim: true } | { type: 'plain_text'; text: string; emoji?: boolean };
 export type SlackBlock = Record<string, unknown>;
 export interface SlackPayload {
   text: string;
@@ -18,64 +26,102 @@ export interface SlackPayload {
   unfurl_media: false;
 }
 
-const mrkdwn = (text: string): Text => ({ type: 'mrkdwn', text });
+const mrkdwn = (text: string): Text => ({ type: 'mrkdwn', text, verbatim: true });
 
-/**
- * The message: header, facts, command, reason, context, the end of the logs, buttons. The minimal form
- * (for a channel that refused the full one) keeps the header without ARM's reason, the facts and the
- * portal button.
- */
-export function renderSlack(report: CommandReport, options: RenderOptions, form: Form = 'full'): SlackPayload {
-  const minimal = form === 'minimal';
-  const title = `${outcomeEmoji(report)} ${outcomeTitle(report, !minimal)}`;
+function button(text: string, url: string, actionId: string): SlackBlock {
+  return { type: 'button', text: { type: 'plain_text', text, emoji: false }, url, action_id: actionId };
+}
+
+/** The parts every form has: header, mention, facts, and the notification text. */
+function frame(report: CommandReport, options: RenderOptions, withReason: boolean) {
+  const title = `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`;
+  const header = withReason && report.outcome === 'failed' && report.reason ? `${title}: ${clip(report.reason, SLACK_LIMITS.header)}` : title;
   const link = portalUrl(options.armEndpoint, report.clusterResourceId);
   const fields = trustedFacts(report).map((f, i) =>
     mrkdwn(i === 0 ? `*${f.title}*\n<${link}|${slackEscape(f.value)}>` : `*${f.title}*\n${slackEscape(f.value)}`),
   );
-  const blocks: SlackBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(title, SLACK_LIMITS.header), emoji: true } },
-  ];
+  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: clip(header, SLACK_LIMITS.header), emoji: true } }];
   const mention = options.mention && isFailure(report.outcome) ? options.mention : undefined;
   if (mention) blocks.push({ type: 'section', text: mrkdwn(`${mention} please take a look.`) });
   blocks.push({ type: 'section', fields: fields.slice(0, SLACK_LIMITS.fields) });
   if (fields.length > SLACK_LIMITS.fields) blocks.push({ type: 'section', fields: fields.slice(SLACK_LIMITS.fields) });
-  if (minimal) {
-    blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open cluster' }, url: link, action_id: 'open-cluster' }] });
-    const text = `${title} on ${report.clusterName} (command ${report.commandId})`;
-    return { text: mention ? `${mention} ${text}` : text, blocks, unfurl_links: false, unfurl_media: false };
-  }
-  if (report.command !== undefined) {
-    blocks.push({ type: 'section', text: mrkdwn(`*Command*\n\`\`\`${clipEscaped(report.command, 1500, (c) => guardCodeFence(slackEscape(c)))}\`\`\``) });
-  }
-  const explanation = report.outcome === 'failed' || report.outcome === 'error' || report.outcome === 'notFound' || report.outcome === 'forbidden' || report.outcome === 'timedOut'
-    ? [report.reason ? `*Reason:* ${clipEscaped(report.reason, 500)}` : '', report.detail ? clipEscaped(report.detail, 1000) : '']
-        .filter(Boolean)
-        .join('\n')
-    : '';
-  if (explanation) blocks.push({ type: 'section', text: mrkdwn(explanation) });
-  const contextEntries = Object.entries(report.context ?? {});
-  if (contextEntries.length > 0) {
-    blocks.push({
-      type: 'context',
-      elements: contextEntries.slice(0, 10).map(([k, v]) => mrkdwn(`*${slackEscape(k)}:* ${clipEscaped(v, 150)}`)),
-    });
-  }
-  if (options.includeLogs && report.logs !== undefined && report.logs.trim() !== '') {
-    const section = fitTail(report.logs, SLACK_LOG_CHARS, (t) => {
-      const marker = t.omittedLines > 0 ? `${omittedMarker(t.omittedLines, t.omittedBytes)}\n` : '';
-      return `*Logs*${t.omittedLines > 0 ? ' (end)' : ''}\n\`\`\`${marker}${guardCodeFence(slackEscape(t.text))}\`\`\``;
-    });
-    blocks.push({ type: 'section', text: mrkdwn(section) });
-  }
-  const cl = contextLink(report);
-  const actions: SlackBlock[] = [
-    { type: 'button', text: { type: 'plain_text', text: 'Open cluster' }, url: link, action_id: 'open-cluster' },
-  ];
-  if (cl) actions.push({ type: 'button', text: { type: 'plain_text', text: 'Open link' }, url: cl, action_id: 'open-link' });
-  blocks.push({ type: 'actions', elements: actions });
+  // Our own words and validated names only: Slack parses this text, and shows it in notifications.
+  const fallback = slackEscape(`${title} on ${report.clusterName} (command ${report.commandId})`);
+  return { blocks, link, text: mention ? `${mention} ${fallback}` : fallback };
+}
 
-  const fallback = `${title} on ${report.clusterName} (command ${report.commandId})`;
-  return { text: mention ? `${mention} ${fallback}` : fallback, blocks, unfurl_links: false, unfurl_media: false };
+function untrustedBlocks(report: CommandReport, caps: FieldCaps, note: (left: number) => string | undefined): SlackBlock[] {
+  const blocks: SlackBlock[] = [];
+  const state = unknownState(report);
+  if (state) blocks.push({ type: 'section', text: mrkdwn(`*State:* ${clipEscaped(state, 64)}`) });
+  if (report.command !== undefined && caps.command > 0) {
+    blocks.push({ type: 'section', text: mrkdwn(`*Command*\n\`\`\`${clipEscaped(report.command, caps.command, (c) => guardCodeFence(slackEscape(c)))}\`\`\``) });
+  }
+  const explains = report.outcome !== 'succeeded' && report.outcome !== 'exitCode';
+  const explanation = [
+    explains && report.reason && caps.reason > 0 ? `*Reason:* ${clipEscaped(report.reason, caps.reason)}` : '',
+    explains && report.detail && caps.detail > 0 ? clipEscaped(report.detail, caps.detail) : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  if (explanation) blocks.push({ type: 'section', text: mrkdwn(explanation) });
+  const { shown, left } = contextEntries(report, caps);
+  const trimmed = note(left);
+  const elements = shown.slice(0, SLACK_LIMITS.contextElements - (trimmed ? 1 : 0)).map(([k, v]) => mrkdwn(`*${slackEscape(k)}:* ${slackEscape(v)}`));
+  if (trimmed) elements.push(mrkdwn(slackEscape(trimmed)));
+  if (elements.length > 0) blocks.push({ type: 'context', elements });
+  return blocks;
+}
+
+function logsBlock(report: CommandReport, chars: number): SlackBlock | undefined {
+  if (report.logs === undefined || report.logs.trim() === '' || chars < 100) return undefined;
+  const text = fitTail(report.logs, Math.min(chars, SLACK_LIMITS.sectionText), (t) => {
+    const marker = t.omittedLines > 0 ? `${omittedMarker(t.omittedLines, t.omittedBytes)}\n` : '';
+    return `*Logs*${t.omittedLines > 0 ? ' (end)' : ''}\n\`\`\`${marker}${guardCodeFence(slackEscape(t.text))}\`\`\``;
+  });
+  return { type: 'section', text: mrkdwn(text) };
+}
+
+const size = (blocks: SlackBlock[]) => JSON.stringify(blocks).length;
+
+/**
+ * The message: header, facts, command, reason, context, the end of the logs, buttons — within every Block
+ * Kit limit whatever the input: over the total, context is trimmed first, then the command, then the reason,
+ * while the logs get what is left (and are cut last), with a note saying what was trimmed. The minimal form
+ * (for a channel that refused the full one) keeps the header without ARM's reason, the facts and the portal
+ * button.
+ */
+export function renderSlack(report: CommandReport, options: RenderOptions, form: Form = 'full'): SlackPayload {
+  const minimal = form === 'minimal';
+  const { blocks: head, link, text } = frame(report, options, !minimal);
+  const actions: SlackBlock[] = [button('Open cluster', link, 'open-cluster')];
+  const cl = minimal ? undefined : contextLink(report);
+  if (cl) actions.push(button('Open link', cl, 'open-link'));
+  const tailBlocks: SlackBlock[] = [{ type: 'actions', elements: actions }];
+  const payload = (blocks: SlackBlock[]): SlackPayload => ({ text, blocks, unfurl_links: false, unfurl_media: false });
+  if (minimal) return payload([...head, ...tailBlocks]);
+
+  const wantsLogs = options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
+  let last: SlackBlock[] = [...head, ...tailBlocks];
+  for (const step of capLadder(DEFAULT_CAPS)) {
+    const middle = untrustedBlocks(report, step.caps, (left) => trimmedNote(step, left));
+    const fixed = [...head, ...middle, ...tailBlocks];
+    // Room for the logs section: its JSON adds ~60 characters of structure around the text.
+    const room = SLACK_LIMITS.blocksTotal - size(fixed) - 80;
+    last = fixed;
+    if (!wantsLogs) {
+      if (room >= 0) return payload(fixed);
+      continue;
+    }
+    if (room >= LOG_FLOOR) {
+      const logs = logsBlock(report, Math.min(SLACK_LOG_CHARS, room));
+      return payload([...head, ...middle, ...(logs ? [logs] : []), ...tailBlocks]);
+    }
+  }
+  // Everything optional is gone: give the logs whatever room is left.
+  const room = SLACK_LIMITS.blocksTotal - size(last) - 80;
+  const logs = wantsLogs ? logsBlock(report, Math.min(SLACK_LOG_CHARS, room)) : undefined;
+  return payload(logs ? [...last.slice(0, -1), logs, ...tailBlocks] : last);
 }
 
 /** What a Slack channel would show, as plain text (preview, demo). */
