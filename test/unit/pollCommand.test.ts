@@ -2,6 +2,7 @@
 // chain per command, delivery as its own stage, outages waited out, nothing posted twice without a crash.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ReadBudget } from '../../src/core/readBudget';
 import { processPollMessage, RetryableError, type PollOutcome } from '../../src/pipeline/pollCommand';
 import { StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
 import { COMMAND_ROW, commandKey, Ledger, readTarget } from '../../src/store/ledger';
@@ -112,9 +113,13 @@ describe('poll stage', () => {
     assert.equal(r.kind, 'notified');
   });
 
-  it('clamps forged bookkeeping: a deadline in 2099 ends at firstSeen + POLL_TIMEOUT_MINUTES', async () => {
+  for (const [what, firstSeenAt, deadlineAt] of [
+    ['in 2099', '2099-01-01T00:00:00Z', '2099-01-01T02:00:00Z'],
+    ['six days after now', '2026-01-01T00:00:00Z', '2026-01-07T00:00:00Z'],
+  ]) {
+  it(`clamps forged bookkeeping: a deadline ${what} ends at firstSeen + POLL_TIMEOUT_MINUTES`, async () => {
     const w = memoryWorld({ timeoutMinutes: 0.1, schedule: { initialDelaySeconds: 1, maxDelaySeconds: 3 } });
-    const forged = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 0, firstSeenAt: '2099-01-01T00:00:00Z', deadlineAt: '2099-01-01T02:00:00Z', lastDelaySeconds: 0 } });
+    const forged = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 0, firstSeenAt, deadlineAt, lastDelaySeconds: 0 } });
     let text = forged;
     let outcome: PollOutcome | undefined;
     for (let i = 0; i < 20 && outcome?.kind !== 'notified'; i++) {
@@ -126,6 +131,20 @@ describe('poll stage', () => {
     }
     assert.deepEqual(outcome?.kind === 'notified' && outcome.outcome, 'timedOut');
     assert.ok(w.armReads <= 10, `${w.armReads} ARM reads`);
+  });
+  }
+
+  it('a wall clock stepping back an hour does not stall polls: budgets run on the monotonic clock', async () => {
+    const w = memoryWorld({ readBudget: new ReadBudget({ burst: 5, perSecond: 1 }) });
+    let mono = 0;
+    w.deps.monotonic = () => mono;
+    const kinds: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      w.clock.now -= 3600_000 / 20; // NTP steps the wall clock back
+      mono += 1500;
+      kinds.push((await run(w, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: `c${i}` }), `m${i}`)).kind === 'requeued' && w.sent.at(-1)![1] > 10 ? 'deferred' : 'ok');
+    }
+    assert.ok(!kinds.includes('deferred'), kinds.join());
   });
 });
 
