@@ -33,6 +33,8 @@ export interface WebhookReceivers {
   script(kind: 'slack' | 'teams', channel: string, replies: Reply[]): void;
   /** Applied to every request without a scripted reply. */
   fault: ((kind: 'slack' | 'teams', channel: string) => Reply | undefined) | undefined;
+  /** A fault for one channel only (tests running side by side each break their own channel). */
+  faultOn(kind: 'slack' | 'teams', channel: string, fault: (() => Reply | undefined) | undefined): void;
   /** A smaller request limit for one channel (Teams answers 413 beyond it, Slack 400 msg_too_long). */
   limit(kind: 'slack' | 'teams', channel: string, bytes: number): void;
   for(kind: 'slack' | 'teams', channel: string): Received[];
@@ -63,6 +65,7 @@ export function slackPayloadProblem(body: unknown): string | undefined {
 export async function startWebhookReceivers(): Promise<WebhookReceivers> {
   const scripts = new Map<string, Reply[]>();
   const limits = new Map<string, number>();
+  const channelFaults = new Map<string, () => Reply | undefined>();
   const received: Received[] = [];
   const attempts: WebhookReceivers['attempts'] = [];
   let baseUrl = '';
@@ -75,6 +78,7 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     script: (kind, channel, replies) => scripts.set(`${kind}/${channel}`, [...replies]),
     fault: undefined,
     limit: (kind, channel, bytes) => limits.set(`${kind}/${channel}`, bytes),
+    faultOn: (kind, channel, fault) => (fault ? channelFaults.set(`${kind}/${channel}`, fault) : channelFaults.delete(`${kind}/${channel}`)),
     for: (kind, channel) => received.filter((r) => r.kind === kind && r.channel === channel),
     close: async () => undefined,
   };
@@ -88,7 +92,7 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     const kind = m[1] as 'slack' | 'teams';
     const channel = m[2]!;
     const queued = scripts.get(`${kind}/${channel}`);
-    const reply = (queued && queued.length > 0 ? queued.shift() : undefined) ?? receivers.fault?.(kind, channel);
+    const reply = (queued && queued.length > 0 ? queued.shift() : undefined) ?? channelFaults.get(`${kind}/${channel}`)?.() ?? receivers.fault?.(kind, channel);
     const finish = () => {
       if (reply?.reset) {
         attempts.push({ kind, channel, status: 0, at: Date.now() });

@@ -109,10 +109,7 @@ describe('outages, without kills', { concurrency: true }, () => {
     const sc = await scenario('slackdown');
     const s = stack();
     let down = true;
-    s.receivers.script('slack', sc.channel, []);
-    const previous = s.receivers.fault;
-    const fault = (kind: string, ch: string) => (down && kind === 'slack' && ch === sc.channel ? { status: 503, body: 'service_unavailable' } : undefined);
-    s.receivers.fault = (kind, ch) => fault(kind, ch) ?? previous?.(kind, ch);
+    s.receivers.faultOn('slack', sc.channel, () => (down ? { status: 503, body: 'service_unavailable' } : undefined));
     const started = Date.now();
     try {
       for (let i = 0; i < 20; i++) {
@@ -130,7 +127,7 @@ describe('outages, without kills', { concurrency: true }, () => {
       console.log(`slack outage: ${OUTAGE_SECONDS}s; all delivered ${Math.round((Date.now() - recovered) / 1000)}s after recovery; ${reads.length} ARM reads for 20 commands`);
       assert.ok(reads.every((r) => r.at < recovered), 'delivery after the outage never asked ARM again');
     } finally {
-      s.receivers.fault = previous;
+      s.receivers.faultOn('slack', sc.channel, undefined);
       await sc.stop();
     }
   });
@@ -210,8 +207,7 @@ describe('outages, without kills', { concurrency: true }, () => {
     const s = stack();
     const sc = await scenario('redeliver');
     let broken = true;
-    const previous = s.receivers.fault;
-    s.receivers.fault = (kind, ch) => (broken && kind === 'slack' && ch === sc.channel ? { status: 404, body: 'no_service' } : previous?.(kind, ch));
+    s.receivers.faultOn('slack', sc.channel, () => (broken ? { status: 404, body: 'no_service' } : undefined));
     try {
       const id = commandId();
       s.arm.addCommand(CLUSTER, id, { runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 2, logs: 'boom' } });
@@ -229,7 +225,7 @@ describe('outages, without kills', { concurrency: true }, () => {
       await assertDeliveredOnce(sc, 20_000);
       assert.equal(s.arm.readsFor(id).length, 1, 'redelivered from the stored result');
     } finally {
-      s.receivers.fault = previous;
+      s.receivers.faultOn('slack', sc.channel, undefined);
       await sc.stop();
     }
   });
