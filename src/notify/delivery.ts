@@ -178,7 +178,9 @@ export async function deliverTarget(target: Target, row: TargetState, serverNow:
   });
   if (failure.retryAfterSeconds !== undefined) ctx.cooldowns.set(name, waitMs);
   await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs, attempts, lastError: capped(failure.detail), fingerprint: fingerprint(target) });
-  ctx.log.warn(`target ${name}: ${failure.detail}; next try in ${Math.round(waitMs / 1000)}s`);
+  // No answer to a post that was sent: the channel may have taken it, and the next try may show it twice.
+  const doubt = failure.mayHaveArrived ? ' (no answer to a post that was sent: it may have arrived, so this channel may see it twice)' : '';
+  ctx.log.warn(`target ${name}: ${failure.detail}; next try in ${Math.round(waitMs / 1000)}s${doubt}`);
   return { target: name, status: 'retry-later', error: failure.detail, waitMs };
 }
 

@@ -6,6 +6,16 @@ export function parseRetryAfter(value: string | null | undefined): number | unde
   return value ? retryAfterSeconds({ 'retry-after': value }, Date.now()) : undefined;
 }
 
+/**
+ * Whether a failed request may still have reached the channel: it timed out or the connection broke after
+ * it was sent. (A refused or unresolvable connection never sent anything.)
+ */
+export function mayHaveArrived(err: unknown): boolean {
+  const e = err as { name?: string; cause?: { code?: string; name?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') return true;
+  return !['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e?.cause?.code ?? '');
+}
+
 /** Describes a fetch failure without the URL (undici puts none in its messages, but be sure). */
 export function describeRequestError(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; name?: string } };

@@ -29,7 +29,7 @@ export interface RenderOptions {
 
 export type SendResult =
   | { ok: true; form?: Form; providerState?: string }
-  | { ok: false; failure: SendFailureClass; detail: string; status?: number; retryAfterSeconds?: number };
+  | { ok: false; failure: SendFailureClass; detail: string; status?: number; retryAfterSeconds?: number; mayHaveArrived?: boolean };
 
 export interface SendContext {
   timeoutMs: number;

@@ -294,6 +294,8 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
     if (renewed) command = renewed;
   }
   const policy: RetryPolicy = { maxDelaySeconds: deps.delivery.maxDelaySeconds };
+  // Every line a delivery writes names its command.
+  const targetLog: Log = { info: (m) => log.info(`${label}: ${m}`), warn: (m) => log.warn(`${label}: ${m}`), error: (m) => log.error(`${label}: ${m}`) };
   // Targets are delivered side by side: a slow channel never holds back another.
   let outcome: CommandReport['outcome'] | undefined;
   const settled = await Promise.all(
@@ -326,7 +328,7 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
         ledgerTimeoutMs: deps.ledgerTimeoutMs,
         policy,
         cooldowns: deps.cooldowns,
-        log,
+        log: targetLog,
         now: deps.now,
         monotonic: deps.monotonic,
         random: deps.random,

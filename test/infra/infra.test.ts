@@ -184,8 +184,9 @@ describe('infra (Bicep)', () => {
     const azure = readFileSync('azure.yaml', 'utf8');
     assert.match(azure, /host: function/);
     assert.match(azure, /language: ts/);
+    assert.match(azure, /prepackage:\s+shell: sh\s+run: npm run package/, 'azd builds the same package as the az path');
     const funcignore = readFileSync('.funcignore', 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-    assert.deepEqual(funcignore, ['*', '!host.json', '!package.json', '!dist/', '!dist/function/', '!dist/function/index.js', '!dist/function/handler.js']);
+    assert.deepEqual(funcignore, ['*', '!host.json', '!package.json', '!dist/', '!dist/function/', '!dist/function/*.js']);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { main: string };
     assert.equal(pkg.main, 'dist/function/index.js');
   });

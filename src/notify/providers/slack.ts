@@ -5,7 +5,7 @@
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import { parseHttpsUrl } from '../../settingRules';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
-import { bodyExcerpt, describeRequestError, parseRetryAfter } from '../http';
+import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
 import type { Provider, SendResult, SettingsContext } from '../provider';
 
 export interface SlackWebhookSettings {
@@ -76,7 +76,7 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
         return classifySlackAnswer(e.statusCode, typeof e.body === 'string' ? e.body : body, parseRetryAfter(retryAfter));
       }
       if (status) return classifySlackAnswer(status, body, parseRetryAfter(retryAfter));
-      return { ok: false, failure: 'transient', detail: `Slack ${describeRequestError(e.original ?? err)}` };
+      return { ok: false, failure: 'transient', detail: `Slack ${describeRequestError(e.original ?? err)}`, mayHaveArrived: mayHaveArrived(e.original ?? err) };
     }
   },
 };

@@ -10,7 +10,7 @@
 import { parseHttpsUrl } from '../../settingRules';
 import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
 import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
-import { bodyExcerpt, describeRequestError, parseRetryAfter } from '../http';
+import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
 import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../provider';
 import { capLadder, contextEntries, contextLink, outcomeEmoji, portalUrl, trimmedNote, trustedFacts, unknownState, type FieldCaps } from '../render';
 
@@ -228,7 +228,7 @@ export const teams: Provider<TeamsSettings> = {
       });
       body = await response.text();
     } catch (err) {
-      return { ok: false, failure: 'transient', detail: `Teams ${describeRequestError(err)}` };
+      return { ok: false, failure: 'transient', detail: `Teams ${describeRequestError(err)}`, mayHaveArrived: mayHaveArrived(err) };
     }
     return classifyTeamsAnswer(teamsEndpointKind(settings.url), response.status, body, parseRetryAfter(response.headers.get('retry-after')));
   },

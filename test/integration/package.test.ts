@@ -1,0 +1,99 @@
+// The deployable itself: `npm run package` builds the zip of exactly what .funcignore lets in; the zip is
+// unpacked into an empty folder with no node_modules, loaded as the host would (index.js registers,
+// handler.js loads on the first message), and runs a message end to end against the stand-ins. If the zip
+// lacked anything the app loads, this would fail.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { unzipSync } from 'fflate';
+import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
+
+const ROOT = resolve(__dirname, '../..');
+let app: string;
+
+before(async () => {
+  await setUpStack();
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/package.ts'], { cwd: ROOT, stdio: 'pipe' });
+  app = mkdtempSync(join(tmpdir(), 'deployed-'));
+  for (const [name, bytes] of Object.entries(unzipSync(readFileSync(join(ROOT, 'dist', 'notifier.zip'))))) {
+    mkdirSync(dirname(join(app, name)), { recursive: true });
+    writeFileSync(join(app, name), bytes);
+  }
+});
+after(async () => {
+  rmSync(app, { recursive: true, force: true });
+  await tearDownStack();
+});
+
+function runIn(dir: string, script: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  // Async: the stand-ins live in this process and must keep answering.
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['-e', script], { cwd: dir, env: { ...process.env, ...env, NODE_PATH: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (status) => done({ status, stdout, stderr }));
+  });
+}
+
+describe('deployable package', () => {
+  it('holds exactly host.json, package.json and the bundles, and nothing else', () => {
+    const names = Object.keys(unzipSync(readFileSync(join(ROOT, 'dist', 'notifier.zip')))).sort();
+    assert.deepEqual(names, ['dist/function/handler.js', 'dist/function/index.js', 'host.json', 'package.json']);
+    assert.ok(!existsSync(join(app, 'node_modules')));
+    const index = readFileSync(join(app, 'dist/function/index.js'), 'utf8');
+    assert.ok(/import\("\.\/handler\.js"\)|require\("\.\/handler\.js"\)/.test(index), 'the handler is loaded lazily from handler.js');
+    assert.ok(!/ManagedIdentityCredential|QueueServiceClient|TableClient|BlobServiceClient|msal/i.test(index), 'no SDK in the start-up file');
+    assert.match(index, /cleanLedger/, 'the retention timer is registered');
+  });
+
+  it('unpacked into an empty folder, runs a message end to end', async () => {
+    const h = await harness();
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the package' } });
+    const script = `
+      const { pollCommandResult } = require('./dist/function/index.js');
+      const log = () => {};
+      const context = { invocationId: 'x', functionName: 'pollCommandResult', triggerMetadata: { dequeueCount: 1, id: 'pkg-1' }, log, warn: log, error: (...a) => console.error(...a) };
+      pollCommandResult(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))}, context)
+        .then((r) => { console.log(JSON.stringify(r)); })
+        .catch((e) => { console.error(e); process.exit(1); });`;
+    const r = await runIn(app, script, h.env);
+    assert.equal(r.status, 0, r.stderr);
+    const outcome = JSON.parse(r.stdout.trim().split('\n').pop()!) as { kind: string; outcome: string };
+    assert.deepEqual([outcome.kind, outcome.outcome], ['notified', 'succeeded']);
+    assert.equal(stack().receivers.for('slack', h.channel).length, 1);
+    assert.match(JSON.stringify(stack().receivers.for('teams', h.channel)[0]!.body), /from the package/);
+  });
+
+  it('reports an unresolved Key Vault reference at start-up, naming the setting', () => {
+    const r = spawnSync(process.execPath, ['-e', "require('./dist/function/index.js')"], {
+      cwd: app,
+      env: { ...process.env, AzureWebJobsStorage: 'UseDevelopmentStorage=true', SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/slack/)' },
+      encoding: 'utf8',
+    });
+    assert.match(r.stderr, /invalid setting SLACK_WEBHOOK_URL: is an unresolved Key Vault reference/);
+    assert.ok(!r.stderr.includes('kv.vault.azure.net'));
+  });
+
+  it('fails to package when .funcignore leaves out a bundle the app loads', async () => {
+    const { writePackage } = await import('../../scripts/package');
+    const copy = mkdtempSync(join(tmpdir(), 'pkgcheck-'));
+    try {
+      for (const f of ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js']) {
+        mkdirSync(dirname(join(copy, f)), { recursive: true });
+        writeFileSync(join(copy, f), readFileSync(join(ROOT, f)));
+      }
+      writeFileSync(join(copy, '.funcignore'), '*\n!host.json\n!package.json\n!dist/\n!dist/function/\n!dist/function/index.js\n');
+      assert.throws(() => writePackage(copy, join(copy, 'out.zip')), /leaves out files the app loads: dist\/function\/handler\.js/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
