@@ -16,13 +16,17 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-// The function app loads in two steps: index.js registers the trigger (small, fast to compile); the
-// handler with the SDKs (handler.js) is required on the first message.
-const lazyHandler: Plugin = {
-  name: 'lazy-handler',
+// The function app loads in steps: index.js registers the functions (small, fast to compile); the handlers
+// with the SDKs (handler.js) are required on the first invocation; the telemetry SDK (telemetry.js) only
+// when Application Insights is configured.
+const lazyBundles: Plugin = {
+  name: 'lazy-bundles',
   setup(b) {
     b.onResolve({ filter: /\/pipeline\/handlers$/ }, (args) =>
       args.importer.includes('/src/functions/') ? { path: './handler.js', external: true } : undefined,
+    );
+    b.onResolve({ filter: /\/telemetry\/setup$/ }, (args) =>
+      args.importer.endsWith('/src/pipeline/handlers.ts') ? { path: './telemetry.js', external: true } : undefined,
     );
   },
 };
@@ -35,7 +39,7 @@ async function main(): Promise<void> {
       entryPoints: ['src/index.ts'],
       outfile: 'dist/function/index.js',
       minify: true,
-      plugins: [lazyHandler],
+      plugins: [lazyBundles],
       // Provided by the Functions host at run time.
       external: ['@azure/functions-core'],
     }),
@@ -43,6 +47,14 @@ async function main(): Promise<void> {
       ...common,
       entryPoints: ['src/pipeline/handlers.ts'],
       outfile: 'dist/function/handler.js',
+      minify: true,
+      plugins: [lazyBundles],
+      external: ['@azure/functions-core'],
+    }),
+    build({
+      ...common,
+      entryPoints: ['src/telemetry/setup.ts'],
+      outfile: 'dist/function/telemetry.js',
       minify: true,
       external: ['@azure/functions-core'],
     }),

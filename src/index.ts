@@ -4,6 +4,13 @@ import { ConfigError, loadConfig } from './config';
 
 app.setup({ enableHttpStream: false });
 
+// Flush the app's telemetry when the host stops this instance (scale-in, deployment). Set up lazily by
+// the handlers (telemetry/setup.ts); nothing to do when it never was.
+app.hook.appTerminate(async () => {
+  const telemetry = (globalThis as Record<symbol, { shutdown(): Promise<void> } | undefined>)[Symbol.for('aks-command-notifier.telemetry')];
+  await telemetry?.shutdown().catch(() => undefined);
+});
+
 // Report bad settings (an unresolved Key Vault reference, a non-https URL) once at start-up, naming the
 // setting; invocations then fail with the same error and the host's retries end in the poison queue.
 try {
@@ -16,3 +23,4 @@ try {
 // Exported for tests and tools that drive the deployed bundle without the host.
 export { pollCommandResult } from './functions/pollCommandResult';
 export { cleanLedger } from './functions/cleanLedger';
+export { monitorQueue } from './functions/monitorQueue';

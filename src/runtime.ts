@@ -12,6 +12,8 @@ import { CommandQueue, createQueueServiceClient, createTableClient } from './que
 import { TableEntityStore } from './store/entityStore';
 import { Ledger } from './store/ledger';
 import { BlobResultStore } from './store/results';
+import { metrics, trace } from '@opentelemetry/api';
+import { createTelemetry } from './telemetry/telemetry';
 
 export interface Runtime {
   config: AppConfig;
@@ -74,6 +76,8 @@ export function createRuntime(env: Env = process.env, overrides: Partial<PollDep
     sendTimeoutMs: config.webhookTimeoutMs,
     cooldowns: new Cooldowns(monotonic),
     readBudget: new ReadBudget(config.armReads),
+    // Through the global providers: the SDK behind them (if any) is set up before the runtime is built.
+    telemetry: createTelemetry(metrics.getMeter('aks-command-notifier'), trace.getTracer('aks-command-notifier')),
     now: Date.now,
     monotonic,
     random: Math.random,

@@ -34,6 +34,7 @@ export function buildCli(): Command {
     .option('--shutdown-grace-seconds <n>', 'how long SIGTERM waits for running messages', positiveInt)
     .option('--visibility-timeout-seconds <n>', 'delay before a failed message is retried (default: host.json)', nonNegativeInt)
     .option('--host-json <path>', 'the host.json to obey (default: the app\'s own)')
+    .option('--metrics-json <file>', 'write the metrics as JSON to this file when the worker stops')
     .action(async (opts: Parameters<typeof import('./runWorker').runWorker>[0]) => {
       const { runWorker } = await import('./runWorker');
       await runWorker(opts);

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startAppInsightsStandIn, type AppInsightsStandIn } from './appInsightsStandIn';
 import { startArmStandIn, type ArmStandIn } from './armStandIn';
 import { startAzurite, type Azurite, type AzuriteOptions } from './azurite';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
@@ -15,6 +16,7 @@ export interface StandIns {
   azurite: Azurite;
   identity: IdentityEndpoint;
   arm: ArmStandIn;
+  appInsights: AppInsightsStandIn;
   receivers: WebhookReceivers;
   /** App settings pointing at the stand-ins (plus NODE_EXTRA_CA_CERTS for child processes). */
   env(extra?: Record<string, string>): Record<string, string>;
@@ -29,13 +31,17 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
     startIdentityEndpoint(),
     startWebhookReceivers(),
   ]);
-  const arm = await startArmStandIn({ key: tls.key, cert: tls.cert, identity });
+  const [arm, appInsights] = await Promise.all([
+    startArmStandIn({ key: tls.key, cert: tls.cert, identity }),
+    startAppInsightsStandIn({ key: tls.key, cert: tls.cert, identity }),
+  ]);
   return {
     dir,
     tls,
     azurite,
     identity,
     arm,
+    appInsights,
     receivers,
     env: (extra = {}) => ({
       AzureWebJobsStorage: azurite.connectionString,
@@ -47,7 +53,7 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
       ...extra,
     }),
     async stop() {
-      await Promise.allSettled([arm.close(), identity.close(), receivers.close(), azurite.stop()]);
+      await Promise.allSettled([arm.close(), appInsights.close(), identity.close(), receivers.close(), azurite.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -21,6 +21,7 @@ import type { Target } from '../notify/provider';
 import { StoreUnavailableError } from '../store/entityStore';
 import { commandKey, type CommandEntries, type CommandState, type Ledger, type TargetCopy } from '../store/ledger';
 import { RESULT_VERSION, type ResultStore, type StoredResult } from '../store/results';
+import { armAnswerClass, noTelemetry, type MessageSpan, type PoisonReason, type Telemetry } from '../telemetry/telemetry';
 
 export interface PollDeps {
   schedule: PollSchedule;
@@ -38,6 +39,7 @@ export interface PollDeps {
   cooldowns: Cooldowns;
   /** Spreads ARM reads per subscription; absent: no client-side limit. */
   readBudget?: ReadBudget;
+  telemetry?: Telemetry;
   now: () => number;
   /** A clock that never jumps (budgets, leases measured by the holder). */
   monotonic: () => number;
@@ -48,6 +50,8 @@ export interface MessageMeta {
   dequeueCount: number;
   insertionTime?: Date;
   id?: string;
+  /** The message's span: what this message was and became, as attributes and delivery events. */
+  span?: MessageSpan;
 }
 
 export type PollOutcome =
@@ -108,9 +112,11 @@ function resolveTargets(req: PollRequest, id: string, deps: PollDeps, log: Log, 
   return chosen;
 }
 
-async function poison(ctx: Pick<Ctx, 'raw' | 'deps' | 'log' | 'meta'>, reason: string, label?: string): Promise<PollOutcome> {
+async function poison(ctx: Pick<Ctx, 'raw' | 'deps' | 'log' | 'meta'>, why: PoisonReason, reason: string, label?: string): Promise<PollOutcome> {
   const bounded = escapeForLog(reason, 1024);
   await ctx.deps.queue.sendPoison(messageText(ctx.raw), bounded);
+  telemetryOf(ctx.deps).poisoned(why);
+  ctx.meta.span?.set({ 'aks.poison_reason': why });
   ctx.log.error(`${label ?? `message ${escapeForLog(ctx.meta.id ?? '?', 80)}`}: moved to the poison queue: ${bounded}`);
   return { kind: 'poisoned', reason: bounded };
 }
@@ -121,12 +127,16 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
     req = parsePollRequest(raw);
   } catch (err) {
     if (!(err instanceof MessageError)) throw err;
-    return poison({ raw, deps, log, meta }, `invalid message: ${err.message}`);
+    return poison({ raw, deps, log, meta }, 'invalid-message', `invalid message: ${err.message}`);
   }
   const label = `command ${req.commandId} on ${req.cluster.resourceName}`;
   const clusterId = clusterResourceId(req.cluster);
   const targets = resolveTargets(req, clusterId, deps, log, label);
-  if (typeof targets === 'string') return poison({ raw, deps, log, meta }, targets, label);
+  meta.span?.set({ 'aks.command_id': req.commandId, 'aks.cluster': req.cluster.resourceName, 'aks.resource_group': req.cluster.resourceGroupName, 'aks.subscription_id': req.cluster.subscriptionId });
+  if (typeof targets === 'string') {
+    const why: PoisonReason = targets.startsWith('unknown') ? 'unknown-target' : targets.startsWith('no notification target') ? 'no-target' : 'out-of-scope';
+    return poison({ raw, deps, log, meta }, why, targets, label);
+  }
 
   const now = deps.now();
   const book = req.bookkeeping ?? { attempt: 0 };
@@ -158,6 +168,7 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
     );
     const command = entries.command;
     if (!command) throw new StoreUnavailableError('the command row vanished while it was registered');
+    if (entries.created) telemetryOf(deps).commandTracked();
     // The ledger's row is the authority on the deadline (a message may only shorten it, never extend it).
     ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(command.firstSeenAt) || ctx.firstSeenMs);
     ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
@@ -197,12 +208,17 @@ async function pollFrom(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, f
   if (!stepped) return fast ? undefined : { kind: 'merged', reason: 'another copy moved the poll chain on' };
   if (budgetDelaySeconds > 0) {
     await requeue(ctx, { ...book, gen: stepped.gen, etag: stepped.etag, stage: 'poll' }, budgetDelaySeconds);
+    telemetryOf(deps).readBudgetDeferral();
+    telemetryOf(deps).deferral('read-budget');
     log.info(`${label}: ARM read budget spent; poll ${attempt} in ${budgetDelaySeconds}s`);
     return { kind: 'requeued', delaySeconds: budgetDelaySeconds, attempt: book.attempt, state: 'deferred (read budget)' };
   }
 
   const answer = await deps.arm.read(req.cluster, req.commandId);
   deps.readBudget?.observe(req.cluster.subscriptionId, answer.remainingReads, deps.monotonic());
+  const answerClass = armAnswerClass(answer);
+  telemetryOf(deps).poll(answerClass);
+  ctx.meta.span?.set({ 'aks.attempt': attempt, 'aks.arm.answer': answerClass });
   const now = deps.now();
   const waitedSeconds = Math.max(0, (now - ctx.firstSeenMs) / 1000);
   const final = finalAnswer(answer);
@@ -262,6 +278,7 @@ async function finish(ctx: Ctx, answer: FinalAnswer, waitedSeconds: number): Pro
       outcome: answer.kind === 'finished' ? answer.result.provisioningState : answer.kind,
       gen: entries.command.gen + 1,
     });
+    if (marked) telemetryOf(deps).commandFinished(answer.kind === 'finished' ? answer.result.provisioningState.toLowerCase() : answer.kind);
     entries = marked ? { ...entries, command: marked } : await deps.ledger.load(ctx.key);
   }
   if (!entries.command) throw new StoreUnavailableError('the command row vanished before the result was marked final');
@@ -341,6 +358,13 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
     }),
   );
   const results = settled.filter((r): r is TargetResult => r !== undefined);
+  for (const r of results) {
+    if (r.status === 'skipped') continue;
+    const form = r.status === 'delivered' ? r.form : undefined;
+    const lagMs = r.status === 'delivered' ? r.lagMs : undefined;
+    telemetryOf(deps).delivery(r.target, r.status, form, lagMs);
+    ctx.meta.span?.delivery({ target: r.target, status: r.status, ...(form ? { form } : {}), ...(lagMs !== undefined ? { lagMs } : {}) });
+  }
   const summary = results.map((r) => `${r.target}=${r.status === 'skipped' ? `skipped(${r.why})` : r.status === 'delivered' && r.form === 'minimal' ? 'delivered(minimal)' : r.status}`).join(' ');
   const pending = results.filter((r): r is Extract<TargetResult, { status: 'retry-later' }> => r.status === 'retry-later');
   if (pending.length === 0) {
@@ -358,13 +382,18 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
       const row = latest.targets.find((t) => t.name === p.target);
       if (row && row.state === 'pending') await deps.ledger.writeTarget(ctx.key, row, { state: 'failed', failure: 'expired', lastError: p.error });
     }
-    return poison(ctx, `delivery deadline passed: ${reasons.join('; ')}`, label);
+    return poison(ctx, 'delivery-deadline', `delivery deadline passed: ${reasons.join('; ')}`, label);
   }
   const delaySeconds = deliveryRoundDelaySeconds(policy, { waitsMs: pending.map((p) => p.waitMs), msToDeadline: deliverBy - deps.now() });
   const sent = pending.flatMap((p) => (p.sent ? [p.sent] : []));
   await requeue(ctx, { ...stripPoll(book), stage: 'deliver', round: (book.round ?? 0) + 1, ...(sent.length ? { sent } : {}) }, delaySeconds);
   log.info(`${label}: ${outcome}; ${summary}; delivery continues in ${delaySeconds}s`);
+  telemetryOf(deps).deferral('delivery');
   return { kind: 'deferred', ...(outcome ? { outcome } : {}), delaySeconds, results, reason: pending.map((p) => `${p.target}: ${p.error}`).join('; ') };
+}
+
+function telemetryOf(deps: PollDeps): Telemetry {
+  return deps.telemetry ?? noTelemetry;
 }
 
 function stripPoll(book: Bookkeeping): Bookkeeping {
@@ -379,7 +408,7 @@ async function deferForStore(ctx: Ctx, err: StoreUnavailableError): Promise<Poll
   // Give up only when even the longest legitimate life of a command is over.
   const lastChance = ctx.deadlineMs + deps.delivery.timeoutHours * 3600_000;
   if (deps.now() > lastChance) {
-    return poison(ctx, `${err.message}; gave up after ${formatDuration((deps.now() - ctx.firstSeenMs) / 1000)} (the poll and delivery deadlines have passed)`, label);
+    return poison(ctx, 'store-unavailable', `${err.message}; gave up after ${formatDuration((deps.now() - ctx.firstSeenMs) / 1000)} (the poll and delivery deadlines have passed)`, label);
   }
   const delaySeconds = storeRetryDelaySeconds({
     stage: book.stage ?? 'poll',
@@ -390,6 +419,7 @@ async function deferForStore(ctx: Ctx, err: StoreUnavailableError): Promise<Poll
   });
   await requeue(ctx, { ...book, round }, delaySeconds);
   log.warn(`${label}: ${err.message}; trying again in ${delaySeconds}s (round ${round})`);
+  telemetryOf(deps).deferral('store-unavailable');
   return { kind: 'deferred', delaySeconds, results: [], reason: err.message };
 }
 

@@ -4,6 +4,7 @@ import type { InvocationContext } from '@azure/functions';
 import { readQueueHostSettings } from '../hostSettings';
 import { redactingLog } from '../log';
 import { getRuntime, type Runtime } from '../runtime';
+import { noTelemetry } from '../telemetry/telemetry';
 import { processPollMessage, type PollOutcome } from './pollCommand';
 
 function toDate(value: unknown): Date | undefined {
@@ -39,12 +40,21 @@ export function createPollHandler(runtime: () => Runtime) {
     const meta = context.triggerMetadata ?? {};
     const dequeueCount = Number(meta.dequeueCount ?? 1) || 1;
     const insertionTime = toDate(meta.insertionTime);
+    const id = typeof meta.id === 'string' ? meta.id : undefined;
     try {
-      return await processPollMessage(
-        message,
-        { dequeueCount, ...(insertionTime ? { insertionTime } : {}), ...(typeof meta.id === 'string' ? { id: meta.id } : {}) },
-        rt.deps,
-        log,
+      return await (rt.deps.telemetry ?? noTelemetry).messageSpan(
+        'pollCommandResult',
+        {
+          'messaging.system': 'azure_queue',
+          'messaging.destination.name': rt.config.queueName,
+          'messaging.azure_queue.dequeue_count': dequeueCount,
+          ...(id ? { 'messaging.message.id': id } : {}),
+        },
+        async (span) => {
+          const outcome = await processPollMessage(message, { dequeueCount, ...(insertionTime ? { insertionTime } : {}), ...(id ? { id } : {}), span }, rt.deps, log);
+          span.set({ 'aks.outcome': outcome.kind, ...('outcome' in outcome && outcome.outcome ? { 'aks.result': outcome.outcome } : {}) });
+          return outcome;
+        },
       );
     } catch (err) {
       const max = hostMaxDequeueCount();

@@ -45,7 +45,7 @@ function runIn(dir: string, script: string, env: Record<string, string>): Promis
 describe('deployable package', () => {
   it('holds exactly host.json, package.json and the bundles, and nothing else', () => {
     const names = Object.keys(unzipSync(readFileSync(join(ROOT, 'dist', 'notifier.zip')))).sort();
-    assert.deepEqual(names, ['dist/function/handler.js', 'dist/function/index.js', 'host.json', 'package.json']);
+    assert.deepEqual(names, ['dist/function/handler.js', 'dist/function/index.js', 'dist/function/telemetry.js', 'host.json', 'package.json']);
     assert.ok(!existsSync(join(app, 'node_modules')));
     const index = readFileSync(join(app, 'dist/function/index.js'), 'utf8');
     assert.ok(/import\("\.\/handler\.js"\)|require\("\.\/handler\.js"\)/.test(index), 'the handler is loaded lazily from handler.js');
@@ -70,6 +70,45 @@ describe('deployable package', () => {
     assert.deepEqual([outcome.kind, outcome.outcome], ['notified', 'succeeded']);
     assert.equal(stack().receivers.for('slack', h.channel).length, 1);
     assert.match(JSON.stringify(stack().receivers.for('teams', h.channel)[0]!.body), /from the package/);
+  });
+
+  it('exports its metrics and one span per message to Application Insights, with an Entra token, and no secret', async () => {
+    const h = await harness();
+    const ai = stack().appInsights;
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 3, logs: 'telemetry' } });
+    const script = `
+      const { pollCommandResult } = require('./dist/function/index.js');
+      const log = () => {};
+      const context = { invocationId: 'x', functionName: 'pollCommandResult', triggerMetadata: { dequeueCount: 1, id: 'pkg-2' }, log, warn: log, error: (...a) => console.error(...a) };
+      pollCommandResult(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl get pods' }))}, context)
+        .then(async (r) => {
+          console.log(JSON.stringify(r));
+          await globalThis[Symbol.for('aks-command-notifier.telemetry')].shutdown();
+        })
+        .catch((e) => { console.error(e); process.exit(1); });`;
+    const before = ai.envelopes.length;
+    const r = await runIn(app, script, {
+      ...h.env,
+      APPLICATIONINSIGHTS_CONNECTION_STRING: ai.connectionString,
+      APPLICATION_INSIGHTS_NO_STATSBEAT: 'true',
+      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
+      APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(app, 'dist/function/telemetry.js')), 'the telemetry bundle is in the package');
+    const sent = ai.envelopes.slice(before);
+    assert.equal(ai.refused, 0, 'every request carried a valid Entra token');
+    const metricNames = sent.filter((e) => e.data?.baseType === 'MetricData').flatMap((e) => ((e.data!.baseData!.metrics as { name: string }[]) ?? []).map((m) => m.name));
+    for (const name of ['aksnotifier.commands.tracked', 'aksnotifier.polls', 'aksnotifier.commands.finished', 'aksnotifier.deliveries', 'aksnotifier.notification.lag']) {
+      assert.ok(metricNames.includes(name), `${name} exported (got ${[...new Set(metricNames)].join(', ')})`);
+    }
+    const span = sent.find((e) => e.data?.baseType === 'RequestData' && JSON.stringify(e).includes(id));
+    assert.ok(span, `a request for the message's span (got ${sent.map((e) => e.data?.baseType).join(', ')})`);
+    const props = (span.data!.baseData!.properties ?? {}) as Record<string, string>;
+    assert.deepEqual([props['aks.command_id'], props['aks.result'], props['messaging.message.id']], [id, 'exitCode', 'pkg-2']);
+    const secrets = [...stack().identity.tokens.keys(), stack().identity.header, h.env.SLACK_WEBHOOK_URL!, h.env.TEAMS_WEBHOOK_URL!, 'kubectl get pods'];
+    for (const body of ai.bodies) for (const secret of secrets) assert.ok(!body.includes(secret), `telemetry carries ${secret.slice(0, 20)}…`);
   });
 
   it('reports an unresolved Key Vault reference at start-up, naming the setting', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { baseIntervalSeconds, cappedRetryAfterSeconds, decideAfterFailure, deliveryRoundDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextDelaySeconds, RETRY_AFTER_CAP_SECONDS, retryDelaySeconds, storeRetryDelaySeconds } from '../../src/core/schedule';
-import { nextDailyRun } from '../../src/core/ncrontab';
+import { nextRun } from '../../src/core/ncrontab';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
 const at = (elapsedSeconds: number, extra = {}) => nextDelaySeconds(S, { elapsedSeconds, remainingSeconds: 1e9, random: 0, ...extra });
@@ -66,11 +66,14 @@ describe('delivery retries and deferrals', () => {
 });
 
 describe('timer schedules', () => {
-  it('find the next daily run as the host would', () => {
-    const at = (iso: string) => new Date(nextDailyRun('0 17 3 * * *', Date.parse(iso))).toISOString();
-    assert.equal(at('2026-11-28T01:00:00Z'), '2026-11-28T03:17:00.000Z');
-    assert.equal(at('2026-11-28T03:17:00Z'), '2026-11-29T03:17:00.000Z');
-    assert.equal(at('2026-12-31T23:59:59Z'), '2027-01-01T03:17:00.000Z');
-    assert.throws(() => nextDailyRun('*/5 * * * * *', 0), /only daily/);
+  it('find the next run as the host would', () => {
+    const at = (schedule: string, iso: string) => new Date(nextRun(schedule, Date.parse(iso))).toISOString();
+    assert.equal(at('0 17 3 * * *', '2026-11-28T01:00:00Z'), '2026-11-28T03:17:00.000Z');
+    assert.equal(at('0 17 3 * * *', '2026-11-28T03:17:00Z'), '2026-11-29T03:17:00.000Z');
+    assert.equal(at('0 17 3 * * *', '2026-12-31T23:59:59Z'), '2027-01-01T03:17:00.000Z');
+    assert.equal(at('0 */5 * * * *', '2026-11-28T01:02:03Z'), '2026-11-28T01:05:00.000Z');
+    assert.equal(at('0 */5 * * * *', '2026-11-28T01:55:00Z'), '2026-11-28T02:00:00.000Z');
+    assert.throws(() => nextRun('*/5 * * * * *', 0), /only "sec min hour/);
+    assert.throws(() => nextRun('0 0 0 1 * *', 0), /only "sec min hour/);
   });
 });

@@ -1,0 +1,12 @@
+// Timer: every five minutes, measure the command queue and the poison queue (metrics for the alerts).
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { MONITOR_SCHEDULE } from '../pipeline/queueMonitor';
+
+let handlers: Promise<typeof import('../pipeline/handlers')> | undefined;
+
+export async function monitorQueue(_timer: Timer, context: InvocationContext): Promise<void> {
+  handlers ??= import('../pipeline/handlers');
+  await (await handlers).monitorQueue(context);
+}
+
+app.timer('monitorQueue', { schedule: MONITOR_SCHEDULE, handler: monitorQueue });
