@@ -39,6 +39,26 @@ param extraAppSettings object = {}
 @description('Most instances the function app scales out to.')
 param maximumInstanceCount int = 40
 
+@description('People or groups who run status, redrive and redeliver: the data roles those need (README, Operate).')
+param operatorPrincipalIds array = []
+
+@description('A VNet, private endpoints for Storage and Key Vault, public access off everywhere (README says what that cuts off).')
+param networkIsolation bool = false
+
+@description('Email addresses the alerts notify.')
+param alertEmails array = []
+
+@secure()
+@description('A webhook the alerts notify (a chat or an incident tool); empty for none.')
+param alertWebhookUrl string = ''
+
+@minValue(5)
+@description('Alert when the oldest command message has waited this long.')
+param backlogAlertMinutes int = 15
+
+@description('Storage log categories kept for the queue and table services. StorageRead is off by default: the host polls the queue every 2 s even when idle (README estimates the cost).')
+param storageLogCategories array = ['StorageWrite', 'StorageDelete']
+
 var tags = { 'azd-env-name': environmentName, app: 'aks-command-notifier' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var names = {
@@ -50,6 +70,7 @@ var names = {
   keyVault: take('kv-${take(replace(environmentName, '_', '-'), 10)}-${token}', 24)
   plan: 'plan-${environmentName}'
   functionApp: 'func-${environmentName}-${take(token, 6)}'
+  vnet: 'vnet-${environmentName}'
 }
 var identityKey = resourceId(subscription().subscriptionId, names.resourceGroup, 'Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
 var clusterRoleName = 'AKS command result reader (${environmentName})'
@@ -83,6 +104,10 @@ module storage 'app/storage.bicep' = {
     resultContainerName: appDefaults.RESULT_CONTAINER_NAME
     deploymentContainerName: 'app-package-${take(names.functionApp, 32)}'
     producerPrincipalIds: producerPrincipalIds
+    operatorPrincipalIds: operatorPrincipalIds
+    networkIsolation: networkIsolation
+    workspaceId: monitoring.outputs.workspaceId
+    logCategories: storageLogCategories
   }
 }
 
@@ -112,6 +137,35 @@ module keyVault 'app/keyvault.bicep' = {
     teamsWebhookUrl: teamsWebhookUrl
     hasSlack: !empty(slackWebhookUrl)
     hasTeams: !empty(teamsWebhookUrl)
+    networkIsolation: networkIsolation
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module network 'app/network.bicep' = if (networkIsolation) {
+  scope: rg
+  name: 'network'
+  params: {
+    name: names.vnet
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+    keyVaultId: keyVault.outputs.id
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  scope: rg
+  name: 'alerts'
+  params: {
+    namePrefix: environmentName
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    emails: alertEmails
+    webhookUrl: alertWebhookUrl
+    hasWebhook: !empty(alertWebhookUrl)
+    backlogMinutes: backlogAlertMinutes
   }
 }
 
@@ -134,6 +188,8 @@ module functionApp 'app/function.bicep' = {
     slackWebhookSecretUri: keyVault.outputs.slackSecretUri
     teamsWebhookSecretUri: keyVault.outputs.teamsSecretUri
     maximumInstanceCount: maximumInstanceCount
+    networkIsolation: networkIsolation
+    subnetId: networkIsolation ? network!.outputs.appSubnetId : ''
   }
 }
 

@@ -16,6 +16,10 @@ param settings object
 param slackWebhookSecretUri string
 param teamsWebhookSecretUri string
 param maximumInstanceCount int
+@description('Subnet for VNet integration (empty: none). With it, the app reaches Storage and Key Vault through their private endpoints.')
+param subnetId string
+@description('The app serves no HTTP endpoint of its own; with network isolation its public endpoint (and SCM, so zip deploys from outside) is closed.')
+param networkIsolation bool
 
 var webhookSettings = union(
   empty(slackWebhookSecretUri) ? {} : { SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${slackWebhookSecretUri})' },
@@ -56,6 +60,8 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'

@@ -13,6 +13,10 @@ param teamsWebhookUrl string
 @description('Whether each secret is given (plain booleans, so that no output depends on a secret).')
 param hasSlack bool
 param hasTeams bool
+@description('No public network access: reachable only through its private endpoint (see network.bicep).')
+param networkIsolation bool
+@description('Log Analytics workspace for the vault\'s audit log (who read which secret).')
+param workspaceId string
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
@@ -27,7 +31,20 @@ resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: networkIsolation ? 'Deny' : 'Allow', bypass: 'AzureServices' }
+  }
+}
+
+// Every read of a secret (the app resolving its references, or anyone else): Key Vault's AuditEvent log.
+// The newest diagnostic settings API is a preview; the older GA one (2016-09-01) is another resource.
+#disable-next-line use-recent-api-versions
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [{ category: 'AuditEvent', enabled: true }]
   }
 }
 
@@ -54,6 +71,7 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output name string = vault.name
+output id string = vault.id
 // Secret URIs without a version, so a rotated secret is picked up; not the secret values.
 output slackSecretUri string = !hasSlack ? '' : '${vault.properties.vaultUri}secrets/slack-webhook-url/'
 output teamsSecretUri string = !hasTeams ? '' : '${vault.properties.vaultUri}secrets/teams-webhook-url/'

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import { DEFAULTS, SETTING_NAMES } from '../../src/config';
+import { METRICS } from '../../src/telemetry/telemetry';
 import { findBicep, runBicep, type BicepCli } from '../support/bicep';
 
 type Json = Record<string, unknown>;
@@ -33,6 +34,7 @@ const ROLE = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 };
@@ -88,7 +90,7 @@ describe('infra (Bicep)', () => {
     assert.ok(queues.some((n) => n.includes("COMMAND_QUEUE_NAME") || n.includes('queueName')), JSON.stringify(queues));
     assert.ok(queues.some((n) => n.includes('-poison')), 'poison queue');
     assert.equal(of('Microsoft.Storage/storageAccounts/tableServices/tables').length, 1);
-    assert.equal(of('Microsoft.Storage/storageAccounts/blobServices/containers').length, 2, 'the deployment package and the stored results');
+    assert.equal(of('Microsoft.Storage/storageAccounts/blobServices/containers').length, 4, 'the deployment package, the stored results and the host\'s two containers');
     const settings = JSON.parse(readFileSync('infra/app/settings.json', 'utf8')) as Record<string, string>;
     assert.equal(settings.COMMAND_QUEUE_NAME, DEFAULTS.COMMAND_QUEUE_NAME);
     assert.equal(settings.DELIVERY_TABLE_NAME, DEFAULTS.DELIVERY_TABLE_NAME);
@@ -147,13 +149,82 @@ describe('infra (Bicep)', () => {
     assert.doesNotMatch(JSON.stringify(main.outputs), /WebhookUrl/);
   });
 
-  test('grants exactly the data-plane roles the app uses', () => {
+  test('grants the data-plane roles the app uses, each on its one container, queue or table', () => {
     // Role ids live in each module's variables; the assignment sits in the same module.
-    const assigned = of('Microsoft.Authorization/roleAssignments').map((r) => r.templateText);
-    for (const [role, id] of Object.entries(ROLE)) assert.ok(assigned.some((a) => a.includes(id)), `${role} is assigned`);
-    assert.equal(of('Microsoft.Authorization/roleAssignments').length, 7, 'five roles to the app, one per producer, one per cluster (each in a loop)');
+    const assigned = of('Microsoft.Authorization/roleAssignments');
+    for (const [role, id] of Object.entries(ROLE)) assert.ok(assigned.some((a) => a.templateText.includes(id)), `${role} is assigned`);
     assert.ok(!templateText.includes('b24988ac-6180-42a0-ab88-20f7382dd24c'), 'no Contributor');
     assert.ok(!templateText.includes('8e3af657-a8ff-443c-a75c-2fe8c4bcb635'), 'no Owner');
+    const storageScopes = assigned.filter((a) => String(a.scope).includes('Microsoft.Storage')).map((a) => String(a.scope));
+    assert.equal(storageScopes.length, 4, 'containers, queues, the ledger table, producers');
+    for (const scope of storageScopes) {
+      assert.match(scope, /storageAccounts\/(blobServices\/containers|queueServices\/queues|tableServices\/tables)'/, `scoped below the account: ${scope}`);
+    }
+    const storage = JSON.parse(assigned.find((a) => String(a.scope).includes('containers'))!.templateText) as { variables: Record<string, string> };
+    const containers = String(storage.variables.containerGrants);
+    for (const c of ['azure-webjobs-hosts', 'azure-webjobs-secrets', 'deploymentContainerName', 'resultContainerName']) assert.ok(containers.includes(c), `a grant on ${c}`);
+    assert.ok(String(storage.variables.queueGrants).includes("'-poison'") || String(storage.variables.queueGrants).includes('-poison'), 'the poison queue');
+    const main = JSON.parse(templateText) as { parameters: Record<string, unknown> };
+    assert.ok('operatorPrincipalIds' in main.parameters, 'operators get their roles too');
+  });
+
+  test('creates the host\'s containers so that its role can be granted on them alone', () => {
+    const names = of('Microsoft.Storage/storageAccounts/blobServices/containers').map((c) => c.name).join(' ');
+    for (const c of ['azure-webjobs-hosts', 'azure-webjobs-secrets']) assert.ok(names.includes(c), c);
+  });
+
+  test('alerts on poison, backlog, undeliverable notifications, ARM 403s and failures, through one action group', () => {
+    const rules = of('Microsoft.Insights/scheduledQueryRules');
+    assert.equal(rules.length, 1, 'one rule resource, in a loop over the rules');
+    const module = JSON.parse(rules[0]!.templateText) as { variables: { rules: { name: string; query: string }[] } };
+    const byName = Object.fromEntries(module.variables.rules.map((r) => [r.name, r.query]));
+    assert.deepEqual(Object.keys(byName).sort(), ['arm-forbidden', 'backlog', 'function-failures', 'poison', 'undeliverable']);
+    // The queries name the metrics the app emits (src/telemetry/telemetry.ts), and the host's poison line.
+    assert.match(byName.poison!, new RegExp(`${METRICS.poisoned}.*${METRICS.queueMessages}.*MaxDequeueCount`));
+    assert.match(byName.backlog!, new RegExp(METRICS.queueOldestAge));
+    assert.match(byName.undeliverable!, new RegExp(`${METRICS.deliveries}.*failed.*delivery-deadline`));
+    assert.match(byName['arm-forbidden']!, new RegExp(`${METRICS.polls}.*401/403`));
+    assert.match(byName['function-failures']!, /requests \| where success == false/);
+    assert.equal(of('Microsoft.Insights/actionGroups').length, 1);
+    const main = JSON.parse(templateText) as { parameters: Record<string, { type: string }> };
+    assert.equal(main.parameters.alertWebhookUrl!.type, 'securestring');
+    assert.equal(main.parameters.alertEmails!.type, 'array');
+  });
+
+  test('sends Key Vault audit events and the chosen Storage queue and table logs to Log Analytics', () => {
+    const settings = of('Microsoft.Insights/diagnosticSettings');
+    const vault = settings.find((d) => JSON.stringify(d.properties).includes('AuditEvent'));
+    assert.ok(vault, 'Key Vault AuditEvent');
+    const storage = settings.filter((d) => /queueServices|tableServices/.test(String(d.scope)));
+    assert.equal(storage.length, 2, 'queue and table services');
+    for (const d of storage) assert.match(JSON.stringify(d.properties), /parameters\('logCategories'\)/);
+    const main = JSON.parse(templateText) as { parameters: Record<string, { defaultValue?: unknown }> };
+    assert.deepEqual(main.parameters.storageLogCategories!.defaultValue, ['StorageWrite', 'StorageDelete']);
+  });
+
+  test('isolates the network on request: private endpoints, public access off, VNet integration; deployable without', () => {
+    const main = JSON.parse(templateText) as { parameters: Record<string, { defaultValue?: unknown }>; resources: Record<string, { condition?: string; name?: string }> | { condition?: string; name?: string }[] };
+    assert.equal(main.parameters.networkIsolation!.defaultValue, false, 'the default needs no VNet');
+    const endpoints = of('Microsoft.Network/privateEndpoints');
+    assert.equal(endpoints.length, 1, 'one resource, in a loop');
+    const network = JSON.parse(endpoints[0]!.templateText) as { variables: { endpoints: { service: string }[] } };
+    assert.deepEqual(network.variables.endpoints.map((e) => e.service), ['blob', 'queue', 'table', 'vault']);
+    assert.match(templateText, /"condition": "\[parameters\('networkIsolation'\)\]"/, 'the network module is conditional');
+    const [account] = of('Microsoft.Storage/storageAccounts');
+    assert.equal(account!.properties!.publicNetworkAccess, "[if(parameters('networkIsolation'), 'Disabled', 'Enabled')]");
+    const [vault] = of('Microsoft.KeyVault/vaults');
+    assert.equal(vault!.properties!.publicNetworkAccess, "[if(parameters('networkIsolation'), 'Disabled', 'Enabled')]");
+    const [site] = of('Microsoft.Web/sites');
+    assert.equal(site!.properties!.publicNetworkAccess, "[if(parameters('networkIsolation'), 'Disabled', 'Enabled')]");
+    assert.match(String(site!.properties!.virtualNetworkSubnetId), /subnetId/);
+    assert.ok(of('Microsoft.Network/virtualNetworks')[0]!.templateText.includes('Microsoft.App/environments'), 'the app subnet is delegated to Flex Consumption');
+    assert.doesNotMatch(endpoints[0]!.templateText, /core\.windows\.net/, 'DNS zones follow the cloud');
+  });
+
+  it('never samples warnings, errors or requests in host.json', () => {
+    const host = JSON.parse(readFileSync('host.json', 'utf8')) as { logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } } };
+    const excluded = host.logging.applicationInsights.samplingSettings.excludedTypes.split(';');
+    for (const t of ['Request', 'Exception', 'Trace']) assert.ok(excluded.includes(t), t);
   });
 
   test('gives clusters a custom role with no wildcard: read results, run commands only when asked', () => {
