@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// aks-command-notifier: worker, enqueue, demo, preview, redrive, redeliver.
+// aks-command-notifier: worker, enqueue, demo, preview, status, redrive, redeliver.
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadQueueName, loadStorageConfig } from '../config';
 import { StoreUnavailableError } from '../store/entityStore';
@@ -91,6 +91,19 @@ export function buildCli(): Command {
       });
       const q = stores.settings.queueName;
       console.log(`${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${q}-poison to ${q}${r.refused ? `; refused ${r.refused} older than the retention` : ''}`);
+    });
+
+  program
+    .command('status')
+    .description('queue and poison depth, poison reasons, recent deliveries and undelivered targets')
+    .option('--poison <n>', 'poison messages to show', positiveInt, 10)
+    .option('--deliveries <n>', 'recent deliveries to show', positiveInt, 20)
+    .option('--hours <n>', 'how far back to look in the ledger', positiveInt, 24)
+    .option('--json', 'one JSON object instead of tables')
+    .action(async (opts: { poison: number; deliveries: number; hours: number; json?: boolean }) => {
+      const [{ status, formatStatus }, { openOperatorStores }] = await Promise.all([import('./status'), import('./operator')]);
+      const r = await status(openOperatorStores(process.env), { poison: opts.poison, deliveries: opts.deliveries, windowHours: opts.hours });
+      console.log(opts.json ? JSON.stringify(r, null, 2) : formatStatus(r));
     });
 
   program

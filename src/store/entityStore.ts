@@ -47,6 +47,8 @@ export interface EntityStore {
   delete(partitionKey: string, rowKey: string, etag: string): Promise<boolean>;
   /** Entities whose last write is older than `cutoffMs` (retention). */
   listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity>;
+  /** Entities written at or after `sinceMs` (status). */
+  listSince(sinceMs: number): AsyncIterable<StoredEntity>;
 }
 
 const statusOf = (err: unknown): number | undefined => (err instanceof RestError ? err.statusCode : (err as { statusCode?: number })?.statusCode);
@@ -182,8 +184,15 @@ export class TableEntityStore implements EntityStore {
   }
 
   async *listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity> {
+    yield* this.scan(`Timestamp lt datetime'${new Date(cutoffMs).toISOString()}'`);
+  }
+
+  async *listSince(sinceMs: number): AsyncIterable<StoredEntity> {
+    yield* this.scan(`Timestamp ge datetime'${new Date(sinceMs).toISOString()}'`);
+  }
+
+  private async *scan(filter: string): AsyncIterable<StoredEntity> {
     await this.ensureTable();
-    const filter = `Timestamp lt datetime'${new Date(cutoffMs).toISOString()}'`;
     try {
       for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) yield toStored(e);
     } catch (err) {
@@ -245,6 +254,10 @@ export class MemoryEntityStore implements EntityStore {
 
   async *listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity> {
     for (const partition of [...this.partitions.values()]) for (const e of [...partition.values()]) if (e.timestampMs < cutoffMs) yield { ...e };
+  }
+
+  async *listSince(sinceMs: number): AsyncIterable<StoredEntity> {
+    for (const partition of [...this.partitions.values()]) for (const e of [...partition.values()]) if (e.timestampMs >= sinceMs) yield { ...e };
   }
 
   get size(): number {

@@ -25,6 +25,7 @@ function flaky(store: EntityStore, down: () => boolean): EntityStore {
     merge: (e, etag) => (down() ? fail() : store.merge(e, etag)),
     delete: (pk, rk, etag) => (down() ? fail() : store.delete(pk, rk, etag)),
     listOlderThan: (c) => store.listOlderThan(c),
+    listSince: (c) => store.listSince(c),
   };
 }
 
