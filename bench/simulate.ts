@@ -83,6 +83,8 @@ export interface SimResult {
   throttled: number;
   peakReadsPerSecond: number;
   worstLagRatio: number;
+  /** Seconds from a command's end to its notification: 50th, 90th, 99th percentile and worst. */
+  lagSeconds: { p50: number; p90: number; p99: number; max: number };
   fixed5sReadsPerCommand: number;
   fixed5sWorstLagRatio: number;
   simulatedSeconds: number;
@@ -183,12 +185,16 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     await processPollMessage(e.value, { dequeueCount: 1, insertionTime: new Date(0), id: `m${++seq}` }, deps, quiet);
   }
   let worst = 0;
+  const lags: number[] = [];
   for (const [id, finish] of finishAt) {
     const at = notifiedAt.get(id);
     if (at === undefined) continue;
     const run = finish / 1000;
+    lags.push(at / 1000 - run);
     worst = Math.max(worst, (at / 1000 - run) / Math.max(5, 0.1 * run));
   }
+  lags.sort((a, b) => a - b);
+  const pct = (q: number) => Math.round(10 * (lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0)) / 10;
   return {
     notified: notifiedAt.size,
     reads,
@@ -196,6 +202,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     throttled,
     peakReadsPerSecond: Math.max(...readsPerSecond.values()),
     worstLagRatio: worst,
+    lagSeconds: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1) },
     fixed5sReadsPerCommand: fixedReads / options.commands,
     fixed5sWorstLagRatio: fixedWorst,
     simulatedSeconds: now / 1000,
