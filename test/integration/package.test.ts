@@ -107,6 +107,10 @@ describe('deployable package', () => {
     assert.ok(span, `a request for the message's span (got ${sent.map((e) => e.data?.baseType).join(', ')})`);
     const props = (span.data!.baseData!.properties ?? {}) as Record<string, string>;
     assert.deepEqual([props['aks.command_id'], props['aks.result'], props['messaging.message.id']], [id, 'exitCode', 'pkg-2']);
+    // Each delivery is a trace record of the span (the README's lag percentiles query reads these).
+    const deliveries = sent.filter((e) => e.data?.baseType === 'MessageData' && e.data.baseData?.message === 'delivery');
+    assert.deepEqual(deliveries.map((e) => (e.data!.baseData!.properties as Record<string, string>)['aks.target']).sort(), ['slack', 'teams']);
+    assert.ok(deliveries.every((e) => Number((e.data!.baseData!.properties as Record<string, string>)['aks.delivery.lag_ms']) >= 0));
     const secrets = [...stack().identity.tokens.keys(), stack().identity.header, h.env.SLACK_WEBHOOK_URL!, h.env.TEAMS_WEBHOOK_URL!, 'kubectl get pods'];
     for (const body of ai.bodies) for (const secret of secrets) assert.ok(!body.includes(secret), `telemetry carries ${secret.slice(0, 20)}…`);
   });

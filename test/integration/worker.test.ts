@@ -104,13 +104,19 @@ describe('worker start-up and shutdown', () => {
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
     stack().receivers.script('slack', h.channel, [{ status: 200, body: 'ok', delayMs: 1500 }]);
-    const w = spawnWorker(h.env);
+    const metricsFile = join(mkdtempSync(join(tmpdir(), 'metrics-')), 'metrics.json');
+    const w = spawnWorker(h.env, ['--metrics-json', metricsFile]);
     await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
     await waitFor('the Teams post', () => stack().receivers.for('teams', h.channel).length === 1 || undefined);
     assert.equal(await w.stop('SIGTERM'), 0);
     assert.equal(stack().receivers.for('slack', h.channel).length, 1, 'the slow post completed');
     assert.equal((await h.main.getProperties()).approximateMessagesCount, 0, 'and the message was completed');
     assert.ok(w.lines.some((l) => /SIGTERM: finishing 1 running message/.test(l)));
+    // What the worker counted, for people and as JSON.
+    assert.ok(w.lines.some((l) => /aksnotifier\.deliveries \{target=slack status=delivered form=full\}: 1/.test(l)), w.lines.join('\n'));
+    const written = JSON.parse(readFileSync(metricsFile, 'utf8')) as { worker: { succeeded: number }; metrics: { name: string; attributes: Record<string, string>; value: number }[] };
+    assert.equal(written.worker.succeeded, 1);
+    assert.ok(written.metrics.some((m) => m.name === 'aksnotifier.commands.finished' && m.attributes.outcome === 'succeeded' && m.value === 1));
   });
 
   it('SIGTERM returns what cannot finish within the grace period to the queue at once', async () => {
