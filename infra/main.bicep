@@ -17,9 +17,6 @@ param resourceGroupName string = ''
 @description('Clusters whose command results the app may read: [{ subscriptionId?, resourceGroup, name }].')
 param clusters array = []
 
-@description('Also allow starting commands (runcommand/action). Off: the app only reads results.')
-param allowRunCommand bool = false
-
 @description('Principal ids (pipelines, apps) allowed to enqueue command ids: Storage Queue Data Message Sender on the queue.')
 param producerPrincipalIds array = []
 
@@ -198,7 +195,6 @@ module clusterRole 'app/cluster-role.bicep' = if (!empty(clusters)) {
   params: {
     roleName: clusterRoleName
     roleGuid: clusterRoleGuid
-    allowRunCommand: allowRunCommand
     assignableScopes: union(
       [subscription().id],
       map(clusters, c => '/subscriptions/${c.?subscriptionId ?? subscription().subscriptionId}')

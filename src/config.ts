@@ -316,6 +316,38 @@ export function loadStorageSettings(env: Env = process.env): StorageSettings {
   };
 }
 
+/** What the caller-side commands (`run`, `result`) need: ARM, the poll schedule, the target names known here. */
+export interface CallerSettings {
+  armEndpoint: string;
+  armScope: string;
+  aksApiVersion: string;
+  armTimeoutMs: number;
+  poll: { initialDelaySeconds: number; maxDelaySeconds: number; timeoutMinutes: number };
+  /** Target names configured in this environment (undefined: none known here, so none can be checked). */
+  knownTargets?: string[];
+}
+
+export function loadCallerSettings(env: Env = process.env): CallerSettings {
+  const armEndpointUrl = parseHttpsUrl('ARM_ENDPOINT', optional(env, 'ARM_ENDPOINT') ?? DEFAULTS.ARM_ENDPOINT, false);
+  if (armEndpointUrl.pathname !== '/' || armEndpointUrl.search || armEndpointUrl.hash) {
+    throw new ConfigError('ARM_ENDPOINT', 'must be an origin only, such as https://management.azure.com');
+  }
+  const initialDelaySeconds = readNumber(env, 'POLL_INITIAL_DELAY_SECONDS');
+  const maxDelaySeconds = readNumber(env, 'POLL_MAX_DELAY_SECONDS');
+  const names = [
+    ...PROVIDERS.flatMap((p) => (p.zeroConfig && optional(env, p.zeroConfig.settings.URL ?? '') ? [p.zeroConfig.name] : [])),
+    ...(optional(env, 'NOTIFY_TARGETS') ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+  ];
+  return {
+    armEndpoint: armEndpointUrl.origin,
+    armScope: scopeForArmEndpoint(armEndpointUrl.origin),
+    aksApiVersion: read(env, 'AKS_API_VERSION', apiVersion, DEFAULTS.AKS_API_VERSION),
+    armTimeoutMs: readNumber(env, 'ARM_TIMEOUT_SECONDS') * 1000,
+    poll: { initialDelaySeconds, maxDelaySeconds: Math.max(initialDelaySeconds, maxDelaySeconds), timeoutMinutes: readNumber(env, 'POLL_TIMEOUT_MINUTES') },
+    ...(names.length > 0 ? { knownTargets: names } : {}),
+  };
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   assertNoUnresolvedKeyVaultReferences(env);
   const armEndpointUrl = parseHttpsUrl('ARM_ENDPOINT', optional(env, 'ARM_ENDPOINT') ?? DEFAULTS.ARM_ENDPOINT, false);

@@ -31,7 +31,7 @@ export interface ArmClientOptions {
   now?: () => number;
 }
 
-export const USER_AGENT = 'aks-command-notifier/0.1';
+export const USER_AGENT = 'aks-command-notifier/0.2';
 
 export function createArmPipeline(credential: TokenCredential, scope: string): Pipeline {
   const pipeline = createEmptyPipeline();

@@ -50,6 +50,26 @@ export async function runDemo(timeoutSeconds = 90): Promise<number> {
       say(`enqueued ${c.id} (${c.command}); ARM will answer 202 for ${c.runSeconds}s`);
     }
 
+    // The other way in: start a command as the caller and have it tracked, as a pipeline would.
+    s.arm.addCluster(CLUSTER, { script: (body) => ({ runSeconds: 4, result: { provisioningState: 'Succeeded', exitCode: 0, logs: `NAME    READY   STATUS\nweb-1   1/1     Running\n# ran: ${body.command}\n` } }) });
+    s.identity.claims.upn = 'dana@contoso.com';
+    const runArgs = ['run', '--cluster', CLUSTER_ID, '--command', 'kubectl get pods -n shop', '--context', 'link=https://github.com/contoso/shop/actions/runs/42'];
+    say(`running: aks-command-notifier ${runArgs.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
+    const started = await new Promise<{ code: number | null; out: string }>((done) => {
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...runArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      createInterface({ input: child.stderr! }).on('line', (line) => console.log(`[run] ${line}`));
+      child.on('exit', (code) => done({ code, out }));
+    });
+    if (started.code !== 0) {
+      say(`FAILED: run exited with ${started.code}`);
+      return 1;
+    }
+    const runId = /command id: (\w+)/.exec(started.out)?.[1] ?? '?';
+    say(`run started ${runId} as dana@contoso.com (the command runs as the caller; the notifier only tracks it)`);
+    commands.push({ id: runId, command: 'kubectl get pods -n shop', runSeconds: 4, result: { provisioningState: 'Succeeded', exitCode: 0, logs: '' } });
+
     say('starting the worker (the same handler the Functions host runs)');
     worker = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'worker', '--max-polling-interval-ms', '500'], {
       env,

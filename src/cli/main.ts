@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// aks-command-notifier: worker, enqueue, demo, preview, status, redrive, redeliver.
+// aks-command-notifier: run, result, enqueue, worker, demo, preview, status, redrive, redeliver.
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadQueueName, loadStorageConfig } from '../config';
+import { ConfigError } from '../config';
 import { StoreUnavailableError } from '../store/entityStore';
 import { MessageError } from '../core/message';
 import { OUTCOMES } from '../core/report';
-import { CommandQueue, createQueueServiceClient } from '../queue/storage';
 import { buildMessage } from './enqueue';
 
 function positiveInt(value: string): number {
@@ -19,6 +18,10 @@ function nonNegativeInt(value: string): number {
   return n;
 }
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+function outputFormat(value: string): 'text' | 'json' {
+  if (value !== 'text' && value !== 'json') throw new InvalidArgumentError('must be text or json');
+  return value;
+}
 
 export function buildCli(): Command {
   const program = new Command('aks-command-notifier')
@@ -43,34 +46,99 @@ export function buildCli(): Command {
     });
 
   program
+    .command('run')
+    .description('start a command on a cluster with your own identity, and have the notifier track it (--wait: follow it here too)')
+    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
+    .requiredOption('--command <text>', 'the command to run (kubectl, helm…)')
+    .option('--file <path>', 'attach a file, or "." for the current folder (repeatable; as az aks command invoke --file)', collect)
+    .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
+    .option('--context <key=value>', 'extra context shown in the notification (repeatable; requestedBy comes from your login)', collect)
+    .option('--wait', 'follow the result here as well, and exit with the command\'s exit code')
+    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .option('--raw', 'print logs as ARM gave them (control and escape sequences included)')
+    .option('--queue-url <url>', 'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)')
+    .action(async (opts: { cluster: string; command: string; file?: string[]; target?: string[]; context?: string[]; wait?: boolean; output: 'text' | 'json'; raw?: boolean; queueUrl?: string }) => {
+      const { run } = await import('./run');
+      const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      process.exitCode = await run(
+        {
+          cluster: opts.cluster,
+          command: opts.command,
+          ...(opts.file ? { files: opts.file } : {}),
+          ...(opts.target ? { targets: opts.target } : {}),
+          ...(opts.context ? { context: opts.context } : {}),
+          ...(opts.wait ? { wait: true } : {}),
+          output: opts.output,
+          ...(opts.raw ? { raw: true } : {}),
+          ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
+        },
+        process.env,
+        { out: (l) => console.log(l), err: (l) => console.error(l), interrupted },
+      );
+      process.exit(process.exitCode);
+    });
+
+  program
+    .command('result')
+    .description('read a command\'s result once, printed like run --wait (exit code as run --wait; 75 while it still runs)')
+    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
+    .requiredOption('--command-id <id>', 'the run command id')
+    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .option('--raw', 'print logs as ARM gave them')
+    .action(async (opts: { cluster: string; commandId: string; output: 'text' | 'json'; raw?: boolean }) => {
+      const { result } = await import('./run');
+      process.exitCode = await result({ cluster: opts.cluster, commandId: opts.commandId, output: opts.output, ...(opts.raw ? { raw: true } : {}) }, process.env, {
+        out: (l) => console.log(l),
+        err: (l) => console.error(l),
+      });
+    });
+
+  program
     .command('enqueue')
     .description('validate and enqueue a command id for the notifier')
     .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
-    .requiredOption('--command-id <id>', 'the run command id')
+    .option('--command-id <id>', 'the run command id')
+    .option('--from-az-output <file>', 'read the command id from what az aks command invoke --no-wait printed ("-": standard input)')
     .option('--command <text>', 'the command, shown in the notification')
     .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
     .option('--context <key=value>', 'extra context shown in the notification (repeatable)', collect)
     .option('--delay-seconds <n>', 'first poll after this many seconds', nonNegativeInt, 0)
-    .action(async (opts: { cluster: string; commandId: string; command?: string; target?: string[]; context?: string[]; delaySeconds: number }) => {
+    .option('--queue-url <url>', 'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)')
+    .action(async (opts: { cluster: string; commandId?: string; fromAzOutput?: string; command?: string; target?: string[]; context?: string[]; delaySeconds: number; queueUrl?: string }) => {
+      if (!opts.commandId === !opts.fromAzOutput) throw new MessageError('give --command-id, or --from-az-output (not both)');
+      let commandId = opts.commandId;
+      if (opts.fromAzOutput) {
+        const [{ readFileSync }, { commandIdFromAzOutput }] = await Promise.all([import('node:fs'), import('./run')]);
+        const text = readFileSync(opts.fromAzOutput === '-' ? 0 : opts.fromAzOutput, 'utf8');
+        commandId = commandIdFromAzOutput(text);
+        if (!commandId) throw new MessageError('found no "command id: <id>" in the az output');
+      }
       const { text } = buildMessage({
         cluster: opts.cluster,
-        commandId: opts.commandId,
+        commandId: commandId!,
         ...(opts.command !== undefined ? { command: opts.command } : {}),
         ...(opts.target ? { targets: opts.target } : {}),
         ...(opts.context ? { context: opts.context } : {}),
       });
-      const queueName = loadQueueName(process.env);
-      const queue = CommandQueue.fromService(createQueueServiceClient(loadStorageConfig(process.env)), queueName);
+      const [{ openProducerQueue }, { DefaultAzureCredential }] = await Promise.all([import('./producer'), import('@azure/identity')]);
+      const queue = openProducerQueue(process.env, () => new DefaultAzureCredential(), opts.queueUrl);
       await queue.send(text, opts.delaySeconds);
-      console.log(`enqueued command ${opts.commandId} on ${queueName}`);
+      console.log(`enqueued command ${commandId} on ${queue.name}`);
     });
 
   program
     .command('demo')
     .description('the whole pipeline on this machine, no Azure account: Azurite, ARM, identity, Slack and Teams stand-ins')
     .action(async () => {
-      const { runDemo } = await import('./demo');
-      process.exitCode = await runDemo();
+      let demo: typeof import('./demo');
+      try {
+        demo = await import('./demo');
+        await import('azurite/package.json');
+      } catch {
+        // The packed CLI carries no stand-ins: the demo runs from a clone.
+        throw new MessageError('the demo needs the local stand-ins, which come with a clone of the repository: git clone …, then npm install && npm run demo');
+      }
+      process.exitCode = await demo.runDemo();
     });
 
   program
@@ -146,9 +214,9 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof MessageError || err instanceof StoreUnavailableError || (err as Error).name === 'RedeliverError') {
+    if (err instanceof ConfigError || err instanceof MessageError || err instanceof StoreUnavailableError || ['RedeliverError', 'RunError', 'AttachError'].includes((err as Error).name)) {
       console.error(`error: ${(err as Error).message}`);
-      process.exitCode = 2;
+      process.exitCode = (err as { exitCode?: number }).exitCode ?? 2;
       return;
     }
     console.error(`error: ${(err as Error).message}`);

@@ -1,7 +1,11 @@
-// ARM's commandResults endpoint over HTTPS, answering like the real service: 202 with
-// {"properties":{"provisioningState":"Running"}} and a Location header while a command runs, 200 with
-// the RunCommandResult when done, CloudError otherwise. It accepts only tokens that the local identity
-// endpoint issued for its own origin.
+// ARM's managed-cluster endpoints over HTTPS, answering like the real service:
+//   GET  …/managedClusters/{name}                    the cluster (aadProfile.managed as registered);
+//   POST …/managedClusters/{name}/runCommand          202, empty body, Location: …/commandResults/{new id};
+//   GET  …/managedClusters/{name}/commandResults/{id} 202 with {"properties":{"provisioningState":"Running"}}
+//                                                     and a Location while a command runs, 200 with the
+//                                                     RunCommandResult when done;
+// CloudError otherwise. It accepts only tokens that the local identity endpoint issued for its own origin.
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IdentityEndpoint } from './identityEndpoint';
@@ -42,9 +46,29 @@ export interface RecordedRequest {
   authorized: boolean;
 }
 
+export interface ClusterScript {
+  /** properties.aadProfile.managed: an AKS-managed Entra ID cluster (runCommand then needs a clusterToken). */
+  entraManaged?: boolean;
+  /** Answer runCommand with this (e.g. 403 for a caller without runcommand/action, 409 for a stopped cluster). */
+  runCommandError?: { status: number; code: string; message: string };
+  /** What a started command does (default: runs 2 s, then succeeds with exit code 0). */
+  script?: (body: RunCommandRequest) => CommandScript;
+}
+
+export interface RunCommandRequest {
+  command?: string;
+  context?: string;
+  clusterToken?: string;
+  /** The bearer token the request carried (tests check its audience). */
+  token?: string;
+}
+
 export interface ArmStandIn {
   endpoint: string;
   requests: RecordedRequest[];
+  /** Bodies of runCommand requests, by the command id they started. */
+  started: Map<string, RunCommandRequest>;
+  addCluster(cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string }, script: ClusterScript): void;
   /** Applied to every request before the script (e.g. throttling), or undefined. */
   intercept: ((req: IncomingMessage) => Step | undefined) | undefined;
   addCommand(cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string }, commandId: string, script: CommandScript): void;
@@ -54,6 +78,8 @@ export interface ArmStandIn {
 
 const PATH =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)\/commandResults\/([^/]+)$/i;
+const CLUSTER =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)(\/runCommand)?$/i;
 
 function cloudError(code: string, message: string): unknown {
   return { error: { code, message } };
@@ -61,14 +87,21 @@ function cloudError(code: string, message: string): unknown {
 
 export async function startArmStandIn(options: { key: string; cert: string; identity: IdentityEndpoint }): Promise<ArmStandIn> {
   const commands = new Map<string, { script: CommandScript; registeredAt: number; stepIndex: number }>();
+  const clusters = new Map<string, ClusterScript>();
+  const started = new Map<string, RunCommandRequest>();
   const requests: RecordedRequest[] = [];
   let origin = '';
 
   const keyOf = (sub: string, rg: string, name: string, id: string) => `${sub}/${rg}/${name}`.toLowerCase() + `/${id}`;
 
+  const clusterKey = (sub: string, rg: string, name: string) => `${sub}/${rg}/${name}`.toLowerCase();
   const standIn: ArmStandIn = {
     endpoint: '',
     requests,
+    started,
+    addCluster(cluster, script) {
+      clusters.set(clusterKey(cluster.subscriptionId, cluster.resourceGroupName, cluster.resourceName), script);
+    },
     intercept: undefined,
     addCommand(cluster, commandId, script) {
       commands.set(keyOf(cluster.subscriptionId, cluster.resourceGroupName, cluster.resourceName, commandId), {
@@ -77,7 +110,7 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
         stepIndex: 0,
       });
     },
-    readsFor: (commandId) => requests.filter((r) => r.commandId === commandId),
+    readsFor: (commandId) => requests.filter((r) => r.commandId === commandId && r.method === 'GET'),
     close: async () => undefined,
   };
 
@@ -96,7 +129,39 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     else respond();
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function clusterRequest(req: IncomingMessage, res: ServerResponse, url: URL, c: RegExpExecArray, record: RecordedRequest, body: string, token: string): void {
+    const cluster = clusters.get(clusterKey(c[1]!, c[2]!, c[3]!));
+    if (!cluster) return answer(req, res, record, { status: 404, body: cloudError('ResourceNotFound', `The Resource 'Microsoft.ContainerService/managedClusters/${c[3]}' under resource group '${c[2]}' was not found.`) });
+    const id = `/subscriptions/${c[1]}/resourceGroups/${c[2]}/providers/Microsoft.ContainerService/managedClusters/${c[3]}`;
+    if (!c[4] && req.method === 'GET') {
+      return answer(req, res, record, {
+        status: 200,
+        body: { id, name: c[3], properties: { provisioningState: 'Succeeded', powerState: { code: 'Running' }, ...(cluster.entraManaged ? { aadProfile: { managed: true, enableAzureRBAC: true } } : {}) } },
+      });
+    }
+    if (c[4] && req.method === 'POST') {
+      if (cluster.runCommandError) {
+        const e = cluster.runCommandError;
+        return answer(req, res, record, { status: e.status, body: cloudError(e.code, e.message) });
+      }
+      let parsed: RunCommandRequest;
+      try {
+        parsed = JSON.parse(body) as RunCommandRequest;
+      } catch {
+        return answer(req, res, record, { status: 400, body: cloudError('InvalidRequestContent', 'The request content was invalid.') });
+      }
+      if (!parsed.command) return answer(req, res, record, { status: 400, body: cloudError('InvalidParameter', 'command is required') });
+      const commandId = randomBytes(16).toString('hex');
+      started.set(commandId, { ...parsed, token });
+      const script = cluster.script?.(parsed) ?? { runSeconds: 2, result: { provisioningState: 'Succeeded', exitCode: 0, logs: `ran: ${parsed.command}\n` } };
+      standIn.addCommand({ subscriptionId: c[1]!, resourceGroupName: c[2]!, resourceName: c[3]! }, commandId, script);
+      record.commandId = commandId;
+      return answer(req, res, record, { status: 202, headers: { location: `${origin}${id}/commandResults/${commandId}?api-version=${url.searchParams.get('api-version')}` } });
+    }
+    return answer(req, res, record, { status: 405, body: cloudError('MethodNotAllowed', 'No such operation.') });
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     const url = new URL(req.url ?? '/', origin);
     const m = PATH.exec(url.pathname);
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -106,10 +171,12 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     if (!authorized) {
       return answer(req, res, record, { status: 401, body: cloudError('InvalidAuthenticationToken', 'The access token is invalid.'), headers: { 'www-authenticate': 'Bearer' } });
     }
-    if (!m || req.method !== 'GET') return answer(req, res, record, { status: 404, body: cloudError('NotFound', 'No route.') });
     if (!url.searchParams.get('api-version')) {
       return answer(req, res, record, { status: 400, body: cloudError('MissingApiVersionParameter', 'The api-version query parameter is required.') });
     }
+    const c = CLUSTER.exec(url.pathname);
+    if (c) return clusterRequest(req, res, url, c, record, body, auth!);
+    if (!m || req.method !== 'GET') return answer(req, res, record, { status: 404, body: cloudError('NotFound', 'No route.') });
     const intercepted = standIn.intercept?.(req);
     if (intercepted) return answer(req, res, record, intercepted);
     const entry = commands.get(keyOf(m[1]!, m[2]!, m[3]!, m[4]!));
@@ -138,7 +205,13 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     });
   }
 
-  const listening = await listenOnLoopback(createServer({ key: options.key, cert: options.cert }, handle));
+  const listening = await listenOnLoopback(
+    createServer({ key: options.key, cert: options.cert }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    }),
+  );
   origin = `https://127.0.0.1:${listening.port}`;
   standIn.close = listening.close;
   standIn.endpoint = origin;

@@ -18,6 +18,9 @@ export interface IdentityFaults {
   lifetimeSeconds?: number;
 }
 
+/** Claims put in every token (as a user's login would have upn, a pipeline's identity appid). */
+export type TokenClaims = Record<string, string>;
+
 export interface IdentityEndpoint {
   url: string;
   header: string;
@@ -25,6 +28,7 @@ export interface IdentityEndpoint {
   tokens: Map<string, IssuedToken>;
   requests: number;
   faults: IdentityFaults;
+  claims: TokenClaims;
   /** Does this bearer token come from us, for this resource, unexpired? */
   validate(token: string, resource: string): boolean;
   close(): Promise<void>;
@@ -42,6 +46,7 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
     tokens: new Map(),
     requests: 0,
     faults: {},
+    claims: {},
     validate(token, resource) {
       const t = state.tokens.get(token);
       return !!t && t.resource.replace(/\/$/, '') === resource.replace(/\/$/, '') && t.expiresOnMs > Date.now();
@@ -63,9 +68,12 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
         return send(res, fail.status, { error: 'temporarily_unavailable', error_description: 'injected fault' });
       }
       const lifetime = state.faults.lifetimeSeconds ?? 3600;
-      const token = `standin.${randomBytes(24).toString('base64url')}`;
       const expiresOnMs = Date.now() + lifetime * 1000;
       const clientId = url.searchParams.get('client_id') ?? undefined;
+      // Shaped like Entra ID's (a JWT: header.claims.signature), unsigned: only this stand-in reads it.
+      const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const claims = { aud: resource, iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/', exp: Math.floor(expiresOnMs / 1000), appid: clientId ?? '00000000-0000-0000-0000-000000000001', ...state.claims };
+      const token = `${part({ typ: 'JWT', alg: 'none' })}.${part(claims)}.${randomBytes(24).toString('base64url')}`;
       state.tokens.set(token, { resource, ...(clientId ? { clientId } : {}), expiresOnMs });
       send(res, 200, {
         access_token: token,

@@ -1,0 +1,113 @@
+// The CLI where pipelines run it: the examples parse as YAML, every `aks-command-notifier` command line in
+// them parses with the CLI's own option parser and installs the packed artefact; and the packed artefact,
+// installed into an empty folder with no other packages, runs against the stand-ins.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import type { Command } from 'commander';
+import { buildCli } from '../../src/cli/main';
+import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** Every string in a YAML document (scripts live in run:, script: and inlineScript:). */
+function strings(node: unknown, out: string[] = []): string[] {
+  if (typeof node === 'string') out.push(node);
+  else if (Array.isArray(node)) node.forEach((n) => strings(n, out));
+  else if (node && typeof node === 'object') Object.values(node).forEach((n) => strings(n, out));
+  return out;
+}
+
+/** Shell words of the `aks-command-notifier …` command lines in a script (continuations joined). */
+function commandLines(script: string): string[][] {
+  const joined = script.replace(/\\\n\s*/g, ' ');
+  return joined
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('aks-command-notifier '))
+    .map((l) => {
+      // Pipeline expressions are values the pipeline fills in: one word each.
+      const line = l.replace(/\$\{\{[^}]*\}\}/g, 'X').replace(/\$\([^)]*\)/g, 'X');
+      const words: string[] = [];
+      for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? m[3]!);
+      return words.slice(1);
+    });
+}
+
+/** Parses words with the real CLI, without running anything. */
+async function parseWithCli(words: string[]): Promise<Record<string, unknown>> {
+  const program = buildCli();
+  let parsed: Record<string, unknown> | undefined;
+  const overrideAll = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    for (const sub of cmd.commands) {
+      sub.action((opts: Record<string, unknown>) => {
+        parsed = { ...opts, subcommand: sub.name() };
+      });
+      overrideAll(sub);
+    }
+  };
+  overrideAll(program);
+  await program.parseAsync(['node', 'aks-command-notifier', ...words]);
+  return parsed!;
+}
+
+describe('examples', () => {
+  for (const file of ['github-actions.yml', 'azure-pipelines.yml']) {
+    it(`${file}: valid YAML, command lines the CLI accepts, the packed CLI installed`, async () => {
+      const doc = parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as unknown;
+      const scripts = strings(doc);
+      const lines = scripts.flatMap(commandLines);
+      assert.ok(lines.length >= 1, 'a run command line');
+      for (const words of lines) {
+        const opts = await parseWithCli(words);
+        assert.equal(opts.subcommand, 'run');
+        assert.ok(opts.cluster && typeof opts.command === 'string');
+        assert.ok(Array.isArray(opts.target) && (opts.target as string[]).includes('ops'));
+        assert.ok((opts.context as string[]).some((c) => c.startsWith('link=')));
+      }
+      assert.ok(scripts.some((s) => /npm install --global \S*aks-command-notifier-cli-\*\.tgz/.test(s)), 'installs the packed artefact');
+      await assert.rejects(parseWithCli(['run', '--cluster', 'x', '--command', 'y', '--no-such-option']), /unknown option/);
+    });
+  }
+});
+
+describe('the packed CLI', () => {
+  let dir: string;
+  before(async () => {
+    await setUpStack();
+    const tgz = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/pack-cli.ts'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+    dir = mkdtempSync(join(tmpdir(), 'cli-install-'));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tgz], { cwd: dir, stdio: 'pipe' });
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await tearDownStack();
+  });
+
+  it('installs with no dependencies and runs where no repository is', async () => {
+    const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+    assert.deepEqual(Object.keys(lock.packages).sort(), ['', 'node_modules/aks-command-notifier-cli'], 'nothing but itself');
+    const h = await harness();
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the packed CLI' } });
+    const clusterId = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(join(dir, 'node_modules', '.bin', 'aks-command-notifier'), ['result', '--cluster', clusterId, '--command-id', id], { cwd: dir, env: { ...process.env, ...h.env } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (status) => done({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /with exitcode=0\nfrom the packed CLI/);
+    const help = execFileSync(join(dir, 'node_modules', '.bin', 'aks-command-notifier'), ['run', '--help'], { encoding: 'utf8' });
+    assert.match(help, /--file <path>[\s\S]*--wait[\s\S]*--output <format>/);
+  });
+});

@@ -1,0 +1,220 @@
+// `run`, `result` and `enqueue --from-az-output` as a pipeline runs them: a child process with the caller's
+// credential (the managed identity stand-in, whose tokens carry a upn), against the ARM stand-in
+// (GET managedCluster, POST runCommand, GET commandResults) and Azurite.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { unzipSync } from 'fflate';
+import { AKS_SERVER_APP_ID } from '../../src/arm/runCommand';
+import { MAX_CONTEXT_ZIP_BYTES } from '../../src/cli/attach';
+import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack, type Harness } from '../support/stack';
+
+const MAIN = resolve(__dirname, '../../src/cli/main.ts');
+// The child runs in other folders (--file . attaches the current one): load tsx by its path.
+const TSX = pathToFileURL(resolve(__dirname, '../../node_modules/tsx/dist/loader.mjs')).href;
+let work: string;
+
+before(async () => {
+  await setUpStack();
+  stack().identity.claims.upn = 'alice@contoso.com';
+  work = mkdtempSync(join(tmpdir(), 'run-'));
+});
+after(async () => {
+  rmSync(work, { recursive: true, force: true });
+  await tearDownStack();
+});
+
+function cli(args: string[], env: Record<string, string | undefined>, options: { cwd?: string; stdin?: string } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: options.cwd ?? work, env: { ...process.env, ...env } as NodeJS.ProcessEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (status) => done({ status, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+let n = 0;
+/** A cluster of its own, registered with the ARM stand-in. */
+function cluster(script: Parameters<ReturnType<typeof stack>['arm']['addCluster']>[1] = {}) {
+  const c = { ...CLUSTER, resourceName: `aks-run-${++n}` };
+  stack().arm.addCluster(c, script);
+  return { ref: c, id: `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${c.resourceName}` };
+}
+
+async function queued(h: Harness): Promise<Record<string, unknown>[]> {
+  return (await h.main.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) => JSON.parse(m.messageText) as Record<string, unknown>);
+}
+
+describe('run', () => {
+  it('starts the command as the caller, attaches files, and enqueues the tracking message with who ran it', async () => {
+    const h = await harness();
+    const c = cluster();
+    const dir = join(work, 'files1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'deployment.yaml'), 'kind: Deployment\n');
+    writeFileSync(join(dir, 'values.bin'), Buffer.from([0, 1, 2, 255]));
+    const r = await cli(
+      ['run', '--cluster', c.id, '--command', 'kubectl apply -f deployment.yaml', '--file', 'files1/deployment.yaml', '--file', join(dir, 'values.bin'), '--target', 'slack', '--context', 'pipeline=release-42', '--output', 'json'],
+      h.env,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { commandId: string; clusterResourceId: string; enqueued: boolean };
+    assert.deepEqual([out.clusterResourceId, out.enqueued], [c.id, true]);
+    const body = stack().arm.started.get(out.commandId)!;
+    assert.equal(body.command, 'kubectl apply -f deployment.yaml');
+    assert.equal(body.clusterToken, undefined, 'no cluster token for a cluster without AKS-managed Entra ID');
+    assert.equal(stack().identity.tokens.get(body.token!)!.resource.replace(/\/$/, ''), stack().arm.endpoint, 'the token is for ARM');
+    const files = unzipSync(Buffer.from(body.context!, 'base64'));
+    assert.deepEqual(Object.keys(files).sort(), ['deployment.yaml', 'values.bin'], 'flattened to their base names');
+    assert.equal(Buffer.from(files['deployment.yaml']!).toString(), 'kind: Deployment\n');
+    assert.deepEqual([...files['values.bin']!], [0, 1, 2, 255]);
+    const [message] = await queued(h);
+    assert.deepEqual(message, {
+      clusterResourceId: c.id,
+      commandId: out.commandId,
+      command: 'kubectl apply -f deployment.yaml',
+      targets: ['slack'],
+      context: { pipeline: 'release-42', requestedBy: 'alice@contoso.com' },
+    });
+  });
+
+  it('attaches the current folder with relative paths for "--file ."', async () => {
+    const h = await harness();
+    const c = cluster();
+    const dir = join(work, 'tree');
+    mkdirSync(join(dir, 'charts', 'web'), { recursive: true });
+    writeFileSync(join(dir, 'a.yaml'), 'a');
+    writeFileSync(join(dir, 'charts', 'web', 'values.yaml'), 'v');
+    const r = await cli(['run', '--cluster', c.id, '--command', 'ls -R', '--file', '.', '--output', 'json'], h.env, { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    const { commandId: id } = JSON.parse(r.stdout) as { commandId: string };
+    assert.deepEqual(Object.keys(unzipSync(Buffer.from(stack().arm.started.get(id)!.context!, 'base64'))).sort(), ['a.yaml', 'charts/web/values.yaml']);
+  });
+
+  it('gets a cluster token for the AKS server application only for an AKS-managed Entra ID cluster', async () => {
+    const h = await harness();
+    const c = cluster({ entraManaged: true });
+    const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl get nodes', '--output', 'json'], h.env);
+    assert.equal(r.status, 0, r.stderr);
+    const body = stack().arm.started.get((JSON.parse(r.stdout) as { commandId: string }).commandId)!;
+    assert.ok(body.clusterToken);
+    assert.equal(stack().identity.tokens.get(body.clusterToken)!.resource.replace(/\/$/, ''), AKS_SERVER_APP_ID, `minted for ${AKS_SERVER_APP_ID}/.default`);
+  });
+
+  for (const [name, result, code] of [
+    ['exit code 0', { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\u001b[31m red\u001b[0m\n' }, 0],
+    ['exit code 3', { provisioningState: 'Succeeded', exitCode: 3, logs: 'three\n' }, 3],
+    ['exit code 300, capped', { provisioningState: 'Succeeded', exitCode: 300 }, 255],
+    ['Failed', { provisioningState: 'Failed', reason: 'ImagePullBackoff' }, 1],
+  ] as const) {
+    it(`--wait follows the command and exits with its code: ${name}`, async () => {
+      const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '1' });
+      const c = cluster({ script: () => ({ runSeconds: 2, result }) });
+      const r = await cli(['run', '--cluster', c.id, '--command', 'do it', '--wait'], h.env);
+      assert.equal(r.status, code, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /^command id: [0-9a-f]+, cluster: /);
+      if (result.provisioningState === 'Succeeded') assert.match(r.stdout, new RegExp(`with exitcode=${result.exitCode}`));
+      else assert.match(r.stdout, /command failed with reason: ImagePullBackoff/);
+      if (name === 'exit code 0') assert.match(r.stdout, /ok red/, 'escape sequences stripped');
+      assert.match(r.stderr, /Running after \d+s; next look in 1s/);
+      assert.equal((await queued(h)).length, 1, 'and the notifier tracks it too');
+    });
+  }
+
+  it('--wait gives up at POLL_TIMEOUT_MINUTES with 124, and --raw keeps escape sequences', async () => {
+    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '1', POLL_TIMEOUT_MINUTES: '0.05' });
+    const c = cluster({ script: () => ({}) });
+    const r = await cli(['run', '--cluster', c.id, '--command', 'sleep infinity', '--wait'], h.env);
+    assert.equal(r.status, 124, r.stderr);
+    assert.match(r.stdout, /gave up waiting after \ds: it was still Running\. Follow it with: aks-command-notifier result --cluster/);
+    const raw = cluster({ script: () => ({ runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'a\u001b[31mb' } }) });
+    const r2 = await cli(['run', '--cluster', raw.id, '--command', 'x', '--wait', '--raw'], { ...h.env, POLL_TIMEOUT_MINUTES: '1' });
+    assert.ok(r2.stdout.includes('a\u001b[31mb'), JSON.stringify(r2.stdout));
+  });
+
+  for (const [name, script, pattern] of [
+    ['403 on runcommand/action', { runCommandError: { status: 403, code: 'AuthorizationFailed', message: 'does not have authorization to perform action runcommand/action' } }, /not allowed to run commands on .*Microsoft\.ContainerService\/managedClusters\/runcommand\/action: built-in roles that have it are Azure Kubernetes Service Cluster Admin Role, Azure Kubernetes Service Contributor Role and Contributor/],
+    ['409 (stopped)', { runCommandError: { status: 409, code: 'OperationNotAllowed', message: 'cluster is in stopped state' } }, /did not accept the command \(ARM answered 409 OperationNotAllowed: cluster is in stopped state\): it may be stopped/],
+  ] as const) {
+    it(`refuses clearly and enqueues nothing: ${name}`, async () => {
+      const h = await harness();
+      const c = cluster(script);
+      const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl get nodes'], h.env);
+      assert.equal(r.status, 2, r.stdout);
+      assert.match(r.stderr, pattern);
+      assert.equal((await queued(h)).length, 0);
+    });
+  }
+
+  it('refuses clearly and enqueues nothing: cluster not found, no credential, bad files', async () => {
+    const h = await harness();
+    const missing = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/rg-x/providers/Microsoft.ContainerService/managedClusters/nope`;
+    const r404 = await cli(['run', '--cluster', missing, '--command', 'x'], h.env);
+    assert.equal(r404.status, 2);
+    assert.match(r404.stderr, /cluster .*nope not found \(ARM answered 404 ResourceNotFound/);
+
+    const c = cluster();
+    const armBefore = stack().arm.requests.length;
+    const noCredential = await cli(['run', '--cluster', c.id, '--command', 'x'], { ...h.env, IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined, MSI_ENDPOINT: undefined, AZURE_CLIENT_ID: undefined, PATH: '/nonexistent' });
+    assert.equal(noCredential.status, 2, noCredential.stderr);
+    assert.match(noCredential.stderr, /no Azure credential is available\. Tried:[\s\S]*EnvironmentCredential[\s\S]*ManagedIdentityCredential[\s\S]*AzureCliCredential/);
+
+    const big = join(work, 'big.bin');
+    writeFileSync(big, Buffer.from(Array.from({ length: MAX_CONTEXT_ZIP_BYTES + 1024 }, () => Math.floor(Math.random() * 256))));
+    for (const [files, pattern] of [
+      [['missing.yaml'], /--file missing\.yaml: no such file/],
+      [['files1'], /--file files1: not a file \(only "\." attaches a folder/],
+      [['.', 'big.bin'], /cannot be combined/],
+      [['big.bin'], /zip to 2\.5 MiB; at most 2\.5 MiB fits/],
+    ] as const) {
+      const r = await cli(['run', '--cluster', c.id, '--command', 'x', ...files.flatMap((f) => ['--file', f])], h.env);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+    }
+    const badContext = await cli(['run', '--cluster', c.id, '--command', 'x', '--context', 'requestedBy=mallory'], h.env);
+    assert.match(badContext.stderr, /requestedBy is set from your login/);
+    const badTarget = await cli(['run', '--cluster', c.id, '--command', 'x', '--target', 'nobody'], h.env);
+    assert.match(badTarget.stderr, /unknown --target nobody; configured here: slack, teams/);
+    assert.equal(stack().arm.requests.filter((q) => q.method === 'POST').length - stack().arm.requests.slice(0, armBefore).filter((q) => q.method === 'POST').length, 0, 'nothing was started');
+    assert.equal((await queued(h)).length, 0);
+  });
+});
+
+describe('result and enqueue --from-az-output', () => {
+  it('result reads once and prints like run --wait; 75 while it runs', async () => {
+    const h = await harness();
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 4, logs: 'four\n' } });
+    const clusterId = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
+    const r = await cli(['result', '--cluster', clusterId, '--command-id', id], h.env);
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stdout, /with exitcode=4\nfour/);
+    const running = commandId();
+    stack().arm.addCommand(CLUSTER, running, {});
+    const r2 = await cli(['result', '--cluster', clusterId, '--command-id', running, '--output', 'json'], h.env);
+    assert.equal(r2.status, 75);
+    assert.deepEqual((JSON.parse(r2.stdout) as { result: unknown }).result, { outcome: 'running', state: 'Running' });
+  });
+
+  it('enqueue reads the command id from what az aks command invoke --no-wait printed', async () => {
+    const h = await harness();
+    const clusterId = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
+    const printed = 'command id: 0123456789abcdef0123456789abcdef, started at: 2026-11-28 10:00:00+00:00, status: Running\nUse "az aks command result -g rg -n aks -i 0123456789abcdef0123456789abcdef" to get the result.\n';
+    const r = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, { stdin: printed });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((await queued(h))[0]!.commandId, '0123456789abcdef0123456789abcdef');
+    const failedToFetch = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, { stdin: 'failed to fetch command result for command id: fedcba9876543210fedcba9876543210\n' });
+    assert.equal(failedToFetch.status, 0, failedToFetch.stderr);
+    assert.equal((await queued(h))[1]!.commandId, 'fedcba9876543210fedcba9876543210');
+    const nothing = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, { stdin: 'ERROR: something else\n' });
+    assert.equal(nothing.status, 2);
+    assert.match(nothing.stderr, /found no "command id: <id>"/);
+  });
+});
