@@ -135,7 +135,9 @@ export function* capLadder(initial: FieldCaps): Generator<CapStep> {
 /** The context entries a renderer shows, cleaned and capped, and how many it left out. */
 export function contextEntries(report: CommandReport, caps: FieldCaps): { shown: [string, string][]; left: number } {
   const all = Object.entries(report.context ?? {});
-  const shown = all.slice(0, caps.contextEntries).map(([k, v]): [string, string] => [clip(k, 64), clip(v, caps.contextValue)]);
+  // requestedBy (set by `run` from the caller's login) reads as words; still the producer's word, not a proof.
+  const label = (k: string) => (k === 'requestedBy' ? 'requested by' : clip(k, 64));
+  const shown = all.slice(0, caps.contextEntries).map(([k, v]): [string, string] => [label(k), clip(v, caps.contextValue)]);
   return { shown, left: all.length - shown.length };
 }
 

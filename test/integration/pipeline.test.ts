@@ -34,7 +34,7 @@ describe('pipeline (handler)', () => {
     assert.equal(slack.length, 1);
     assert.equal(teams.length, 1);
     const slackJson = JSON.stringify(slack[0]!.body);
-    for (const fact of [CLUSTER.resourceName, id, 'kubectl create ns dummy', 'Command succeeded', 'namespace dummy created', 'requestedBy']) {
+    for (const fact of [CLUSTER.resourceName, id, 'kubectl create ns dummy', 'Command succeeded', 'namespace dummy created', 'requested by']) {
       assert.ok(slackJson.includes(fact), `Slack message lacks ${fact}`);
     }
     const card = (teams[0]!.body as { attachments: { contentType: string; content: { version: string } }[] }).attachments[0]!;
