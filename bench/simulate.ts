@@ -5,7 +5,7 @@ import { DEFAULTS } from '../src/config';
 import { ReadBudget } from '../src/core/readBudget';
 import { ClusterScope } from '../src/core/scope';
 import { prng } from '../src/dev/prng';
-import { Cooldowns } from '../src/notify/delivery';
+import { Cooldowns, Pacer } from '../src/notify/delivery';
 import type { Provider, Target } from '../src/notify/provider';
 import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
 import { MemoryEntityStore } from '../src/store/entityStore';
@@ -160,6 +160,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     armEndpoint: DEFAULTS.ARM_ENDPOINT,
     sendTimeoutMs: 1000,
     cooldowns: new Cooldowns(clock),
+    pacer: new Pacer(clock),
     now: clock,
     monotonic: clock,
     random,

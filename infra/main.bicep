@@ -28,6 +28,13 @@ param slackWebhookUrl string = ''
 @description('Teams Workflows webhook URL (stored in Key Vault). Empty: no Teams target.')
 param teamsWebhookUrl string = ''
 
+@secure()
+@description('Bot token (xoxb-…) of a Slack app (stored in Key Vault): the "slack-app" target, one live message per command. Empty: none.')
+param slackBotToken string = ''
+
+@description('Channel id (C…, from the channel details) the Slack app posts to; required with slackBotToken.')
+param slackChannelId string = ''
+
 @description('Settings passed to the app as they are (e.g. POLL_TIMEOUT_MINUTES, NOTIFY_TARGETS). Secrets belong in Key Vault.')
 param extraAppSettings object = {}
 
@@ -74,6 +81,16 @@ var clusterRoleName = 'AKS command result reader (${environmentName})'
 var clusterRoleGuid = guid(subscription().id, clusterRoleName)
 // The defaults of src/config.ts; test/infra checks that they agree.
 var appDefaults = loadJsonContent('app/settings.json')
+var hasSlackApp = !empty(slackChannelId)
+// Targets: the zero-config webhooks, plus the Slack app as a named target; every one configured is a default.
+var targetSettings = hasSlackApp
+  ? {
+      NOTIFY_TARGETS: 'slack-app'
+      NOTIFY_TARGET_SLACK_APP_KIND: 'slack-app'
+      NOTIFY_TARGET_SLACK_APP_CHANNEL: slackChannelId
+      NOTIFY_DEFAULT_TARGETS: join(filter([empty(slackWebhookUrl) ? '' : 'slack', empty(teamsWebhookUrl) ? '' : 'teams', 'slack-app'], t => !empty(t)), ',')
+    }
+  : {}
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: names.resourceGroup
@@ -132,8 +149,10 @@ module keyVault 'app/keyvault.bicep' = {
     principalKey: identityKey
     slackWebhookUrl: slackWebhookUrl
     teamsWebhookUrl: teamsWebhookUrl
+    slackBotToken: slackBotToken
     hasSlack: !empty(slackWebhookUrl)
     hasTeams: !empty(teamsWebhookUrl)
+    hasSlackApp: hasSlackApp
     networkIsolation: networkIsolation
     workspaceId: monitoring.outputs.workspaceId
   }
@@ -181,9 +200,10 @@ module functionApp 'app/function.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.connectionString
-    settings: union(appDefaults, { ARM_ENDPOINT: environment().resourceManager }, extraAppSettings)
+    settings: union(appDefaults, { ARM_ENDPOINT: environment().resourceManager }, targetSettings, extraAppSettings)
     slackWebhookSecretUri: keyVault.outputs.slackSecretUri
     teamsWebhookSecretUri: keyVault.outputs.teamsSecretUri
+    slackBotTokenSecretUri: keyVault.outputs.slackBotTokenSecretUri
     maximumInstanceCount: maximumInstanceCount
     networkIsolation: networkIsolation
     subnetId: networkIsolation ? network!.outputs.appSubnetId : ''

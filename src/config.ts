@@ -28,6 +28,7 @@ export const DEFAULTS = {
   LEDGER_RETENTION_DAYS: 30,
   ARM_READS_PER_SECOND: 20,
   ARM_READ_BURST: 200,
+  SLACK_API_URL: 'https://slack.com/api/',
 } as const;
 
 /** The accepted range of every numeric setting: wide enough for tests, narrow enough to be sane. */
@@ -65,6 +66,7 @@ export const SETTING_NAMES = [
   'ARM_READ_BURST',
   'SLACK_WEBHOOK_URL',
   'SLACK_CLUSTERS',
+  'SLACK_API_URL',
   'TEAMS_WEBHOOK_URL',
   'TEAMS_CLUSTERS',
   'NOTIFY_TARGETS',
@@ -216,6 +218,10 @@ function settingsContext(env: Env, target: string, nameOf: (option: string) => s
     target,
     nameOf,
     get: (option) => optional(env, nameOf(option)),
+    shared: (name) => {
+      if (!(SETTING_NAMES as readonly string[]).includes(name)) throw new Error(`${name} is not in SETTING_NAMES`);
+      return optional(env, name) ?? (DEFAULTS as Record<string, string | number>)[name]?.toString();
+    },
     fail: (option, message) => {
       throw new ConfigError(nameOf(option), message);
     },

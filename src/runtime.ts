@@ -5,7 +5,7 @@ import { createCommandResultReader } from './arm/commandResults';
 import { loadConfig, secretsOf, type AppConfig, type Env, type StorageSettings } from './config';
 import { createRedactor, type Log } from './log';
 import { ReadBudget } from './core/readBudget';
-import { Cooldowns } from './notify/delivery';
+import { Cooldowns, Pacer } from './notify/delivery';
 import type { Target } from './notify/provider';
 import type { PollDeps } from './pipeline/pollCommand';
 import { CommandQueue, createQueueServiceClient, createTableClient } from './queue/storage';
@@ -75,6 +75,7 @@ export function createRuntime(env: Env = process.env, overrides: Partial<PollDep
     armEndpoint: config.armEndpoint,
     sendTimeoutMs: config.webhookTimeoutMs,
     cooldowns: new Cooldowns(monotonic),
+    pacer: new Pacer(monotonic),
     readBudget: new ReadBudget(config.armReads),
     // Through the global providers: the SDK behind them (if any) is set up before the runtime is built.
     telemetry: createTelemetry(metrics.getMeter('aks-command-notifier'), trace.getTracer('aks-command-notifier')),

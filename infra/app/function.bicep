@@ -12,9 +12,10 @@ param deploymentContainerName string
 param appInsightsConnectionString string
 @description('Plain (non-secret) settings the code reads, by their names in src/config.ts.')
 param settings object
-@description('Key Vault secret URIs of the webhook URLs ("" when not configured).')
+@description('Key Vault secret URIs of the webhook URLs and the Slack bot token ("" when not configured).')
 param slackWebhookSecretUri string
 param teamsWebhookSecretUri string
+param slackBotTokenSecretUri string
 param maximumInstanceCount int
 @description('Subnet for VNet integration (empty: none). With it, the app reaches Storage and Key Vault through their private endpoints.')
 param subnetId string
@@ -23,7 +24,8 @@ param networkIsolation bool
 
 var webhookSettings = union(
   empty(slackWebhookSecretUri) ? {} : { SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${slackWebhookSecretUri})' },
-  empty(teamsWebhookSecretUri) ? {} : { TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})' }
+  empty(teamsWebhookSecretUri) ? {} : { TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})' },
+  empty(slackBotTokenSecretUri) ? {} : { NOTIFY_TARGET_SLACK_APP_TOKEN: '@Microsoft.KeyVault(SecretUri=${slackBotTokenSecretUri})' }
 )
 
 var appSettings = union(settings, webhookSettings, {

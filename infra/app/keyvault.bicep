@@ -1,4 +1,5 @@
-// Key Vault (RBAC) for the webhook URLs: they are credentials (anyone with one can post to the channel).
+// Key Vault (RBAC) for the webhook URLs and the Slack bot token: they are credentials (anyone with one can
+// post to the channel).
 // The app reads them through Key Vault references with its identity (Key Vault Secrets User).
 param name string
 param location string
@@ -10,9 +11,12 @@ param principalKey string
 param slackWebhookUrl string
 @secure()
 param teamsWebhookUrl string
+@secure()
+param slackBotToken string
 @description('Whether each secret is given (plain booleans, so that no output depends on a secret).')
 param hasSlack bool
 param hasTeams bool
+param hasSlackApp bool
 @description('No public network access: reachable only through its private endpoint (see network.bicep).')
 param networkIsolation bool
 @description('Log Analytics workspace for the vault\'s audit log (who read which secret).')
@@ -60,6 +64,12 @@ resource teams 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasTeams) {
   properties: { value: teamsWebhookUrl, contentType: 'text/uri-list' }
 }
 
+resource slackApp 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasSlackApp) {
+  parent: vault
+  name: 'slack-bot-token'
+  properties: { value: slackBotToken, contentType: 'text/plain' }
+}
+
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
   name: guid(vault.id, principalKey, keyVaultSecretsUser)
@@ -75,3 +85,4 @@ output id string = vault.id
 // Secret URIs without a version, so a rotated secret is picked up; not the secret values.
 output slackSecretUri string = !hasSlack ? '' : '${vault.properties.vaultUri}secrets/slack-webhook-url/'
 output teamsSecretUri string = !hasTeams ? '' : '${vault.properties.vaultUri}secrets/teams-webhook-url/'
+output slackBotTokenSecretUri string = !hasSlackApp ? '' : '${vault.properties.vaultUri}secrets/slack-bot-token/'

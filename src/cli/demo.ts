@@ -3,7 +3,7 @@
 // SDK against Azurite, @slack/webhook) with stand-ins only on the far side of each wire.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { startStandIns } from '../dev/standIns';
+import { startStandIns, type StandIns } from '../dev/standIns';
 import { slackAsText } from '../notify/slack/blocks';
 import { teamsAsText } from '../notify/providers/teams';
 import { CommandQueue, createQueueServiceClient } from '../queue/storage';
@@ -14,9 +14,22 @@ const CLUSTER_ID = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CL
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 
-export async function runDemo(timeoutSeconds = 90): Promise<number> {
-  say('starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and Slack/Teams receivers on 127.0.0.1');
+const appMessages = (s: StandIns) => s.slackApi.inChannel(APP_CHANNEL);
+const isFinal = (blocks: unknown[] | undefined) => !JSON.stringify(blocks?.[0] ?? {}).includes('Running on');
+
+/** Long enough logs that the message shows their end and the thread gets them whole. */
+function rolloutEvents(): string {
+  return Array.from({ length: 80 }, (_, i) => `${new Date(Date.UTC(2026, 10, 28, 9, 0, i)).toISOString()}  Normal  Pulling  pod/web-7f9c-${i % 3}  Pulling image "contoso.azurecr.io/shop/web:1.4.${i}"\n`).join('');
+}
+
+const APP_CHANNEL = 'C0DEM0CHAN1';
+const APP_TOKEN = 'xoxb-demo-0000-not-a-real-token';
+
+export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean } = {}): Promise<number> {
+  const app = options.slackApp === true;
+  say(`starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and ${app ? "Slack's Web API and a Teams receiver" : 'Slack/Teams receivers'} on 127.0.0.1`);
   const s = await startStandIns();
+  s.slackApi.addBot(APP_TOKEN, [APP_CHANNEL]);
   const commands = [
     {
       id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
@@ -35,14 +48,23 @@ export async function runDemo(timeoutSeconds = 90): Promise<number> {
       result: {
         provisioningState: 'Succeeded',
         exitCode: 1,
-        logs: 'Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...\nerror: timed out waiting for the condition\n',
+        logs: `${app ? rolloutEvents() : ''}Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...\nerror: timed out waiting for the condition\n`,
       },
     },
   ];
   let worker: ReturnType<typeof spawn> | undefined;
   try {
     for (const c of commands) s.arm.addCommand(CLUSTER, c.id, { runSeconds: c.runSeconds, result: c.result });
-    const env = { ...process.env, ...s.env({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '10' }) };
+    // App mode: the Slack app target replaces the Slack webhook (Teams stays a webhook: it cannot update a card).
+    const appSettings = {
+      SLACK_WEBHOOK_URL: '',
+      NOTIFY_TARGETS: 'slack-app',
+      NOTIFY_TARGET_SLACK_APP_KIND: 'slack-app',
+      NOTIFY_TARGET_SLACK_APP_CHANNEL: APP_CHANNEL,
+      NOTIFY_TARGET_SLACK_APP_TOKEN: APP_TOKEN,
+      NOTIFY_DEFAULT_TARGETS: 'slack-app,teams',
+    };
+    const env = { ...process.env, ...s.env({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '10', ...(app ? appSettings : {}) }) };
     const queue = CommandQueue.fromService(createQueueServiceClient({ connectionString: s.azurite.connectionString }), 'aks-command-results');
     for (const c of commands) {
       const { text } = buildMessage({ cluster: CLUSTER_ID, commandId: c.id, command: c.command, context: ['requestedBy=release-pipeline'] });
@@ -79,12 +101,13 @@ export async function runDemo(timeoutSeconds = 90): Promise<number> {
       createInterface({ input: stream }).on('line', (line) => console.log(`[worker] ${line}`));
     }
     const expected = commands.length * 2;
+    const arrived = () => s.receivers.received.length + (app ? appMessages(s).filter((m) => isFinal(m.blocks)).length : 0);
     const deadline = Date.now() + timeoutSeconds * 1000;
-    while (s.receivers.received.length < expected && Date.now() < deadline && worker.exitCode === null) {
+    while (arrived() < expected && Date.now() < deadline && worker.exitCode === null) {
       await new Promise((r) => setTimeout(r, 200));
     }
-    if (s.receivers.received.length < expected) {
-      say(`FAILED: ${s.receivers.received.length} of ${expected} notifications arrived`);
+    if (arrived() < expected) {
+      say(`FAILED: ${arrived()} of ${expected} notifications arrived`);
       return 1;
     }
     for (const c of commands) {
@@ -95,8 +118,15 @@ export async function runDemo(timeoutSeconds = 90): Promise<number> {
       console.log(`\n──── ${r.kind === 'slack' ? 'Slack' : 'Teams'} #${r.channel} (${r.bytes} bytes) ────`);
       console.log(r.kind === 'slack' ? slackAsText(r.body) : teamsAsText(r.body));
     }
+    for (const m of appMessages(s)) {
+      const first = m.versions[0]!;
+      console.log(`\n──── Slack app #${m.channel}, message ${m.ts}: ${m.versions.length === 1 ? 'posted final' : `posted while running, updated ${m.versions.length - 1}×`} ────`);
+      if (m.versions.length > 1) console.log(`(first) ${slackAsText(first).split('\n')[0]}\n(now)`);
+      console.log(slackAsText(m));
+      for (const f of m.files) console.log(`  ↳ thread: 📎 ${f.name} (${f.bytes.length} bytes, byte for byte ARM's logs)`);
+    }
     console.log('');
-    say(`done: ${expected} notifications (${commands.length} commands × Slack and Teams)`);
+    say(`done: ${expected} notifications (${commands.length} commands × ${app ? 'a live Slack app message and Teams' : 'Slack and Teams'})`);
     return 0;
   } finally {
     if (worker && worker.exitCode === null) {

@@ -129,7 +129,8 @@ export function buildCli(): Command {
   program
     .command('demo')
     .description('the whole pipeline on this machine, no Azure account: Azurite, ARM, identity, Slack and Teams stand-ins')
-    .action(async () => {
+    .option('--slack-app', "Slack as an app (Slack's Web API stand-in): one live message per command, updated in place, full logs in its thread")
+    .action(async (opts: { slackApp?: boolean }) => {
       let demo: typeof import('./demo');
       try {
         demo = await import('./demo');
@@ -138,7 +139,7 @@ export function buildCli(): Command {
         // The packed CLI carries no stand-ins: the demo runs from a clone.
         throw new MessageError('the demo needs the local stand-ins, which come with a clone of the repository: git clone …, then npm install && npm run demo');
       }
-      process.exitCode = await demo.runDemo();
+      process.exitCode = await demo.runDemo(90, { slackApp: !!opts.slackApp });
     });
 
   program

@@ -45,6 +45,8 @@ export interface Bookkeeping {
   /** Failed rounds so far (deliveries, or a ledger or store that was down): the backoff grows with it. */
   round?: number;
   sent?: SentNote[];
+  /** The running message was posted (or settled) for the targets that have one. */
+  announced?: boolean;
   /** Fields from other versions, dropped on rewrite. */
   ignored?: string[];
 }
@@ -81,7 +83,7 @@ const wholeIn = (v: unknown, max: number): number | undefined => (typeof v === '
 export function readBookkeeping(value: unknown): Bookkeeping | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const o = value as Record<string, unknown>;
-  const known = new Set(['v', 'attempt', 'firstSeenAt', 'deadlineAt', 'lastDelaySeconds', 'gen', 'etag', 'stage', 'round', 'sent']);
+  const known = new Set(['v', 'attempt', 'firstSeenAt', 'deadlineAt', 'lastDelaySeconds', 'gen', 'etag', 'stage', 'round', 'sent', 'announced']);
   const ignored = Object.keys(o).filter((k) => !known.has(k));
   const firstSeenAt = isoTime(o.firstSeenAt);
   const deadlineAt = isoTime(o.deadlineAt);
@@ -108,6 +110,7 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     ...(o.stage === 'poll' || o.stage === 'deliver' ? { stage: o.stage } : {}),
     ...(wholeIn(o.round, 1_000_000) !== undefined ? { round: o.round as number } : {}),
     ...(sent.length > 0 ? { sent } : {}),
+    ...(o.announced === true ? { announced: true } : {}),
     ...(ignored.length > 0 ? { ignored: ignored.slice(0, 10).map((k) => escapeForLog(k, 40)) } : {}),
   };
 }

@@ -2,9 +2,11 @@
 import type { ArmAnswer, CloudErrorInfo, RunCommandResult } from './armAnswer';
 import { clusterResourceId, type ClusterRef } from './cluster';
 
-export type Outcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
+export type FinalOutcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
+/** 'running': the live message of targets that post one while the command runs, then update it. */
+export type Outcome = FinalOutcome | 'running';
 
-export const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'exitCode', 'notFound', 'forbidden', 'timedOut', 'error'];
+export const OUTCOMES: readonly FinalOutcome[] = ['succeeded', 'failed', 'exitCode', 'notFound', 'forbidden', 'timedOut', 'error'];
 
 export const REQUIRED_PERMISSION = 'Microsoft.ContainerService/managedClusters/commandResults/read';
 
@@ -31,7 +33,7 @@ export interface CommandReport {
 }
 
 export function isFailure(outcome: Outcome): boolean {
-  return outcome !== 'succeeded';
+  return outcome !== 'succeeded' && outcome !== 'running';
 }
 
 function describeCloudError(error: CloudErrorInfo | undefined): string {
@@ -146,6 +148,22 @@ export function buildReport(subject: ReportSubject, answer: FinalAnswer): Comman
   }
 }
 
+/** The report of a command still running: the same facts as the final one will have, as far as they are known. */
+export function runningReport(subject: ReportSubject, provisioningState: string, sinceIso: string): CommandReport {
+  return {
+    outcome: 'running',
+    subscriptionId: subject.cluster.subscriptionId,
+    resourceGroupName: subject.cluster.resourceGroupName,
+    clusterName: subject.cluster.resourceName,
+    clusterResourceId: clusterResourceId(subject.cluster),
+    commandId: subject.commandId,
+    ...(subject.command !== undefined ? { command: subject.command } : {}),
+    ...(subject.context ? { context: subject.context } : {}),
+    provisioningState,
+    startedAt: sinceIso,
+  };
+}
+
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
@@ -171,5 +189,9 @@ export function outcomeTitle(report: CommandReport, withReason = true): string {
       return 'Still running: gave up waiting';
     case 'error':
       return 'Could not read the command result';
+    case 'running': {
+      const since = report.startedAt ? Date.parse(report.startedAt) : Number.NaN;
+      return `Running on ${report.clusterName}${Number.isNaN(since) ? '' : ` since ${new Date(since).toISOString().slice(11, 19)} UTC`}`;
+    }
   }
 }

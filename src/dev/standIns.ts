@@ -1,5 +1,5 @@
 // Everything the app talks to, on 127.0.0.1: Azurite, a managed identity endpoint, ARM over HTTPS and
-// Slack/Teams receivers. Used by the demo, the tests and the benchmark.
+// Slack/Teams receivers, Slack's Web API. Used by the demo, the tests and the benchmark.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { startAppInsightsStandIn, type AppInsightsStandIn } from './appInsightsS
 import { startArmStandIn, type ArmStandIn } from './armStandIn';
 import { startAzurite, type Azurite, type AzuriteOptions } from './azurite';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
+import { startSlackApiStandIn, type SlackApiStandIn } from './slackApiStandIn';
 import { createDevTls, loadDevTls, type DevTls } from './tls';
 import { startWebhookReceivers, type WebhookReceivers } from './webhookReceivers';
 
@@ -18,6 +19,7 @@ export interface StandIns {
   arm: ArmStandIn;
   appInsights: AppInsightsStandIn;
   receivers: WebhookReceivers;
+  slackApi: SlackApiStandIn;
   /** App settings pointing at the stand-ins (plus NODE_EXTRA_CA_CERTS for child processes). */
   env(extra?: Record<string, string>): Record<string, string>;
   stop(): Promise<void>;
@@ -25,11 +27,12 @@ export interface StandIns {
 
 export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?: string } = {}): Promise<StandIns> {
   const dir = mkdtempSync(join(tmpdir(), 'aks-notifier-'));
-  const [tls, azurite, identity, receivers] = await Promise.all([
+  const [tls, azurite, identity, receivers, slackApi] = await Promise.all([
     options.tlsDir ? loadDevTls(options.tlsDir) : createDevTls(join(dir, 'tls')),
     startAzurite(options.azurite),
     startIdentityEndpoint(),
     startWebhookReceivers(),
+    startSlackApiStandIn(),
   ]);
   const [arm, appInsights] = await Promise.all([
     startArmStandIn({ key: tls.key, cert: tls.cert, identity }),
@@ -43,17 +46,19 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
     arm,
     appInsights,
     receivers,
+    slackApi,
     env: (extra = {}) => ({
       AzureWebJobsStorage: azurite.connectionString,
       ARM_ENDPOINT: arm.endpoint,
       ...identity.env,
       SLACK_WEBHOOK_URL: receivers.urlFor('slack', 'alerts'),
       TEAMS_WEBHOOK_URL: receivers.urlFor('teams', 'alerts'),
+      SLACK_API_URL: slackApi.url,
       NODE_EXTRA_CA_CERTS: tls.certPath,
       ...extra,
     }),
     async stop() {
-      await Promise.allSettled([arm.close(), appInsights.close(), identity.close(), receivers.close(), azurite.stop()]);
+      await Promise.allSettled([arm.close(), appInsights.close(), identity.close(), receivers.close(), slackApi.close(), azurite.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

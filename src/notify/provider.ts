@@ -19,22 +19,47 @@ export interface SettingsContext {
   get(option: string): string | undefined;
   /** Stops start-up with an error that names the setting (never its value). */
   fail(option: string, message: string): never;
+  /** A setting shared by every target of a kind (SLACK_API_URL), listed in config's SETTING_NAMES. */
+  shared(name: string): string | undefined;
 }
 
 export interface RenderOptions {
   armEndpoint: string;
+  /** The target's name (a live message records it, to find its own posts). */
+  target?: string;
   includeLogs: boolean;
   mention?: string;
 }
 
 export type SendResult =
-  | { ok: true; form?: Form; providerState?: string }
-  | { ok: false; failure: SendFailureClass; detail: string; status?: number; retryAfterSeconds?: number; mayHaveArrived?: boolean };
+  /** `note`: delivered, with something to tell the operator (a part that could not be added). */
+  | { ok: true; form?: Form; providerState?: string; note?: string }
+  | {
+      ok: false;
+      failure: SendFailureClass;
+      detail: string;
+      status?: number;
+      retryAfterSeconds?: number;
+      mayHaveArrived?: boolean;
+      /** What the attempt learnt before it failed (a message it posted), kept for the next attempt. */
+      providerState?: string;
+    };
 
 export interface SendContext {
   timeoutMs: number;
   /** Provider-owned state from the ledger (e.g. where a live message is). */
   providerState?: string;
+  /**
+   * An earlier attempt may have posted without recording it (its holder died, or its answer never came),
+   * at or after this time on the ledger's clock. Providers that can look for their own posts do so first.
+   */
+  unsureSinceMs?: number;
+}
+
+/** At most `perSecond` sends to one target, with bursts of `burst` (per process). */
+export interface Pace {
+  perSecond: number;
+  burst: number;
 }
 
 export interface Provider<S = unknown> {
@@ -56,6 +81,13 @@ export interface Provider<S = unknown> {
   asText(payload: unknown): string;
   /** The longest one send can take, every HTTP call in it included (the claim lease covers it). */
   maxSendMs(timeoutMs: number): number;
+  /**
+   * A live message: posted when the command is first seen running, updated in place with the result, and
+   * found again after an attempt in doubt, so that a channel sees exactly one message per command.
+   */
+  readonly liveMessage?: boolean;
+  /** Spreads sends to one target (a burst of results in one channel) instead of meeting the channel's 429s. */
+  readonly pace?: Pace;
 }
 
 export interface Target<S = unknown> {
@@ -71,11 +103,11 @@ export interface Target<S = unknown> {
 }
 
 export function wants(target: Target, outcome: CommandReport['outcome']): boolean {
-  return target.notifyOn === 'all' || outcome !== 'succeeded';
+  return target.notifyOn === 'all' || (outcome !== 'succeeded' && outcome !== 'running');
 }
 
 export function renderOptions(target: Target, armEndpoint: string): RenderOptions {
-  return { armEndpoint, includeLogs: target.includeLogs, ...(target.mention ? { mention: target.mention } : {}) };
+  return { armEndpoint, target: target.name, includeLogs: target.includeLogs, ...(target.mention ? { mention: target.mention } : {}) };
 }
 
 /** A short hash of what makes the target this target: kept in the ledger, never the values themselves. */

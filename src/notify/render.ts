@@ -49,7 +49,7 @@ export function trustedFacts(report: CommandReport): Fact[] {
   if (report.durationSeconds !== undefined) facts.push({ title: 'Duration', value: formatDuration(report.durationSeconds) });
   const started = derivedTime(report.startedAt);
   const finished = derivedTime(report.finishedAt);
-  if (started) facts.push({ title: 'Started', value: started });
+  if (started) facts.push({ title: report.outcome === 'running' ? 'Running since' : 'Started', value: started });
   if (finished) facts.push({ title: 'Finished', value: finished });
   if (report.waitedSeconds !== undefined && report.durationSeconds === undefined) {
     facts.push({ title: 'Waited', value: formatDuration(report.waitedSeconds) });
@@ -67,6 +67,7 @@ export function outcomeEmoji(report: CommandReport): string {
     case 'succeeded':
       return '✅';
     case 'timedOut':
+    case 'running':
       return '⏳';
     case 'notFound':
     case 'forbidden':

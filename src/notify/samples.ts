@@ -47,5 +47,9 @@ export function sampleReport(outcome: Outcome, logs?: string): CommandReport {
       };
     case 'error':
       return { ...base, detail: 'ARM answered 400 InvalidParameter.' };
+    case 'running': {
+      const { waitedSeconds: _waited, ...rest } = base;
+      return { ...rest, provisioningState: 'Running', startedAt: ran.startedAt };
+    }
   }
 }

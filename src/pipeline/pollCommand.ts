@@ -12,12 +12,12 @@
 import type { CommandResultReader } from '../arm/commandResults';
 import type { ArmRead } from '../core/armAnswer';
 import { clusterResourceId, escapeForLog, MessageError, messageText, parsePollRequest, serializePollRequest, type Bookkeeping, type PollRequest, type SentNote } from '../core/message';
-import { buildReport, finalAnswer, formatDuration, timedOutAnswer, type CommandReport, type FinalAnswer } from '../core/report';
+import { buildReport, finalAnswer, formatDuration, runningReport, timedOutAnswer, type CommandReport, type FinalAnswer } from '../core/report';
 import type { ReadBudget } from '../core/readBudget';
 import { deliveryRoundDelaySeconds, nextDelaySeconds, retryDelaySeconds, storeRetryDelaySeconds, type PollSchedule, type RetryPolicy } from '../core/schedule';
 import type { Log } from '../log';
-import { Cooldowns, deliverTarget, recordSentNote, type TargetResult } from '../notify/delivery';
-import type { Target } from '../notify/provider';
+import { Cooldowns, deliverRunning, deliverTarget, Pacer, recordSentNote, type DeliveryContext, type TargetResult } from '../notify/delivery';
+import { wants, type Target } from '../notify/provider';
 import { StoreUnavailableError } from '../store/entityStore';
 import { commandKey, type CommandEntries, type CommandState, type Ledger, type TargetCopy } from '../store/ledger';
 import { RESULT_VERSION, type ResultStore, type StoredResult } from '../store/results';
@@ -37,6 +37,7 @@ export interface PollDeps {
   armEndpoint: string;
   sendTimeoutMs: number;
   cooldowns: Cooldowns;
+  pacer: Pacer;
   /** Spreads ARM reads per subscription; absent: no client-side limit. */
   readBudget?: ReadBudget;
   telemetry?: Telemetry;
@@ -80,6 +81,8 @@ interface Ctx {
   label: string;
   clusterId: string;
   key: string;
+  /** The targets this message names (resolved and in scope). */
+  targets: Target[];
   book: Bookkeeping;
   /** Clamped: never after now, the deadline never beyond firstSeen + POLL_TIMEOUT_MINUTES. */
   firstSeenMs: number;
@@ -145,7 +148,7 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
   const timeoutMs = deps.timeoutMinutes * 60_000;
   const deadlineMs = Math.max(firstSeenMs, Math.min(book.deadlineAt ? Date.parse(book.deadlineAt) : Infinity, firstSeenMs + timeoutMs));
   if (book.ignored?.length) log.warn(`${label}: ignored bookkeeping field(s) from another version: ${book.ignored.join(', ')}`);
-  const ctx: Ctx = { req, raw, meta, deps, log, label, clusterId, key: commandKey(clusterId, req.commandId), book, firstSeenMs, deadlineMs };
+  const ctx: Ctx = { req, raw, meta, deps, log, label, clusterId, key: commandKey(clusterId, req.commandId), targets, book, firstSeenMs, deadlineMs };
   const copies: TargetCopy[] = targets.map((t) => ({ name: t.name, ...(req.command !== undefined ? { command: req.command } : {}), ...(req.context ? { context: req.context } : {}) }));
 
   try {
@@ -226,6 +229,8 @@ async function pollFrom(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, f
   if (answer.kind === 'transient') log.warn(`${label}: poll ${attempt} failed: ${answer.detail}`);
   if (now >= ctx.deadlineMs) return finish(ctx, timedOutAnswer(answer), waitedSeconds);
 
+  // The first poll that sees the command running posts the live messages (targets that have one).
+  const announced = book.announced || (answer.kind === 'running' && (await announceRunning(ctx, answer.provisioningState)));
   const delaySeconds = nextDelaySeconds(deps.schedule, {
     elapsedSeconds: waitedSeconds,
     remainingSeconds: Math.max(1, (ctx.deadlineMs - now) / 1000),
@@ -234,9 +239,67 @@ async function pollFrom(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, f
     ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
     ...(book.lastDelaySeconds !== undefined ? { lastDelaySeconds: book.lastDelaySeconds } : {}),
   });
-  await requeue(ctx, { ...book, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll', lastDelaySeconds: delaySeconds, round: 0 }, delaySeconds);
+  await requeue(ctx, { ...book, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll', lastDelaySeconds: delaySeconds, round: 0, ...(announced ? { announced } : {}) }, delaySeconds);
   log.info(`${label}: ${stateOf(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
   return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
+}
+
+/**
+ * Posts the running message to this message's targets that keep a live message (the pipeline's only
+ * "command is running" hook; other providers ignore it). True when nothing is left to do: each such target
+ * has its message, or cannot have one; false to try again at the next poll. Never fails the poll.
+ */
+async function announceRunning(ctx: Ctx, provisioningState: string): Promise<boolean> {
+  const { deps, req, log, label } = ctx;
+  const live = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, 'running'));
+  if (live.length === 0) return false;
+  try {
+    const entries = await deps.ledger.load(ctx.key);
+    const since = new Date(ctx.firstSeenMs).toISOString();
+    const dctx = deliveryContext(ctx, { maxDelaySeconds: deps.delivery.maxDelaySeconds }, false);
+    const results = await Promise.all(
+      live.map(async (target) => {
+        const row = entries.targets.find((t) => t.name === target.name);
+        if (!row) return { settled: false, posted: false };
+        const subject = {
+          cluster: req.cluster,
+          commandId: req.commandId,
+          waitedSeconds: 0,
+          ...(row.command !== undefined ? { command: row.command } : req.command !== undefined ? { command: req.command } : {}),
+          ...(row.context ? { context: row.context } : req.context ? { context: req.context } : {}),
+        };
+        const done = await deliverRunning(target, row, entries.serverNow, runningReport(subject, provisioningState, since), dctx);
+        if (done.posted) log.info(`${label}: target ${target.name}: running message posted`);
+        return done;
+      }),
+    );
+    return results.every((r) => r.settled);
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    log.warn(`${label}: running message not posted: ${err.message}; trying again at the next poll`);
+    return false;
+  }
+}
+
+function deliveryContext(ctx: Ctx, policy: RetryPolicy, retryExpired: boolean): DeliveryContext {
+  const { deps, log, label } = ctx;
+  // Every line a delivery writes names its command.
+  const targetLog: Log = { info: (m) => log.info(`${label}: ${m}`), warn: (m) => log.warn(`${label}: ${m}`), error: (m) => log.error(`${label}: ${m}`) };
+  return {
+    ledger: deps.ledger,
+    key: ctx.key,
+    armEndpoint: deps.armEndpoint,
+    sendTimeoutMs: deps.sendTimeoutMs,
+    ledgerTimeoutMs: deps.ledgerTimeoutMs,
+    policy,
+    cooldowns: deps.cooldowns,
+    pacer: deps.pacer,
+    log: targetLog,
+    now: deps.now,
+    monotonic: deps.monotonic,
+    random: deps.random,
+    retryExpired,
+  };
 }
 
 function stateOf(answer: ArmRead): string {
@@ -311,8 +374,7 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
     if (renewed) command = renewed;
   }
   const policy: RetryPolicy = { maxDelaySeconds: deps.delivery.maxDelaySeconds };
-  // Every line a delivery writes names its command.
-  const targetLog: Log = { info: (m) => log.info(`${label}: ${m}`), warn: (m) => log.warn(`${label}: ${m}`), error: (m) => log.error(`${label}: ${m}`) };
+  const dctx = deliveryContext(ctx, policy, retryExpired);
   // Targets are delivered side by side: a slow channel never holds back another.
   let outcome: CommandReport['outcome'] | undefined;
   const settled = await Promise.all(
@@ -337,20 +399,7 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
         stored.answer,
       );
       outcome = report.outcome;
-      return deliverTarget(target, row, entries.serverNow, report, {
-        ledger: deps.ledger,
-        key: ctx.key,
-        armEndpoint: deps.armEndpoint,
-        sendTimeoutMs: deps.sendTimeoutMs,
-        ledgerTimeoutMs: deps.ledgerTimeoutMs,
-        policy,
-        cooldowns: deps.cooldowns,
-        log: targetLog,
-        now: deps.now,
-        monotonic: deps.monotonic,
-        random: deps.random,
-        retryExpired,
-      }).catch((err: unknown): TargetResult => {
+      return deliverTarget(target, row, entries.serverNow, report, dctx).catch((err: unknown): TargetResult => {
         // The ledger failed before a post or after a failed one (posts that succeed are covered by notes).
         if (!(err instanceof StoreUnavailableError)) throw err;
         return { target: row.name, status: 'retry-later', error: err.message, waitMs: 1000 * retryDelaySeconds(policy, { round: (book.round ?? 0) + 1, random: deps.random() }) };

@@ -65,6 +65,11 @@ export interface TargetState {
   fingerprint?: string;
   /** Provider-owned state (e.g. the Slack app's channel and message ts), as JSON. */
   providerState?: string;
+  /**
+   * An attempt since this time (ledger clock, ms) may have posted without a record: its holder died, or
+   * its post got no answer. Cleared by the next success (providers that find their own posts look first).
+   */
+  unsureSince?: number;
   /** 0.1 rows: claim end on the writer's clock. */
   legacyUntil?: number;
   other: Record<string, EntityValue>;
@@ -79,7 +84,7 @@ export interface CommandEntries {
 const COMMAND_FIELDS = ['v', 'clusterResourceId', 'commandId', 'firstSeenAt', 'deadlineAt', 'stage', 'gen', 'owner', 'pollLeaseMs', 'finalAt', 'deliverBy', 'outcome'];
 const TARGET_FIELDS = [
   'v', 'state', 'command', 'context', 'claimId', 'claimLeaseMs', 'waitMs', 'attempts', 'lastError', 'failure', 'form',
-  'deliveredAt', 'lagMs', 'fingerprint', 'providerState', 'until', 'detail',
+  'deliveredAt', 'lagMs', 'fingerprint', 'providerState', 'unsureSince', 'until', 'detail',
 ];
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -150,6 +155,7 @@ export function readTarget(e: StoredEntity): TargetState {
     ...(num(e.lagMs) !== undefined ? { lagMs: num(e.lagMs)! } : {}),
     ...(str(e.fingerprint) ? { fingerprint: str(e.fingerprint)! } : {}),
     ...(str(e.providerState) ? { providerState: str(e.providerState)! } : {}),
+    ...(num(e.unsureSince) !== undefined ? { unsureSince: num(e.unsureSince)! } : {}),
     ...(legacy && num(e.until) !== undefined ? { legacyUntil: num(e.until)! } : {}),
     other: others(e, TARGET_FIELDS),
   };
@@ -204,6 +210,7 @@ function targetEntity(pk: string, t: Omit<TargetState, 'etag' | 'timestampMs'>):
     lagMs: t.lagMs !== undefined ? Math.round(t.lagMs) : undefined,
     fingerprint: t.fingerprint,
     providerState: t.providerState,
+    unsureSince: t.state === 'pending' || t.state === 'claimed' ? t.unsureSince : undefined,
   };
 }
 
@@ -321,7 +328,7 @@ export class Ledger {
   }
 
   /** Claims a ready target for `leaseMs` on the server's clock; undefined if someone else changed it first. */
-  async claim(key: string, target: TargetState, leaseMs: number): Promise<TargetState | undefined> {
-    return this.writeTarget(key, target, { state: 'claimed', claimId: randomUUID(), claimLeaseMs: leaseMs });
+  async claim(key: string, target: TargetState, leaseMs: number, unsureSince?: number): Promise<TargetState | undefined> {
+    return this.writeTarget(key, target, { state: 'claimed', claimId: randomUUID(), claimLeaseMs: leaseMs, unsureSince });
   }
 }

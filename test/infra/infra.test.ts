@@ -136,17 +136,20 @@ describe('infra (Bicep)', () => {
     assert.doesNotMatch(text, /FUNCTIONS_WORKER_RUNTIME/, 'Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME');
   });
 
-  test('surfaces webhook URLs only as Key Vault references', () => {
+  test('surfaces webhook URLs and the Slack bot token only as Key Vault references', () => {
     const [site] = of('Microsoft.Web/sites');
     const text = site!.templateText;
     assert.match(text, /'SLACK_WEBHOOK_URL', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
     assert.match(text, /'TEAMS_WEBHOOK_URL', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
+    assert.match(text, /'NOTIFY_TARGET_SLACK_APP_TOKEN', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
+    assert.match(templateText, /'NOTIFY_TARGET_SLACK_APP_KIND', 'slack-app'/);
     const [vault] = of('Microsoft.KeyVault/vaults');
     assert.equal(vault!.properties!.enableRbacAuthorization, true);
     const main = JSON.parse(templateText) as { parameters: Record<string, { type: string }>; outputs: Record<string, unknown> };
     assert.equal(main.parameters.slackWebhookUrl!.type, 'securestring');
     assert.equal(main.parameters.teamsWebhookUrl!.type, 'securestring');
-    assert.doesNotMatch(JSON.stringify(main.outputs), /WebhookUrl/);
+    assert.equal(main.parameters.slackBotToken!.type, 'securestring');
+    assert.doesNotMatch(JSON.stringify(main.outputs), /WebhookUrl|BotToken/);
   });
 
   test('grants the data-plane roles the app uses, each on its one container, queue or table', () => {

@@ -2,7 +2,7 @@
 // table, a queue that records what is sent, ARM answers from a script, a channel that records posts.
 import { ClusterScope } from '../../src/core/scope';
 import type { ArmRead } from '../../src/core/armAnswer';
-import { Cooldowns } from '../../src/notify/delivery';
+import { Cooldowns, Pacer } from '../../src/notify/delivery';
 import type { Provider, SendResult, Target } from '../../src/notify/provider';
 import type { PollDeps } from '../../src/pipeline/pollCommand';
 import { MemoryEntityStore } from '../../src/store/entityStore';
@@ -94,6 +94,7 @@ export function memoryWorld(overrides: Partial<PollDeps> = {}, targetNames: stri
     armEndpoint: 'https://management.azure.com',
     sendTimeoutMs: 1000,
     cooldowns: new Cooldowns(now),
+    pacer: new Pacer(now),
     now,
     monotonic: now,
     random: () => 0,

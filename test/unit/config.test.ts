@@ -73,6 +73,26 @@ describe('settings', () => {
     assert.throws(() => loadConfig({ ...BASE, NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack', NOTIFY_TARGET_OPS_URL: ref }), /NOTIFY_TARGET_OPS_URL: is an unresolved Key Vault reference/);
   });
 
+  it('read a Slack app target: channel id, bot token (a secret), SLACK_API_URL under the URL rules', () => {
+    const app = { NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack-app', NOTIFY_TARGET_OPS_CHANNEL: 'C0123456789', NOTIFY_TARGET_OPS_TOKEN: 'xoxb-1234-5678-abcdefghij' };
+    const c = loadConfig({ ...BASE, ...app });
+    const ops = c.targets.find((t) => t.name === 'ops')!;
+    assert.equal(ops.kind, 'slack-app');
+    assert.deepEqual(ops.settings, { channel: 'C0123456789', token: 'xoxb-1234-5678-abcdefghij', apiUrl: 'https://slack.com/api/', channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL', tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN' });
+    assert.deepEqual(ops.provider.secrets(ops.settings), ['xoxb-1234-5678-abcdefghij']);
+    assert.ok(!ops.provider.describe(ops.settings).includes('xoxb'), 'described by setting names, never by value');
+    assert.equal((loadConfig({ ...BASE, ...app, SLACK_API_URL: 'http://127.0.0.1:9/api/' }).targets[1]!.settings as { apiUrl: string }).apiUrl, 'http://127.0.0.1:9/api/');
+    fails({ ...app, NOTIFY_TARGET_OPS_CHANNEL: '' }, 'NOTIFY_TARGET_OPS_CHANNEL', /required.*channel id/);
+    fails({ ...app, NOTIFY_TARGET_OPS_CHANNEL: '#ops' }, 'NOTIFY_TARGET_OPS_CHANNEL', /channel id/);
+    fails({ ...app, NOTIFY_TARGET_OPS_TOKEN: '' }, 'NOTIFY_TARGET_OPS_TOKEN', /bot token/);
+    fails({ ...app, NOTIFY_TARGET_OPS_TOKEN: 'xoxp-user-token-123456' }, 'NOTIFY_TARGET_OPS_TOKEN', /bot token \(xoxb-/);
+    fails({ ...app, SLACK_API_URL: 'http://slack.example/api/' }, 'SLACK_API_URL', /https/);
+    fails({ ...app, SLACK_API_URL: 'https://user:pw@slack.com/api/' }, 'SLACK_API_URL', /credentials/);
+    fails({ ...app, SLACK_API_URL: 'https://slack.com/api' }, 'SLACK_API_URL', /end with/);
+    // The token's value never appears in an error.
+    assert.throws(() => loadConfig({ ...BASE, ...app, NOTIFY_TARGET_OPS_TOKEN: 'xoxb-$$$secret$$$' }), (e: unknown) => e instanceof ConfigError && !e.message.includes('secret'));
+  });
+
   it('allow http webhooks only on loopback', () => {
     assert.equal((loadConfig({ ...BASE, SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack/x' }).targets[0]!.settings as { url: string }).url, 'http://127.0.0.1:9/slack/x');
     fails({ SLACK_WEBHOOK_URL: 'http://10.0.0.1/slack' }, 'SLACK_WEBHOOK_URL', /https/);

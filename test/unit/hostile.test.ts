@@ -8,6 +8,7 @@ import { OUTCOMES, type CommandReport, type Outcome } from '../../src/core/repor
 import { cleanText, clip } from '../../src/core/text';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../src/dev/webhookReceivers';
 import { createRedactor, oneLine, secretForms } from '../../src/log';
+import { slackApp, type SlackAppPayload } from '../../src/notify/providers/slackApp';
 import { classifyTeamsAnswer, renderTeams, TEAMS_MAX_BYTES, teamsEndpointKind } from '../../src/notify/providers/teams';
 import { MAX_URL_CHARS } from '../../src/notify/render';
 import { sampleReport } from '../../src/notify/samples';
@@ -39,7 +40,7 @@ const hostile = (maxPieces: number) =>
 const contextKey = fc.stringMatching(/^[\w.-]{1,64}$/);
 
 const reportArb = fc.record({
-  outcome: fc.constantFrom(...OUTCOMES),
+  outcome: fc.constantFrom<Outcome>(...OUTCOMES, 'running'),
   command: fc.option(hostile(30), { nil: undefined }),
   reason: fc.option(hostile(30), { nil: undefined }),
   detail: fc.option(hostile(20), { nil: undefined }),
@@ -131,13 +132,19 @@ function checkTeams(p: ReturnType<typeof renderTeams>): void {
 }
 
 describe('hostile reports (property-based)', () => {
-  it('every outcome, every field: Slack and Teams payloads within every limit, inert, valid', () => {
+  it('every outcome (and the running message), every field: Slack, Slack app and Teams payloads within every limit, inert, valid', () => {
     fc.assert(
       fc.property(reportArb, fc.boolean(), (r, logs) => {
         const report = build(r);
         for (const form of ['full', 'minimal'] as const) {
           checkSlack(report, renderSlack(report, { armEndpoint: ARM, includeLogs: logs, mention: '<!subteam^S0OPS>' }, form), '<!subteam^S0OPS>');
           checkTeams(renderTeams(report, { armEndpoint: ARM, includeLogs: logs, mention: 'oncall@contoso.com|On-call' }, form));
+          const app = slackApp.render(report, { armEndpoint: ARM, includeLogs: logs, target: 'ops', mention: '<!subteam^S0OPS>' }, form) as SlackAppPayload;
+          checkSlack(report, app.message, '<!subteam^S0OPS>');
+          assert.ok(!JSON.stringify(app.metadata).includes(MARK), 'metadata holds validated ids only');
+          // The thread file is the one place the logs go as they are: a file, never rendered as mrkdwn.
+          if (app.file) assert.equal(app.file.content, report.logs);
+          if (report.outcome === 'running' || !logs) assert.equal(app.file, undefined);
         }
       }),
       { numRuns: 250, seed: 20261128 },

@@ -73,13 +73,16 @@ function untrustedBlocks(report: CommandReport, caps: FieldCaps, note: (left: nu
   return blocks;
 }
 
-function logsBlock(report: CommandReport, chars: number): SlackBlock | undefined {
+/** The end of the logs that fits; `cut` when some of them were left out. */
+function logsBlock(report: CommandReport, chars: number, elsewhere?: string): { block: SlackBlock; cut: boolean } | undefined {
   if (report.logs === undefined || report.logs.trim() === '' || chars < 100) return undefined;
+  let cut = false;
   const text = fitTail(report.logs, Math.min(chars, SLACK_LIMITS.sectionText), (t) => {
-    const marker = t.omittedLines > 0 ? `${omittedMarker(t.omittedLines, t.omittedBytes)}\n` : '';
-    return `*Logs*${t.omittedLines > 0 ? ' (end)' : ''}\n\`\`\`${marker}${guardCodeFence(slackEscape(t.text))}\`\`\``;
+    cut = t.omittedLines > 0;
+    const marker = cut ? `${omittedMarker(t.omittedLines, t.omittedBytes)}\n` : '';
+    return `*Logs*${cut ? ` (end${elsewhere ? `; ${elsewhere}` : ''})` : ''}\n\`\`\`${marker}${guardCodeFence(slackEscape(t.text))}\`\`\``;
   });
-  return { type: 'section', text: mrkdwn(text) };
+  return { block: { type: 'section', text: mrkdwn(text) }, cut };
 }
 
 const size = (blocks: SlackBlock[]) => JSON.stringify(blocks).length;
@@ -92,6 +95,14 @@ const size = (blocks: SlackBlock[]) => JSON.stringify(blocks).length;
  * button.
  */
 export function renderSlack(report: CommandReport, options: RenderOptions, form: Form = 'full'): SlackPayload {
+  return renderSlackMessage(report, options, form).payload;
+}
+
+/**
+ * The message, and whether it shows the logs whole (`logsCut`: some or all were left out). `elsewhere` is
+ * our note on where the rest is ("full logs in thread"), shown beside a cut.
+ */
+export function renderSlackMessage(report: CommandReport, options: RenderOptions, form: Form, elsewhere?: string): { payload: SlackPayload; logsCut: boolean } {
   const minimal = form === 'minimal';
   const { blocks: head, link, text } = frame(report, options, !minimal);
   const actions: SlackBlock[] = [button('Open cluster', link, 'open-cluster')];
@@ -99,29 +110,29 @@ export function renderSlack(report: CommandReport, options: RenderOptions, form:
   if (cl) actions.push(button('Open link', cl, 'open-link'));
   const tailBlocks: SlackBlock[] = [{ type: 'actions', elements: actions }];
   const payload = (blocks: SlackBlock[]): SlackPayload => ({ text, blocks, unfurl_links: false, unfurl_media: false });
-  if (minimal) return payload([...head, ...tailBlocks]);
-
   const wantsLogs = options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
+  if (minimal) return { payload: payload([...head, ...tailBlocks]), logsCut: wantsLogs };
+
   let last: SlackBlock[] = [...head, ...tailBlocks];
   for (const step of capLadder(DEFAULT_CAPS)) {
     const middle = untrustedBlocks(report, step.caps, (left) => trimmedNote(step, left));
     const fixed = [...head, ...middle, ...tailBlocks];
-    // Room for the logs section: its JSON adds ~60 characters of structure around the text.
-    const room = SLACK_LIMITS.blocksTotal - size(fixed) - 80;
+    // Room for the logs section: its JSON adds ~60 characters of structure around the text (and our note).
+    const room = SLACK_LIMITS.blocksTotal - size(fixed) - 80 - (elsewhere?.length ?? 0);
     last = fixed;
     if (!wantsLogs) {
-      if (room >= 0) return payload(fixed);
+      if (room >= 0) return { payload: payload(fixed), logsCut: false };
       continue;
     }
     if (room >= LOG_FLOOR) {
-      const logs = logsBlock(report, Math.min(SLACK_LOG_CHARS, room));
-      return payload([...head, ...middle, ...(logs ? [logs] : []), ...tailBlocks]);
+      const logs = logsBlock(report, Math.min(SLACK_LOG_CHARS, room), elsewhere);
+      return { payload: payload([...head, ...middle, ...(logs ? [logs.block] : []), ...tailBlocks]), logsCut: logs?.cut ?? true };
     }
   }
   // Everything optional is gone: give the logs whatever room is left.
-  const room = SLACK_LIMITS.blocksTotal - size(last) - 80;
-  const logs = wantsLogs ? logsBlock(report, Math.min(SLACK_LOG_CHARS, room)) : undefined;
-  return payload(logs ? [...last.slice(0, -1), logs, ...tailBlocks] : last);
+  const room = SLACK_LIMITS.blocksTotal - size(last) - 80 - (elsewhere?.length ?? 0);
+  const logs = wantsLogs ? logsBlock(report, Math.min(SLACK_LOG_CHARS, room), elsewhere) : undefined;
+  return { payload: payload(logs ? [...last.slice(0, -1), logs.block, ...tailBlocks] : last), logsCut: wantsLogs && (logs?.cut ?? true) };
 }
 
 /** What a Slack channel would show, as plain text (preview, demo). */
