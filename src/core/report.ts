@@ -95,17 +95,7 @@ export interface ReportSubject {
 
 /** A report of a final answer, for one target (each target shows its own copy's command and context). */
 export function buildReport(subject: ReportSubject, answer: FinalAnswer): CommandReport {
-  const report: CommandReport = {
-    outcome: 'error',
-    subscriptionId: subject.cluster.subscriptionId,
-    resourceGroupName: subject.cluster.resourceGroupName,
-    clusterName: subject.cluster.resourceName,
-    clusterResourceId: clusterResourceId(subject.cluster),
-    commandId: subject.commandId,
-    ...(subject.command !== undefined ? { command: subject.command } : {}),
-    ...(subject.context ? { context: subject.context } : {}),
-    waitedSeconds: subject.waitedSeconds,
-  };
+  const report: CommandReport = { ...subjectFacts(subject, 'error'), waitedSeconds: subject.waitedSeconds };
   switch (answer.kind) {
     case 'finished': {
       const r = answer.result;
@@ -150,8 +140,12 @@ export function buildReport(subject: ReportSubject, answer: FinalAnswer): Comman
 
 /** The report of a command still running: the same facts as the final one will have, as far as they are known. */
 export function runningReport(subject: ReportSubject, provisioningState: string, sinceIso: string): CommandReport {
+  return { ...subjectFacts(subject, 'running'), provisioningState, startedAt: sinceIso };
+}
+
+function subjectFacts(subject: ReportSubject, outcome: Outcome): CommandReport {
   return {
-    outcome: 'running',
+    outcome,
     subscriptionId: subject.cluster.subscriptionId,
     resourceGroupName: subject.cluster.resourceGroupName,
     clusterName: subject.cluster.resourceName,
@@ -159,8 +153,6 @@ export function runningReport(subject: ReportSubject, provisioningState: string,
     commandId: subject.commandId,
     ...(subject.command !== undefined ? { command: subject.command } : {}),
     ...(subject.context ? { context: subject.context } : {}),
-    provisioningState,
-    startedAt: sinceIso,
   };
 }
 
