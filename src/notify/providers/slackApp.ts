@@ -62,7 +62,7 @@ function readState(text: string | undefined, channel: string): LiveState {
 }
 
 const PERMANENT: Record<string, string> = {
-  channel_not_found: 'check that the setting holds the channel id (C…, from the channel details) and that the bot can see it (private channels: invite it)',
+  channel_not_found: 'check that the channel setting holds the channel id (C…, from the channel details) and that the bot can see it (private channels: invite it)',
   not_in_channel: 'invite the bot to the channel (/invite @<app name>)',
   is_archived: 'the channel is archived: unarchive it or choose another',
   channel_is_archived: 'the channel is archived: unarchive it or choose another',
@@ -108,7 +108,7 @@ export function classifySlackAppError(err: unknown, tokenSetting = 'the token se
         };
       }
       const fix = PERMANENT[code];
-      if (fix) return { ok: false, failure: 'permanent', detail: `Slack answered ${code}: ${fix.replace('the setting', `the channel setting`).replace('the token setting', tokenSetting)}` };
+      if (fix) return { ok: false, failure: 'permanent', detail: `Slack answered ${code}: ${fix.replace('the token setting', tokenSetting)}` };
       if (TRANSIENT.has(code)) return { ok: false, failure: 'transient', detail: `Slack answered ${code}` };
       // A refused payload, or an error we do not know: the minimal form tells (and fails for good if it is not the payload).
       return { ok: false, failure: 'refused', detail: `Slack answered ${code}${REFUSED.has(code) ? '' : ' (not a known error)'}` };

@@ -46,7 +46,7 @@ function frame(report: CommandReport, options: RenderOptions, withReason: boolea
   blocks.push({ type: 'section', fields: fields.slice(0, SLACK_LIMITS.fields) });
   if (fields.length > SLACK_LIMITS.fields) blocks.push({ type: 'section', fields: fields.slice(SLACK_LIMITS.fields) });
   // Our own words and validated names only: Slack parses this text, and shows it in notifications.
-  const fallback = slackEscape(`${title} on ${report.clusterName} (command ${report.commandId})`);
+  const fallback = slackEscape(`${title}${report.outcome === 'running' ? '' : ` on ${report.clusterName}`} (command ${report.commandId})`);
   return { blocks, link, text: mention ? `${mention} ${fallback}` : fallback };
 }
 
