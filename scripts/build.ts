@@ -2,8 +2,12 @@
 // One file loads far faster than hundreds of node_modules files on a cold start (see README, Performance).
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
 
 const common: BuildOptions = {
+  absWorkingDir: ROOT,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -31,13 +35,20 @@ const lazyBundles: Plugin = {
   },
 };
 
-async function main(): Promise<void> {
-  rmSync('dist', { recursive: true, force: true });
+/**
+ * Writes the bundles under `<out>/dist` (out: the repository by default). Tests build into folders of
+ * their own, so that two test files running at once never delete each other's dist.
+ */
+export async function buildAll(out = ROOT): Promise<void> {
+  const dist = join(out, 'dist');
+  // Only what this build writes: a stale bundle must not reach the package, but the zip and the CLI
+  // tarball that other scripts left in dist/ stay (CI runs package, then pack:cli, then lists both).
+  for (const path of ['function', 'cli.js', 'cli.js.map']) rmSync(join(dist, path), { recursive: true, force: true });
   await Promise.all([
     build({
       ...common,
       entryPoints: ['src/index.ts'],
-      outfile: 'dist/function/index.js',
+      outfile: join(dist, 'function/index.js'),
       minify: true,
       plugins: [lazyBundles],
       // Provided by the Functions host at run time.
@@ -46,7 +57,7 @@ async function main(): Promise<void> {
     build({
       ...common,
       entryPoints: ['src/pipeline/handlers.ts'],
-      outfile: 'dist/function/handler.js',
+      outfile: join(dist, 'function/handler.js'),
       minify: true,
       plugins: [lazyBundles],
       external: ['@azure/functions-core'],
@@ -54,21 +65,24 @@ async function main(): Promise<void> {
     build({
       ...common,
       entryPoints: ['src/telemetry/setup.ts'],
-      outfile: 'dist/function/telemetry.js',
+      outfile: join(dist, 'function/telemetry.js'),
       minify: true,
       external: ['@azure/functions-core'],
     }),
     build({
       ...common,
       entryPoints: ['src/cli/main.ts'],
-      outfile: 'dist/cli.js',
+      outfile: join(dist, 'cli.js'),
       // Development-only stand-ins are loaded from node_modules when the demo runs.
       external: ['@azure/functions-core', 'azurite', 'selfsigned'],
     }),
   ]);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  const at = process.argv.indexOf('--out');
+  buildAll(at > 0 ? resolve(process.argv[at + 1]!) : ROOT).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

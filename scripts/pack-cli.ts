@@ -7,13 +7,14 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
 
-export function packCli(): string {
+/** Packs `<out>/dist/cli.js` into `<out>/dist/aks-command-notifier-cli-<version>.tgz` (out: the repository by default). */
+export function packCli(out = ROOT): string {
   const app = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; description: string };
-  const dir = join(ROOT, 'dist', 'cli-package');
+  const dir = join(out, 'dist', 'cli-package');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'dist'), { recursive: true });
-  copyFileSync(join(ROOT, 'dist', 'cli.js'), join(dir, 'dist', 'cli.js'));
+  copyFileSync(join(out, 'dist', 'cli.js'), join(dir, 'dist', 'cli.js'));
   writeFileSync(join(dir, 'bin', 'aks-command-notifier.js'), "#!/usr/bin/env node\nrequire('../dist/cli.js').main();\n", { mode: 0o755 });
   writeFileSync(
     join(dir, 'package.json'),
@@ -35,8 +36,8 @@ export function packCli(): string {
     join(dir, 'README.md'),
     '# aks-command-notifier CLI\n\nStart a command on a private AKS cluster with your own identity and have the notifier post its result:\n\n```bash\naks-command-notifier run --cluster <clusterResourceId> --command "kubectl get nodes" [--wait]\n```\n\nSee the project README for every command and setting.\n',
   );
-  const out = execFileSync('npm', ['pack', '--pack-destination', join(ROOT, 'dist'), '--silent'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop()!;
-  return join(ROOT, 'dist', out);
+  const tgz = execFileSync('npm', ['pack', '--pack-destination', join(out, 'dist'), '--silent'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop()!;
+  return join(out, 'dist', tgz);
 }
 
 if (require.main === module) console.log(packCli());

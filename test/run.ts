@@ -38,8 +38,11 @@ async function main(): Promise<number> {
   for (const node of runtimes()) {
     console.log(`\n=== the suite on Node ${node.version} (${node.path}) ===\n`);
     const started = Date.now();
-    // Two files at a time: the integration and fault tests mostly wait on sockets and timers.
-    const result = spawnSync(node.path, ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+    // Two files at a time: the integration and fault tests mostly wait on sockets and timers. A test or
+    // hook that hangs fails after 10 minutes, and a file whose tests are done exits even when a failed
+    // set-up left a stand-in or a child process running: a broken test must end red, never hang CI.
+    const flags = ['--test-concurrency=2', '--test-timeout=600000', '--test-force-exit', '--test-reporter=spec'];
+    const result = spawnSync(node.path, ['--expose-gc', '--import', 'tsx', '--test', ...flags, ...files], {
       cwd: root,
       stdio: 'inherit',
       env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath, AKS_NOTIFIER_TEST_TLS_DIR: tlsDir },

@@ -26,7 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fault injection', () => {
   let azurite: Azurite;
-  let dataDir: string;
+  let dataDir: string | undefined;
 
   before(async () => {
     await setUpStack();
@@ -35,7 +35,7 @@ describe('fault injection', () => {
   });
   after(async () => {
     await azurite?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     await tearDownStack();
   });
 

@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { Command } from 'commander';
+import { buildAll } from '../../scripts/build';
+import { packCli } from '../../scripts/pack-cli';
 import { buildCli } from '../../src/cli/main';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
@@ -78,15 +80,19 @@ describe('examples', () => {
 });
 
 describe('the packed CLI', () => {
+  let build: string | undefined;
   let dir: string;
   before(async () => {
     await setUpStack();
-    const tgz = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/pack-cli.ts'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+    // Built and packed in a folder of this test's own, as npm run pack:cli does in the repository.
+    build = mkdtempSync(join(tmpdir(), 'cli-build-'));
+    await buildAll(build);
+    const tgz = packCli(build);
     dir = mkdtempSync(join(tmpdir(), 'cli-install-'));
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tgz], { cwd: dir, stdio: 'pipe' });
   });
   after(async () => {
-    rmSync(dir, { recursive: true, force: true });
+    for (const d of [dir, build]) if (d) rmSync(d, { recursive: true, force: true });
     await tearDownStack();
   });
 

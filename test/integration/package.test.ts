@@ -3,30 +3,39 @@
 // handler.js loads on the first message), and runs a message end to end against the stand-ins. If the zip
 // lacked anything the app loads, this would fail.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
+import { buildAll } from '../../scripts/build';
+import { writePackage } from '../../scripts/package';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 const ROOT = resolve(__dirname, '../..');
+// The project's files that the package is made from, built in a folder of this test's own (another test
+// file may be building at the same moment), with the same build and package functions as npm run package.
+let work: string | undefined;
+let zipPath: string;
 let app: string;
 
 before(async () => {
   await setUpStack();
-  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: ROOT, stdio: 'inherit' });
-  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/package.ts'], { cwd: ROOT, stdio: 'pipe' });
+  work = mkdtempSync(join(tmpdir(), 'package-'));
+  for (const f of ['host.json', 'package.json', '.funcignore']) writeFileSync(join(work, f), readFileSync(join(ROOT, f)));
+  await buildAll(work);
+  zipPath = join(work, 'dist', 'notifier.zip');
+  writePackage(work, zipPath);
   app = mkdtempSync(join(tmpdir(), 'deployed-'));
-  for (const [name, bytes] of Object.entries(unzipSync(readFileSync(join(ROOT, 'dist', 'notifier.zip'))))) {
+  for (const [name, bytes] of Object.entries(unzipSync(readFileSync(zipPath)))) {
     mkdirSync(dirname(join(app, name)), { recursive: true });
     writeFileSync(join(app, name), bytes);
   }
 });
 after(async () => {
-  rmSync(app, { recursive: true, force: true });
+  for (const dir of [app, work]) if (dir) rmSync(dir, { recursive: true, force: true });
   await tearDownStack();
 });
 
@@ -44,7 +53,7 @@ function runIn(dir: string, script: string, env: Record<string, string>): Promis
 
 describe('deployable package', () => {
   it('holds exactly host.json, package.json and the bundles, and nothing else', () => {
-    const names = Object.keys(unzipSync(readFileSync(join(ROOT, 'dist', 'notifier.zip')))).sort();
+    const names = Object.keys(unzipSync(readFileSync(zipPath))).sort();
     assert.deepEqual(names, ['dist/function/handler.js', 'dist/function/index.js', 'dist/function/telemetry.js', 'host.json', 'package.json']);
     assert.ok(!existsSync(join(app, 'node_modules')));
     const index = readFileSync(join(app, 'dist/function/index.js'), 'utf8');
@@ -126,12 +135,11 @@ describe('deployable package', () => {
   });
 
   it('fails to package when .funcignore leaves out a bundle the app loads', async () => {
-    const { writePackage } = await import('../../scripts/package');
     const copy = mkdtempSync(join(tmpdir(), 'pkgcheck-'));
     try {
       for (const f of ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js']) {
         mkdirSync(dirname(join(copy, f)), { recursive: true });
-        writeFileSync(join(copy, f), readFileSync(join(ROOT, f)));
+        writeFileSync(join(copy, f), readFileSync(join(work!, f)));
       }
       writeFileSync(join(copy, '.funcignore'), '*\n!host.json\n!package.json\n!dist/\n!dist/function/\n!dist/function/index.js\n');
       assert.throws(() => writePackage(copy, join(copy, 'out.zip')), /leaves out files the app loads: dist\/function\/handler\.js/);

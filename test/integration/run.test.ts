@@ -24,7 +24,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'run-'));
 });
 after(async () => {
-  rmSync(work, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
   await tearDownStack();
 });
 
