@@ -3,7 +3,7 @@
 // fault tests — once on each runtime: Node 22 (the runtime Azure uses, pinned in the lockfile through
 // the npm package `node`, which npm scripts find first on PATH) and the machine's own Node, when it differs.
 // TEST_RUNTIMES=current runs only the first (a quicker loop while developing).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDevTls } from '../src/dev/tls';
@@ -17,6 +17,44 @@ function runtimes(): { path: string; version: string }[] {
   }
   const all = [...seen].map(([path, version]) => ({ path, version }));
   return process.env.TEST_RUNTIMES === 'current' ? all.slice(0, 1) : all;
+}
+
+// A file whose tests are done but whose process cannot exit (a failed set-up that left a stand-in or a
+// child running) would hang the run. Node's --test-force-exit is not the answer: with files run in
+// parallel it drops a file's last results and still exits 0 (nodejs/node#64833, seen here: 19 tests
+// missing from a green run). So the suite runs in a process group of its own under a time limit, and
+// the whole group is killed when it passes: red, and no orphan left holding CI's output open.
+const SUITE_LIMIT_SECONDS = Number(process.env.TEST_SUITE_LIMIT_SECONDS ?? 1500);
+
+function runSuite(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<number | string> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { ...options, stdio: 'inherit', detached: true });
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(`\nthe suite did not end within ${SUITE_LIMIT_SECONDS} s: killing it and every process it started`);
+      killGroup('SIGKILL');
+    }, SUITE_LIMIT_SECONDS * 1000);
+    const stop = (signal: NodeJS.Signals) => {
+      killGroup(signal);
+      process.exit(1);
+    };
+    process.once('SIGINT', stop).once('SIGTERM', stop);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGINT', stop).off('SIGTERM', stop);
+      // Whatever a test file left behind goes with the suite.
+      killGroup('SIGKILL');
+      done(timedOut ? `timed out after ${SUITE_LIMIT_SECONDS} s` : code === 0 ? 0 : `exit ${code ?? signal}`);
+    });
+  });
 }
 
 async function main(): Promise<number> {
@@ -39,17 +77,15 @@ async function main(): Promise<number> {
     console.log(`\n=== the suite on Node ${node.version} (${node.path}) ===\n`);
     const started = Date.now();
     // Two files at a time: the integration and fault tests mostly wait on sockets and timers. A test or
-    // hook that hangs fails after 10 minutes, and a file whose tests are done exits even when a failed
-    // set-up left a stand-in or a child process running: a broken test must end red, never hang CI.
-    const flags = ['--test-concurrency=2', '--test-timeout=600000', '--test-force-exit', '--test-reporter=spec'];
-    const result = spawnSync(node.path, ['--expose-gc', '--import', 'tsx', '--test', ...flags, ...files], {
+    // hook that hangs fails after 10 minutes.
+    const flags = ['--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec'];
+    const status = await runSuite(node.path, ['--expose-gc', '--import', 'tsx', '--test', ...flags, ...files], {
       cwd: root,
-      stdio: 'inherit',
       env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath, AKS_NOTIFIER_TEST_TLS_DIR: tlsDir },
     });
-    const ok = result.status === 0;
+    const ok = status === 0;
     failed ||= !ok;
-    summary.push(`Node ${node.version}: ${ok ? 'passed' : `FAILED (exit ${result.status ?? result.signal})`} in ${Math.round((Date.now() - started) / 1000)} s`);
+    summary.push(`Node ${node.version}: ${ok ? 'passed' : `FAILED (${status})`} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
   console.log(`\n${summary.join('\n')}`);
   return failed ? 1 : 0;
