@@ -40,6 +40,7 @@ describe('ARM read budget', () => {
     for (let i = 0; i < 1_000_000; i++) b.take(`00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, i);
     gc?.();
     const grew = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    console.log(`read budget: a million subscriptions, ${b.size} kept, heap grew ${grew.toFixed(1)} MB`);
     assert.equal(b.size, MAX_SUBSCRIPTIONS);
     assert.ok(grew < 50, `heap grew ${grew.toFixed(1)} MB for a million subscriptions`);
     // A subscription in use stays; the oldest unused one went first.
