@@ -14,7 +14,7 @@ import { prng } from '../../src/dev/prng';
 import type { Reply } from '../../src/dev/webhookReceivers';
 import { parsePoisonEnvelope } from '../../src/queue/storage';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
-import { spawnWorker, type WorkerProcess } from '../support/worker';
+import { RestartedWorker } from '../support/worker';
 
 const COMMANDS = Number(process.env.FAULT_COMMANDS ?? 300);
 const INVALID = 20;
@@ -116,10 +116,7 @@ describe('fault injection', () => {
     await main.createIfNotExists();
     await poison.createIfNotExists();
 
-    const lines: string[] = [];
-    const kills: number[] = [];
-    const args = ['--lease-seconds', '4', '--visibility-timeout-seconds', '1'];
-    let worker: WorkerProcess = spawnWorker(env, args);
+    const worker = new RestartedWorker(env, ['--lease-seconds', '4', '--visibility-timeout-seconds', '1']);
     const started = Date.now();
 
     // Producers: spread the commands over ~10 s; the invalid ones in between.
@@ -145,16 +142,13 @@ describe('fault injection', () => {
     const chaos = (async () => {
       for (let k = 0; k < KILLS; k++) {
         await sleep(5000 + random() * 7000);
-        worker.proc.kill('SIGKILL');
-        kills.push(Date.now());
-        await worker.exited;
-        lines.push(...worker.lines);
-        if (k === 1) {
-          await azurite.stop();
-          azurite = await startAzurite({ location: dataDir, ports: azurite.ports });
-        }
-        s.identity.faults.failNext = { count: 2, status: 500 };
-        worker = spawnWorker(env, args);
+        await worker.kill(async () => {
+          if (k === 1) {
+            await azurite.stop();
+            azurite = await startAzurite({ location: dataDir!, ports: azurite.ports });
+          }
+          s.identity.faults.failNext = { count: 2, status: 500 };
+        });
       }
     })();
 
@@ -182,7 +176,7 @@ describe('fault injection', () => {
       await sleep(500);
     }
     await worker.stop();
-    lines.push(...worker.lines);
+    const { lines, kills } = worker;
     s.arm.intercept = undefined;
     s.receivers.fault = undefined;
     s.identity.faults = {};

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SlackApiFault } from '../../src/dev/slackApiStandIn';
 import { prng } from '../../src/dev/prng';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
-import { spawnWorker, type WorkerProcess } from '../support/worker';
+import { RestartedWorker } from '../support/worker';
 
 const COMMANDS = Number(process.env.FAULT_APP_COMMANDS ?? 40);
 const KILLS = 4;
@@ -71,10 +71,7 @@ describe('fault injection, Slack app target', () => {
 
     const main = (await import('@azure/storage-queue')).QueueServiceClient.fromConnectionString(s.azurite.connectionString).getQueueClient(queueName);
     await main.createIfNotExists();
-    const lines: string[] = [];
-    const kills: number[] = [];
-    const args = ['--lease-seconds', '4', '--visibility-timeout-seconds', '1'];
-    let worker: WorkerProcess = spawnWorker(env, args);
+    const worker = new RestartedWorker(env, ['--lease-seconds', '4', '--visibility-timeout-seconds', '1']);
     const started = Date.now();
 
     const producer = (async () => {
@@ -89,11 +86,7 @@ describe('fault injection, Slack app target', () => {
       for (let k = 0; k < KILLS; k++) {
         await sleep(4000 + random() * 6000);
         for (let i = 0; i < 100 && !inFlight(); i++) await sleep(20);
-        worker.proc.kill('SIGKILL');
-        kills.push(Date.now());
-        await worker.exited;
-        lines.push(...worker.lines);
-        worker = spawnWorker(env, args);
+        await worker.kill();
       }
     })();
 
@@ -109,7 +102,7 @@ describe('fault injection, Slack app target', () => {
       await sleep(500);
     }
     await worker.stop();
-    lines.push(...worker.lines);
+    const { lines, kills } = worker;
     s.slackApi.fault = undefined;
 
     let lost = 0;

@@ -30,3 +30,35 @@ export function spawnWorker(env: Record<string, string>, args: string[] = []): W
     },
   };
 }
+
+/**
+ * A worker the fault suites SIGKILL and start again. The lines of every process and the kill times are kept
+ * across restarts, for the suites' counts and their secret checks.
+ */
+export class RestartedWorker {
+  readonly lines: string[] = [];
+  readonly kills: number[] = [];
+  private current: WorkerProcess;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly args: string[],
+  ) {
+    this.current = spawnWorker(env, args);
+  }
+
+  /** SIGKILL (no drain, no clean-up), wait for the exit, run `meanwhile` (e.g. restart Azurite), start a new one. */
+  async kill(meanwhile?: () => Promise<void>): Promise<void> {
+    this.current.proc.kill('SIGKILL');
+    this.kills.push(Date.now());
+    await this.current.exited;
+    this.lines.push(...this.current.lines);
+    await meanwhile?.();
+    this.current = spawnWorker(this.env, this.args);
+  }
+
+  async stop(): Promise<void> {
+    await this.current.stop();
+    this.lines.push(...this.current.lines);
+  }
+}
