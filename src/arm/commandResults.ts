@@ -33,12 +33,13 @@ export interface ArmClientOptions {
 
 export const USER_AGENT = 'aks-command-notifier/0.2';
 
-export function createArmPipeline(credential: TokenCredential, scope: string): Pipeline {
+/** `retry: false` for requests that are not idempotent (a runCommand POST): their caller decides. */
+export function createArmPipeline(credential: TokenCredential, scope: string, options: { retry?: boolean } = {}): Pipeline {
   const pipeline = createEmptyPipeline();
   pipeline.addPolicy(userAgentPolicy({ userAgentPrefix: USER_AGENT }));
   pipeline.addPolicy(setClientRequestIdPolicy());
-  // 5xx/408 and network errors: two quick retries. 429 comes back to us and becomes a delayed re-enqueue.
-  pipeline.addPolicy(exponentialRetryPolicy({ maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2000 }), { phase: 'Retry' });
+  // Reads: 5xx/408 and network errors get two quick retries. 429 comes back to us and becomes a delayed re-enqueue.
+  if (options.retry !== false) pipeline.addPolicy(exponentialRetryPolicy({ maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2000 }), { phase: 'Retry' });
   pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: scope }), { phase: 'Sign' });
   return pipeline;
 }

@@ -1,10 +1,18 @@
 // Starting a command as the *caller* (the CLI's `run`): GET the managed cluster (is it AKS-managed Entra
 // ID?), POST runCommand, take the command id from the 202's Location. Same pipeline rules as the poller:
 // https only, URLs from their templates only, no redirect followed, the token sent to ARM alone.
+//
+// The GET is a read and is retried like the poller's reads. The POST is not idempotent: a second one
+// starts a second command. So it is sent without the pipeline's retry policy and tried again only when it
+// provably never ran — a 429 (a definite refusal) after its Retry-After, or a connection that was never
+// made. Anything else without an answer (a reset, a timeout, a 5xx from a gateway) is reported as
+// unknown, with the request's x-ms-client-request-id, and never sent again.
 import type { TokenCredential } from '@azure/identity';
-import { createDefaultHttpClient, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, createPipelineRequest, isRestError, type HttpClient } from '@azure/core-rest-pipeline';
+import { retryAfterSeconds } from '../core/armAnswer';
 import { commandIdFromLocation, managedClusterUrl, runCommandUrl } from '../core/armUrl';
 import type { ClusterRef } from '../core/message';
+import { startRetryDelaySeconds } from '../core/schedule';
 import { createArmPipeline } from './commandResults';
 
 /** The AKS server application: a clusterToken for an Entra-ID cluster is minted for it, in every cloud. */
@@ -18,7 +26,16 @@ export interface RunCommandBody {
   clusterToken?: string;
 }
 
-export type ArmFailure = { ok: false; kind: 'forbidden' | 'notFound' | 'conflict' | 'error'; status?: number; code?: string; message: string };
+export type ArmFailure = {
+  ok: false;
+  /** `unknown`: the POST may have started the command (no answer, or a gateway's 5xx); never retried. */
+  kind: 'forbidden' | 'notFound' | 'conflict' | 'error' | 'unknown';
+  status?: number;
+  code?: string;
+  message: string;
+  /** The x-ms-client-request-id of the request in doubt (the cluster's Activity Log names it). */
+  requestId?: string;
+};
 
 export interface RunCommandClient {
   /** Whether the cluster uses AKS-managed Entra ID (properties.aadProfile.managed), as the Azure CLI decides. */
@@ -44,17 +61,37 @@ function failure(status: number, body: string, what: 'read the cluster' | 'start
   return { ok: false, kind: 'error', status, ...(code ? { code } : {}), message: `could not ${what}: ARM answered ${said}` };
 }
 
-export function createRunCommandClient(options: { endpoint: string; scope: string; apiVersion: string; credential: TokenCredential; timeoutMs: number; httpClient?: HttpClient }): RunCommandClient {
-  const pipeline = createArmPipeline(options.credential, options.scope);
+/** Error codes of a connection that was never made: the request cannot have reached ARM. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function describeSendError(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e?.name === 'AbortError') return 'ARM did not answer in time';
+  return `${e?.code ?? e?.name ?? 'error'}: ${(e?.message ?? String(err)).replace(/https?:\/\/\S+/g, '<url>').split('\n')[0]!.slice(0, 200)}`;
+}
+
+export function createRunCommandClient(options: {
+  endpoint: string;
+  scope: string;
+  apiVersion: string;
+  credential: TokenCredential;
+  timeoutMs: number;
+  httpClient?: HttpClient;
+  sleep?: (ms: number) => Promise<void>;
+}): RunCommandClient {
+  const reads = createArmPipeline(options.credential, options.scope);
+  const writes = createArmPipeline(options.credential, options.scope, { retry: false });
   const httpClient = options.httpClient ?? createDefaultHttpClient();
+  const nap = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const origin = new URL(options.endpoint).origin;
-  const send = async (url: string, method: 'GET' | 'POST', body?: unknown) => {
+  const request = (url: string, method: 'GET' | 'POST', body?: unknown) => {
     if (new URL(url).origin !== origin) throw new Error('ARM URL left the ARM endpoint');
-    const request = createPipelineRequest({ url, method, timeout: options.timeoutMs, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    request.headers.set('accept', 'application/json');
-    if (body !== undefined) request.headers.set('content-type', 'application/json');
-    return pipeline.sendRequest(httpClient, request);
+    const req = createPipelineRequest({ url, method, timeout: options.timeoutMs, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    req.headers.set('accept', 'application/json');
+    if (body !== undefined) req.headers.set('content-type', 'application/json');
+    return req;
   };
+  const send = (url: string, method: 'GET') => reads.sendRequest(httpClient, request(url, method));
   return {
     async isEntraManaged(cluster) {
       const res = await send(managedClusterUrl(options.endpoint, cluster, options.apiVersion), 'GET');
@@ -67,11 +104,51 @@ export function createRunCommandClient(options: { endpoint: string; scope: strin
       }
     },
     async start(cluster, body) {
-      const res = await send(runCommandUrl(options.endpoint, cluster, options.apiVersion), 'POST', body);
-      if (res.status !== 202 && res.status !== 200) return failure(res.status, res.bodyAsText ?? '', 'start the command');
-      const commandId = commandIdFromLocation(res.headers.get('location') ?? res.headers.get('azure-asyncoperation'));
-      if (!commandId) return { ok: false, kind: 'error', status: res.status, message: `ARM answered ${res.status} without a Location naming the command` };
-      return { ok: true, commandId };
+      const url = runCommandUrl(options.endpoint, cluster, options.apiVersion);
+      for (let attempt = 1; ; attempt++) {
+        // A new request id each try: each is its own request in ARM's logs.
+        const req = request(url, 'POST', body);
+        const requestId = req.requestId;
+        let res;
+        try {
+          res = await writes.sendRequest(httpClient, req);
+        } catch (err) {
+          // No token: the request was never sent.
+          if (!isRestError(err)) return { ok: false, kind: 'error', message: `could not start the command: no token for ARM (${describeSendError(err)})` };
+          const why = describeSendError(err);
+          if (!NOT_CONNECTED.has(err.code ?? '')) {
+            return { ok: false, kind: 'unknown', requestId, message: `the runCommand request got no answer (${why})` };
+          }
+          const wait = startRetryDelaySeconds({ attempt, refusal: 'not-connected' });
+          if (wait === undefined) return { ok: false, kind: 'error', message: `could not start the command: ARM could not be reached (${why})` };
+          await nap(wait * 1000);
+          continue;
+        }
+        if (res.status === 202 || res.status === 200) {
+          const commandId = commandIdFromLocation(res.headers.get('location') ?? res.headers.get('azure-asyncoperation'));
+          // ARM took it, but we cannot tell which command it started.
+          if (!commandId) return { ok: false, kind: 'unknown', status: res.status, requestId, message: `ARM answered ${res.status} without a Location naming the command` };
+          return { ok: true, commandId };
+        }
+        if (res.status === 429) {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of res.headers) headers[name.toLowerCase()] = value;
+          const asked = retryAfterSeconds(headers, Date.now());
+          const wait = startRetryDelaySeconds({ attempt, refusal: 'throttled', ...(asked !== undefined ? { retryAfterSeconds: asked } : {}) });
+          if (wait === undefined) {
+            const f = failure(res.status, res.bodyAsText ?? '', 'start the command');
+            return { ...f, message: `${f.message}${asked !== undefined ? `; try again in ${Math.ceil(asked)}s` : ''} (nothing was started)` };
+          }
+          await nap(wait * 1000);
+          continue;
+        }
+        if (res.status >= 500 || res.status === 408) {
+          // A gateway's answer: ARM may have taken the request behind it.
+          const f = failure(res.status, res.bodyAsText ?? '', 'start the command');
+          return { ...f, kind: 'unknown', requestId };
+        }
+        return failure(res.status, res.bodyAsText ?? '', 'start the command');
+      }
     },
   };
 }

@@ -4,8 +4,9 @@
 // CLI also follows the result here, with the notifier's schedule and deadline (no 300-second cap).
 //
 // Exit codes: the command's exit code when it ran (capped at 255), 1 when it failed or was canceled (or
-// its result could not be read), 124 when waiting gave up, 2 for the CLI's own errors before anything
-// started, 130 when following was interrupted (the notifier keeps tracking).
+// its result could not be read), 124 when waiting gave up, 2 when nothing was enqueued (the CLI's own
+// errors, a refused start, or a start whose outcome is unknown: it may run, untracked), 130 when following
+// was interrupted (the notifier keeps tracking).
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { createCommandResultReader, type CommandResultReader } from '../arm/commandResults';
 import { AKS_SERVER_APP_ID, callerName, createRunCommandClient, RUN_COMMAND_ACTION, type ArmFailure } from '../arm/runCommand';
@@ -20,7 +21,7 @@ import { openProducerQueue } from './producer';
 
 export const EXIT = { failed: 1, usage: 2, gaveUp: 124, interrupted: 130 } as const;
 
-/** An error before anything started: nothing was enqueued, exit code 2. */
+/** Nothing was enqueued (an error before the start, or a start that was refused or is in doubt): exit code 2. */
 export class RunError extends Error {
   override name = 'RunError';
   constructor(
@@ -82,6 +83,15 @@ function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 's
     return step === 'read'
       ? `not allowed to read the cluster ${clusterId} (${f.message}). Starting a command needs Microsoft.ContainerService/managedClusters/read and ${RUN_COMMAND_ACTION}.`
       : `not allowed to run commands on ${clusterId} (${f.message}). Your identity needs ${RUN_COMMAND_ACTION}: built-in roles that have it are Azure Kubernetes Service Cluster Admin Role, Azure Kubernetes Service Contributor Role and Contributor (for --wait and result it also needs ${REQUIRED_PERMISSION}, which the Cluster Admin Role lacks).`;
+  }
+  if (f.kind === 'unknown') {
+    return [
+      `the command may have started on ${clusterId}: ${f.message}.`,
+      `It was not sent again (a second request would start a second command), and nothing was enqueued.`,
+      ...(f.requestId ? [`Request id (x-ms-client-request-id): ${f.requestId}`] : []),
+      `To check: the cluster's Activity Log (az monitor activity-log list --resource-id ${clusterId} --offset 1h), or kubectl get pods -n aks-command (run command's pods, if it started).`,
+      `If it started, have it tracked with: aks-command-notifier enqueue --cluster ${clusterId} --command-id <command id>`,
+    ].join('\n');
   }
   if (f.kind === 'notFound') return `cluster ${clusterId} not found (${f.message}): check the subscription, resource group and name, and that your login sees that subscription.`;
   if (f.kind === 'conflict') {

@@ -120,3 +120,21 @@ export function decideAfterFailure(failure: SendFailureClass, form: 'full' | 'mi
   if (failure === 'refused' && form === 'full') return { kind: 'retry-minimal' };
   return { kind: 'give-up' };
 }
+
+/** A start (the runCommand POST) is tried at most this often, and never waits longer than this for a retry. */
+export const START_ATTEMPTS = 4;
+export const START_RETRY_AFTER_CAP_SECONDS = 60;
+
+/**
+ * After a start that provably did not run — refused with 429, or a connection that was never made — how
+ * long before trying again, or undefined to stop. A start whose outcome is unknown is never retried (a
+ * second POST would start a second command): the caller never asks.
+ */
+export function startRetryDelaySeconds(input: { attempt: number; refusal: 'throttled' | 'not-connected'; retryAfterSeconds?: number }): number | undefined {
+  if (input.attempt >= START_ATTEMPTS) return undefined;
+  const backoff = 2 ** (input.attempt - 1);
+  if (input.refusal === 'not-connected') return backoff;
+  const asked = input.retryAfterSeconds;
+  if (asked !== undefined && Number.isFinite(asked) && asked > START_RETRY_AFTER_CAP_SECONDS) return undefined;
+  return Math.max(1, Math.ceil(asked ?? backoff));
+}

@@ -44,6 +44,8 @@ export interface RecordedRequest {
   at: number;
   status: number;
   authorized: boolean;
+  /** The x-ms-client-request-id the caller sent. */
+  clientRequestId?: string;
 }
 
 export interface ClusterScript {
@@ -53,6 +55,11 @@ export interface ClusterScript {
   runCommandError?: { status: number; code: string; message: string };
   /** What a started command does (default: runs 2 s, then succeeds with exit code 0). */
   script?: (body: RunCommandRequest) => CommandScript;
+  /**
+   * Answers to the next runCommand POSTs, in order, instead of the 202: `starts` says whether the command
+   * is started first (a gateway 502 or a reset after ARM took the request) or not (a 429 refusal).
+   */
+  startFaults?: (Step & { starts: boolean })[];
 }
 
 export interface RunCommandRequest {
@@ -144,6 +151,8 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
         const e = cluster.runCommandError;
         return answer(req, res, record, { status: e.status, body: cloudError(e.code, e.message) });
       }
+      const fault = cluster.startFaults?.shift();
+      if (fault && !fault.starts) return answer(req, res, record, fault);
       let parsed: RunCommandRequest;
       try {
         parsed = JSON.parse(body) as RunCommandRequest;
@@ -156,6 +165,7 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
       const script = cluster.script?.(parsed) ?? { runSeconds: 2, result: { provisioningState: 'Succeeded', exitCode: 0, logs: `ran: ${parsed.command}\n` } };
       standIn.addCommand({ subscriptionId: c[1]!, resourceGroupName: c[2]!, resourceName: c[3]! }, commandId, script);
       record.commandId = commandId;
+      if (fault) return answer(req, res, record, fault);
       return answer(req, res, record, { status: 202, headers: { location: `${origin}${id}/commandResults/${commandId}?api-version=${url.searchParams.get('api-version')}` } });
     }
     return answer(req, res, record, { status: 405, body: cloudError('MethodNotAllowed', 'No such operation.') });
@@ -166,7 +176,16 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     const m = PATH.exec(url.pathname);
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const authorized = !!auth && options.identity.validate(auth, origin);
-    const record: RecordedRequest = { commandId: m?.[4] ?? '', method: req.method ?? '', path: url.pathname, at: Date.now(), status: 0, authorized };
+    const clientRequestId = req.headers['x-ms-client-request-id'];
+    const record: RecordedRequest = {
+      commandId: m?.[4] ?? '',
+      method: req.method ?? '',
+      path: url.pathname,
+      at: Date.now(),
+      status: 0,
+      authorized,
+      ...(typeof clientRequestId === 'string' ? { clientRequestId } : {}),
+    };
     requests.push(record);
     if (!authorized) {
       return answer(req, res, record, { status: 401, body: cloudError('InvalidAuthenticationToken', 'The access token is invalid.'), headers: { 'www-authenticate': 'Bearer' } });

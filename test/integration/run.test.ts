@@ -9,7 +9,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
-import { AKS_SERVER_APP_ID } from '../../src/arm/runCommand';
+import { createDefaultHttpClient, RestError, type HttpClient } from '@azure/core-rest-pipeline';
+import { ManagedIdentityCredential } from '@azure/identity';
+import { AKS_SERVER_APP_ID, createRunCommandClient } from '../../src/arm/runCommand';
 import { MAX_CONTEXT_ZIP_BYTES } from '../../src/cli/attach';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack, type Harness } from '../support/stack';
 
@@ -184,6 +186,72 @@ describe('run', () => {
     assert.match(badTarget.stderr, /unknown --target nobody; configured here: slack, teams/);
     assert.equal(stack().arm.requests.filter((q) => q.method === 'POST').length - stack().arm.requests.slice(0, armBefore).filter((q) => q.method === 'POST').length, 0, 'nothing was started');
     assert.equal((await queued(h)).length, 0);
+  });
+});
+
+describe('run: a start is never sent twice', () => {
+  const postsTo = (name: string) => stack().arm.requests.filter((q) => q.method === 'POST' && q.path.endsWith(`/${name}/runCommand`));
+  const startedOn = (name: string) => postsTo(name).filter((q) => q.commandId).length;
+
+  for (const [name, fault] of [
+    ['a gateway 502 after ARM took the POST', { starts: true, status: 502, rawBody: '<html>Bad Gateway</html>' }],
+    ['a reset after ARM took the POST', { starts: true, status: 0, reset: true }],
+  ] as const) {
+    it(`${name}: sent once, reported as unknown with its request id, exit 2, nothing enqueued`, async () => {
+      const h = await harness();
+      const c = cluster({ startFaults: [{ ...fault }] });
+      const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl rollout restart deploy/web'], h.env);
+      assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
+      const posts = postsTo(c.ref.resourceName);
+      assert.equal(posts.length, 1, 'the POST was not retried');
+      assert.equal(startedOn(c.ref.resourceName), 1, 'the command did start');
+      assert.match(r.stderr, /the command may have started on .*It was not sent again \(a second request would start a second command\), and nothing was enqueued/s);
+      assert.ok(posts[0]!.clientRequestId && r.stderr.includes(`x-ms-client-request-id): ${posts[0]!.clientRequestId}`), r.stderr);
+      assert.match(r.stderr, /Activity Log .*kubectl get pods -n aks-command/s);
+      assert.equal((await queued(h)).length, 0);
+    });
+  }
+
+  it('a 429 is a refusal: tried again after its Retry-After, and the command starts once', async () => {
+    const h = await harness();
+    const c = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '1' }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
+    const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl get nodes', '--output', 'json'], h.env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual([postsTo(c.ref.resourceName).length, startedOn(c.ref.resourceName)], [2, 1]);
+    assert.equal((await queued(h)).length, 1);
+    const refusedLong = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '3600' }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
+    const r2 = await cli(['run', '--cluster', refusedLong.id, '--command', 'x'], h.env);
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /ARM answered 429 TooManyRequests: throttled; try again in 3600s \(nothing was started\)/);
+    assert.equal(postsTo(refusedLong.ref.resourceName).length, 1, 'a Retry-After beyond the bound is not waited out');
+  });
+
+  it('a connection that was never made is tried again; the command starts once', async () => {
+    await harness();
+    const c = cluster();
+    // The far side of the wire: the first connection is refused, then ARM answers.
+    const real = createDefaultHttpClient();
+    let refused = 0;
+    const httpClient: HttpClient = {
+      sendRequest: (request) => {
+        if (refused++ === 0) return Promise.reject(new RestError('connect ECONNREFUSED 127.0.0.1', { code: 'ECONNREFUSED', request }));
+        return real.sendRequest(request);
+      },
+    };
+    const naps: number[] = [];
+    const client = createRunCommandClient({
+      endpoint: stack().arm.endpoint,
+      scope: `${stack().arm.endpoint}/.default`,
+      apiVersion: '2024-09-01',
+      credential: new ManagedIdentityCredential(),
+      timeoutMs: 5000,
+      httpClient,
+      sleep: async (ms) => void naps.push(ms),
+    });
+    const started = await client.start(c.ref, { command: 'kubectl get nodes' });
+    assert.equal(started.ok, true, JSON.stringify(started));
+    assert.deepEqual(naps, [1000]);
+    assert.equal(startedOn(c.ref.resourceName), 1);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { baseIntervalSeconds, cappedRetryAfterSeconds, decideAfterFailure, deliveryRoundDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextDelaySeconds, RETRY_AFTER_CAP_SECONDS, retryDelaySeconds, storeRetryDelaySeconds } from '../../src/core/schedule';
+import { baseIntervalSeconds, cappedRetryAfterSeconds, decideAfterFailure, deliveryRoundDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextDelaySeconds, RETRY_AFTER_CAP_SECONDS, retryDelaySeconds, START_ATTEMPTS, START_RETRY_AFTER_CAP_SECONDS, startRetryDelaySeconds, storeRetryDelaySeconds } from '../../src/core/schedule';
 import { nextRun } from '../../src/core/ncrontab';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
@@ -30,6 +30,20 @@ describe('poll schedule', () => {
   it('lands the last poll on the deadline and never goes below one second', () => {
     assert.equal(at(1000, { remainingSeconds: 12 }), 12);
     assert.equal(at(1000, { remainingSeconds: 0.2 }), 1);
+  });
+});
+
+describe('retries of a start (the runCommand POST)', () => {
+  it('a connection never made backs off 1, 2, 4 s; a 429 waits its Retry-After; both stop after the last attempt', () => {
+    assert.deepEqual([1, 2, 3].map((attempt) => startRetryDelaySeconds({ attempt, refusal: 'not-connected' })), [1, 2, 4]);
+    assert.equal(startRetryDelaySeconds({ attempt: START_ATTEMPTS, refusal: 'not-connected' }), undefined);
+    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: 7.2 }), 8);
+    assert.equal(startRetryDelaySeconds({ attempt: 2, refusal: 'throttled' }), 2, 'no Retry-After: the backoff');
+    assert.equal(startRetryDelaySeconds({ attempt: START_ATTEMPTS, refusal: 'throttled', retryAfterSeconds: 1 }), undefined);
+  });
+  it('a Retry-After beyond the bound is not waited out: the caller is told to try later', () => {
+    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS }), START_RETRY_AFTER_CAP_SECONDS);
+    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS + 1 }), undefined);
   });
 });
 
