@@ -1,55 +1,252 @@
 // `run --file`: the attached files as `az aks command invoke --file` sends them, a zip in the request's
 // `context` (base64). A lone "." attaches the current folder, keeping relative paths; other files are
-// flattened to their base names. Everything is checked before anything is sent.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
-import { zipSync } from 'fflate';
+// flattened to their base names. Everything is checked before anything is sent, and before anything is
+// read: the whole tree is planned from `lstat` first (names, kinds, sizes), then read within its bounds.
+//
+// `--file .` never reads outside the folder: a link to a file inside it is attached as that file, a link
+// that leads outside is refused with its name, a link to a folder is not followed (as az does: it is left
+// out, with a line saying so), so no walk can loop. Entry names are built from path segments, never from
+// a path string: no segment may be "..", and a name holding a backslash (which unzip takes for a folder
+// separator) is refused with its path.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Zip, ZipDeflate } from 'fflate';
 
 /**
  * The API documents no limit for `context`; ARM refuses request bodies over 4 MB, and base64 grows a zip
  * by a third: a zip of at most 2.5 MiB leaves room for the command and the cluster token.
  */
 export const MAX_CONTEXT_ZIP_BYTES = 2.5 * 1024 * 1024;
+/** What may be attached before zipping: bounds what is read and deflated (1 GiB of zeros zips to 1 MiB). */
+export const MAX_CONTEXT_RAW_BYTES = 32 * 1024 * 1024;
+/** A walk stops here: a tree this large (node_modules, .git) is not what a command needs. */
+export const MAX_WALK_ENTRIES = 100_000;
 
 export class AttachError extends Error {
   override name = 'AttachError';
 }
 
-function walk(dir: string, root: string, out: Record<string, Uint8Array>): void {
-  for (const name of readdirSync(dir)) {
+interface Planned {
+  /** The zip entry name, from path segments joined with "/". */
+  entry: string;
+  /** What to read: the file itself, or what a link inside the folder points at. */
+  path: string;
+  size: number;
+}
+
+interface Plan {
+  files: Planned[];
+  /** Lines for the caller: what was left out, and why. */
+  skipped: string[];
+  walked: number;
+}
+
+function segmentProblem(segment: string): string | undefined {
+  if (segment === '' || segment === '.' || segment === '..') return 'is not a file name';
+  if (segment.includes('\\')) return 'holds a backslash, which unzip takes for a folder separator: rename it';
+  if (segment.includes('/')) return 'holds a "/"';
+  return undefined;
+}
+
+function entryOf(segments: readonly string[], shown: string): string {
+  for (const s of segments) {
+    const problem = segmentProblem(s);
+    if (problem) throw new AttachError(`--file ${shown}: the name ${JSON.stringify(s)} ${problem}`);
+  }
+  return segments.join('/');
+}
+
+/** Both paths are real (links resolved). */
+function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${n.toFixed(1).replace(/\.0$/, '')} ${units[u]}`;
+}
+
+function fsProblem(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'ELOOP') return 'a link that leads round in a loop';
+  if (code === 'ENOENT') return 'a link to nothing';
+  if (code === 'EACCES' || code === 'EPERM') return 'not readable (permission denied)';
+  return `not readable (${code ?? (err as Error).message})`;
+}
+
+function walk(dir: string, segments: string[], root: string, plan: Plan): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    throw new AttachError(`--file .: the folder ${segments.join('/') || '.'} is ${fsProblem(err)}`);
+  }
+  for (const name of names) {
+    if (++plan.walked > MAX_WALK_ENTRIES) {
+      throw new AttachError(`--file .: the folder holds more than ${MAX_WALK_ENTRIES.toLocaleString('en')} entries (node_modules? .git?); attach a folder with only what the command needs`);
+    }
     const path = join(dir, name);
-    const st = statSync(path);
-    if (st.isDirectory()) walk(path, root, out);
-    else if (st.isFile()) out[relative(root, path).split('\\').join('/')] = readFileSync(path);
+    const parts = [...segments, name];
+    const shown = parts.join('/');
+    let st: Stats;
+    try {
+      st = lstatSync(path);
+    } catch (err) {
+      throw new AttachError(`--file .: ${shown} is ${fsProblem(err)}`);
+    }
+    if (st.isDirectory()) {
+      entryOf(parts, shown);
+      walk(path, parts, root, plan);
+    } else if (st.isFile()) {
+      plan.files.push({ entry: entryOf(parts, shown), path, size: st.size });
+    } else if (st.isSymbolicLink()) {
+      let real: string;
+      let target: Stats;
+      try {
+        real = realpathSync(path);
+        target = statSync(real);
+      } catch (err) {
+        throw new AttachError(`--file .: ${shown} is ${fsProblem(err)}`);
+      }
+      if (target.isDirectory()) {
+        plan.skipped.push(`${shown}: a link to a folder, not followed (as az does)`);
+      } else if (!isInside(real, root)) {
+        throw new AttachError(`--file .: ${shown} is a link to ${readlinkSync(path)}, outside the folder: nothing outside it is attached (copy the file in if the command needs it)`);
+      } else if (target.isFile()) {
+        plan.files.push({ entry: entryOf(parts, shown), path: real, size: target.size });
+      } else {
+        throw new AttachError(`--file .: ${shown} is a link to something that is not a file (a FIFO, socket or device)`);
+      }
+    } else {
+      throw new AttachError(`--file .: ${shown} is not a file (a FIFO, socket or device)`);
+    }
+  }
+}
+
+function planFiles(paths: readonly string[], cwd: string): Plan {
+  const plan: Plan = { files: [], skipped: [], walked: 0 };
+  if (paths.includes('.')) {
+    if (paths.length > 1) throw new AttachError('--file . attaches the current folder and cannot be combined with other --file paths');
+    let root: string;
+    try {
+      root = realpathSync(resolve(cwd));
+    } catch (err) {
+      throw new AttachError(`--file .: the current folder is ${fsProblem(err)}`);
+    }
+    walk(root, [], root, plan);
+    if (plan.files.length === 0) throw new AttachError(`--file .: the current folder holds no files${plan.skipped.length ? ` (left out: ${plan.skipped.join('; ')})` : ''}`);
+    return plan;
+  }
+  const names = new Set<string>();
+  for (const p of paths) {
+    // A file named on the command line is what the user chose: a link there is followed.
+    const full = resolve(cwd, p);
+    let st: Stats;
+    try {
+      st = statSync(full);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      throw new AttachError(`--file ${p}: ${code === 'ENOENT' ? 'no such file' : fsProblem(err)}`);
+    }
+    if (!st.isFile()) throw new AttachError(`--file ${p}: not a file (only "." attaches a folder: the current one)`);
+    const name = basename(full);
+    const entry = entryOf([name], p);
+    if (names.has(entry)) throw new AttachError(`--file ${p}: another attached file is also named ${name} (files are attached by their base names)`);
+    names.add(entry);
+    plan.files.push({ entry, path: full, size: st.size });
+  }
+  return plan;
+}
+
+/** The biggest files and, for a folder, the biggest top-level entries: where the bytes are. */
+function biggest(files: readonly Planned[]): string {
+  const top = [...files].sort((a, b) => b.size - a.size).slice(0, 5);
+  const byTop = new Map<string, number>();
+  for (const f of files) {
+    const head = f.entry.includes('/') ? `${f.entry.split('/')[0]}/` : f.entry;
+    byTop.set(head, (byTop.get(head) ?? 0) + f.size);
+  }
+  const folders = [...byTop].filter(([k]) => k.endsWith('/')).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  return [
+    `biggest: ${top.map((f) => `${f.entry} (${formatSize(f.size)})`).join(', ')}`,
+    ...(folders.length ? [`by folder: ${folders.map(([k, n]) => `${k} (${formatSize(n)})`).join(', ')}`] : []),
+  ].join('; ');
+}
+
+/** A file's bytes, at most `limit` of them (a file that grew since it was planned is caught here). */
+function readBounded(file: Planned, limit: number, follow: boolean): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(file.path, constants.O_RDONLY | (follow ? 0 : constants.O_NOFOLLOW));
+  } catch (err) {
+    throw new AttachError(`--file: ${file.entry} is ${fsProblem(err)}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new AttachError(`--file: ${file.entry} is no longer a file`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, limit - total + 1));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > limit) throw new AttachError(`--file: ${file.entry} grew while it was read, beyond what may be attached (${formatSize(MAX_CONTEXT_RAW_BYTES)})`);
+      chunks.push(chunk.subarray(0, n));
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
   }
 }
 
 /** The zip of the attached files, base64, or undefined when none are attached. */
-export function attachFiles(paths: readonly string[], cwd = process.cwd()): { base64: string; files: string[]; zipBytes: number } | undefined {
+export function attachFiles(
+  paths: readonly string[],
+  cwd = process.cwd(),
+): { base64: string; files: string[]; zipBytes: number; rawBytes: number; skipped: string[] } | undefined {
   if (paths.length === 0) return undefined;
-  const entries: Record<string, Uint8Array> = {};
-  if (paths.includes('.')) {
-    if (paths.length > 1) throw new AttachError('--file . attaches the current folder and cannot be combined with other --file paths');
-    walk(resolve(cwd), resolve(cwd), entries);
-    if (Object.keys(entries).length === 0) throw new AttachError('--file .: the current folder holds no files');
-  } else {
-    for (const p of paths) {
-      const full = resolve(cwd, p);
-      let st;
-      try {
-        st = statSync(full);
-      } catch {
-        throw new AttachError(`--file ${p}: no such file`);
-      }
-      if (!st.isFile()) throw new AttachError(`--file ${p}: not a file (only "." attaches a folder: the current one)`);
-      const name = basename(full);
-      if (entries[name]) throw new AttachError(`--file ${p}: another attached file is also named ${name} (files are attached by their base names)`);
-      entries[name] = readFileSync(full);
+  const plan = planFiles(paths, cwd);
+  const folder = paths.includes('.');
+  const rawPlanned = plan.files.reduce((n, f) => n + f.size, 0);
+  if (rawPlanned > MAX_CONTEXT_RAW_BYTES) {
+    throw new AttachError(
+      `the attached files hold ${formatSize(rawPlanned)}; at most ${formatSize(MAX_CONTEXT_RAW_BYTES)} may be attached, and at most ${formatSize(MAX_CONTEXT_ZIP_BYTES)} once zipped (ARM refuses bodies over 4 MB); ${biggest(plan.files)}`,
+    );
+  }
+  const chunks: Uint8Array[] = [];
+  let zipBytes = 0;
+  let zipError: Error | undefined;
+  const zip = new Zip((err, data) => {
+    if (err) zipError = err;
+    else {
+      chunks.push(data);
+      zipBytes += data.length;
     }
+  });
+  let rawBytes = 0;
+  const tooBig = () =>
+    new AttachError(
+      `the attached files zip to more than ${formatSize(MAX_CONTEXT_ZIP_BYTES)} (from ${formatSize(rawPlanned)}); at most ${formatSize(MAX_CONTEXT_ZIP_BYTES)} fits in a request (ARM refuses bodies over 4 MB); ${biggest(plan.files)}`,
+    );
+  for (const file of plan.files) {
+    const bytes = readBounded(file, MAX_CONTEXT_RAW_BYTES - rawBytes, !folder);
+    rawBytes += bytes.length;
+    const entry = new ZipDeflate(file.entry, { level: 6 });
+    zip.add(entry);
+    entry.push(bytes, true);
+    if (zipError) throw new AttachError(`could not zip the attached files: ${zipError.message}`);
+    if (zipBytes > MAX_CONTEXT_ZIP_BYTES) throw tooBig();
   }
-  const zip = zipSync(entries, { level: 6 });
-  if (zip.length > MAX_CONTEXT_ZIP_BYTES) {
-    throw new AttachError(`the attached files zip to ${(zip.length / 1024 / 1024).toFixed(1)} MiB; at most ${MAX_CONTEXT_ZIP_BYTES / 1024 / 1024} MiB fits in a request (ARM refuses bodies over 4 MB)`);
-  }
-  return { base64: Buffer.from(zip).toString('base64'), files: Object.keys(entries).sort(), zipBytes: zip.length };
+  zip.end();
+  if (zipError) throw new AttachError(`could not zip the attached files: ${(zipError as Error).message}`);
+  if (zipBytes > MAX_CONTEXT_ZIP_BYTES) throw tooBig();
+  const base64 = Buffer.concat(chunks).toString('base64');
+  return { base64, files: plan.files.map((f) => f.entry).sort(), zipBytes, rawBytes, skipped: plan.skipped };
 }

@@ -181,6 +181,7 @@ export async function run(input: RunInput, env: Env, io: Io, credentialFactory: 
   // Validates cluster, targets and context as the function will (with a placeholder id).
   buildMessage({ cluster: input.cluster, commandId: 'x', command: input.command, ...(input.targets ? { targets: input.targets } : {}), ...(input.context ? { context: input.context } : {}) });
   const attached = attachFiles(input.files ?? []);
+  for (const line of attached?.skipped ?? []) io.err(`--file .: left out ${line}`);
   let credential: TokenCredential | undefined;
   const caller = () => (credential ??= credentialFactory());
   const queue = openProducerQueue(env, caller, input.queueUrl);

@@ -2,8 +2,8 @@
 // credential (the managed identity stand-in, whose tokens carry a upn), against the ARM stand-in
 // (GET managedCluster, POST runCommand, GET commandResults) and Azurite.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -174,7 +174,7 @@ describe('run', () => {
       [['missing.yaml'], /--file missing\.yaml: no such file/],
       [['files1'], /--file files1: not a file \(only "\." attaches a folder/],
       [['.', 'big.bin'], /cannot be combined/],
-      [['big.bin'], /zip to 2\.5 MiB; at most 2\.5 MiB fits/],
+      [['big.bin'], /zip to more than 2\.5 MiB \(from 2\.5 MiB\); at most 2\.5 MiB fits in a request .*biggest: big\.bin \(2\.5 MiB\)/],
     ] as const) {
       const r = await cli(['run', '--cluster', c.id, '--command', 'x', ...files.flatMap((f) => ['--file', f])], h.env);
       assert.equal(r.status, 2, r.stderr);
@@ -185,6 +185,74 @@ describe('run', () => {
     const badTarget = await cli(['run', '--cluster', c.id, '--command', 'x', '--target', 'nobody'], h.env);
     assert.match(badTarget.stderr, /unknown --target nobody; configured here: slack, teams/);
     assert.equal(stack().arm.requests.filter((q) => q.method === 'POST').length - stack().arm.requests.slice(0, armBefore).filter((q) => q.method === 'POST').length, 0, 'nothing was started');
+    assert.equal((await queued(h)).length, 0);
+  });
+});
+
+describe('run --file: nothing from outside what was named', () => {
+  // Names from the zip's own directory (an object of entries would lose "__proto__").
+  const entriesOf = (stdout: string) => {
+    const names: string[] = [];
+    unzipSync(Buffer.from(stack().arm.started.get((JSON.parse(stdout) as { commandId: string }).commandId)!.context!, 'base64'), { filter: (f) => (names.push(f.name), false) });
+    return names.sort();
+  };
+
+  it('"--file ." attaches links inside the folder as files, leaves folder links out (no loop), and takes any file name, __proto__ included', async () => {
+    const h = await harness();
+    const c = cluster();
+    const dir = join(work, 'links');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'a.yaml'), 'a');
+    writeFileSync(join(dir, 'sub', 'b.yaml'), 'b');
+    writeFileSync(join(dir, '__proto__'), 'p');
+    writeFileSync(join(dir, 'constructor'), 'c');
+    symlinkSync('a.yaml', join(dir, 'inner-link'));
+    symlinkSync('sub', join(dir, 'dir-link'));
+    symlinkSync('..', join(dir, 'sub', 'loop'));
+    const r = await cli(['run', '--cluster', c.id, '--command', 'ls -R', '--file', '.', '--output', 'json'], h.env, { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(entriesOf(r.stdout), ['__proto__', 'a.yaml', 'constructor', 'inner-link', 'sub/b.yaml']);
+    assert.match(r.stderr, /left out dir-link: a link to a folder, not followed/);
+    assert.match(r.stderr, /left out sub\/loop: a link to a folder, not followed/);
+    for (const name of ['__proto__', 'constructor']) {
+      const one = await cli(['run', '--cluster', c.id, '--command', 'cat', '--file', name, '--output', 'json'], h.env, { cwd: dir });
+      assert.equal(one.status, 0, one.stderr);
+      assert.deepEqual(entriesOf(one.stdout), [name]);
+    }
+  });
+
+  it('refuses, before reading or sending anything: a link out of the folder, a backslash name, a broken link, a FIFO, a tree over the raw bound', async () => {
+    const h = await harness();
+    const c = cluster();
+    const tree = (name: string, make: (dir: string) => void) => {
+      const dir = join(work, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'ok.yaml'), 'ok');
+      make(dir);
+      return dir;
+    };
+    const cases: [string, (dir: string) => void, RegExp][] = [
+      ['out-proc', (d) => symlinkSync('/proc/self/environ', join(d, 'environ')), /--file \.: environ is a link to \/proc\/self\/environ, outside the folder: nothing outside it is attached/],
+      ['out-parent', (d) => symlinkSync(join(work, 'big.bin'), join(d, 'neighbour')), /neighbour is a link to .*big\.bin, outside the folder/],
+      ['backslash', (d) => writeFileSync(join(d, 'a\\..\\..\\evil.sh'), 'x'), /--file a\\\.\.\\\.\.\\evil\.sh: the name "a\\\\\.\.\\\\\.\.\\\\evil\.sh" holds a backslash, which unzip takes for a folder separator: rename it/],
+      ['broken', (d) => symlinkSync('nowhere', join(d, 'dangling')), /dangling is a link to nothing/],
+      ['fifo', (d) => execFileSync('mkfifo', [join(d, 'pipe')]), /pipe is not a file \(a FIFO, socket or device\)/],
+      ['sparse', (d) => truncateSync((writeFileSync(join(d, 'huge.bin'), ''), join(d, 'huge.bin')), 1024 ** 3), /the attached files hold 1 GiB; at most 32 MiB may be attached, and at most 2\.5 MiB once zipped .*biggest: huge\.bin \(1 GiB\), ok\.yaml \(2 B\)/],
+    ];
+    const before = stack().arm.requests.filter((q) => q.method === 'POST').length;
+    for (const [name, make, pattern] of cases) {
+      const r = await cli(['run', '--cluster', c.id, '--command', 'x', '--file', '.'], h.env, { cwd: tree(name, make) });
+      assert.equal(r.status, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, pattern, name);
+    }
+    const nested = tree('nested-big', (d) => {
+      mkdirSync(join(d, 'node_modules', 'pkg'), { recursive: true });
+      for (let i = 0; i < 3; i++) truncateSync((writeFileSync(join(d, 'node_modules', 'pkg', `blob${i}`), ''), join(d, 'node_modules', 'pkg', `blob${i}`)), 20 * 1024 ** 2);
+    });
+    const r = await cli(['run', '--cluster', c.id, '--command', 'x', '--file', '.'], h.env, { cwd: nested });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /hold 60 MiB; .*by folder: node_modules\/ \(60 MiB\)/);
+    assert.equal(stack().arm.requests.filter((q) => q.method === 'POST').length, before, 'nothing was started');
     assert.equal((await queued(h)).length, 0);
   });
 });
