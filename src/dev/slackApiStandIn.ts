@@ -3,6 +3,9 @@
 // Retry-After (`ratelimited`) beyond a per-channel rate, message metadata stored and returned by
 // conversations.history with include_all_metadata, and the three-step file upload
 // (files.getUploadURLExternal → POST the bytes to the upload URL → files.completeUploadExternal).
+// Authorship as Slack keeps it: each bot token is its own app (auth.test answers its user_id and bot_id),
+// history names each message's user, bot_id and app_id, and chat.update of another app's message answers
+// cant_update_message.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenOnLoopback } from './listen';
@@ -17,9 +20,20 @@ export interface SlackFile {
   channel?: string;
 }
 
+/** Who a bot token posts as. */
+export interface SlackBot {
+  userId: string;
+  botId: string;
+  appId: string;
+}
+
 export interface SlackMessage {
   ts: string;
   channel: string;
+  /** The app that posted it. */
+  user: string;
+  botId: string;
+  appId: string;
   text?: string;
   blocks?: unknown[];
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
@@ -52,13 +66,13 @@ export interface SlackApiFault {
 
 export interface SlackApiStandIn {
   url: string;
-  /** A bot token the stand-in accepts, a member of these channels. */
-  addBot(token: string, channels: string[]): void;
+  /** A bot token the stand-in accepts, a member of these channels: an app of its own. */
+  addBot(token: string, channels: string[]): SlackBot;
   messages: SlackMessage[];
   inChannel(channel: string): SlackMessage[];
   calls: SlackCall[];
-  /** Applied to each call before anything else. */
-  fault: ((method: string, channel: string | undefined) => SlackApiFault | undefined) | undefined;
+  /** Applied to each call before anything else (`call`: who makes it, with what). */
+  fault: ((method: string, channel: string | undefined, call: { token?: string; args: Record<string, unknown> }) => SlackApiFault | undefined) | undefined;
   /** Per-channel rate for posts and updates (Slack: about 1 per second with short bursts). */
   rate: { perSecond: number; burst: number };
   close(): Promise<void>;
@@ -91,7 +105,7 @@ function uploadedBytes(req: IncomingMessage, raw: Buffer): Buffer {
 }
 
 export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
-  const bots = new Map<string, Set<string>>();
+  const bots = new Map<string, { channels: Set<string>; who: SlackBot }>();
   const messages: SlackMessage[] = [];
   const calls: SlackCall[] = [];
   const uploads = new Map<string, { name: string; length: number; bytes?: Buffer }>();
@@ -101,7 +115,12 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
 
   const standIn: SlackApiStandIn = {
     url: '',
-    addBot: (token, channels) => bots.set(token, new Set(channels)),
+    addBot: (token, channels) => {
+      const tag = randomBytes(4).toString('hex').toUpperCase();
+      const who = { userId: `U${tag}`, botId: `B${tag}`, appId: `A${tag}` };
+      bots.set(token, { channels: new Set(channels), who });
+      return who;
+    },
     messages,
     inChannel: (channel) => messages.filter((m) => m.channel === channel),
     calls,
@@ -155,7 +174,8 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
     const channel = typeof args.channel === 'string' ? args.channel : typeof args.channel_id === 'string' ? args.channel_id : undefined;
     const call: SlackCall = { method, ...(channel ? { channel } : {}), status: 200, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
     calls.push(call);
-    const fault = standIn.fault?.(method, channel);
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const fault = standIn.fault?.(method, channel, { ...(bearer ? { token: bearer } : {}), args });
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (req.socket.destroyed) return;
     if (fault?.status) {
@@ -168,12 +188,11 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
       send(200, { ok: false, error, ...extra });
     };
     if (fault?.error) return fail(fault.error, fault.needed ? { needed: fault.needed } : {});
-    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const member = token ? bots.get(token) : undefined;
-    if (!member) return fail('invalid_auth');
+    const bot = bearer ? bots.get(bearer) : undefined;
+    if (!bot) return fail('invalid_auth');
     if (['chat.postMessage', 'chat.update', 'conversations.history', 'files.completeUploadExternal'].includes(method)) {
       if (!channel || !/^[CGD][A-Z0-9]+$/.test(channel)) return fail('channel_not_found');
-      if (!member.has(channel)) return fail('not_in_channel');
+      if (!bot.channels.has(channel)) return fail('not_in_channel');
     }
     if ((method === 'chat.postMessage' || method === 'chat.update') && channel) {
       const wait = limited(channel);
@@ -194,6 +213,9 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
         const msg: SlackMessage = {
           ts: nextTs(),
           channel: channel!,
+          user: bot.who.userId,
+          botId: bot.who.botId,
+          appId: bot.who.appId,
           ...(typeof args.text === 'string' ? { text: args.text } : {}),
           ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
           ...(args.metadata && typeof args.metadata === 'object' ? { metadata: args.metadata as SlackMessage['metadata'] } : {}),
@@ -208,6 +230,7 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
       case 'chat.update': {
         const msg = messages.find((x) => x.channel === channel && x.ts === args.ts);
         if (!msg) return fail('message_not_found');
+        if (msg.botId !== bot.who.botId) return fail('cant_update_message');
         if (typeof args.text === 'string') msg.text = args.text;
         if (Array.isArray(args.blocks)) msg.blocks = args.blocks;
         if (args.metadata && typeof args.metadata === 'object') msg.metadata = args.metadata as SlackMessage['metadata'];
@@ -223,7 +246,7 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
           .filter((x) => x.channel === channel && !x.threadTs && Number(x.ts) >= oldest && Number(x.ts) <= latest)
           .sort((a, b) => Number(b.ts) - Number(a.ts))
           .slice(0, limit)
-          .map((x) => ({ type: 'message', ts: x.ts, text: x.text, ...(withMetadata && x.metadata ? { metadata: x.metadata } : {}) }));
+          .map((x) => ({ type: 'message', ts: x.ts, user: x.user, bot_id: x.botId, app_id: x.appId, text: x.text, ...(withMetadata && x.metadata ? { metadata: x.metadata } : {}) }));
         return answer({ ok: true, messages: found, has_more: false });
       }
       case 'files.getUploadURLExternal': {
@@ -245,7 +268,7 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
         return answer({ ok: true, files: done.map((f) => ({ id: f.id, name: f.name })) });
       }
       case 'auth.test':
-        return answer({ ok: true, user_id: 'UBOT', bot_id: 'BBOT' });
+        return answer({ ok: true, user_id: bot.who.userId, bot_id: bot.who.botId });
       default:
         return fail('unknown_method');
     }

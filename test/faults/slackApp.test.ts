@@ -1,11 +1,14 @@
 // Fault injection for the Slack app target: commands through a worker that is SIGKILLed while its posts are
 // in flight (every Slack answer takes 400 ms, after Slack has taken the call), plus 429s, 5xx and answers
-// slower than the client's timeout. Counted as a user would: in each channel, exactly one message per
-// command and target — the literal count — each in its final state, with the full logs in its thread.
+// slower than the client's timeout; every 8th post also loses its answer while another app in the channel
+// posts a copy of it (same metadata).
+// Counted as a user would: in each channel, exactly one message of ours per command and target — the
+// literal count — each in its final state, with the full logs in its thread; the copies left alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { WebClient } from '@slack/web-api';
 import type { SlackApiFault } from '../../src/dev/slackApiStandIn';
 import { prng } from '../../src/dev/prng';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
@@ -28,7 +31,12 @@ describe('fault injection, Slack app target', () => {
     const random = prng(SEED);
     const token = `xoxb-${randomBytes(8).toString('hex')}`;
     const channels = { ops: `C${randomBytes(5).toString('hex').toUpperCase()}`, audit: `C${randomBytes(5).toString('hex').toUpperCase()}` };
-    s.slackApi.addBot(token, Object.values(channels));
+    const bot = s.slackApi.addBot(token, Object.values(channels));
+    // Another app in both channels, with history and chat:write: it copies some of our posts whose answer is lost.
+    const otherToken = `xoxb-${randomBytes(8).toString('hex')}`;
+    const otherBot = s.slackApi.addBot(otherToken, Object.values(channels));
+    const otherWeb = new WebClient(otherToken, { slackApiUrl: s.slackApi.url, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
+    let copies = 0;
     const queueName = unique('appfaults');
     const env = s.env({
       COMMAND_QUEUE_NAME: queueName,
@@ -60,8 +68,20 @@ describe('fault injection, Slack app target', () => {
     // a 429, a 503, or an answer slower than the client's timeout (Slack took the post; the client gave up).
     let faults = 0;
     let injected429 = 0;
-    s.slackApi.fault = (method, ch): SlackApiFault | undefined => {
-      if (!ch || !Object.values(channels).includes(ch) || method === 'conversations.history') return undefined;
+    let posts = 0;
+    const copy = (ch: string, args: Record<string, unknown>) => {
+      copies++;
+      const { text, blocks, metadata } = args as { text?: string; blocks?: never; metadata?: never };
+      setTimeout(() => void otherWeb.chat.postMessage({ channel: ch, text: text ?? '', ...(blocks ? { blocks } : {}), ...(metadata ? { metadata } : {}) }).catch(() => undefined), 100);
+    };
+    s.slackApi.fault = (method, ch, call): SlackApiFault | undefined => {
+      if (!ch || !Object.values(channels).includes(ch) || method === 'conversations.history' || call.token !== token) return undefined;
+      // Every 8th post: its answer is lost, and another app posts a copy of it, metadata and all.
+      if (method === 'chat.postMessage' && ++posts % 8 === 0) {
+        faults++;
+        copy(ch, call.args);
+        return { answerDelayMs: 3000 };
+      }
       const r = random();
       if (r < 0.08) return (faults++, injected429++, { status: 429, retryAfter: 1 });
       if (r < 0.12) return (faults++, { status: 503 });
@@ -90,8 +110,10 @@ describe('fault injection, Slack app target', () => {
       }
     })();
 
-    const messagesOf = (target: (typeof TARGETS)[number], id: string) =>
+    const withMetadata = (target: (typeof TARGETS)[number], id: string) =>
       s.slackApi.inChannel(channels[target]).filter((m) => m.metadata?.event_payload.command_id === id && m.metadata.event_payload.target === target);
+    // Ours: posted by our bot. The other app's copies carry the same metadata.
+    const messagesOf = (target: (typeof TARGETS)[number], id: string) => withMetadata(target, id).filter((m) => m.botId === bot.botId);
     const finished = () => ids.every((id) => TARGETS.every((t) => messagesOf(t, id).some((m) => !headerOf(m.blocks).includes('Running on'))));
 
     await Promise.all([producer, chaos]);
@@ -140,6 +162,9 @@ describe('fault injection, Slack app target', () => {
       injected_429: injected429,
       // 429s of the stand-in's own per-channel rate (1/s, bursts of 5), on top of the injected ones.
       rate_limited: s.slackApi.calls.filter((c) => c.status === 429 && c.channel && Object.values(channels).includes(c.channel)).length - injected429,
+      copies_by_another_app: copies,
+      copies_in_channels: ids.reduce((n, id) => n + TARGETS.reduce((k, t) => k + withMetadata(t, id).filter((m) => m.botId === otherBot.botId).length, 0), 0),
+      copies_updated_by_us: ids.reduce((n, id) => n + TARGETS.reduce((k, t) => k + withMetadata(t, id).filter((m) => m.botId === otherBot.botId && m.versions.length > 1).length, 0), 0),
       history_lookups: s.slackApi.calls.filter((c) => c.method === 'conversations.history' && c.channel && Object.values(channels).includes(c.channel)).length,
       in_doubt_after_kill: lines.filter((l) => /ended without a record/.test(l)).length,
       unanswered_posts: lines.filter((l) => /looks for it in the channel first/.test(l)).length,
@@ -154,6 +179,8 @@ describe('fault injection, Slack app target', () => {
     assert.equal(notFinal, 0, 'every message ends in its final state');
     assert.equal(filesWrong, 0, 'long logs arrive whole in the thread; short ones need no file');
     assert.ok(report.in_doubt_after_kill + report.unanswered_posts > 0, 'the run met posts in doubt (else it proves nothing)');
+    assert.ok(report.copies_in_channels > 0, "another app's copies were in the channels (else the lookup was never tempted)");
+    assert.equal(report.copies_updated_by_us, 0, "another app's copy is never taken for ours");
     for (const line of lines) assert.ok(!line.includes(token), `a log line leaks the token: ${line}`);
   });
 });

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebClient } from '@slack/web-api';
-import type { SlackMessage } from '../../src/dev/slackApiStandIn';
+import type { SlackBot, SlackMessage } from '../../src/dev/slackApiStandIn';
 import { METADATA_EVENT, slackApp } from '../../src/notify/providers/slackApp';
 import { sampleReport } from '../../src/notify/samples';
 import { commandKey, readTarget } from '../../src/store/ledger';
@@ -31,25 +31,35 @@ function hostileLogs(lines = 400): string {
 interface App {
   channel: string;
   token: string;
+  bot: SlackBot;
   env: Record<string, string>;
 }
 
 /** Slack app targets on their own channel(s), and no webhooks. */
 function appTargets(targets: { name: string; options?: Record<string, string> }[], channel = channelId()): App {
   const token = tokenFor();
-  stack().slackApi.addBot(token, [channel]);
+  const bot = stack().slackApi.addBot(token, [channel]);
   const env: Record<string, string> = { SLACK_WEBHOOK_URL: '', TEAMS_WEBHOOK_URL: '', NOTIFY_TARGETS: targets.map((t) => t.name).join(',') };
   for (const t of targets) {
     const p = `NOTIFY_TARGET_${t.name.toUpperCase().replace(/-/g, '_')}_`;
     Object.assign(env, { [`${p}KIND`]: 'slack-app', [`${p}CHANNEL`]: channel, [`${p}TOKEN`]: token });
     for (const [k, v] of Object.entries(t.options ?? {})) env[`${p}${k}`] = v;
   }
-  return { channel, token, env };
+  return { channel, token, bot, env };
 }
 
 const calls = (channel: string, method?: string) => stack().slackApi.calls.filter((c) => c.channel === channel && (!method || c.method === method));
-const ours = (channel: string, id: string, target: string): SlackMessage[] =>
-  stack().slackApi.inChannel(channel).filter((m) => m.metadata?.event_payload.command_id === id && m.metadata.event_payload.target === target);
+/** Messages with this command's metadata; with `by`, only those that bot posted. */
+const ours = (channel: string, id: string, target: string, by?: SlackBot): SlackMessage[] =>
+  stack().slackApi.inChannel(channel).filter((m) => m.metadata?.event_payload.command_id === id && m.metadata.event_payload.target === target && (!by || m.botId === by.botId));
+
+/** Another app in the same channel, with history and chat:write: it can read our metadata and post a copy. */
+function otherApp(channel: string) {
+  const token = tokenFor();
+  const bot = stack().slackApi.addBot(token, [channel]);
+  const web = new WebClient(token, { slackApiUrl: stack().slackApi.url, retryConfig: { retries: 0 } });
+  return { bot, copy: (args: Record<string, unknown>) => web.chat.postMessage({ channel, text: String(args.text ?? ''), ...(args.blocks ? { blocks: args.blocks as never } : {}), ...(args.metadata ? { metadata: args.metadata as never } : {}) }) };
+}
 
 async function untilNotified(h: Harness, first: Awaited<ReturnType<Harness['invoke']>>, rounds = 20) {
   let outcome = first;
@@ -158,6 +168,62 @@ describe('Slack app target', () => {
     const row = readTarget(entities.find((e) => e.rowKey === 'ops')!);
     assert.equal(row.state, 'delivered');
     assert.equal(row.unsureSince, undefined, 'the doubt is cleared');
+  });
+
+  it('another app copies our message after the answer to our running post was lost: ours is found by its author and finished, the copy left alone', async () => {
+    const app = appTargets([{ name: 'ops' }]);
+    const other = otherApp(app.channel);
+    const h = await harness({ ...app.env, WEBHOOK_TIMEOUT_SECONDS: '1' });
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { runSeconds: 3, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'done' } });
+    let copies: Promise<unknown>[] = [];
+    stack().slackApi.fault = (method, ch, call) => {
+      if (ch !== app.channel || method !== 'chat.postMessage' || call.token !== app.token || copies.length > 0) return undefined;
+      // Slack takes our post but the answer is lost; meanwhile the other app posts a copy (newer than ours).
+      copies = [new Promise((r) => setTimeout(r, 200)).then(() => other.copy(call.args))];
+      return { answerDelayMs: 2500 };
+    };
+    try {
+      const first = await h.invoke(msg(id));
+      assert.equal(first.kind, 'requeued');
+      await Promise.all(copies);
+      assert.equal(ours(app.channel, id, 'ops').length, 2, 'our post and the copy carry the same metadata');
+      await untilNotified(h, first);
+    } finally {
+      stack().slackApi.fault = undefined;
+    }
+    const mine = ours(app.channel, id, 'ops', app.bot);
+    assert.equal(mine.length, 1, 'one message of ours');
+    assert.ok(!isRunning(mine[0]!), 'and it is final');
+    assert.ok(mine[0]!.versions.length >= 2, 'the running message was updated in place');
+    const copy = ours(app.channel, id, 'ops', other.bot);
+    assert.equal(copy.length, 1);
+    assert.equal(copy[0]!.versions.length, 1, 'the copy was left alone');
+    assert.equal(calls(app.channel).filter((c) => c.error === 'cant_update_message').length, 0, 'the copy was never taken for ours');
+    assert.ok(h.logs.some((l) => /1 message\(s\) in the channel carry this command's metadata but were not posted by this app/.test(l)), h.logs.join('\n'));
+  });
+
+  it('an update answered cant_update_message (the recorded message is not ours) finishes the message our bot posted instead of posting a second', async () => {
+    const app = appTargets([{ name: 'ops' }]);
+    const other = otherApp(app.channel);
+    const h = await harness(app.env);
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { runSeconds: 2, result: { provisioningState: 'Failed', reason: 'ImagePullBackoff' } });
+    assert.equal((await h.invoke(msg(id))).kind, 'requeued');
+    const [running] = ours(app.channel, id, 'ops', app.bot);
+    assert.ok(running && isRunning(running));
+    const copied = await other.copy({ text: running.text, blocks: running.blocks, metadata: running.metadata });
+    // The ledger now names the copy (a row rewritten by hand, or a Slack that mixed them up).
+    const key = commandKey(CLUSTER_ID, id);
+    const row = readTarget((await h.rt.ledger.store.listPartition(key)).entities.find((e) => e.rowKey === 'ops')!);
+    assert.ok(await h.rt.ledger.writeTarget(key, row, { providerState: JSON.stringify({ channel: app.channel, ts: copied.ts }) }));
+    await new Promise((r) => setTimeout(r, 2000));
+    await untilNotified(h, await h.invokeNext());
+    const mine = ours(app.channel, id, 'ops', app.bot);
+    assert.equal(mine.length, 1, 'no second message of ours');
+    assert.ok(!isRunning(mine[0]!), 'ours is final');
+    assert.equal(ours(app.channel, id, 'ops', other.bot)[0]!.versions.length, 1, 'the copy was left alone');
+    assert.equal(calls(app.channel).filter((c) => c.error === 'cant_update_message').length, 1);
   });
 
   it('a claim left by a worker that died mid-post: the next delivery finds the message by its metadata and adopts it', async () => {

@@ -24,6 +24,10 @@ const LOOKUP_PAGES = 2;
 const LOOKUP_PAGE_SIZE = 200;
 /** Slack's clock and the ledger's may differ: look a little before the doubt began. */
 const CLOCK_SKEW_MS = 60_000;
+/** Without a recorded doubt, a message Slack will not let us update is looked for this far before it. */
+const LOOKUP_WINDOW_MS = 3600_000;
+
+type PollFailure = Extract<SendResult, { ok: false }>;
 
 export interface SlackAppSettings {
   channel: string;
@@ -151,10 +155,58 @@ async function client(settings: SlackAppSettings, timeoutMs: number): Promise<We
   });
 }
 
-/** Our earlier message for this command and target, if the channel has it (metadata names both). */
-async function lookup(web: WebClient, state: LiveState, payload: SlackAppPayload, sinceMs: number, budgetLeft: () => boolean): Promise<{ ts?: string; complete: boolean }> {
+/** Who this token posts as (auth.test), learnt once per token: only its messages are ever adopted. */
+interface BotIdentity {
+  userId?: string;
+  botId?: string;
+}
+const identities = new Map<string, Promise<BotIdentity>>();
+
+function whoAmI(web: WebClient, token: string): Promise<BotIdentity> {
+  let known = identities.get(token);
+  if (!known) {
+    known = web.auth.test().then((r) => {
+      const id = { ...(typeof r.user_id === 'string' && r.user_id ? { userId: r.user_id } : {}), ...(typeof r.bot_id === 'string' && r.bot_id ? { botId: r.bot_id } : {}) };
+      if (!id.userId && !id.botId) throw Object.assign(new Error('auth.test named neither a user nor a bot'), { code: 'slack_webapi_platform_error', data: { error: 'not_allowed_token_type' } });
+      return id;
+    });
+    identities.set(token, known);
+    // A failed answer is not remembered: the next attempt asks again.
+    known.catch(() => identities.delete(token));
+  }
+  return known;
+}
+
+interface HistoryMessage {
+  ts?: string;
+  user?: string;
+  bot_id?: string;
+  app_id?: string;
+  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
+}
+
+/** Posted by this bot: history names the poster, and another app may post a copy of our metadata. */
+function isOurs(m: HistoryMessage, self: BotIdentity): boolean {
+  return (self.botId !== undefined && m.bot_id === self.botId) || (self.userId !== undefined && m.user === self.userId);
+}
+
+/**
+ * Our earlier message for this command and target, if the channel has it: the metadata names both, and
+ * our own bot posted it. `exclude`: a message Slack said we cannot update (not ours, whatever it claims).
+ */
+async function lookup(
+  web: WebClient,
+  settings: SlackAppSettings,
+  state: LiveState,
+  payload: SlackAppPayload,
+  sinceMs: number,
+  budgetLeft: () => boolean,
+  exclude?: string,
+): Promise<{ ts?: string; complete: boolean; foreign: number }> {
   const want = payload.metadata.event_payload;
+  const self = await whoAmI(web, settings.token);
   let cursor: string | undefined;
+  let foreign = 0;
   for (let page = 0; page < LOOKUP_PAGES && budgetLeft(); page++) {
     const res = (await web.conversations.history({
       channel: state.channel,
@@ -162,17 +214,20 @@ async function lookup(web: WebClient, state: LiveState, payload: SlackAppPayload
       include_all_metadata: true,
       limit: LOOKUP_PAGE_SIZE,
       ...(cursor ? { cursor } : {}),
-    })) as WebAPICallResult & { messages?: { ts?: string; thread_ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }[]; has_more?: boolean };
+    })) as WebAPICallResult & { messages?: HistoryMessage[]; has_more?: boolean };
     for (const m of res.messages ?? []) {
       const p = m.metadata?.event_payload;
-      if (m.ts && m.metadata?.event_type === METADATA_EVENT && p?.command_id === want.command_id && p?.cluster === want.cluster && p?.target === want.target) {
-        return { ts: m.ts, complete: true };
+      if (!m.ts || m.metadata?.event_type !== METADATA_EVENT || p?.command_id !== want.command_id || p?.cluster !== want.cluster || p?.target !== want.target) continue;
+      if (m.ts === exclude || !isOurs(m, self)) {
+        foreign++;
+        continue;
       }
+      return { ts: m.ts, complete: true, foreign };
     }
     cursor = res.response_metadata?.next_cursor || undefined;
-    if (!res.has_more || !cursor) return { complete: true };
+    if (!res.has_more || !cursor) return { complete: true, foreign };
   }
-  return { complete: false };
+  return { complete: false, foreign };
 }
 
 function fileName(report: CommandReport): string {
@@ -234,13 +289,20 @@ export const slackApp: Provider<SlackAppSettings> = {
     const out = () => JSON.stringify(state);
     const message = { ...p.message, metadata: p.metadata };
     let step = 'lookup';
-    let note: string | undefined;
+    const notes: string[] = [];
+    const find = async (sinceMs: number, exclude?: string): Promise<PollFailure | undefined> => {
+      step = 'lookup';
+      const found = await lookup(web, settings, state, p, sinceMs, budgetLeft, exclude);
+      if (found.foreign > 0) notes.push(`${found.foreign} message(s) in the channel carry this command's metadata but were not posted by this app; they were left alone`);
+      if (found.ts) state.ts = found.ts;
+      else if (!found.complete && !budgetLeft()) return { ok: false, failure: 'transient', detail: 'looking for an earlier post took this attempt\'s time', providerState: out() };
+      else if (!found.complete) notes.push(`the lookup for an earlier post read ${LOOKUP_PAGES * LOOKUP_PAGE_SIZE} messages without reaching the time of the doubt; the channel may show this command twice`);
+      return undefined;
+    };
     try {
       if (!state.ts && ctx.unsureSinceMs !== undefined) {
-        const found = await lookup(web, state, p, ctx.unsureSinceMs, budgetLeft);
-        if (found.ts) state.ts = found.ts;
-        else if (!found.complete && !budgetLeft()) return { ok: false, failure: 'transient', detail: 'looking for an earlier post took this attempt\'s time', providerState: out() };
-        else if (!found.complete) note = `the lookup for an earlier post read ${LOOKUP_PAGES * LOOKUP_PAGE_SIZE} messages without reaching the time of the doubt; the channel may show this command twice`;
+        const stop = await find(ctx.unsureSinceMs);
+        if (stop) return stop;
       }
       if (state.ts) {
         step = 'chat.update';
@@ -248,10 +310,23 @@ export const slackApp: Provider<SlackAppSettings> = {
           await web.chat.update({ channel: state.channel, ts: state.ts, ...message });
         } catch (err) {
           const code = (err as { data?: { error?: string } }).data?.error;
-          // Someone deleted the message (or it is not ours to edit): post a new one.
           if (code !== 'message_not_found' && code !== 'cant_update_message') throw err;
+          const gone = state.ts;
           delete state.ts;
           delete state.filed;
+          if (code === 'message_not_found') {
+            // A member deleted it: the channel shows it again, once, from here on.
+            notes.push('the message was deleted in the channel; it was posted again');
+          } else {
+            // Not ours to edit, whatever its metadata says: find the one our bot posted before posting anew.
+            const stop = await find(ctx.unsureSinceMs ?? Number(gone) * 1000 - LOOKUP_WINDOW_MS, gone);
+            if (stop) return stop;
+            if (state.ts) {
+              if (!budgetLeft()) return { ok: false, failure: 'transient', detail: 'no time left in this attempt to update the message found', providerState: out() };
+              step = 'chat.update';
+              await web.chat.update({ channel: state.channel, ts: state.ts, ...message });
+            }
+          }
         }
       }
       if (!state.ts) {
@@ -273,7 +348,7 @@ export const slackApp: Provider<SlackAppSettings> = {
         });
         state.filed = true;
       }
-      return { ok: true, providerState: out(), ...(note ? { note } : {}) };
+      return { ok: true, providerState: out(), ...(notes.length ? { note: notes.join('; ') } : {}) };
     } catch (err) {
       const failed = classifySlackAppError(err, settings.tokenSetting);
       if (step === 'files.uploadV2' && failed.failure !== 'transient') {
