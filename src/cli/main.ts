@@ -2,7 +2,7 @@
 // aks-command-notifier: run, result, enqueue, worker, demo, preview, status, redrive, redeliver.
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config';
-import { StoreUnavailableError } from '../store/entityStore';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { MessageError } from '../core/message';
 import { OUTCOMES } from '../core/report';
 import { buildMessage } from './enqueue';
@@ -215,7 +215,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof MessageError || err instanceof StoreUnavailableError || ['RedeliverError', 'RunError', 'AttachError'].includes((err as Error).name)) {
+    if (err instanceof ConfigError || err instanceof MessageError || err instanceof StoreUnavailableError || err instanceof StoreRejectedError || ['RedeliverError', 'RunError', 'AttachError'].includes((err as Error).name)) {
       console.error(`error: ${(err as Error).message}`);
       process.exitCode = (err as { exitCode?: number }).exitCode ?? 2;
       return;

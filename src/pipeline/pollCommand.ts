@@ -18,7 +18,7 @@ import { deliveryRoundDelaySeconds, nextDelaySeconds, retryDelaySeconds, storeRe
 import type { Log } from '../log';
 import { Cooldowns, deliverRunning, deliverTarget, Pacer, recordSentNote, type DeliveryContext, type TargetResult } from '../notify/delivery';
 import { wants, type Target } from '../notify/provider';
-import { StoreUnavailableError } from '../store/entityStore';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { commandKey, type CommandEntries, type CommandState, type Ledger, type TargetCopy } from '../store/ledger';
 import { RESULT_VERSION, type ResultStore, type StoredResult } from '../store/results';
 import { armAnswerClass, noTelemetry, type MessageSpan, type PoisonReason, type Telemetry } from '../telemetry/telemetry';
@@ -169,6 +169,9 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
       },
       copies,
     );
+    if (entries.rejected) {
+      log.error(`${label}: ${entries.rejected.message} (a bug: every stored field is bounded); its targets were recorded without this copy's command and context`);
+    }
     const command = entries.command;
     if (!command) throw new StoreUnavailableError('the command row vanished while it was registered');
     if (entries.created) telemetryOf(deps).commandTracked();
@@ -185,6 +188,10 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
     if (!mine) log.warn(`${label}: the poll chain went quiet ${Math.round(-leaseLeft / 1000)}s ago; this copy takes over`);
     return (await pollFrom(ctx, command)) ?? { kind: 'merged', reason: 'another copy moved the poll chain on' };
   } catch (err) {
+    if (err instanceof StoreRejectedError) {
+      // Not an outage: waiting changes nothing. The code goes with the reason (and the metrics say so).
+      return poison(ctx, 'store-rejected', `${err.message}: a request the store will never take (a bug; please report it with this line)`, label);
+    }
     if (!(err instanceof StoreUnavailableError)) throw err;
     return deferForStore(ctx, err);
   }
@@ -275,6 +282,10 @@ async function announceRunning(ctx: Ctx, provisioningState: string): Promise<boo
     );
     return results.every((r) => r.settled);
   } catch (err) {
+    if (err instanceof StoreRejectedError) {
+      log.error(`${label}: running message not posted: ${err.message}; the result will still be delivered`);
+      return true;
+    }
     if (!(err instanceof StoreUnavailableError)) throw err;
     log.warn(`${label}: running message not posted: ${err.message}; trying again at the next poll`);
     return false;

@@ -24,12 +24,27 @@ export interface Written {
   serverNow: number;
 }
 
-/** The store could not be reached or failed (network, timeout, 5xx): worth another try later. */
+/** The store could not be reached or failed (network, timeout, 5xx, throttling): worth another try later. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
   constructor(
     message: string,
     readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The store refused the request itself (400 and the other 4xx that are about the request, such as
+ * PropertyValueTooLarge): a bug, or input it cannot hold. Never an outage: trying again changes nothing.
+ */
+export class StoreRejectedError extends Error {
+  override name = 'StoreRejectedError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -53,16 +68,35 @@ export interface EntityStore {
 
 const statusOf = (err: unknown): number | undefined => (err instanceof RestError ? err.statusCode : (err as { statusCode?: number })?.statusCode);
 
-function unavailable(err: unknown, what: string): StoreUnavailableError {
+/** The service's error code (x-ms-error-code, or the OData error's), whichever the SDK kept. */
+function errorCodeOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; details?: { errorCode?: unknown; odataError?: { code?: unknown } } };
+  const code = [e?.details?.errorCode, e?.details?.odataError?.code, e?.code].find((c): c is string => typeof c === 'string' && /^[A-Za-z][\w]{0,80}$/.test(c));
+  return code;
+}
+
+/** 4xx that say the request is wrong; 401/403 (a role not yet granted), 408 and 429 are worth waiting out. */
+function isRejection(status: number | undefined): status is number {
+  return status !== undefined && status >= 400 && status < 500 && ![401, 403, 404, 408, 409, 412, 429].includes(status);
+}
+
+/** What a failed storage call means: a rejection (the request) or an outage (everything else). */
+export function storeFailure(err: unknown, store: string, what: string): StoreUnavailableError | StoreRejectedError {
   const e = err as { name?: string; code?: string; message?: string };
   const status = statusOf(err);
+  const code = errorCodeOf(err);
+  if (isRejection(status)) return new StoreRejectedError(`${store} refused the ${what} with ${status}${code ? ` ${code}` : ''}`, status, code);
   const why =
     e?.name === 'AbortError' || e?.name === 'TimeoutError'
       ? 'timed out'
       : status
-        ? `answered ${status}${e.code ? ` ${e.code}` : ''}`
+        ? `answered ${status}${code ? ` ${code}` : ''}`
         : `failed: ${e?.code ?? e?.name ?? 'error'}`;
-  return new StoreUnavailableError(`the delivery ledger (Table storage) ${why} on ${what}`, status);
+  return new StoreUnavailableError(`${store} ${why} on ${what}`, status);
+}
+
+function unavailable(err: unknown, what: string): StoreUnavailableError | StoreRejectedError {
+  return storeFailure(err, 'the delivery ledger (Table storage)', what);
 }
 
 function dateOf(header: string | null | undefined): number {

@@ -8,7 +8,7 @@
 // that read it. Rows are read tolerantly: fields this version does not know are kept on rewrite, and
 // rows written by 0.1 (no "v", a local-clock "until") are understood.
 import { createHash, randomUUID } from 'node:crypto';
-import type { EntityStore, EntityValue, NewEntity, StoredEntity } from './entityStore';
+import { StoreRejectedError, type EntityStore, type EntityValue, type NewEntity, type StoredEntity } from './entityStore';
 
 export const COMMAND_ROW = '_command';
 export const LEDGER_VERSION = 2;
@@ -181,13 +181,40 @@ function commandEntity(pk: string, c: Omit<CommandState, 'etag' | 'timestampMs'>
   };
 }
 
-/** Table properties hold at most 32K UTF-16 characters; the stored copy is for display, so cap it. */
+/**
+ * Table storage holds 32K UTF-16 characters a property and 1 MiB an entity, counted as stored: after JSON
+ * escaping, which can grow a producer's text sixfold (a `"` becomes `\"`, a control character `\u0001`).
+ * The stored copies are for display: what does not fit is cut with a visible marker, never refused.
+ */
 const MAX_COMMAND_CHARS = 4000;
 const MAX_CONTEXT_VALUE_CHARS = 1000;
+export const MAX_CONTEXT_STORED_CHARS = 8000;
+export const TRIMMED = '… (trimmed)';
 
-function contextText(context: Record<string, string> | undefined): string | undefined {
+/** The context as stored: at most MAX_CONTEXT_STORED_CHARS of JSON, the longest values cut first. */
+export function contextText(context: Record<string, string> | undefined): string | undefined {
   if (!context || Object.keys(context).length === 0) return undefined;
-  return JSON.stringify(Object.fromEntries(Object.entries(context).slice(0, 20).map(([k, v]) => [k.slice(0, 64), v.slice(0, MAX_CONTEXT_VALUE_CHARS)])));
+  const entries = Object.entries(context)
+    .slice(0, 20)
+    .map(([k, v]): [string, string] => [k.slice(0, 64), v.length > MAX_CONTEXT_VALUE_CHARS ? cut(v, MAX_CONTEXT_VALUE_CHARS) : v]);
+  let text = JSON.stringify(Object.fromEntries(entries));
+  while (text.length > MAX_CONTEXT_STORED_CHARS) {
+    // The value that takes the most room once escaped gives up half of itself.
+    let widest = 0;
+    for (let i = 1; i < entries.length; i++) if (JSON.stringify(entries[i]![1]).length > JSON.stringify(entries[widest]![1]).length) widest = i;
+    const [key, value] = entries[widest]!;
+    const kept = value.endsWith(TRIMMED) ? value.slice(0, -TRIMMED.length) : value;
+    entries[widest] = [key, kept.length === 0 ? TRIMMED : cut(kept, Math.floor(kept.length / 2))];
+    text = JSON.stringify(Object.fromEntries(entries));
+  }
+  return text;
+}
+
+/** The first `max` characters (never half a surrogate pair) and the marker. */
+function cut(text: string, max: number): string {
+  let end = Math.min(max, text.length);
+  if (end > 0 && /[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
+  return `${text.slice(0, end)}${TRIMMED}`;
 }
 
 function targetEntity(pk: string, t: Omit<TargetState, 'etag' | 'timestampMs'>): NewEntity {
@@ -275,9 +302,12 @@ export class Ledger {
    * Makes sure the command and this copy's targets are recorded; a row that exists is left as it is
    * (the first copy's deadline and each target's first registration stand). Returns what is recorded.
    */
-  async register(key: string, init: Registration, copies: TargetCopy[], loaded?: CommandEntries): Promise<CommandEntries & { created: boolean }> {
+  async register(key: string, init: Registration, given: TargetCopy[], loaded?: CommandEntries): Promise<CommandEntries & { created: boolean; rejected?: StoreRejectedError }> {
     let entries = loaded ?? (await this.load(key));
-    for (let round = 0; round < 3; round++) {
+    let copies = given;
+    let stripped: StoreRejectedError | undefined;
+    const done = (created: boolean) => ({ ...entries, created, ...(stripped ? { rejected: stripped } : {}) });
+    for (let round = 0; round < 4; round++) {
       const missing: NewEntity[] = [];
       const creating = !entries.command;
       if (creating) {
@@ -296,13 +326,23 @@ export class Ledger {
           }),
         );
       }
-      if (missing.length === 0) return { ...entries, created: false };
-      const inserted = await this.store.insertAll(missing);
+      if (missing.length === 0) return done(false);
+      let inserted: boolean;
+      try {
+        inserted = await this.store.insertAll(missing);
+      } catch (err) {
+        if (!(err instanceof StoreRejectedError) || stripped) throw err;
+        // The rows are bounded, so this is a bug; still, the command must be tracked: its targets are
+        // registered without the copy's command and context (the notification then shows the message's).
+        stripped = err;
+        copies = copies.map((c) => ({ name: c.name }));
+        continue;
+      }
       entries = await this.load(key);
-      if (inserted) return { ...entries, created: creating };
+      if (inserted) return done(creating);
       // Another copy registered at the same moment: look again and add what is still missing.
     }
-    return { ...entries, created: false };
+    return done(false);
   }
 
   async writeCommand(key: string, prev: CommandState, next: Partial<Omit<CommandState, 'etag' | 'timestampMs'>>): Promise<CommandState | undefined> {

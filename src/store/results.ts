@@ -5,7 +5,7 @@
 import { BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
 import type { FinalAnswer } from '../core/report';
-import { StoreUnavailableError } from './entityStore';
+import { storeFailure, type StoreRejectedError, type StoreUnavailableError } from './entityStore';
 
 export const RESULT_VERSION = 1;
 
@@ -29,10 +29,8 @@ export interface ResultStore {
   listOlderThan(cutoffMs: number): AsyncIterable<string>;
 }
 
-function unavailable(err: unknown, what: string): StoreUnavailableError {
-  const e = err as { name?: string; code?: string; statusCode?: number };
-  const why = e?.name === 'AbortError' ? 'timed out' : e?.statusCode ? `answered ${e.statusCode}${e.code ? ` ${e.code}` : ''}` : `failed: ${e?.code ?? e?.name ?? 'error'}`;
-  return new StoreUnavailableError(`the result store (Blob storage) ${why} on ${what}`, e?.statusCode);
+function unavailable(err: unknown, what: string): StoreUnavailableError | StoreRejectedError {
+  return storeFailure(err, 'the result store (Blob storage)', what);
 }
 
 function parseResult(text: string): StoredResult | undefined {

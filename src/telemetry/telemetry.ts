@@ -27,7 +27,7 @@ export const METRICS = {
 } as const;
 
 export type ArmAnswerClass = '202' | '200' | '401/403' | '404' | '429' | '5xx' | 'network' | 'other';
-export type PoisonReason = 'invalid-message' | 'unknown-target' | 'out-of-scope' | 'no-target' | 'delivery-deadline' | 'store-unavailable';
+export type PoisonReason = 'invalid-message' | 'unknown-target' | 'out-of-scope' | 'no-target' | 'delivery-deadline' | 'store-unavailable' | 'store-rejected';
 export type DeferralReason = 'read-budget' | 'delivery' | 'store-unavailable';
 
 /** What a message span records, attribute by attribute (never a secret: ids, names, counts, outcomes). */

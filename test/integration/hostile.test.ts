@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InvocationContext } from '@azure/functions';
 import { parsePoisonEnvelope } from '../../src/queue/storage';
+import { StoreRejectedError } from '../../src/store/entityStore';
+import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledger';
 import { createPollHandler } from '../../src/pipeline/queueHandler';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack, unique, waitFor } from '../support/stack';
 import { spawnWorker } from '../support/worker';
@@ -69,6 +71,35 @@ describe('hostile producers', () => {
     const posts = stack().receivers.for('slack', h.channel);
     assert.equal(posts.length, 1);
     assert.match(JSON.stringify(posts[0]!.body), /gave up waiting/);
+  });
+
+  it("a context that JSON escaping grows past a Table property: stored trimmed with a marker, delivered, never taken for an outage", async () => {
+    const s = stack();
+    const h = await harness();
+    const id = commandId();
+    s.arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok' } });
+    // 19 values of 1,000 quotes (each stored as \" ) and one of control characters (each \u0001): 44K characters as JSON.
+    const context = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i ? '"'.repeat(1000) : '\u0001'.repeat(1000)]));
+    const outcome = await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, context }));
+    assert.equal(outcome.kind, 'notified', JSON.stringify(outcome));
+    assert.ok(!h.logs.some((l) => /Table storage\) (answered|failed|refused)/.test(l)), h.logs.join('\n'));
+    const { entities } = await h.rt.ledger.store.listPartition(commandKey(CLUSTER_ID, id));
+    const stored = String(entities.find((e) => e.rowKey === 'slack')!.context);
+    assert.ok(stored.length <= MAX_CONTEXT_STORED_CHARS, `${stored.length} characters stored`);
+    const back = JSON.parse(stored) as Record<string, string>;
+    assert.equal(Object.keys(back).length, 20, 'every key kept');
+    assert.ok(Object.values(back).every((v) => v.endsWith(TRIMMED)), 'each cut value says so');
+    assert.equal(s.receivers.for('slack', h.channel).length, 1);
+    assert.equal(s.receivers.for('teams', h.channel).length, 1);
+  });
+
+  it('a request Table storage refuses is a rejection with its code, not an outage', async () => {
+    const h = await harness();
+    const store = h.rt.ledger.store;
+    await assert.rejects(
+      store.insertAll([{ partitionKey: 'p', rowKey: unique('r'), big: 'x'.repeat(40_000) }]),
+      (e: unknown) => e instanceof StoreRejectedError && e.status === 400 && e.code === 'PropertyValueTooLarge' && /refused the insert with 400 PropertyValueTooLarge/.test(e.message),
+    );
   });
 
   it('targets only hear of clusters in their scope', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ReadBudget } from '../../src/core/readBudget';
 import { processPollMessage, RetryableError, type PollOutcome } from '../../src/pipeline/pollCommand';
-import { StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
+import { StoreRejectedError, StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
 import { COMMAND_ROW, commandKey, Ledger, readTarget } from '../../src/store/ledger';
 import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../support/memory';
 
@@ -28,6 +28,35 @@ function flaky(store: EntityStore, down: () => boolean): EntityStore {
     listSince: (c) => store.listSince(c),
   };
 }
+
+/** A store that refuses, as Table storage does a request it will never take (PropertyValueTooLarge). */
+function refusing(store: EntityStore, refuses: (e: Record<string, unknown>) => boolean): EntityStore {
+  return {
+    ...flaky(store, () => false),
+    insertAll: (es) => (es.some(refuses) ? Promise.reject(new StoreRejectedError('the delivery ledger (Table storage) refused the insert with 400 PropertyValueTooLarge', 400, 'PropertyValueTooLarge')) : store.insertAll(es)),
+  };
+}
+
+describe('a store that refuses a request', () => {
+  it("a refused copy is recorded without its command and context, and the result is delivered (shown from the message's own)", async () => {
+    const w = memoryWorld();
+    const errors: string[] = [];
+    w.deps.ledger = new Ledger(refusing(w.store, (e) => e.context !== undefined));
+    w.arm = [finished];
+    const r = await processPollMessage(JSON.stringify({ ...JSON.parse(MESSAGE), command: 'kubectl get nodes', context: { who: 'me' } }), { dequeueCount: 1, id: 'm1' }, w.deps, { ...quiet, error: (m) => errors.push(m) });
+    assert.equal(r.kind, 'notified', JSON.stringify(r));
+    assert.match(errors.join('\n'), /refused the insert with 400 PropertyValueTooLarge .*recorded without this copy's command and context/);
+    assert.match(JSON.stringify(w.posted.get('slack')), /"who":"me"/);
+  });
+
+  it('a refusal that persists goes to poison at once with its code, not into 24 hours of outage retries', async () => {
+    const w = memoryWorld();
+    w.deps.ledger = new Ledger(refusing(w.store, () => true));
+    const r = await run(w, MESSAGE, 'm1');
+    assert.ok(r.kind === 'poisoned' && /refused the insert with 400 PropertyValueTooLarge/.test(r.reason), JSON.stringify(r));
+    assert.equal(w.sent.length, 0, 'no deferral');
+  });
+});
 
 describe('poll stage', () => {
   it('throws a RetryableError when the re-enqueue fails, so the host retries the original', async () => {
