@@ -6,9 +6,9 @@ import * as z from 'zod/mini';
 import { ClusterScope, clusterPatternProblem } from './core/scope';
 import type { NotifyOn, Provider, SettingsContext, Target } from './notify/provider';
 import { PROVIDERS, providerFor } from './notify/registry';
-import { ConfigError, parseHttpsUrl } from './settingRules';
+import { ConfigError, parseHttpsUrl, parseStorageUrl, storageSuffixFor } from './settingRules';
 
-export { ConfigError, isLoopbackHost, parseHttpsUrl } from './settingRules';
+export { ConfigError, isLoopbackHost, parseHttpsUrl, parseStorageUrl } from './settingRules';
 
 export type Env = Record<string, string | undefined>;
 
@@ -180,6 +180,18 @@ function checkConnectionString(value: string): void {
   }
 }
 
+/** ARM_ENDPOINT as given (checked where ARM is used): here, only to know the cloud's Storage suffix. */
+function armEndpointOf(env: Env): string {
+  return optional(env, 'ARM_ENDPOINT') ?? DEFAULTS.ARM_ENDPOINT;
+}
+
+/** A queue URL a producer's token goes to (--queue-url, COMMAND_QUEUE_URL). */
+export function parseQueueUrl(setting: string, value: string, env: Env): URL {
+  const url = parseStorageUrl(setting, value, 'queue', armEndpointOf(env));
+  if (url.pathname.split('/').filter(Boolean).length < 1) throw new ConfigError(setting, 'must name the queue: https://<account>.queue.core.windows.net/<queue>');
+  return url;
+}
+
 export function loadStorageConfig(env: Env): StorageConfig {
   const connectionString = optional(env, 'AzureWebJobsStorage');
   if (connectionString) {
@@ -187,11 +199,19 @@ export function loadStorageConfig(env: Env): StorageConfig {
     return { connectionString };
   }
   const accountName = optional(env, 'AzureWebJobsStorage__accountName');
+  const armEndpoint = armEndpointOf(env);
+  if (accountName !== undefined && !/^[a-z0-9]{3,24}$/.test(accountName)) throw new ConfigError('AzureWebJobsStorage__accountName', 'must be a storage account name: 3-24 lowercase letters and digits');
+  const suffix = storageSuffixFor(armEndpoint);
   const uri = (service: 'queue' | 'table' | 'blob') => {
     const setting = `AzureWebJobsStorage__${service}ServiceUri`;
-    const value = optional(env, setting) ?? (accountName ? `https://${accountName}.${service}.core.windows.net` : undefined);
-    if (value) parseHttpsUrl(setting, value, true);
-    return value;
+    const given = optional(env, setting);
+    if (given) {
+      parseStorageUrl(setting, given, service, armEndpoint);
+      return given;
+    }
+    if (!accountName) return undefined;
+    if (!suffix) throw new ConfigError('AzureWebJobsStorage__accountName', `needs a cloud this app knows in ARM_ENDPOINT; set ${setting} instead`);
+    return `https://${accountName}.${service}.${suffix}`;
   };
   const queueServiceUri = uri('queue');
   const tableServiceUri = uri('table');

@@ -29,3 +29,43 @@ export function parseHttpsUrl(setting: string, value: string, allowLoopbackHttp:
   if (url.protocol === 'http:' && allowLoopbackHttp && isLoopbackHost(url.hostname)) return url;
   throw new ConfigError(setting, allowLoopbackHttp ? 'must be https (http only on loopback)' : 'must be https');
 }
+
+/** Each cloud's ARM host and its Storage suffix (private endpoints keep these names, through privatelink CNAMEs). */
+const STORAGE_SUFFIXES: Record<string, string> = {
+  'management.azure.com': 'core.windows.net',
+  'management.usgovcloudapi.net': 'core.usgovcloudapi.net',
+  'management.chinacloudapi.cn': 'core.chinacloudapi.cn',
+};
+
+/** The Storage suffix of the cloud ARM_ENDPOINT names, or undefined (a stand-in, a cloud we do not know). */
+export function storageSuffixFor(armEndpoint: string): string | undefined {
+  try {
+    return STORAGE_SUFFIXES[new URL(armEndpoint).hostname.toLowerCase()];
+  } catch {
+    return undefined;
+  }
+}
+
+export type StorageService = 'queue' | 'table' | 'blob';
+
+/**
+ * A Storage URL the caller's (or the app's) Entra token is sent to. Such a token is good for every account
+ * its holder can reach, so it goes only to `https://<account>.<service>.<the cloud's suffix>/…`, or to
+ * loopback for local use (http allowed there); anything else is refused before any connection is made.
+ */
+export function parseStorageUrl(setting: string, value: string, service: StorageService, armEndpoint: string): URL {
+  const url = parseHttpsUrl(setting, value, true);
+  if (isLoopbackHost(url.hostname)) return url;
+  const suffix = storageSuffixFor(armEndpoint);
+  const shape = `https://<account>.${service}.${suffix ?? '<storage suffix>'}/${service === 'queue' ? '<queue>' : ''}`;
+  if (!suffix) {
+    throw new ConfigError(setting, `must be a loopback address: ARM_ENDPOINT names no cloud this app knows (Azure, Azure US Government, Azure China), so no Storage host can be checked, and a Storage token is good for every account`);
+  }
+  const host = url.hostname.toLowerCase();
+  const account = host.endsWith(`.${service}.${suffix}`) ? host.slice(0, -`.${service}.${suffix}`.length) : undefined;
+  if (url.protocol !== 'https:' || account === undefined || !/^[a-z0-9]{3,24}$/.test(account) || url.port !== '') {
+    throw new ConfigError(setting, `must be ${shape} (${suffix} is the Storage suffix of ARM_ENDPOINT's cloud), or a loopback address for local use: a Storage token is good for every account it can reach, so it is sent nowhere else`);
+  }
+  if (url.search || url.hash) throw new ConfigError(setting, `must not carry a query or fragment (a SAS): ${shape}`);
+  return url;
+}

@@ -4,7 +4,7 @@
 // the queue (infra does), except on a local emulator that has none yet.
 import type { TokenCredential } from '@azure/identity';
 import { QueueClient, RestError } from '@azure/storage-queue';
-import { ConfigError, loadQueueName, loadStorageConfig, parseHttpsUrl, type Env } from '../config';
+import { loadQueueName, loadStorageConfig, parseQueueUrl, type Env } from '../config';
 import { createQueueServiceClient } from '../queue/storage';
 
 export interface ProducerQueue {
@@ -16,8 +16,8 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
   const url = queueUrl ?? env.COMMAND_QUEUE_URL?.trim();
   let client: QueueClient;
   if (url) {
-    const parsed = parseHttpsUrl(queueUrl ? '--queue-url' : 'COMMAND_QUEUE_URL', url, true);
-    if (parsed.pathname.split('/').filter(Boolean).length < 1) throw new ConfigError(queueUrl ? '--queue-url' : 'COMMAND_QUEUE_URL', 'must name the queue: https://<account>.queue.core.windows.net/<queue>');
+    // Checked before the credential is touched: the token goes only to a Storage queue of this cloud.
+    const parsed = parseQueueUrl(queueUrl ? '--queue-url' : 'COMMAND_QUEUE_URL', url, env);
     client = new QueueClient(parsed.toString(), credential());
   } else {
     const storage = loadStorageConfig(env);

@@ -257,6 +257,30 @@ describe('run --file: nothing from outside what was named', () => {
   });
 });
 
+describe('queue URLs: the caller\'s Storage token goes to Storage alone', () => {
+  it('a queue URL on another host is refused before any token is asked for or any connection made', async () => {
+    const h = await harness();
+    const c = cluster();
+    const storageTokens = () => [...stack().identity.tokens.values()].filter((t) => /storage\.azure\.com/.test(t.resource)).length;
+    const tokensBefore = storageTokens();
+    const postsBefore = stack().arm.requests.filter((q) => q.method === 'POST').length;
+    const publicCloud = { ARM_ENDPOINT: 'https://management.azure.com' };
+    for (const [args, env, setting, pattern] of [
+      // ARM is the loopback stand-in here: no cloud, so only loopback Storage.
+      [['run', '--cluster', c.id, '--command', 'x', '--queue-url', 'https://collector.example.com/q'], {}, '--queue-url', /must be a loopback address: ARM_ENDPOINT names no cloud this app knows/],
+      [['enqueue', '--cluster', c.id, '--command-id', 'abc', '--queue-url', 'https://acct.queue.core.windows.net.example.com/q'], publicCloud, '--queue-url', /must be https:\/\/<account>\.queue\.core\.windows\.net\/<queue> .*so it is sent nowhere else/],
+      [['enqueue', '--cluster', c.id, '--command-id', 'abc'], { ...publicCloud, COMMAND_QUEUE_URL: 'https://acct.blob.core.windows.net/q' }, 'COMMAND_QUEUE_URL', /must be https:\/\/<account>\.queue\.core\.windows\.net/],
+    ] as const) {
+      const r = await cli([...args], { ...h.env, ...env });
+      assert.equal(r.status, 2, r.stderr);
+      assert.ok(r.stderr.includes(`${setting}: must be`), r.stderr);
+      assert.match(r.stderr, pattern);
+    }
+    assert.equal(storageTokens(), tokensBefore, 'no token for Storage was minted');
+    assert.equal(stack().arm.requests.filter((q) => q.method === 'POST').length, postsBefore, 'nothing was started');
+  });
+});
+
 describe('run: a start is never sent twice', () => {
   const postsTo = (name: string) => stack().arm.requests.filter((q) => q.method === 'POST' && q.path.endsWith(`/${name}/runCommand`));
   const startedOn = (name: string) => postsTo(name).filter((q) => q.commandId).length;

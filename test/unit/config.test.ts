@@ -116,6 +116,35 @@ describe('settings', () => {
     assert.equal(loadConfig({ SLACK_WEBHOOK_URL: BASE.SLACK_WEBHOOK_URL, AzureWebJobsStorage__accountName: 'acct' }).storage.tableServiceUri, 'https://acct.table.core.windows.net');
   });
 
+  it('send a Storage token only to Storage hosts of the cloud ARM_ENDPOINT names, or to loopback', () => {
+    const identity = (uri: string, extra: Record<string, string> = {}) => ({
+      AzureWebJobsStorage: undefined as unknown as string,
+      AzureWebJobsStorage__queueServiceUri: uri,
+      AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+      AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
+      ...extra,
+    });
+    for (const uri of ['https://acct.queue.core.windows.net', 'https://acct.queue.core.windows.net/', 'https://127.0.0.1:10001/devstoreaccount1', 'http://localhost:10001/devstoreaccount1']) {
+      assert.doesNotThrow(() => loadConfig({ ...BASE, ...identity(uri) }), uri);
+    }
+    for (const uri of [
+      'https://evil.example.com',
+      'https://acct.queue.core.windows.net.evil.example',
+      'https://acct.blob.core.windows.net',
+      'https://acct.queue.core.usgovcloudapi.net',
+      'https://ACCT_X.queue.core.windows.net',
+      'https://acct.queue.core.windows.net:8443',
+      'http://acct.queue.core.windows.net',
+      'https://acct.queue.core.windows.net/?sv=2024&sig=abc',
+    ]) {
+      fails(identity(uri), 'AzureWebJobsStorage__queueServiceUri', /must (be|not carry)/);
+    }
+    assert.doesNotThrow(() => loadConfig({ ...BASE, ...identity('https://acct.queue.core.usgovcloudapi.net', { ARM_ENDPOINT: 'https://management.usgovcloudapi.net', AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.usgovcloudapi.net', AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.usgovcloudapi.net' }) }));
+    assert.equal(loadConfig({ ...BASE, AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__accountName: 'acct', ARM_ENDPOINT: 'https://management.chinacloudapi.cn' }).storage.queueServiceUri, 'https://acct.queue.core.chinacloudapi.cn');
+    fails(identity('https://acct.queue.core.windows.net', { ARM_ENDPOINT: 'https://management.example.org' }), 'AzureWebJobsStorage__queueServiceUri', /ARM_ENDPOINT names no cloud this app knows/);
+    fails({ AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__accountName: 'evil.example.com/x' }, 'AzureWebJobsStorage__accountName', /3-24 lowercase letters and digits/);
+  });
+
   it('name the storage service a connection string misses (an emulator habit: only QueueEndpoint)', () => {
     const queueOnly = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;';
     fails({ AzureWebJobsStorage: queueOnly }, 'AzureWebJobsStorage', /has no TableEndpoint \(the delivery ledger needs the Table service\): it names only QueueEndpoint/);
