@@ -46,7 +46,7 @@ param maximumInstanceCount int = 40
 @description('People or groups who run status, redrive and redeliver: the data roles those need (README, Operate).')
 param operatorPrincipalIds array = []
 
-@description('A VNet, private endpoints for Storage and Key Vault, public access off everywhere (README says what that cuts off).')
+@description('A VNet, private endpoints for Storage and Key Vault, public access off on Storage, Key Vault and the app; Application Insights and Log Analytics keep public (Entra-only) ingestion and query (README, Network isolation).')
 param networkIsolation bool = false
 
 @description('Email addresses the alerts notify.')

@@ -2,7 +2,10 @@
 // identity header) are masked in every form they could take in a message — with or without scheme, the
 // path alone, URL-encoded, JSON-escaped — and so are shapes of secrets (bearer tokens, JWTs, SAS
 // signatures, Slack tokens, Key Vault references). Then the line is made one line: control characters
-// from a message or an answer are escaped, so no input can forge a second log line.
+// from a message or an answer are escaped, so no input can forge a second log line, and so are bidi
+// controls, so none can make a line read otherwise than it is written.
+import { LOG_ESCAPED } from './core/text';
+
 export interface Log {
   info(message: string): void;
   warn(message: string): void;
@@ -58,9 +61,9 @@ export function createRedactor(secrets: readonly (string | undefined)[]): (text:
   };
 }
 
-/** One line, whatever it carries: newlines and other control characters are written as escapes. */
+/** One line, whatever it carries: newlines, other control characters and bidi controls are written as escapes. */
 export function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return text.replace(LOG_ESCAPED, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 export function redactingLog(sink: Log, redact: (text: string) => string): Log {

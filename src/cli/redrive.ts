@@ -2,7 +2,7 @@
 // Our own poison envelopes carry the original text; the host's poison messages are the original text.
 // A message older than the ledger's retention is refused (unless --force): its delivery records are gone,
 // so it would be announced again to targets that already had it.
-import { parsePollRequest, readBookkeeping, serializePollRequest } from '../core/message';
+import { escapeForLog, parsePollRequest, readBookkeeping, serializePollRequest } from '../core/message';
 import { parsePoisonEnvelope, type CommandQueue } from '../queue/storage';
 
 export interface RedriveResult {
@@ -27,7 +27,8 @@ export interface RedriveOptions {
 function originalFor(text: string, insertedOn: Date | undefined): { original: string; reason: string; bornMs: number } {
   const envelope = parsePoisonEnvelope(text);
   const original = envelope?.original ?? text;
-  const reason = envelope?.reason ?? 'moved by the host after repeated failures';
+  // Printed to a terminal: one line, controls and bidi controls escaped, as in a log line.
+  const reason = envelope?.reason !== undefined ? escapeForLog(envelope.reason, 1024) : 'moved by the host after repeated failures';
   const times = [envelope?.at, insertedOn?.toISOString()];
   try {
     const json = JSON.parse(original) as { _notifier?: unknown };

@@ -58,7 +58,8 @@ export async function status(stores: OperatorStores, options: { poison: number; 
     }
     return {
       ...(m.insertedOn ? { insertedOn: m.insertedOn.toISOString() } : {}),
-      reason: envelope?.reason ?? 'moved by the host after repeated failures (see the function logs)',
+      // As stored, a reason may carry anything a message did: shown like a log line (one line, no controls, no bidi).
+      reason: envelope?.reason !== undefined ? escapeForLog(envelope.reason, 1024) : 'moved by the host after repeated failures (see the function logs)',
       ...(commandId ? { commandId } : {}),
       ...(cluster ? { cluster } : {}),
     };
@@ -87,7 +88,7 @@ export async function status(stores: OperatorStores, options: { poison: number; 
         ...(t.form ? { form: t.form } : {}),
         ...(t.lagMs !== undefined ? { lagSeconds: Math.round(t.lagMs / 1000) } : {}),
         updatedAt: new Date(e.timestampMs).toISOString(),
-        ...(t.lastError && t.state !== 'delivered' ? { lastError: t.lastError } : {}),
+        ...(t.lastError && t.state !== 'delivered' ? { lastError: escapeForLog(t.lastError, 1024) } : {}),
       };
     });
   const byTarget = new Map<string, { target: string; pending: number; failed: number; lastError?: string }>();

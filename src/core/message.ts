@@ -2,6 +2,7 @@
 // Every field that reaches the ARM URL is checked against the API page's own rules here, so that nothing
 // in a message can change the request's host or path.
 import { z } from 'zod';
+import { LOG_ESCAPED } from './text';
 import { clusterResourceId, type ClusterRef } from './cluster';
 
 export { clusterResourceId, type ClusterRef } from './cluster';
@@ -209,9 +210,9 @@ function decodeJson(raw: unknown): unknown {
   }
 }
 
-/** Text from a message on its way to a log line or a reason: one line, control characters escaped, capped. */
+/** Text from a message on its way to a log line, a reason or a terminal: one line, controls and bidi controls escaped, capped. */
 export function escapeForLog(text: string, max = 200): string {
-  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = text.replace(LOG_ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
 }
 

@@ -10,6 +10,12 @@ const ESCAPES =
 // C0 controls but tab and newline, DEL, C1 controls, and format characters (bidi overrides and isolates,
 // U+061C, zero-width spaces and joiners, U+FEFF, tags) except the zero-width joiner emoji sequences need.
 const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|(?!\u200d)\p{Cf}/gu;
+/**
+ * What a log line or a terminal must not be handed raw (there it is escaped, not removed, so that it shows):
+ * C0/C1 controls, line and paragraph separators, and bidi controls (U+061C, U+200E/F, U+202A-E, U+2066-9),
+ * which reorder what a reader sees of the rest of the line.
+ */
+export const LOG_ESCAPED = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\p{Bidi_Control}/gu;
 const LINE_BREAKS = /\r\n?|[\u2028\u2029\u0085\u000b\u000c]/g;
 
 /** Inert text: escape sequences and invisible characters removed, lone surrogates replaced, newlines normalised. */

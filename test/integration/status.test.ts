@@ -5,12 +5,30 @@ import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openOperatorStores } from '../../src/cli/operator';
 import { formatStatus, status } from '../../src/cli/status';
+import { redrive } from '../../src/cli/redrive';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 before(setUpStack);
 after(tearDownStack);
 
 describe('status', () => {
+  it('shows poison reasons as log lines: no escape sequence, newline or bidi control reaches the terminal', async () => {
+    const h = await harness();
+    // What a raw message shaped like our envelope (moved to poison by the host) can carry.
+    const reason = 'see \u001b]8;;https://evil.example\u0007this\u001b]8;;\u0007\nFAKE: all clear \u202egnp.exe';
+    await h.poison.sendMessage(JSON.stringify({ kind: 'aks-command-notifier/poison', reason, at: new Date().toISOString(), original: '{"commandId":"x"}' }));
+    const r = await status(openOperatorStores(h.env), { poison: 10, deliveries: 1, windowHours: 1 });
+    const shown = r.poison.recent[0]!.reason;
+    assert.equal(shown, 'see \\u001b]8;;https://evil.example\\u0007this\\u001b]8;;\\u0007\\u000aFAKE: all clear \\u202egnp.exe');
+    for (const line of formatStatus(r).split('\n')) assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]|\p{Bidi_Control}/u);
+    const lines: string[] = [];
+    const moved = await redrive(openOperatorStores(h.env).queue, { max: 5, dryRun: true, retentionDays: 30, log: (l) => lines.push(l) });
+    assert.equal(moved.moved, 1);
+    assert.ok(lines.length > 0 && lines.every((l) => !/[\u0000-\u001f\u007f-\u009f]|\p{Bidi_Control}/u.test(l)), JSON.stringify(lines));
+    assert.ok(moved.reasons[0]!.includes('\\u202e'));
+  });
+
+
   it('shows queue and poison depth, poison reasons, recent deliveries with their lag, and undelivered targets', async () => {
     const s = stack();
     const h = await harness({ DELIVERY_TABLE_NAME: `st${commandId().slice(0, 12)}` });

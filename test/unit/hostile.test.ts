@@ -8,6 +8,7 @@ import { OUTCOMES, type CommandReport, type Outcome } from '../../src/core/repor
 import { cleanText, clip } from '../../src/core/text';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../src/dev/webhookReceivers';
 import { createRedactor, oneLine, secretForms } from '../../src/log';
+import { escapeForLog } from '../../src/core/message';
 import { slackApp, type SlackAppPayload } from '../../src/notify/providers/slackApp';
 import { classifyTeamsAnswer, renderTeams, TEAMS_MAX_BYTES, teamsEndpointKind } from '../../src/notify/providers/teams';
 import { MAX_URL_CHARS } from '../../src/notify/render';
@@ -228,6 +229,14 @@ describe('redaction of every form of a secret', () => {
   });
   it('makes every log line one line', () => {
     assert.equal(oneLine('unknown field(s): "a\nFAKE: admin logged in"'), 'unknown field(s): "a\\nFAKE: admin logged in"');
+  });
+  it('escapes bidi controls, so a line reads as it is written', () => {
+    for (const c of ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
+      const escaped = `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+      assert.equal(oneLine(`user ${c}nimda logged in`), `user ${escaped}nimda logged in`);
+      assert.equal(escapeForLog(`field ${c}x`), `field ${escaped}x`);
+    }
+    assert.equal(oneLine('emoji 👩\u200d💻 stays'), 'emoji 👩\u200d💻 stays', 'a zero-width joiner is not a bidi control');
   });
 });
 
