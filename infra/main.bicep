@@ -57,6 +57,7 @@ param alertEmails array = []
 param alertWebhookUrl string = ''
 
 @minValue(5)
+@maxValue(1440)
 @description('Alert when the oldest command message has waited this long.')
 param backlogAlertMinutes int = 15
 
@@ -82,13 +83,18 @@ var clusterRoleGuid = guid(subscription().id, clusterRoleName)
 // The defaults of src/config.ts; test/infra checks that they agree.
 var appDefaults = loadJsonContent('app/settings.json')
 var hasSlackApp = !empty(slackChannelId)
+// Plain booleans of whether each secret is given: a module's bool parameter is then passed a bool, not an
+// expression over a secure parameter (arm-ttk: parameter types consistent between parent and module).
+var hasSlackWebhook = !empty(slackWebhookUrl)
+var hasTeamsWebhook = !empty(teamsWebhookUrl)
+var hasAlertWebhook = !empty(alertWebhookUrl)
 // Targets: the zero-config webhooks, plus the Slack app as a named target; every one configured is a default.
 var targetSettings = hasSlackApp
   ? {
       NOTIFY_TARGETS: 'slack-app'
       NOTIFY_TARGET_SLACK_APP_KIND: 'slack-app'
       NOTIFY_TARGET_SLACK_APP_CHANNEL: slackChannelId
-      NOTIFY_DEFAULT_TARGETS: join(filter([empty(slackWebhookUrl) ? '' : 'slack', empty(teamsWebhookUrl) ? '' : 'teams', 'slack-app'], t => !empty(t)), ',')
+      NOTIFY_DEFAULT_TARGETS: join(filter([hasSlackWebhook ? 'slack' : '', hasTeamsWebhook ? 'teams' : '', 'slack-app'], t => !empty(t)), ',')
     }
   : {}
 
@@ -150,8 +156,8 @@ module keyVault 'app/keyvault.bicep' = {
     slackWebhookUrl: slackWebhookUrl
     teamsWebhookUrl: teamsWebhookUrl
     slackBotToken: slackBotToken
-    hasSlack: !empty(slackWebhookUrl)
-    hasTeams: !empty(teamsWebhookUrl)
+    hasSlack: hasSlackWebhook
+    hasTeams: hasTeamsWebhook
     hasSlackApp: hasSlackApp
     networkIsolation: networkIsolation
     workspaceId: monitoring.outputs.workspaceId
@@ -180,7 +186,7 @@ module alerts 'app/alerts.bicep' = {
     appInsightsId: monitoring.outputs.appInsightsId
     emails: alertEmails
     webhookUrl: alertWebhookUrl
-    hasWebhook: !empty(alertWebhookUrl)
+    hasWebhook: hasAlertWebhook
     backlogMinutes: backlogAlertMinutes
   }
 }
@@ -201,9 +207,7 @@ module functionApp 'app/function.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.connectionString
     settings: union(appDefaults, { ARM_ENDPOINT: environment().resourceManager }, targetSettings, extraAppSettings)
-    slackWebhookSecretUri: keyVault.outputs.slackSecretUri
-    teamsWebhookSecretUri: keyVault.outputs.teamsSecretUri
-    slackBotTokenSecretUri: keyVault.outputs.slackBotTokenSecretUri
+    keyVaultReferences: keyVault.outputs.appSettings
     maximumInstanceCount: maximumInstanceCount
     networkIsolation: networkIsolation
     subnetId: networkIsolation ? network!.outputs.appSubnetId : ''
@@ -238,7 +242,7 @@ module clusterAccess 'app/cluster-access.bicep' = [
 
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
-output COMMAND_QUEUE_URL string = '${storage.outputs.queueEndpoint}${appDefaults.COMMAND_QUEUE_NAME}'
+output COMMAND_QUEUE_URL string = uri(storage.outputs.queueEndpoint, appDefaults.COMMAND_QUEUE_NAME)
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

@@ -20,6 +20,7 @@ param webhookUrl string
 @description('Whether webhookUrl is given (a plain boolean, so that no condition depends on the secret).')
 param hasWebhook bool
 @minValue(5)
+@maxValue(1440)
 param backlogMinutes int
 
 resource group 'Microsoft.Insights/actionGroups@2023-01-01' = {

@@ -16,7 +16,7 @@ resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
     roleName: roleName
     description: 'aks-command-notifier: read AKS run command results.'
     type: 'customRole'
-    permissions: [{ actions: ['Microsoft.ContainerService/managedClusters/commandResults/read'], notActions: [] }]
+    permissions: [{ actions: ['Microsoft.ContainerService/managedClusters/commandResults/read'] }]
     assignableScopes: assignableScopes
   }
 }

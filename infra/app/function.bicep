@@ -12,23 +12,15 @@ param deploymentContainerName string
 param appInsightsConnectionString string
 @description('Plain (non-secret) settings the code reads, by their names in src/config.ts.')
 param settings object
-@description('Key Vault secret URIs of the webhook URLs and the Slack bot token ("" when not configured).')
-param slackWebhookSecretUri string
-param teamsWebhookSecretUri string
-param slackBotTokenSecretUri string
+@description('Key Vault references for the webhook URLs and the Slack bot token, by setting name (keyvault.bicep).')
+param keyVaultReferences object
 param maximumInstanceCount int
 @description('Subnet for VNet integration (empty: none). With it, the app reaches Storage and Key Vault through their private endpoints.')
 param subnetId string
 @description('The app serves no HTTP endpoint of its own; with network isolation its public endpoint (and SCM, so zip deploys from outside) is closed.')
 param networkIsolation bool
 
-var webhookSettings = union(
-  empty(slackWebhookSecretUri) ? {} : { SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${slackWebhookSecretUri})' },
-  empty(teamsWebhookSecretUri) ? {} : { TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})' },
-  empty(slackBotTokenSecretUri) ? {} : { NOTIFY_TARGET_SLACK_APP_TOKEN: '@Microsoft.KeyVault(SecretUri=${slackBotTokenSecretUri})' }
-)
-
-var appSettings = union(settings, webhookSettings, {
+var appSettings = union(settings, keyVaultReferences, {
   // Identity-based host storage: no connection string, no key.
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId

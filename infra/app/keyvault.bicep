@@ -23,6 +23,7 @@ param networkIsolation bool
 param workspaceId string
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+var secretNames = { slack: 'slack-webhook-url', teams: 'teams-webhook-url', slackApp: 'slack-bot-token' }
 
 resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
   name: name
@@ -54,19 +55,19 @@ resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
 
 resource slack 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasSlack) {
   parent: vault
-  name: 'slack-webhook-url'
+  name: secretNames.slack
   properties: { value: slackWebhookUrl, contentType: 'text/uri-list' }
 }
 
 resource teams 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasTeams) {
   parent: vault
-  name: 'teams-webhook-url'
+  name: secretNames.teams
   properties: { value: teamsWebhookUrl, contentType: 'text/uri-list' }
 }
 
 resource slackApp 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasSlackApp) {
   parent: vault
-  name: 'slack-bot-token'
+  name: secretNames.slackApp
   properties: { value: slackBotToken, contentType: 'text/plain' }
 }
 
@@ -82,7 +83,11 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output name string = vault.name
 output id string = vault.id
-// Secret URIs without a version, so a rotated secret is picked up; not the secret values.
-output slackSecretUri string = !hasSlack ? '' : '${vault.properties.vaultUri}secrets/slack-webhook-url/'
-output teamsSecretUri string = !hasTeams ? '' : '${vault.properties.vaultUri}secrets/teams-webhook-url/'
-output slackBotTokenSecretUri string = !hasSlackApp ? '' : '${vault.properties.vaultUri}secrets/slack-bot-token/'
+// The app settings that read the secrets: Key Vault references by vault and secret name, without a version,
+// so a rotated secret is picked up (and no URI is built here: the app's cloud resolves the vault's host).
+var vaultReference = '@Microsoft.KeyVault(VaultName=${vault.name};SecretName='
+output appSettings object = union(
+  hasSlack ? { SLACK_WEBHOOK_URL: '${vaultReference}${secretNames.slack})' } : {},
+  hasTeams ? { TEAMS_WEBHOOK_URL: '${vaultReference}${secretNames.teams})' } : {},
+  hasSlackApp ? { NOTIFY_TARGET_SLACK_APP_TOKEN: '${vaultReference}${secretNames.slackApp})' } : {}
+)

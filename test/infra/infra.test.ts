@@ -139,9 +139,12 @@ describe('infra (Bicep)', () => {
   test('surfaces webhook URLs and the Slack bot token only as Key Vault references', () => {
     const [site] = of('Microsoft.Web/sites');
     const text = site!.templateText;
-    assert.match(text, /'SLACK_WEBHOOK_URL', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
-    assert.match(text, /'TEAMS_WEBHOOK_URL', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
-    assert.match(text, /'NOTIFY_TARGET_SLACK_APP_TOKEN', format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
+    assert.match(text, /union\(parameters\('settings'\), parameters\('keyVaultReferences'\)/, 'the app settings take the references the vault module makes');
+    const [vaultModule] = of('Microsoft.KeyVault/vaults');
+    assert.match(vaultModule!.templateText, /@Microsoft\.KeyVault\(VaultName=\{0\};SecretName=/);
+    for (const [setting, secret] of [['SLACK_WEBHOOK_URL', 'slack'], ['TEAMS_WEBHOOK_URL', 'teams'], ['NOTIFY_TARGET_SLACK_APP_TOKEN', 'slackApp']]) {
+      assert.match(vaultModule!.templateText, new RegExp(`createObject\\('${setting}', format\\('\\{0\\}\\{1\\}\\)', variables\\('vaultReference'\\), variables\\('secretNames'\\)\\.${secret}\\)\\)`), setting);
+    }
     assert.match(templateText, /'NOTIFY_TARGET_SLACK_APP_KIND', 'slack-app'/);
     const [vault] = of('Microsoft.KeyVault/vaults');
     assert.equal(vault!.properties!.enableRbacAuthorization, true);
@@ -246,6 +249,38 @@ describe('infra (Bicep)', () => {
   test('keeps Application Insights on Entra auth only', () => {
     const [ai] = of('Microsoft.Insights/components');
     assert.equal(ai!.properties!.DisableLocalAuth, true);
+  });
+
+  test("holds to the arm-ttk rules it once failed (arm-ttk itself cannot run in CI; README, Deploy)", () => {
+    const problems: string[] = [];
+    const skipEmpty = new Set(['resources', 'outputs', 'variables', 'parameters', 'dependsOn', 'functions', 'definitions', 'metadata', 'defaultValue']);
+    const walk = (v: unknown, path: string, secure: Set<string>): void => {
+      if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${path}[${i}]`, secure));
+      if (!v || typeof v !== 'object') return;
+      const o = v as Json;
+      let own = secure;
+      if ('$schema' in o && o.parameters && typeof o.parameters === 'object') {
+        // A template's own parameters: min and max go together; remember which are secure.
+        own = new Set();
+        for (const [name, p] of Object.entries(o.parameters as Record<string, Json>)) {
+          if ('minValue' in p !== 'maxValue' in p) problems.push(`${path}.parameters.${name}: minValue without maxValue (or the reverse)`);
+          if (String(p.type).toLowerCase().startsWith('secure')) own.add(name);
+        }
+      }
+      for (const [k, x] of Object.entries(o)) {
+        const empty = Array.isArray(x) ? x.length === 0 : !!x && typeof x === 'object' && Object.keys(x).length === 0;
+        if (empty && !skipEmpty.has(k) && !path.endsWith('.userAssignedIdentities')) problems.push(`${path}.${k}: an empty property`);
+        const text = typeof x === 'string' ? x : typeof (x as Json | undefined)?.value === 'string' ? ((x as Json).value as string) : undefined;
+        if (/ur[il]$/i.test(k) && text !== undefined && /\b(format|concat)\(/.test(text) && !/^\[uri\(/.test(text)) problems.push(`${path}.${k}: a URI built with format() or concat(), not uri()`);
+        // A module parameter given an expression over a secure parameter: arm-ttk types it as secure.
+        if (k === 'value' && typeof x === 'string' && /\.properties\.parameters\.[^.]+$/.test(path) && !/^\[parameters\('[^']+'\)\]$/.test(x) && [...own].some((n) => x.includes(`parameters('${n}')`))) {
+          problems.push(`${path}: an expression over a secure parameter (pass a variable)`);
+        }
+        walk(x, `${path}.${k}`, own);
+      }
+    };
+    walk(JSON.parse(templateText), '$', new Set());
+    assert.deepEqual(problems, []);
   });
 
   test('outputs what a user needs next', () => {
