@@ -188,7 +188,9 @@ function armEndpointOf(env: Env): string {
 /** A queue URL a producer's token goes to (--queue-url, COMMAND_QUEUE_URL). */
 export function parseQueueUrl(setting: string, value: string, env: Env): URL {
   const url = parseStorageUrl(setting, value, 'queue', armEndpointOf(env));
-  if (url.pathname.split('/').filter(Boolean).length < 1) throw new ConfigError(setting, 'must name the queue: https://<account>.queue.core.windows.net/<queue>');
+  if (url.pathname.split('/').filter(Boolean).length < 1) {
+    throw new ConfigError(setting, `must name the queue: https://<account>.queue.${storageSuffixFor(armEndpointOf(env)) ?? '<storage suffix>'}/<queue>`);
+  }
   return url;
 }
 

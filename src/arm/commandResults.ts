@@ -44,6 +44,13 @@ export function createArmPipeline(credential: TokenCredential, scope: string, op
   return pipeline;
 }
 
+/** A response's headers by lower-case name. */
+export function headersOf(res: { headers: Iterable<[string, string]> }): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of res.headers) headers[name.toLowerCase()] = value;
+  return headers;
+}
+
 function describeError(err: unknown): string {
   const e = err as { name?: string; code?: string; message?: string };
   if (e?.name === 'AbortError') return 'ARM did not answer in time';
@@ -67,8 +74,7 @@ export function createCommandResultReader(options: ArmClientOptions): CommandRes
       request.headers.set('accept', 'application/json');
       try {
         const res = await pipeline.sendRequest(httpClient, request);
-        const headers: Record<string, string | undefined> = {};
-        for (const [name, value] of res.headers) headers[name.toLowerCase()] = value;
+        const headers = headersOf(res);
         const answer: ArmRead = classifyArmResponse({ status: res.status, headers, bodyText: res.bodyAsText ?? '' }, now());
         const remaining = remainingReads(headers);
         if (remaining !== undefined) answer.remainingReads = remaining;

@@ -1,19 +1,20 @@
 // Starting a command as the *caller* (the CLI's `run`): GET the managed cluster (is it AKS-managed Entra
-// ID?), POST runCommand, take the command id from the 202's Location. Same pipeline rules as the poller:
-// https only, URLs from their templates only, no redirect followed, the token sent to ARM alone.
+// ID?), POST runCommand, take the command id from the 202's Location. As for the poller: https only, URLs
+// from their templates only, no redirect followed, the token sent to ARM alone.
 //
 // The GET is a read and is retried like the poller's reads. The POST is not idempotent: a second one
-// starts a second command. So it is sent without the pipeline's retry policy and tried again only when it
-// provably never ran — a 429 (a definite refusal) after its Retry-After, or a connection that was never
-// made. Anything else without an answer (a reset, a timeout, a 5xx from a gateway) is reported as
-// unknown, with the request's x-ms-client-request-id, and never sent again.
+// starts a second command. So it is sent without the retry policy, and tried again only when it provably
+// never ran: it never reached the HTTP client (no token), its connection was never made (refused, no DNS
+// answer), or ARM refused it with a 429 (after its Retry-After). Anything else without an answer — a
+// reset, a timeout, a 5xx or 408 from a gateway — is reported as unknown, with the request's
+// x-ms-client-request-id, and never sent again.
 import type { TokenCredential } from '@azure/identity';
 import { createDefaultHttpClient, createPipelineRequest, isRestError, type HttpClient } from '@azure/core-rest-pipeline';
 import { retryAfterSeconds } from '../core/armAnswer';
 import { commandIdFromLocation, managedClusterUrl, runCommandUrl } from '../core/armUrl';
 import type { ClusterRef } from '../core/message';
 import { startRetryDelaySeconds } from '../core/schedule';
-import { createArmPipeline } from './commandResults';
+import { createArmPipeline, headersOf } from './commandResults';
 
 /** The AKS server application: a clusterToken for an Entra-ID cluster is minted for it, in every cloud. */
 export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
@@ -61,8 +62,8 @@ function failure(status: number, body: string, what: 'read the cluster' | 'start
   return { ok: false, kind: 'error', status, ...(code ? { code } : {}), message: `could not ${what}: ARM answered ${said}` };
 }
 
-/** Error codes of a connection that was never made: the request cannot have reached ARM. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Error codes of a connection that was never made (refused, or no address): the request cannot have reached ARM. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 function describeSendError(err: unknown): string {
   const e = err as { name?: string; code?: string; message?: string };
@@ -81,6 +82,9 @@ export function createRunCommandClient(options: {
 }): RunCommandClient {
   const reads = createArmPipeline(options.credential, options.scope);
   const writes = createArmPipeline(options.credential, options.scope, { retry: false });
+  // Requests signed and handed to the HTTP client: from here on, a failure may come after ARM took it.
+  const handedOver = new Set<string>();
+  writes.addPolicy({ name: 'handedOver', sendRequest: (req, next) => (handedOver.add(req.requestId), next(req)) }, { afterPhase: 'Sign' });
   const httpClient = options.httpClient ?? createDefaultHttpClient();
   const nap = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const origin = new URL(options.endpoint).origin;
@@ -94,7 +98,12 @@ export function createRunCommandClient(options: {
   const send = (url: string, method: 'GET') => reads.sendRequest(httpClient, request(url, method));
   return {
     async isEntraManaged(cluster) {
-      const res = await send(managedClusterUrl(options.endpoint, cluster, options.apiVersion), 'GET');
+      let res;
+      try {
+        res = await send(managedClusterUrl(options.endpoint, cluster, options.apiVersion), 'GET');
+      } catch (err) {
+        return { ok: false, kind: 'error', message: `could not read the cluster: ${describeSendError(err)}` };
+      }
       if (res.status !== 200) return failure(res.status, res.bodyAsText ?? '', 'read the cluster');
       try {
         const body = JSON.parse(res.bodyAsText ?? '{}') as { properties?: { aadProfile?: { managed?: unknown } } };
@@ -113,10 +122,10 @@ export function createRunCommandClient(options: {
         try {
           res = await writes.sendRequest(httpClient, req);
         } catch (err) {
-          // No token: the request was never sent.
-          if (!isRestError(err)) return { ok: false, kind: 'error', message: `could not start the command: no token for ARM (${describeSendError(err)})` };
           const why = describeSendError(err);
-          if (!NOT_CONNECTED.has(err.code ?? '')) {
+          // Never handed over: no token, so nothing was sent.
+          if (!handedOver.delete(requestId)) return { ok: false, kind: 'error', message: `could not start the command: no token for ARM (${why})` };
+          if (!isRestError(err) || !NOT_CONNECTED.has(err.code ?? '')) {
             return { ok: false, kind: 'unknown', requestId, message: `the runCommand request got no answer (${why})` };
           }
           const wait = startRetryDelaySeconds({ attempt, refusal: 'not-connected' });
@@ -124,6 +133,7 @@ export function createRunCommandClient(options: {
           await nap(wait * 1000);
           continue;
         }
+        handedOver.delete(requestId);
         if (res.status === 202 || res.status === 200) {
           const commandId = commandIdFromLocation(res.headers.get('location') ?? res.headers.get('azure-asyncoperation'));
           // ARM took it, but we cannot tell which command it started.
@@ -131,9 +141,7 @@ export function createRunCommandClient(options: {
           return { ok: true, commandId };
         }
         if (res.status === 429) {
-          const headers: Record<string, string> = {};
-          for (const [name, value] of res.headers) headers[name.toLowerCase()] = value;
-          const asked = retryAfterSeconds(headers, Date.now());
+          const asked = retryAfterSeconds(headersOf(res), Date.now());
           const wait = startRetryDelaySeconds({ attempt, refusal: 'throttled', ...(asked !== undefined ? { retryAfterSeconds: asked } : {}) });
           if (wait === undefined) {
             const f = failure(res.status, res.bodyAsText ?? '', 'start the command');

@@ -11,6 +11,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Zip, ZipDeflate } from 'fflate';
+import { escapeForLog } from '../core/message';
 
 /**
  * The API documents no limit for `context`; ARM refuses request bodies over 4 MB, and base64 grows a zip
@@ -32,9 +33,14 @@ interface Planned {
   /** What to read: the file itself, or what a link inside the folder points at. */
   path: string;
   size: number;
+  /** The file as planned: what is opened later must be this same file. */
+  dev: number;
+  ino: number;
 }
 
 interface Plan {
+  /** The folder's real path for "--file ."; what is read must lie inside it. */
+  root?: string;
   files: Planned[];
   /** Lines for the caller: what was left out, and why. */
   skipped: string[];
@@ -48,10 +54,13 @@ function segmentProblem(segment: string): string | undefined {
   return undefined;
 }
 
+/** A name from the file system, on its way to a terminal (a CI log): one line, no controls. */
+const shownName = (name: string) => escapeForLog(name, 300);
+
 function entryOf(segments: readonly string[], shown: string): string {
   for (const s of segments) {
     const problem = segmentProblem(s);
-    if (problem) throw new AttachError(`--file ${shown}: the name ${JSON.stringify(s)} ${problem}`);
+    if (problem) throw new AttachError(`--file ${shownName(shown)}: the name ${shownName(JSON.stringify(s))} ${problem}`);
   }
   return segments.join('/');
 }
@@ -85,8 +94,11 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
   let names: string[];
   try {
     names = readdirSync(dir).sort();
+    // A folder swapped for a link while it was listed would have listed somewhere else.
+    if (realpathSync(dir) !== dir) throw new AttachError(`--file .: the folder ${shownName(segments.join('/'))} changed while it was read`);
   } catch (err) {
-    throw new AttachError(`--file .: the folder ${segments.join('/') || '.'} is ${fsProblem(err)}`);
+    if (err instanceof AttachError) throw err;
+    throw new AttachError(`--file .: the folder ${shownName(segments.join('/') || '.')} is ${fsProblem(err)}`);
   }
   for (const name of names) {
     if (++plan.walked > MAX_WALK_ENTRIES) {
@@ -94,7 +106,7 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
     }
     const path = join(dir, name);
     const parts = [...segments, name];
-    const shown = parts.join('/');
+    const shown = shownName(parts.join('/'));
     let st: Stats;
     try {
       st = lstatSync(path);
@@ -105,11 +117,13 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
       entryOf(parts, shown);
       walk(path, parts, root, plan);
     } else if (st.isFile()) {
-      plan.files.push({ entry: entryOf(parts, shown), path, size: st.size });
+      plan.files.push({ entry: entryOf(parts, shown), path, size: st.size, dev: st.dev, ino: st.ino });
     } else if (st.isSymbolicLink()) {
       let real: string;
       let target: Stats;
+      let written: string;
       try {
+        written = readlinkSync(path);
         real = realpathSync(path);
         target = statSync(real);
       } catch (err) {
@@ -118,9 +132,9 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
       if (target.isDirectory()) {
         plan.skipped.push(`${shown}: a link to a folder, not followed (as az does)`);
       } else if (!isInside(real, root)) {
-        throw new AttachError(`--file .: ${shown} is a link to ${readlinkSync(path)}, outside the folder: nothing outside it is attached (copy the file in if the command needs it)`);
+        throw new AttachError(`--file .: ${shown} is a link to ${shownName(written)}, outside the folder: nothing outside it is attached (copy the file in if the command needs it)`);
       } else if (target.isFile()) {
-        plan.files.push({ entry: entryOf(parts, shown), path: real, size: target.size });
+        plan.files.push({ entry: entryOf(parts, shown), path: real, size: target.size, dev: target.dev, ino: target.ino });
       } else {
         throw new AttachError(`--file .: ${shown} is a link to something that is not a file (a FIFO, socket or device)`);
       }
@@ -140,6 +154,7 @@ function planFiles(paths: readonly string[], cwd: string): Plan {
     } catch (err) {
       throw new AttachError(`--file .: the current folder is ${fsProblem(err)}`);
     }
+    plan.root = root;
     walk(root, [], root, plan);
     if (plan.files.length === 0) throw new AttachError(`--file .: the current folder holds no files${plan.skipped.length ? ` (left out: ${plan.skipped.join('; ')})` : ''}`);
     return plan;
@@ -153,14 +168,14 @@ function planFiles(paths: readonly string[], cwd: string): Plan {
       st = statSync(full);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      throw new AttachError(`--file ${p}: ${code === 'ENOENT' ? 'no such file' : fsProblem(err)}`);
+      throw new AttachError(`--file ${shownName(p)}: ${code === 'ENOENT' ? 'no such file' : fsProblem(err)}`);
     }
-    if (!st.isFile()) throw new AttachError(`--file ${p}: not a file (only "." attaches a folder: the current one)`);
+    if (!st.isFile()) throw new AttachError(`--file ${shownName(p)}: not a file (only "." attaches a folder: the current one)`);
     const name = basename(full);
     const entry = entryOf([name], p);
-    if (names.has(entry)) throw new AttachError(`--file ${p}: another attached file is also named ${name} (files are attached by their base names)`);
+    if (names.has(entry)) throw new AttachError(`--file ${shownName(p)}: another attached file is also named ${shownName(name)} (files are attached by their base names)`);
     names.add(entry);
-    plan.files.push({ entry, path: full, size: st.size });
+    plan.files.push({ entry, path: full, size: st.size, dev: st.dev, ino: st.ino });
   }
   return plan;
 }
@@ -175,29 +190,49 @@ function biggest(files: readonly Planned[]): string {
   }
   const folders = [...byTop].filter(([k]) => k.endsWith('/')).sort((a, b) => b[1] - a[1]).slice(0, 3);
   return [
-    `biggest: ${top.map((f) => `${f.entry} (${formatSize(f.size)})`).join(', ')}`,
-    ...(folders.length ? [`by folder: ${folders.map(([k, n]) => `${k} (${formatSize(n)})`).join(', ')}`] : []),
+    `biggest: ${top.map((f) => `${shownName(f.entry)} (${formatSize(f.size)})`).join(', ')}`,
+    ...(folders.length ? [`by folder: ${folders.map(([k, n]) => `${shownName(k)} (${formatSize(n)})`).join(', ')}`] : []),
   ].join('; ');
 }
 
-/** A file's bytes, at most `limit` of them (a file that grew since it was planned is caught here). */
-function readBounded(file: Planned, limit: number, follow: boolean): Uint8Array {
+/** Where an open file really is (Linux), or undefined where the system does not say. */
+function openedPath(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A file's bytes, at most `limit` of them. What is opened must be the file planned (same device and
+ * inode) and, for a folder, lie inside it: a file or folder swapped for a link after planning is caught
+ * here, and so is a file that grew.
+ */
+function readBounded(file: Planned, limit: number, plan: Plan): Uint8Array {
+  const shown = shownName(file.entry);
   let fd: number;
   try {
-    fd = openSync(file.path, constants.O_RDONLY | (follow ? 0 : constants.O_NOFOLLOW));
+    fd = openSync(file.path, constants.O_RDONLY | (plan.root ? constants.O_NOFOLLOW : 0));
   } catch (err) {
-    throw new AttachError(`--file: ${file.entry} is ${fsProblem(err)}`);
+    throw new AttachError(`--file: ${shown} is ${fsProblem(err)}`);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new AttachError(`--file: ${file.entry} is no longer a file`);
+    const st = fstatSync(fd);
+    const where = plan.root ? openedPath(fd) : undefined;
+    if (!st.isFile() || st.dev !== file.dev || st.ino !== file.ino || (where !== undefined && !isInside(where, plan.root!))) {
+      throw new AttachError(`--file: ${shown} changed while the files were read`);
+    }
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, limit - total + 1));
+      // Sized from the plan: one read for a file that did not change, one more to see its end.
+      const want = total < file.size ? file.size - total + 1 : 64 * 1024;
+      const chunk = Buffer.allocUnsafe(Math.min(want, 1024 * 1024, limit - total + 1));
       const n = readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) break;
       total += n;
-      if (total > limit) throw new AttachError(`--file: ${file.entry} grew while it was read, beyond what may be attached (${formatSize(MAX_CONTEXT_RAW_BYTES)})`);
+      if (total > limit) throw new AttachError(`--file: ${shown} grew while it was read, beyond what may be attached (${formatSize(MAX_CONTEXT_RAW_BYTES)})`);
       chunks.push(chunk.subarray(0, n));
     }
     return Buffer.concat(chunks, total);
@@ -213,7 +248,6 @@ export function attachFiles(
 ): { base64: string; files: string[]; zipBytes: number; rawBytes: number; skipped: string[] } | undefined {
   if (paths.length === 0) return undefined;
   const plan = planFiles(paths, cwd);
-  const folder = paths.includes('.');
   const rawPlanned = plan.files.reduce((n, f) => n + f.size, 0);
   if (rawPlanned > MAX_CONTEXT_RAW_BYTES) {
     throw new AttachError(
@@ -236,7 +270,7 @@ export function attachFiles(
       `the attached files zip to more than ${formatSize(MAX_CONTEXT_ZIP_BYTES)} (from ${formatSize(rawPlanned)}); at most ${formatSize(MAX_CONTEXT_ZIP_BYTES)} fits in a request (ARM refuses bodies over 4 MB); ${biggest(plan.files)}`,
     );
   for (const file of plan.files) {
-    const bytes = readBounded(file, MAX_CONTEXT_RAW_BYTES - rawBytes, !folder);
+    const bytes = readBounded(file, MAX_CONTEXT_RAW_BYTES - rawBytes, plan);
     rawBytes += bytes.length;
     const entry = new ZipDeflate(file.entry, { level: 6 });
     zip.add(entry);

@@ -12,7 +12,7 @@ import type { CommandReport } from '../core/report';
 import { decideAfterFailure, retryDelaySeconds, type RetryPolicy } from '../core/schedule';
 import type { SentNote } from '../core/message';
 import type { Log } from '../log';
-import { StoreUnavailableError } from '../store/entityStore';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { readiness, type Ledger, type TargetState } from '../store/ledger';
 import { fingerprint, renderOptions, wants, type Form, type Pace, type SendResult, type Target } from './provider';
 
@@ -190,6 +190,11 @@ export async function deliverTarget(target: Target, row: TargetState, serverNow:
         }
         return { target: name, status: 'delivered', form, attempts, ...(lagMs !== undefined ? { lagMs } : {}), inDoubt };
       } catch (err) {
+        if (err instanceof StoreRejectedError) {
+          // Posted, and the ledger will never take the record: say so; posting again would only duplicate it.
+          ctx.log.error(`target ${name}: delivered, but ${err.message} (a bug; please report it with this line): its claim stays, and a copy of this message brought back later may post it again`);
+          return { target: name, status: 'delivered', form, attempts, ...(lagMs !== undefined ? { lagMs } : {}), inDoubt };
+        }
         if (!(err instanceof StoreUnavailableError)) throw err;
         if (tryNo === 2 || remaining() < ctx.ledgerTimeoutMs + MARGIN_MS) {
           // Posted, not recorded: the message carries a note so that the next round records it, never re-posts.
@@ -283,6 +288,7 @@ export async function deliverRunning(target: Target, row: TargetState, serverNow
   const result = await target.provider.send(target.settings, target.provider.render(report, renderOptions(target, ctx.armEndpoint), 'full'), sendContext(ctx, claimed, undefined));
   if (result.ok) {
     await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs: 0, unsureSince: undefined, lastError: '', ...(result.providerState !== undefined ? { providerState: result.providerState } : {}) });
+    if (result.note) ctx.log.warn(`target ${name}: running message posted, but ${result.note}`);
     return { settled: true, posted: true };
   }
   if (result.retryAfterSeconds !== undefined) ctx.cooldowns.set(name, 1000 * Math.min(result.retryAfterSeconds, ctx.policy.maxDelaySeconds));

@@ -411,6 +411,11 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
       );
       outcome = report.outcome;
       return deliverTarget(target, row, entries.serverNow, report, dctx).catch((err: unknown): TargetResult => {
+        if (err instanceof StoreRejectedError) {
+          // A bug, not an outage: this target stops here, the others go on.
+          log.error(`${label}: target ${row.name}: not delivered: ${err.message} (a bug: every stored field is bounded; please report it with this line)`);
+          return { target: row.name, status: 'failed', error: err.message };
+        }
         // The ledger failed before a post or after a failed one (posts that succeed are covered by notes).
         if (!(err instanceof StoreUnavailableError)) throw err;
         return { target: row.name, status: 'retry-later', error: err.message, waitMs: 1000 * retryDelaySeconds(policy, { round: (book.round ?? 0) + 1, random: deps.random() }) };

@@ -198,7 +198,8 @@ export function contextText(context: Record<string, string> | undefined): string
     .slice(0, 20)
     .map(([k, v]): [string, string] => [k.slice(0, 64), v.length > MAX_CONTEXT_VALUE_CHARS ? cut(v, MAX_CONTEXT_VALUE_CHARS) : v]);
   let text = JSON.stringify(Object.fromEntries(entries));
-  while (text.length > MAX_CONTEXT_STORED_CHARS) {
+  // Each round halves one value: ~11 rounds empty a value of 1,000, so this bound is never the one that stops.
+  for (let round = 0; text.length > MAX_CONTEXT_STORED_CHARS && round < 20 * 12; round++) {
     // The value that takes the most room once escaped gives up half of itself.
     let widest = 0;
     for (let i = 1; i < entries.length; i++) if (JSON.stringify(entries[i]![1]).length > JSON.stringify(entries[widest]![1]).length) widest = i;
@@ -207,7 +208,8 @@ export function contextText(context: Record<string, string> | undefined): string
     entries[widest] = [key, kept.length === 0 ? TRIMMED : cut(kept, Math.floor(kept.length / 2))];
     text = JSON.stringify(Object.fromEntries(entries));
   }
-  return text;
+  // Only keys too many and too long to fit could leave it over (the message contract rules that out).
+  return text.length <= MAX_CONTEXT_STORED_CHARS ? text : JSON.stringify({ context: TRIMMED });
 }
 
 /** The first `max` characters (never half a surrogate pair) and the marker. */

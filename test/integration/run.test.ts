@@ -288,9 +288,10 @@ describe('run: a start is never sent twice', () => {
   for (const [name, fault] of [
     ['a gateway 502 after ARM took the POST', { starts: true, status: 502, rawBody: '<html>Bad Gateway</html>' }],
     ['a reset after ARM took the POST', { starts: true, status: 0, reset: true }],
+    ['an answer slower than ARM_TIMEOUT_SECONDS after ARM took the POST', { starts: true, status: 202, delayMs: 2500 }],
   ] as const) {
     it(`${name}: sent once, reported as unknown with its request id, exit 2, nothing enqueued`, async () => {
-      const h = await harness();
+      const h = await harness({ ARM_TIMEOUT_SECONDS: '1' });
       const c = cluster({ startFaults: [{ ...fault }] });
       const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl rollout restart deploy/web'], h.env);
       assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);

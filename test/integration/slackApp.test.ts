@@ -203,7 +203,7 @@ describe('Slack app target', () => {
     assert.ok(h.logs.some((l) => /1 message\(s\) in the channel carry this command's metadata but were not posted by this app/.test(l)), h.logs.join('\n'));
   });
 
-  it('an update answered cant_update_message (the recorded message is not ours) finishes the message our bot posted instead of posting a second', async () => {
+  it('an update answered cant_update_message (the recorded message is not ours) finishes the message our bot posted instead of posting a second, even when that lookup fails once', async () => {
     const app = appTargets([{ name: 'ops' }]);
     const other = otherApp(app.channel);
     const h = await harness(app.env);
@@ -218,7 +218,15 @@ describe('Slack app target', () => {
     const row = readTarget((await h.rt.ledger.store.listPartition(key)).entities.find((e) => e.rowKey === 'ops')!);
     assert.ok(await h.rt.ledger.writeTarget(key, row, { providerState: JSON.stringify({ channel: app.channel, ts: copied.ts }) }));
     await new Promise((r) => setTimeout(r, 2000));
-    await untilNotified(h, await h.invokeNext());
+    // And the first lookup after the refusal is throttled: the next attempt must still look before it posts.
+    let throttled = false;
+    stack().slackApi.fault = (method, ch) => (ch === app.channel && method === 'conversations.history' && !throttled ? ((throttled = true), { status: 429, retryAfter: 1 }) : undefined);
+    try {
+      await untilNotified(h, await h.invokeNext());
+    } finally {
+      stack().slackApi.fault = undefined;
+    }
+    assert.ok(throttled);
     const mine = ours(app.channel, id, 'ops', app.bot);
     assert.equal(mine.length, 1, 'no second message of ours');
     assert.ok(!isRunning(mine[0]!), 'ours is final');

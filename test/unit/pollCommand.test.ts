@@ -49,6 +49,19 @@ describe('a store that refuses a request', () => {
     assert.match(JSON.stringify(w.posted.get('slack')), /"who":"me"/);
   });
 
+  it('a refusal in the delivery stage fails that target alone: the others are delivered, nothing is poisoned', async () => {
+    const w = memoryWorld({}, ['slack', 'teams']);
+    const store = w.store;
+    const refused = new StoreRejectedError('the delivery ledger (Table storage) refused the write with 400 InvalidInput', 400, 'InvalidInput');
+    w.deps.ledger = new Ledger({ ...refusing(store, () => false), replace: (e, etag) => (e.rowKey === 'teams' && e.state === 'claimed' ? Promise.reject(refused) : store.replace(e, etag)) });
+    w.arm = [finished];
+    const errors: string[] = [];
+    const r = await processPollMessage(MESSAGE, { dequeueCount: 1, id: 'm1' }, w.deps, { ...quiet, error: (m) => errors.push(m) });
+    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => `${x.target}:${x.status}`).sort(), ['slack:delivered', 'teams:failed'], JSON.stringify(r));
+    assert.match(errors.join('\n'), /target teams: not delivered: .*refused the write with 400 InvalidInput/);
+    assert.equal(w.poisoned.length, 0);
+  });
+
   it('a refusal that persists goes to poison at once with its code, not into 24 hours of outage retries', async () => {
     const w = memoryWorld();
     w.deps.ledger = new Ledger(refusing(w.store, () => true));

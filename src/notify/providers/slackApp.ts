@@ -52,13 +52,22 @@ interface LiveState {
   ts?: string;
   /** The full-logs file is in the thread. */
   filed?: boolean;
+  /** Our message is to be looked for from this time (ms) before anything is posted: a lookup not yet done. */
+  lookFrom?: number;
 }
 
 function readState(text: string | undefined, channel: string): LiveState {
   try {
     const s = JSON.parse(text ?? '') as Partial<LiveState>;
     // A target moved to another channel starts a new message there.
-    if (s && s.channel === channel) return { channel, ...(typeof s.ts === 'string' && /^\d+\.\d+$/.test(s.ts) ? { ts: s.ts } : {}), ...(s.filed === true ? { filed: true } : {}) };
+    if (s && s.channel === channel) {
+      return {
+        channel,
+        ...(typeof s.ts === 'string' && /^\d+\.\d+$/.test(s.ts) ? { ts: s.ts } : {}),
+        ...(s.filed === true ? { filed: true } : {}),
+        ...(typeof s.lookFrom === 'number' && Number.isFinite(s.lookFrom) ? { lookFrom: s.lookFrom } : {}),
+      };
+    }
   } catch {
     // none yet
   }
@@ -218,10 +227,11 @@ async function lookup(
     for (const m of res.messages ?? []) {
       const p = m.metadata?.event_payload;
       if (!m.ts || m.metadata?.event_type !== METADATA_EVENT || p?.command_id !== want.command_id || p?.cluster !== want.cluster || p?.target !== want.target) continue;
-      if (m.ts === exclude || !isOurs(m, self)) {
+      if (!isOurs(m, self)) {
         foreign++;
         continue;
       }
+      if (m.ts === exclude) continue;
       return { ts: m.ts, complete: true, foreign };
     }
     cursor = res.response_metadata?.next_cursor || undefined;
@@ -293,6 +303,7 @@ export const slackApp: Provider<SlackAppSettings> = {
     const find = async (sinceMs: number, exclude?: string): Promise<PollFailure | undefined> => {
       step = 'lookup';
       const found = await lookup(web, settings, state, p, sinceMs, budgetLeft, exclude);
+      delete state.lookFrom;
       if (found.foreign > 0) notes.push(`${found.foreign} message(s) in the channel carry this command's metadata but were not posted by this app; they were left alone`);
       if (found.ts) state.ts = found.ts;
       else if (!found.complete && !budgetLeft()) return { ok: false, failure: 'transient', detail: 'looking for an earlier post took this attempt\'s time', providerState: out() };
@@ -300,8 +311,9 @@ export const slackApp: Provider<SlackAppSettings> = {
       return undefined;
     };
     try {
-      if (!state.ts && ctx.unsureSinceMs !== undefined) {
-        const stop = await find(ctx.unsureSinceMs);
+      const lookFrom = Math.min(ctx.unsureSinceMs ?? Infinity, state.lookFrom ?? Infinity);
+      if (!state.ts && lookFrom !== Infinity) {
+        const stop = await find(lookFrom);
         if (stop) return stop;
       }
       if (state.ts) {
@@ -319,7 +331,9 @@ export const slackApp: Provider<SlackAppSettings> = {
             notes.push('the message was deleted in the channel; it was posted again');
           } else {
             // Not ours to edit, whatever its metadata says: find the one our bot posted before posting anew.
-            const stop = await find(ctx.unsureSinceMs ?? Number(gone) * 1000 - LOOKUP_WINDOW_MS, gone);
+            // Recorded first, so that a lookup that fails now is made by the next attempt, not skipped.
+            state.lookFrom = ctx.unsureSinceMs ?? Number(gone) * 1000 - LOOKUP_WINDOW_MS;
+            const stop = await find(state.lookFrom, gone);
             if (stop) return stop;
             if (state.ts) {
               if (!budgetLeft()) return { ok: false, failure: 'transient', detail: 'no time left in this attempt to update the message found', providerState: out() };
