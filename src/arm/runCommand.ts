@@ -8,13 +8,12 @@
 // answer), or ARM refused it with a 429 (after its Retry-After). Anything else without an answer — a
 // reset, a timeout, a 5xx or 408 from a gateway — is reported as unknown, with the request's
 // x-ms-client-request-id, and never sent again.
-import type { TokenCredential } from '@azure/identity';
-import { createDefaultHttpClient, createPipelineRequest, isRestError, type HttpClient } from '@azure/core-rest-pipeline';
+import { createDefaultHttpClient, createPipelineRequest, isRestError } from '@azure/core-rest-pipeline';
 import { retryAfterSeconds } from '../core/armAnswer';
 import { commandIdFromLocation, managedClusterUrl, runCommandUrl } from '../core/armUrl';
 import type { ClusterRef } from '../core/message';
 import { startRetryDelaySeconds } from '../core/schedule';
-import { createArmPipeline, headersOf } from './commandResults';
+import { createArmPipeline, headersOf, type ArmClientOptions } from './commandResults';
 
 /** The AKS server application: a clusterToken for an Entra-ID cluster is minted for it, in every cloud. */
 export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
@@ -71,15 +70,7 @@ function describeSendError(err: unknown): string {
   return `${e?.code ?? e?.name ?? 'error'}: ${(e?.message ?? String(err)).replace(/https?:\/\/\S+/g, '<url>').split('\n')[0]!.slice(0, 200)}`;
 }
 
-export function createRunCommandClient(options: {
-  endpoint: string;
-  scope: string;
-  apiVersion: string;
-  credential: TokenCredential;
-  timeoutMs: number;
-  httpClient?: HttpClient;
-  sleep?: (ms: number) => Promise<void>;
-}): RunCommandClient {
+export function createRunCommandClient(options: Omit<ArmClientOptions, 'now'> & { sleep?: (ms: number) => Promise<void> }): RunCommandClient {
   const reads = createArmPipeline(options.credential, options.scope);
   const writes = createArmPipeline(options.credential, options.scope, { retry: false });
   // Requests signed and handed to the HTTP client: from here on, a failure may come after ARM took it.
