@@ -70,7 +70,9 @@ function describeSendError(err: unknown): string {
   return `${e?.code ?? e?.name ?? 'error'}: ${(e?.message ?? String(err)).replace(/https?:\/\/\S+/g, '<url>').split('\n')[0]!.slice(0, 200)}`;
 }
 
-export function createRunCommandClient(options: Omit<ArmClientOptions, 'now'> & { sleep?: (ms: number) => Promise<void> }): RunCommandClient {
+export function createRunCommandClient(
+  options: Omit<ArmClientOptions, 'now'> & { sleep?: (ms: number) => Promise<void>; /** Told of each wait before a retry. */ onRetry?: (line: string) => void },
+): RunCommandClient {
   const reads = createArmPipeline(options.credential, options.scope);
   const writes = createArmPipeline(options.credential, options.scope, { retry: false });
   // Requests signed and handed to the HTTP client: from here on, a failure may come after ARM took it.
@@ -121,6 +123,7 @@ export function createRunCommandClient(options: Omit<ArmClientOptions, 'now'> & 
           }
           const wait = startRetryDelaySeconds({ attempt, refusal: 'not-connected' });
           if (wait === undefined) return { ok: false, kind: 'error', message: `could not start the command: ARM could not be reached (${why})` };
+          options.onRetry?.(`ARM could not be reached (${why}); nothing was sent, trying again in ${wait}s`);
           await nap(wait * 1000);
           continue;
         }
@@ -138,13 +141,14 @@ export function createRunCommandClient(options: Omit<ArmClientOptions, 'now'> & 
             const f = failure(res.status, res.bodyAsText ?? '', 'start the command');
             return { ...f, message: `${f.message}${asked !== undefined ? `; try again in ${Math.ceil(asked)}s` : ''} (nothing was started)` };
           }
+          options.onRetry?.(`ARM refused the start with 429 (nothing was started); trying again in ${wait}s`);
           await nap(wait * 1000);
           continue;
         }
         if (res.status >= 500 || res.status === 408) {
           // A gateway's answer: ARM may have taken the request behind it.
-          const f = failure(res.status, res.bodyAsText ?? '', 'start the command');
-          return { ...f, kind: 'unknown', requestId };
+          const { code } = cloudError(res.bodyAsText ?? '');
+          return { ok: false, kind: 'unknown', status: res.status, ...(code ? { code } : {}), requestId, message: `the runCommand request was answered ${res.status}${code ? ` ${code}` : ''}, which a gateway may send after ARM took it` };
         }
         return failure(res.status, res.bodyAsText ?? '', 'start the command');
       }

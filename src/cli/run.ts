@@ -195,7 +195,7 @@ export async function run(input: RunInput, env: Env, io: Io, credentialFactory: 
     throw new RunError(describeNoCredential(err));
   }
   const requestedBy = callerName(armToken);
-  const arm = createRunCommandClient({ endpoint: settings.armEndpoint, scope: settings.armScope, apiVersion: settings.aksApiVersion, credential: caller(), timeoutMs: settings.armTimeoutMs });
+  const arm = createRunCommandClient({ endpoint: settings.armEndpoint, scope: settings.armScope, apiVersion: settings.aksApiVersion, credential: caller(), timeoutMs: settings.armTimeoutMs, onRetry: (line) => io.err(line) });
   const managed = await arm.isEntraManaged(cluster);
   if (!managed.ok) throw new RunError(explainStartFailure(managed, clusterId, 'read'));
   let clusterToken: string | undefined;

@@ -298,6 +298,7 @@ describe('run: a start is never sent twice', () => {
       const posts = postsTo(c.ref.resourceName);
       assert.equal(posts.length, 1, 'the POST was not retried');
       assert.equal(startedOn(c.ref.resourceName), 1, 'the command did start');
+      if (fault.status === 502) assert.match(r.stderr, /may have started on \S+: the runCommand request was answered 502, which a gateway may send after ARM took it\./);
       assert.match(r.stderr, /the command may have started on .*It was not sent again \(a second request would start a second command\), and nothing was enqueued/s);
       assert.ok(posts[0]!.clientRequestId && r.stderr.includes(`x-ms-client-request-id): ${posts[0]!.clientRequestId}`), r.stderr);
       assert.match(r.stderr, /Activity Log .*kubectl get pods -n aks-command/s);
@@ -311,6 +312,7 @@ describe('run: a start is never sent twice', () => {
     const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl get nodes', '--output', 'json'], h.env);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual([postsTo(c.ref.resourceName).length, startedOn(c.ref.resourceName)], [2, 1]);
+    assert.match(r.stderr, /ARM refused the start with 429 \(nothing was started\); trying again in 1s/);
     assert.equal((await queued(h)).length, 1);
     const refusedLong = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '3600' }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
     const r2 = await cli(['run', '--cluster', refusedLong.id, '--command', 'x'], h.env);
