@@ -199,7 +199,8 @@ describe('outages, without kills', { concurrency: true }, () => {
       const delivered = s.receivers.for('slack', sc.channel)[0]!.at;
       const waited = (delivered - limited.at) / 1000;
       console.log(`absurd Retry-After: delivered ${waited.toFixed(1)}s after the 429 (cap DELIVERY_MAX_DELAY_SECONDS=10, +1 s for the Table clock's whole seconds)`);
-      assert.ok(waited >= 9 && waited <= 14, `waited ${waited}s`);
+      // Not before the cap; after it by no more than a loaded machine's lag (the point: not 99999999 s).
+      assert.ok(waited >= 9 && waited <= 25, `waited ${waited}s`);
     } finally {
       await sc.stop();
     }

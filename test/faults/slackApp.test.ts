@@ -174,14 +174,16 @@ describe('fault injection, Slack app target', () => {
     mkdirSync('.tmp', { recursive: true });
     writeFileSync('.tmp/fault-report-slack-app.json', JSON.stringify(report, null, 2));
 
+    // Each failure names the report, so that a red CI run says what went wrong without a rerun.
+    const said = `\n${JSON.stringify(report, null, 2)}`;
     assert.equal(kills.length, KILLS);
-    assert.equal(lost, 0, 'every command has its message in every channel');
-    assert.equal(extra, 0, 'exactly one message per command and target');
-    assert.equal(notFinal, 0, 'every message ends in its final state');
-    assert.equal(filesWrong, 0, 'long logs arrive whole in the thread; short ones need no file');
-    assert.ok(report.in_doubt_after_kill + report.unanswered_posts > 0, 'the run met posts in doubt (else it proves nothing)');
-    assert.ok(report.copies_in_channels > 0, "another app's copies were in the channels (else the lookup was never tempted)");
-    assert.equal(report.copies_taken_for_ours, 0, "another app's copy is never taken for ours");
+    assert.equal(lost, 0, `every command has its message in every channel${said}`);
+    assert.equal(extra, 0, `exactly one message per command and target${said}`);
+    assert.equal(notFinal, 0, `every message ends in its final state${said}`);
+    assert.equal(filesWrong, 0, `long logs arrive whole in the thread; short ones need no file${said}`);
+    assert.ok(report.in_doubt_after_kill + report.unanswered_posts > 0, `the run met posts in doubt (else it proves nothing)${said}`);
+    assert.ok(report.copies_in_channels > 0, `another app's copies were in the channels (else the lookup was never tempted)${said}`);
+    assert.equal(report.copies_taken_for_ours, 0, `another app's copy is never taken for ours${said}`);
     for (const line of lines) assert.ok(!line.includes(token), `a log line leaks the token: ${line}`);
   });
 });
