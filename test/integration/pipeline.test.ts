@@ -229,7 +229,11 @@ describe('token hygiene against redirects', () => {
 
 describe('ARM read budget', () => {
   it('defers polls beyond the budget without calling ARM, and follows ARM\'s remaining-reads header', async () => {
+    // The budget refills with time: its clock stands still here, so that a slow machine between two
+    // invocations cannot refill a token and turn a deferral into a read.
+    const frozen = () => 1_000_000;
     const h = await harness({ ARM_READ_BURST: '1', ARM_READS_PER_SECOND: '1' });
+    h.rt.deps.monotonic = frozen;
     const ids = [commandId(), commandId(), commandId()];
     for (const id of ids) stack().arm.addCommand(CLUSTER, id, {});
     const outcomes = [];
@@ -239,6 +243,7 @@ describe('ARM read budget', () => {
     assert.deepEqual(ids.map((id) => stack().arm.readsFor(id).length), [1, 0, 0]);
 
     const h2 = await harness({ ARM_READ_BURST: '100' });
+    h2.rt.deps.monotonic = frozen;
     const a = commandId();
     const b = commandId();
     stack().arm.addCommand(CLUSTER, a, { steps: [{ status: 202, headers: { 'x-ms-ratelimit-remaining-subscription-reads': '0' } }] });
