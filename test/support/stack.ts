@@ -50,12 +50,12 @@ export interface Harness {
   main: QueueClient;
   poison: QueueClient;
   invoke(message: unknown, meta?: Record<string, unknown>): Promise<PollOutcome>;
-  /** Every re-enqueue the handler made (they also went to the queue). */
-  sent: { text: string; delaySeconds: number }[];
+  /** Every re-enqueue the handler made (they also went to the queue), and when it was asked for (ms). */
+  sent: { text: string; delaySeconds: number; at: number }[];
   /** Invokes the newest re-enqueued message at once, without waiting for it to become visible. */
   invokeNext(): Promise<PollOutcome>;
   /** Receives the next visible message (waiting up to `waitMs`), runs the handler, completes it. */
-  pollOnce(waitMs?: number): Promise<{ outcome: PollOutcome; waitedMs: number; text: string } | undefined>;
+  pollOnce(waitMs?: number): Promise<{ outcome: PollOutcome; waitedMs: number; receivedAt: number; text: string } | undefined>;
 }
 
 /** An app with its own queue and its own Slack/Teams channel, so tests do not see each other. */
@@ -74,11 +74,12 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
   });
   const rt = createRuntime(env);
   await rt.queue.ensureQueues();
-  const sent: { text: string; delaySeconds: number }[] = [];
+  const sent: { text: string; delaySeconds: number; at: number }[] = [];
   const send = rt.deps.queue.send;
   rt.deps.queue.send = async (text, delaySeconds) => {
+    const at = Date.now();
     await send(text, delaySeconds);
-    sent.push({ text, delaySeconds });
+    sent.push({ text, delaySeconds, at });
   };
   const handler = createPollHandler(() => rt);
   const logs: string[] = [];
@@ -112,9 +113,10 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
       while (Date.now() - started < waitMs) {
         const { receivedMessageItems: [m] } = await rt.queue.main.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 30 });
         if (m) {
+          const receivedAt = Date.now();
           const outcome = await invoke(JSON.parse(m.messageText), { dequeueCount: m.dequeueCount, id: m.messageId, insertionTime: m.insertedOn });
           await rt.queue.main.deleteMessage(m.messageId, m.popReceipt);
-          return { outcome, waitedMs: Date.now() - started, text: m.messageText };
+          return { outcome, waitedMs: Date.now() - started, receivedAt, text: m.messageText };
         }
         await new Promise((r) => setTimeout(r, 100));
       }
