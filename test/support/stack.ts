@@ -55,7 +55,7 @@ export interface Harness {
   /** Invokes the newest re-enqueued message at once, without waiting for it to become visible. */
   invokeNext(): Promise<PollOutcome>;
   /** Receives the next visible message (waiting up to `waitMs`), runs the handler, completes it. */
-  pollOnce(waitMs?: number): Promise<{ outcome: PollOutcome; waitedMs: number; receivedAt: number; text: string } | undefined>;
+  pollOnce(waitMs?: number): Promise<{ outcome: PollOutcome; receivedAt: number; text: string } | undefined>;
 }
 
 /** An app with its own queue and its own Slack/Teams channel, so tests do not see each other. */
@@ -116,7 +116,7 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
           const receivedAt = Date.now();
           const outcome = await invoke(JSON.parse(m.messageText), { dequeueCount: m.dequeueCount, id: m.messageId, insertionTime: m.insertedOn });
           await rt.queue.main.deleteMessage(m.messageId, m.popReceipt);
-          return { outcome, waitedMs: Date.now() - started, receivedAt, text: m.messageText };
+          return { outcome, receivedAt, text: m.messageText };
         }
         await new Promise((r) => setTimeout(r, 100));
       }
