@@ -139,7 +139,7 @@ export function createRunCommandClient(
           const wait = startRetryDelaySeconds({ attempt, refusal: 'throttled', ...(asked !== undefined ? { retryAfterSeconds: asked } : {}) });
           if (wait === undefined) {
             const f = failure(res.status, res.bodyAsText ?? '', 'start the command');
-            return { ...f, message: `${f.message}${asked !== undefined ? `; try again in ${Math.ceil(asked)}s` : ''} (nothing was started)` };
+            return { ...f, message: `${f.message}${asked === undefined ? '' : Number.isFinite(asked) ? `; try again in ${Math.ceil(asked)}s` : '; try again later'} (nothing was started)` };
           }
           options.onRetry?.(`ARM refused the start with 429 (nothing was started); trying again in ${wait}s`);
           await nap(wait * 1000);

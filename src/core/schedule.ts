@@ -135,6 +135,7 @@ export function startRetryDelaySeconds(input: { attempt: number; refusal: 'throt
   const backoff = 2 ** (input.attempt - 1);
   if (input.refusal === 'not-connected') return backoff;
   const asked = input.retryAfterSeconds;
-  if (asked !== undefined && Number.isFinite(asked) && asked > START_RETRY_AFTER_CAP_SECONDS) return undefined;
+  // Beyond the bound, or too large to be a number (a 400-digit Retry-After parses to Infinity): not waited.
+  if (asked !== undefined && !(asked <= START_RETRY_AFTER_CAP_SECONDS)) return undefined;
   return Math.max(1, Math.ceil(asked ?? backoff));
 }

@@ -319,6 +319,12 @@ describe('run: a start is never sent twice', () => {
     assert.equal(r2.status, 2);
     assert.match(r2.stderr, /ARM answered 429 TooManyRequests: throttled; try again in 3600s \(nothing was started\)/);
     assert.equal(postsTo(refusedLong.ref.resourceName).length, 1, 'a Retry-After beyond the bound is not waited out');
+    // A Retry-After too long to be a number (it parses to Infinity): not a reason to try again at once.
+    const absurd = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '9'.repeat(400) }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
+    const r3 = await cli(['run', '--cluster', absurd.id, '--command', 'x'], h.env);
+    assert.equal(r3.status, 2);
+    assert.match(r3.stderr, /throttled; try again later \(nothing was started\)/);
+    assert.equal(postsTo(absurd.ref.resourceName).length, 1, 'an absurd Retry-After is not taken for none');
   });
 
   it('a connection that was never made is tried again; the command starts once', async () => {

@@ -44,6 +44,8 @@ describe('retries of a start (the runCommand POST)', () => {
   it('a Retry-After beyond the bound is not waited out: the caller is told to try later', () => {
     assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS }), START_RETRY_AFTER_CAP_SECONDS);
     assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS + 1 }), undefined);
+    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: Infinity }), undefined, 'a Retry-After too long to be a number');
+    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: NaN }), undefined);
   });
 });
 
