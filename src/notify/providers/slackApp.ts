@@ -303,11 +303,12 @@ export const slackApp: Provider<SlackAppSettings> = {
     const find = async (sinceMs: number, exclude?: string): Promise<PollFailure | undefined> => {
       step = 'lookup';
       const found = await lookup(web, settings, state, p, sinceMs, budgetLeft, exclude);
-      delete state.lookFrom;
       if (found.foreign > 0) notes.push(`${found.foreign} message(s) in the channel carry this command's metadata but were not posted by this app; they were left alone`);
       if (found.ts) state.ts = found.ts;
+      // Out of time: the lookup still owed (lookFrom) stays in the state for the next attempt.
       else if (!found.complete && !budgetLeft()) return { ok: false, failure: 'transient', detail: 'looking for an earlier post took this attempt\'s time', providerState: out() };
       else if (!found.complete) notes.push(`the lookup for an earlier post read ${LOOKUP_PAGES * LOOKUP_PAGE_SIZE} messages without reaching the time of the doubt; the channel may show this command twice`);
+      delete state.lookFrom;
       return undefined;
     };
     try {
