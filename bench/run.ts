@@ -18,7 +18,11 @@ import { createCredential, createRuntime } from '../src/runtime';
 import { simulate } from './simulate';
 
 const ROOT = resolve(__dirname, '..');
-const CLUSTER = { subscriptionId: '00000000-0000-0000-0000-0000000000be', resourceGroupName: 'rg-bench', resourceName: 'aks-bench' };
+const CLUSTER = {
+  subscriptionId: '00000000-0000-0000-0000-0000000000be',
+  resourceGroupName: 'rg-bench',
+  resourceName: 'aks-bench',
+};
 const CLUSTER_ID = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
 const UNLIMITED = { ARM_READS_PER_SECOND: '10000', ARM_READ_BURST: '10000' };
 
@@ -34,7 +38,9 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
  * versus the same three SDK calls made directly; and versus ARM GET + re-enqueue alone, for the cost of
  * the ledger write itself.
  */
-async function overhead(s: StandIns): Promise<{ handlerMs: number; directMs: number; ratio: number; twoCallMs: number }> {
+async function overhead(
+  s: StandIns,
+): Promise<{ handlerMs: number; directMs: number; ratio: number; twoCallMs: number }> {
   const env = s.env({ COMMAND_QUEUE_NAME: 'bench-overhead', ...UNLIMITED });
   const rt = createRuntime(env);
   await rt.queue.ensureQueues();
@@ -42,17 +48,31 @@ async function overhead(s: StandIns): Promise<{ handlerMs: number; directMs: num
   const id = 'benchoverhead0001';
   s.arm.addCommand(CLUSTER, id, {});
   const message = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl get nodes' });
-  const context = (id: string) => new InvocationContext({ functionName: 'pollCommandResult', triggerMetadata: { dequeueCount: 1, id }, logHandler: () => undefined });
+  const context = (id: string) =>
+    new InvocationContext({
+      functionName: 'pollCommandResult',
+      triggerMetadata: { dequeueCount: 1, id },
+      logHandler: () => undefined,
+    });
   // The same SDK clients, called directly: the ARM pipeline (same policies, same credential type) and the queue client.
   const pipeline = createArmPipeline(createCredential(rt.config), rt.config.armScope);
   const httpClient = createDefaultHttpClient();
   const url = commandResultUrl(rt.config.armEndpoint, CLUSTER, id, rt.config.aksApiVersion);
-  const table = TableClient.fromConnectionString(rt.config.storage.connectionString!, 'benchdirect', { allowInsecureConnection: true });
+  const table = TableClient.fromConnectionString(rt.config.storage.connectionString!, 'benchdirect', {
+    allowInsecureConnection: true,
+  });
   await table.createTable();
   await table.upsertEntity({ partitionKey: 'p', rowKey: '_command', gen: 0 });
   let etag: string = (await table.getEntity('p', '_command')).etag!;
   const direct = async (withLedger = true) => {
-    if (withLedger) etag = (await table.updateEntity({ partitionKey: 'p', rowKey: '_command', gen: 1, owner: 'x', pollLeaseMs: 120000 }, 'Merge', { etag })).etag!;
+    if (withLedger)
+      etag = (
+        await table.updateEntity(
+          { partitionKey: 'p', rowKey: '_command', gen: 1, owner: 'x', pollLeaseMs: 120000 },
+          'Merge',
+          { etag },
+        )
+      ).etag!;
     const res = await pipeline.sendRequest(httpClient, createPipelineRequest({ url, method: 'GET', timeout: 15_000 }));
     if (res.status !== 202) throw new Error(`unexpected ${res.status}`);
     await rt.queue.main.sendMessage(message, { visibilityTimeout: 5, messageTimeToLive: -1 });
@@ -104,16 +124,27 @@ function rssKb(pid: number): number {
 }
 
 /** The bundled worker CLI with host.json's concurrency, polling commands that never finish. */
-async function workerRun(s: StandIns): Promise<{ throughput: number; rss1k: number; rss10k: number; queueErrors: string[] }> {
+async function workerRun(
+  s: StandIns,
+): Promise<{ throughput: number; rss1k: number; rss10k: number; queueErrors: string[] }> {
   const queueName = 'bench-worker';
-  const env = s.env({ COMMAND_QUEUE_NAME: queueName, POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '1', ...UNLIMITED });
+  const env = s.env({
+    COMMAND_QUEUE_NAME: queueName,
+    POLL_INITIAL_DELAY_SECONDS: '1',
+    POLL_MAX_DELAY_SECONDS: '1',
+    ...UNLIMITED,
+  });
   const rt = createRuntime(env);
   await rt.queue.ensureQueues();
   const ids = Array.from({ length: 1500 }, (_, i) => `benchworker${String(i).padStart(5, '0')}`);
   for (const id of ids) s.arm.addCommand(CLUSTER, id, {});
   const idSet = new Set(ids);
   for (let i = 0; i < ids.length; i += 50) {
-    await Promise.all(ids.slice(i, i + 50).map((id) => rt.queue.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))));
+    await Promise.all(
+      ids
+        .slice(i, i + 50)
+        .map((id) => rt.queue.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))),
+    );
   }
   const polls = () => s.arm.requests.reduce((n, r) => n + (idSet.has(r.commandId) ? 1 : 0), 0);
   const child = spawn(process.execPath, [resolve(ROOT, 'dist/cli.js'), 'worker', '--max-polling-interval-ms', '100'], {
@@ -127,7 +158,8 @@ async function workerRun(s: StandIns): Promise<{ throughput: number; rss1k: numb
     stream.on('data', (d: Buffer) => {
       const lines = (rest + d.toString()).split('\n');
       rest = lines.pop() ?? '';
-      for (const l of lines) if (/PopReceiptMismatch|could not extend|unsettled [1-9]|MessageNotFound/.test(l)) queueErrors.push(l);
+      for (const l of lines)
+        if (/PopReceiptMismatch|could not extend|unsettled [1-9]|MessageNotFound/.test(l)) queueErrors.push(l);
     });
   }
   const waitFor = async (n: number) => {
@@ -160,8 +192,15 @@ function timeProcess(args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 function coldStart(): { importMs: number; bareMs: number } {
-  const env = { ...process.env, AzureWebJobsStorage: 'UseDevelopmentStorage=true', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/x' };
-  const entry = resolve(ROOT, (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { main: string }).main);
+  const env = {
+    ...process.env,
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/x',
+  };
+  const entry = resolve(
+    ROOT,
+    (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { main: string }).main,
+  );
   const imports: number[] = [];
   const bare: number[] = [];
   for (let i = 0; i < 21; i++) {
@@ -173,7 +212,12 @@ function coldStart(): { importMs: number; bareMs: number } {
 
 /** What .funcignore lets into the package. */
 function packageKb(): number {
-  return ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js'].reduce((n, f) => n + statSync(resolve(ROOT, f)).size, 0) / 1024;
+  return (
+    ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js'].reduce(
+      (n, f) => n + statSync(resolve(ROOT, f)).size,
+      0,
+    ) / 1024
+  );
 }
 
 async function main(tlsDir: string): Promise<void> {
@@ -235,12 +279,24 @@ async function main(tlsDir: string): Promise<void> {
       ['reads_per_command_fixed_5s', String(result.reads_per_command_fixed_5s), ''],
       ['reads vs fixed 5 s poller', `${round(100 * result.reads_ratio_vs_fixed_5s, 1)} %`, '≤ 50 %'],
       ['worst_lag_ratio', String(result.worst_lag_ratio), '≤ 1.0'],
-      ['notification lag p50 / p90 / p99 / max (s)', `${schedule.lagSeconds.p50} / ${schedule.lagSeconds.p90} / ${schedule.lagSeconds.p99} / ${schedule.lagSeconds.max}`, ''],
+      [
+        'notification lag p50 / p90 / p99 / max (s)',
+        `${schedule.lagSeconds.p50} / ${schedule.lagSeconds.p90} / ${schedule.lagSeconds.p99} / ${schedule.lagSeconds.max}`,
+        '',
+      ],
       ['sim_1000_all_notified', String(result.sim_1000_all_notified), 'true'],
       ['sim_1000_throttled_share', String(result.sim_1000_throttled_share), '≤ 0.05'],
       ['sim_1000_peak_reads_per_s', String(result.sim_1000_peak_reads_per_s), '≤ 250 (bucket)'],
-      ['  same, without the read budget: throttled share', String(result.sim_1000_without_budget_throttled_share), '(for contrast)'],
-      ['RSS after 1,000 / 10,000 polls', `${result.rss_after_1000_polls_mb} / ${result.rss_after_10000_polls_mb} MB`, 'no growth'],
+      [
+        '  same, without the read budget: throttled share',
+        String(result.sim_1000_without_budget_throttled_share),
+        '(for contrast)',
+      ],
+      [
+        'RSS after 1,000 / 10,000 polls',
+        `${result.rss_after_1000_polls_mb} / ${result.rss_after_10000_polls_mb} MB`,
+        'no growth',
+      ],
     ];
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));

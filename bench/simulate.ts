@@ -14,7 +14,6 @@ import { MemoryResultStore } from '../src/store/results';
 
 export { prng };
 
-
 /** 60% 5–60 s, 30% 1–10 min, 10% 10–60 min. */
 export function runTimeSeconds(random: () => number): number {
   const r = random();
@@ -32,7 +31,7 @@ class MinHeap<T> {
   push(at: number, value: T): void {
     const a = this.items;
     a.push({ at, seq: this.seq++, value });
-    for (let i = a.length - 1; i > 0; ) {
+    for (let i = a.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (this.less(a[i]!, a[p]!)) [a[i], a[p]] = [a[p]!, a[i]!];
       else break;
@@ -46,7 +45,7 @@ class MinHeap<T> {
     const last = a.pop()!;
     if (a.length > 0) {
       a[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
@@ -107,12 +106,22 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       const second = Math.floor(now / 1000);
       readsPerSecond.set(second, (readsPerSecond.get(second) ?? 0) + 1);
       if (bucket && options.armBucket) {
-        bucket.tokens = Math.min(options.armBucket.burst, bucket.tokens + ((now - bucket.at) / 1000) * options.armBucket.perSecond);
+        bucket.tokens = Math.min(
+          options.armBucket.burst,
+          bucket.tokens + ((now - bucket.at) / 1000) * options.armBucket.perSecond,
+        );
         bucket.at = now;
         if (bucket.tokens < 1) {
           throttled++;
           const retryAfterSeconds = Math.ceil((1 - bucket.tokens) / options.armBucket.perSecond);
-          return { kind: 'transient', detail: 'ARM throttled the read (429)', status: 429, throttled: true, retryAfterSeconds, remainingReads: 0 };
+          return {
+            kind: 'transient',
+            detail: 'ARM throttled the read (429)',
+            status: 429,
+            throttled: true,
+            retryAfterSeconds,
+            remainingReads: 0,
+          };
         }
         bucket.tokens -= 1;
       }
@@ -139,10 +148,21 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       return { ok: true };
     },
   };
-  const target: Target = { name: 'sim', kind: 'sim', provider: provider as Provider<unknown>, settings: null, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) };
+  const target: Target = {
+    name: 'sim',
+    kind: 'sim',
+    provider: provider as Provider<unknown>,
+    settings: null,
+    notifyOn: 'all',
+    includeLogs: true,
+    scope: new ClusterScope([]),
+  };
   const clock = () => now;
   const deps: PollDeps = {
-    schedule: { initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS, maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS },
+    schedule: {
+      initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS,
+      maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS,
+    },
     timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
     delivery: { timeoutHours: DEFAULTS.DELIVERY_TIMEOUT_HOURS, maxDelaySeconds: DEFAULTS.DELIVERY_MAX_DELAY_SECONDS },
     arm,

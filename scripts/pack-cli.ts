@@ -9,13 +9,21 @@ const ROOT = resolve(__dirname, '..');
 
 /** Packs `<out>/dist/cli.js` into `<out>/dist/aks-command-notifier-cli-<version>.tgz` (out: the repository by default). */
 export function packCli(out = ROOT): string {
-  const app = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; description: string };
+  const app = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    license: string;
+    description: string;
+  };
   const dir = join(out, 'dist', 'cli-package');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'dist'), { recursive: true });
   copyFileSync(join(out, 'dist', 'cli.js'), join(dir, 'dist', 'cli.js'));
-  writeFileSync(join(dir, 'bin', 'aks-command-notifier.js'), "#!/usr/bin/env node\nrequire('../dist/cli.js').main();\n", { mode: 0o755 });
+  writeFileSync(
+    join(dir, 'bin', 'aks-command-notifier.js'),
+    "#!/usr/bin/env node\nrequire('../dist/cli.js').main();\n",
+    { mode: 0o755 },
+  );
   writeFileSync(
     join(dir, 'package.json'),
     `${JSON.stringify(
@@ -36,7 +44,13 @@ export function packCli(out = ROOT): string {
     join(dir, 'README.md'),
     '# aks-command-notifier CLI\n\nStart a command on a private AKS cluster with your own identity and have the notifier post its result:\n\n```bash\naks-command-notifier run --cluster <clusterResourceId> --command "kubectl get nodes" [--wait]\n```\n\nSee the project README for every command and setting.\n',
   );
-  const tgz = execFileSync('npm', ['pack', '--pack-destination', join(out, 'dist'), '--silent'], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tgz = execFileSync('npm', ['pack', '--pack-destination', join(out, 'dist'), '--silent'], {
+    cwd: dir,
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   return join(out, 'dist', tgz);
 }
 

@@ -33,7 +33,9 @@ export function packagedFiles(root = ROOT): string[] {
 /** Every file the function app loads at run time: the entry, and every bundle it loads lazily. */
 export function requiredFiles(root = ROOT): string[] {
   const main = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }).main;
-  const bundles = readdirSync(join(root, 'dist', 'function')).filter((f) => f.endsWith('.js')).map((f) => `dist/function/${f}`);
+  const bundles = readdirSync(join(root, 'dist', 'function'))
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => `dist/function/${f}`);
   return ['host.json', 'package.json', main, ...bundles];
 }
 
@@ -41,7 +43,10 @@ export function writePackage(root = ROOT, out = PACKAGE_PATH): { files: string[]
   const files = packagedFiles(root);
   const missing = requiredFiles(root).filter((f) => !files.includes(f));
   if (missing.length > 0) throw new Error(`.funcignore leaves out files the app loads: ${missing.join(', ')}`);
-  const zip = zipSync(Object.fromEntries(files.map((f) => [f, readFileSync(join(root, f))])), { level: 9, mtime: new Date('2026-01-01T00:00:00Z') });
+  const zip = zipSync(Object.fromEntries(files.map((f) => [f, readFileSync(join(root, f))])), {
+    level: 9,
+    mtime: new Date('2026-01-01T00:00:00Z'),
+  });
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(out, zip);
   return { files, bytes: zip.length };
@@ -49,5 +54,7 @@ export function writePackage(root = ROOT, out = PACKAGE_PATH): { files: string[]
 
 if (require.main === module) {
   const { files, bytes } = writePackage();
-  console.log(`${relative(ROOT, PACKAGE_PATH)}: ${files.length} files, ${(bytes / 1024).toFixed(1)} kB\n${files.map((f) => `  ${f}`).join('\n')}`);
+  console.log(
+    `${relative(ROOT, PACKAGE_PATH)}: ${files.length} files, ${(bytes / 1024).toFixed(1)} kB\n${files.map((f) => `  ${f}`).join('\n')}`,
+  );
 }

@@ -99,9 +99,19 @@ export interface AppConfig extends StorageSettings {
 const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
 
 // Queue names: 3-63 chars, lowercase letters, digits, single hyphens (leaving room for "-poison").
-const queueName = z.string().check(z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}$/, 'must be 3-56 lowercase letters, digits or single hyphens'));
-const tableName = z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters or digits, starting with a letter'));
-const containerName = z.string().check(z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'must be 3-63 lowercase letters, digits or single hyphens'));
+const queueName = z
+  .string()
+  .check(
+    z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}$/, 'must be 3-56 lowercase letters, digits or single hyphens'),
+  );
+const tableName = z
+  .string()
+  .check(z.regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters or digits, starting with a letter'));
+const containerName = z
+  .string()
+  .check(
+    z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'must be 3-63 lowercase letters, digits or single hyphens'),
+  );
 const apiVersion = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-09-01'));
 const targetName = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -133,7 +143,11 @@ function optional(env: Env, name: string): string | undefined {
 
 /** Settings this app reads (other apps' settings in the same environment are not ours to judge). */
 function isOwnSetting(name: string): boolean {
-  return (SETTING_NAMES as readonly string[]).includes(name) || name.startsWith('NOTIFY_TARGET_') || name.startsWith('AzureWebJobsStorage__');
+  return (
+    (SETTING_NAMES as readonly string[]).includes(name) ||
+    name.startsWith('NOTIFY_TARGET_') ||
+    name.startsWith('AzureWebJobsStorage__')
+  );
 }
 
 /** Unresolved Key Vault references arrive as their literal text: say which setting, never its value. */
@@ -168,7 +182,8 @@ function checkConnectionString(value: string): void {
     if (i > 0) parts.set(pair.slice(0, i).trim().toLowerCase(), pair.slice(i + 1).trim());
   }
   if (parts.get('usedevelopmentstorage') === 'true') return;
-  if (!parts.has('accountname') && !parts.has('queueendpoint')) throw new ConfigError('AzureWebJobsStorage', 'is not a storage connection string');
+  if (!parts.has('accountname') && !parts.has('queueendpoint'))
+    throw new ConfigError('AzureWebJobsStorage', 'is not a storage connection string');
   const derivable = parts.has('accountname') && parts.has('endpointsuffix');
   for (const s of SERVICES) {
     if (parts.has(`${s.name.toLowerCase()}endpoint`) || derivable) continue;
@@ -189,7 +204,10 @@ function armEndpointOf(env: Env): string {
 export function parseQueueUrl(setting: string, value: string, env: Env): URL {
   const url = parseStorageUrl(setting, value, 'queue', armEndpointOf(env));
   if (url.pathname.split('/').filter(Boolean).length < 1) {
-    throw new ConfigError(setting, `must name the queue: https://<account>.queue.${storageSuffixFor(armEndpointOf(env)) ?? '<storage suffix>'}/<queue>`);
+    throw new ConfigError(
+      setting,
+      `must name the queue: https://<account>.queue.${storageSuffixFor(armEndpointOf(env)) ?? '<storage suffix>'}/<queue>`,
+    );
   }
   return url;
 }
@@ -202,7 +220,11 @@ export function loadStorageConfig(env: Env): StorageConfig {
   }
   const accountName = optional(env, 'AzureWebJobsStorage__accountName');
   const armEndpoint = armEndpointOf(env);
-  if (accountName !== undefined && !/^[a-z0-9]{3,24}$/.test(accountName)) throw new ConfigError('AzureWebJobsStorage__accountName', 'must be a storage account name: 3-24 lowercase letters and digits');
+  if (accountName !== undefined && !/^[a-z0-9]{3,24}$/.test(accountName))
+    throw new ConfigError(
+      'AzureWebJobsStorage__accountName',
+      'must be a storage account name: 3-24 lowercase letters and digits',
+    );
   const suffix = storageSuffixFor(armEndpoint);
   const uri = (service: 'queue' | 'table' | 'blob') => {
     const setting = `AzureWebJobsStorage__${service}ServiceUri`;
@@ -212,17 +234,32 @@ export function loadStorageConfig(env: Env): StorageConfig {
       return given;
     }
     if (!accountName) return undefined;
-    if (!suffix) throw new ConfigError('AzureWebJobsStorage__accountName', `needs a cloud this app knows in ARM_ENDPOINT; set ${setting} instead`);
+    if (!suffix)
+      throw new ConfigError(
+        'AzureWebJobsStorage__accountName',
+        `needs a cloud this app knows in ARM_ENDPOINT; set ${setting} instead`,
+      );
     return `https://${accountName}.${service}.${suffix}`;
   };
   const queueServiceUri = uri('queue');
   const tableServiceUri = uri('table');
   const blobServiceUri = uri('blob');
   if (!queueServiceUri) {
-    throw new ConfigError('AzureWebJobsStorage', 'set a connection string, or AzureWebJobsStorage__queueServiceUri (identity-based connection)');
+    throw new ConfigError(
+      'AzureWebJobsStorage',
+      'set a connection string, or AzureWebJobsStorage__queueServiceUri (identity-based connection)',
+    );
   }
-  if (!tableServiceUri) throw new ConfigError('AzureWebJobsStorage__tableServiceUri', 'is required with an identity-based connection: the delivery ledger needs the Table service');
-  if (!blobServiceUri) throw new ConfigError('AzureWebJobsStorage__blobServiceUri', 'is required with an identity-based connection: the stored results need the Blob service');
+  if (!tableServiceUri)
+    throw new ConfigError(
+      'AzureWebJobsStorage__tableServiceUri',
+      'is required with an identity-based connection: the delivery ledger needs the Table service',
+    );
+  if (!blobServiceUri)
+    throw new ConfigError(
+      'AzureWebJobsStorage__blobServiceUri',
+      'is required with an identity-based connection: the stored results need the Blob service',
+    );
   const clientId = optional(env, 'AzureWebJobsStorage__clientId');
   return { queueServiceUri, tableServiceUri, blobServiceUri, ...(clientId ? { clientId } : {}) };
 }
@@ -252,7 +289,10 @@ function settingsContext(env: Env, target: string, nameOf: (option: string) => s
 
 function readScope(ctx: SettingsContext): ClusterScope {
   const raw = ctx.get('CLUSTERS');
-  const patterns = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const patterns = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const p of patterns) {
     const problem = clusterPatternProblem(p);
     if (problem) ctx.fail('CLUSTERS', problem);
@@ -260,7 +300,13 @@ function readScope(ctx: SettingsContext): ClusterScope {
   return new ClusterScope(patterns);
 }
 
-function buildTarget(env: Env, name: string, provider: Provider<unknown>, ctx: SettingsContext, named: boolean): Target {
+function buildTarget(
+  env: Env,
+  name: string,
+  provider: Provider<unknown>,
+  ctx: SettingsContext,
+  named: boolean,
+): Target {
   const settings = provider.readSettings(ctx);
   const notifyOn = named ? read(env, ctx.nameOf('ON'), z.enum(['all', 'failure']), 'all' as NotifyOn) : 'all';
   const includeLogs = named ? read(env, ctx.nameOf('LOGS'), z.enum(['true', 'false']), 'true') === 'true' : true;
@@ -269,7 +315,16 @@ function buildTarget(env: Env, name: string, provider: Provider<unknown>, ctx: S
     if (!provider.validateMention) ctx.fail('MENTION', `is not supported by ${provider.kind} targets`);
     provider.validateMention(ctx, mention);
   }
-  return { name, kind: provider.kind, provider, settings, notifyOn, includeLogs, ...(mention ? { mention } : {}), scope: readScope(ctx) };
+  return {
+    name,
+    kind: provider.kind,
+    provider,
+    settings,
+    notifyOn,
+    includeLogs,
+    ...(mention ? { mention } : {}),
+    scope: readScope(ctx),
+  };
 }
 
 function loadTargets(env: Env): { targets: Target[]; defaultTargets: string[] } {
@@ -277,7 +332,11 @@ function loadTargets(env: Env): { targets: Target[]; defaultTargets: string[] } 
   for (const provider of PROVIDERS) {
     const zero = provider.zeroConfig;
     if (!zero || !optional(env, zero.settings.URL ?? '')) continue;
-    const ctx = settingsContext(env, zero.name, (option) => zero.settings[option] ?? `${zero.name.toUpperCase()}_${option}`);
+    const ctx = settingsContext(
+      env,
+      zero.name,
+      (option) => zero.settings[option] ?? `${zero.name.toUpperCase()}_${option}`,
+    );
     targets.push(buildTarget(env, zero.name, provider as Provider<unknown>, ctx, false));
   }
   const zeroConfig = targets.map((t) => t.name);
@@ -288,21 +347,36 @@ function loadTargets(env: Env): { targets: Target[]; defaultTargets: string[] } 
     .filter(Boolean);
   for (const name of named) {
     if (!targetName.test(name) || name === 'default') {
-      throw new ConfigError('NOTIFY_TARGETS', `target name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits or hyphens (and not "default")`);
+      throw new ConfigError(
+        'NOTIFY_TARGETS',
+        `target name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits or hyphens (and not "default")`,
+      );
     }
-    if (targets.some((t) => t.name === name)) throw new ConfigError('NOTIFY_TARGETS', `target "${name}" is defined twice`);
+    if (targets.some((t) => t.name === name))
+      throw new ConfigError('NOTIFY_TARGETS', `target "${name}" is defined twice`);
     const prefix = settingPrefix(name);
     const kinds = PROVIDERS.map((p) => p.kind);
     const kind = optional(env, `${prefix}KIND`);
     if (!kind) throw new ConfigError(`${prefix}KIND`, `is required: ${kinds.join(', ')}`);
     const provider = providerFor(kind);
     if (!provider) throw new ConfigError(`${prefix}KIND`, `must be one of ${kinds.join(', ')}`);
-    targets.push(buildTarget(env, name, provider as Provider<unknown>, settingsContext(env, name, (option) => `${prefix}${option}`), true));
+    targets.push(
+      buildTarget(
+        env,
+        name,
+        provider as Provider<unknown>,
+        settingsContext(env, name, (option) => `${prefix}${option}`),
+        true,
+      ),
+    );
   }
 
   const defaultsRaw = optional(env, 'NOTIFY_DEFAULT_TARGETS');
   const defaultTargets = defaultsRaw
-    ? defaultsRaw.split(',').map((s) => s.trim()).filter(Boolean)
+    ? defaultsRaw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     : zeroConfig.length > 0
       ? zeroConfig
       : targets.map((t) => t.name);
@@ -312,7 +386,10 @@ function loadTargets(env: Env): { targets: Target[]; defaultTargets: string[] } 
     }
   }
   if (targets.length === 0) {
-    throw new ConfigError('SLACK_WEBHOOK_URL', 'no notification target: set SLACK_WEBHOOK_URL, TEAMS_WEBHOOK_URL or NOTIFY_TARGETS');
+    throw new ConfigError(
+      'SLACK_WEBHOOK_URL',
+      'no notification target: set SLACK_WEBHOOK_URL, TEAMS_WEBHOOK_URL or NOTIFY_TARGETS',
+    );
   }
   return { targets, defaultTargets };
 }
@@ -339,7 +416,10 @@ export function loadStorageSettings(env: Env = process.env): StorageSettings {
     deliveryTableName: read(env, 'DELIVERY_TABLE_NAME', tableName, DEFAULTS.DELIVERY_TABLE_NAME),
     resultContainerName: read(env, 'RESULT_CONTAINER_NAME', containerName, DEFAULTS.RESULT_CONTAINER_NAME),
     retentionDays: readNumber(env, 'LEDGER_RETENTION_DAYS', true),
-    delivery: { timeoutHours: readNumber(env, 'DELIVERY_TIMEOUT_HOURS'), maxDelaySeconds: readNumber(env, 'DELIVERY_MAX_DELAY_SECONDS') },
+    delivery: {
+      timeoutHours: readNumber(env, 'DELIVERY_TIMEOUT_HOURS'),
+      maxDelaySeconds: readNumber(env, 'DELIVERY_MAX_DELAY_SECONDS'),
+    },
     ...(azureClientId ? { azureClientId } : {}),
   };
 }
@@ -363,15 +443,24 @@ export function loadCallerSettings(env: Env = process.env): CallerSettings {
   const initialDelaySeconds = readNumber(env, 'POLL_INITIAL_DELAY_SECONDS');
   const maxDelaySeconds = readNumber(env, 'POLL_MAX_DELAY_SECONDS');
   const names = [
-    ...PROVIDERS.flatMap((p) => (p.zeroConfig && optional(env, p.zeroConfig.settings.URL ?? '') ? [p.zeroConfig.name] : [])),
-    ...(optional(env, 'NOTIFY_TARGETS') ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+    ...PROVIDERS.flatMap((p) =>
+      p.zeroConfig && optional(env, p.zeroConfig.settings.URL ?? '') ? [p.zeroConfig.name] : [],
+    ),
+    ...(optional(env, 'NOTIFY_TARGETS') ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
   ];
   return {
     armEndpoint: armEndpointUrl.origin,
     armScope: scopeForArmEndpoint(armEndpointUrl.origin),
     aksApiVersion: read(env, 'AKS_API_VERSION', apiVersion, DEFAULTS.AKS_API_VERSION),
     armTimeoutMs: readNumber(env, 'ARM_TIMEOUT_SECONDS') * 1000,
-    poll: { initialDelaySeconds, maxDelaySeconds: Math.max(initialDelaySeconds, maxDelaySeconds), timeoutMinutes: readNumber(env, 'POLL_TIMEOUT_MINUTES') },
+    poll: {
+      initialDelaySeconds,
+      maxDelaySeconds: Math.max(initialDelaySeconds, maxDelaySeconds),
+      timeoutMinutes: readNumber(env, 'POLL_TIMEOUT_MINUTES'),
+    },
     ...(names.length > 0 ? { knownTargets: names } : {}),
   };
 }
@@ -391,7 +480,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const stored = loadStorageSettings(env);
   // Rows and results must outlive every command they describe: its polling and its delivery.
   if (stored.retentionDays * 24 < timeoutMinutes / 60 + stored.delivery.timeoutHours) {
-    throw new ConfigError('LEDGER_RETENTION_DAYS', `must cover POLL_TIMEOUT_MINUTES plus DELIVERY_TIMEOUT_HOURS (at least ${Math.ceil((timeoutMinutes / 60 + stored.delivery.timeoutHours) / 24)} days)`);
+    throw new ConfigError(
+      'LEDGER_RETENTION_DAYS',
+      `must cover POLL_TIMEOUT_MINUTES plus DELIVERY_TIMEOUT_HOURS (at least ${Math.ceil((timeoutMinutes / 60 + stored.delivery.timeoutHours) / 24)} days)`,
+    );
   }
   return {
     ...stored,

@@ -17,7 +17,10 @@ export function parseTimeSpan(value: string): number {
   const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/.exec(value.trim());
   if (!m) throw new Error(`not a TimeSpan: ${value}`);
   const [, days, h, min, s, frac] = m;
-  return ((Number(days ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s)) * 1000 + Math.round(Number(`0.${frac ?? 0}`) * 1000);
+  return (
+    ((Number(days ?? 0) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s)) * 1000 +
+    Math.round(Number(`0.${frac ?? 0}`) * 1000)
+  );
 }
 
 /** host.json of the app: where the host says the app is (AzureWebJobsScriptRoot), else the nearest one up. */

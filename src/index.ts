@@ -7,7 +7,9 @@ app.setup({ enableHttpStream: false });
 // Flush the app's telemetry when the host stops this instance (scale-in, deployment). Set up lazily by
 // the handlers (telemetry/setup.ts); nothing to do when it never was.
 app.hook.appTerminate(async () => {
-  const telemetry = (globalThis as Record<symbol, { shutdown(): Promise<void> } | undefined>)[Symbol.for('aks-command-notifier.telemetry')];
+  const telemetry = (globalThis as Record<symbol, { shutdown(): Promise<void> } | undefined>)[
+    Symbol.for('aks-command-notifier.telemetry')
+  ];
   await telemetry?.shutdown().catch(() => undefined);
 });
 

@@ -52,18 +52,25 @@ export function secretForms(secret: string): string[] {
 }
 
 export function createRedactor(secrets: readonly (string | undefined)[]): (text: string) => string {
-  const exact = [...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8).flatMap(secretForms))].sort((a, b) => b.length - a.length);
+  const exact = [
+    ...new Set(secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8).flatMap(secretForms)),
+  ].sort((a, b) => b.length - a.length);
   return (text) => {
     let out = text;
     for (const s of exact) if (out.includes(s)) out = out.split(s).join('[redacted]');
-    for (const p of PATTERNS) out = out.replace(p, (m, prefix?: unknown) => (typeof prefix === 'string' && m.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]'));
+    for (const p of PATTERNS)
+      out = out.replace(p, (m, prefix?: unknown) =>
+        typeof prefix === 'string' && m.startsWith(prefix) ? `${prefix}[redacted]` : '[redacted]',
+      );
     return out;
   };
 }
 
 /** One line, whatever it carries: newlines, other control characters and bidi controls are written as escapes. */
 export function oneLine(text: string): string {
-  return text.replace(LOG_ESCAPED, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return text.replace(LOG_ESCAPED, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 export function redactingLog(sink: Log, redact: (text: string) => string): Log {

@@ -32,17 +32,25 @@ export function createCredential(config: Pick<AppConfig, 'azureClientId'>): Toke
 
 /** The storage identity: the app's user-assigned identity in Azure, an operator's own login elsewhere. */
 export function storageCredential(config: StorageSettings): TokenCredential {
-  return config.storage.clientId ? new ManagedIdentityCredential({ clientId: config.storage.clientId }) : createCredential(config);
+  return config.storage.clientId
+    ? new ManagedIdentityCredential({ clientId: config.storage.clientId })
+    : createCredential(config);
 }
 
 export function createLedger(config: StorageSettings, credential?: TokenCredential): Ledger {
-  return new Ledger(new TableEntityStore(createTableClient(config.storage, config.deliveryTableName, credential), LEDGER_TIMEOUT_MS));
+  return new Ledger(
+    new TableEntityStore(createTableClient(config.storage, config.deliveryTableName, credential), LEDGER_TIMEOUT_MS),
+  );
 }
 
 export function createResultStore(config: StorageSettings, credential?: TokenCredential): BlobResultStore {
   return config.storage.connectionString
     ? BlobResultStore.fromConnectionString(config.storage.connectionString, config.resultContainerName)
-    : BlobResultStore.fromServiceUri(config.storage.blobServiceUri!, credential ?? storageCredential(config), config.resultContainerName);
+    : BlobResultStore.fromServiceUri(
+        config.storage.blobServiceUri!,
+        credential ?? storageCredential(config),
+        config.resultContainerName,
+      );
 }
 
 export function createRuntime(env: Env = process.env, overrides: Partial<PollDeps> = {}): Runtime {

@@ -59,12 +59,18 @@ export function parseStorageUrl(setting: string, value: string, service: Storage
   const suffix = storageSuffixFor(armEndpoint);
   const shape = `https://<account>.${service}.${suffix ?? '<storage suffix>'}/${service === 'queue' ? '<queue>' : ''}`;
   if (!suffix) {
-    throw new ConfigError(setting, `must be a loopback address: ARM_ENDPOINT names no cloud this app knows (Azure, Azure US Government, Azure China), so no Storage host can be checked, and a Storage token is good for every account`);
+    throw new ConfigError(
+      setting,
+      `must be a loopback address: ARM_ENDPOINT names no cloud this app knows (Azure, Azure US Government, Azure China), so no Storage host can be checked, and a Storage token is good for every account`,
+    );
   }
   const host = url.hostname.toLowerCase();
   const account = host.endsWith(`.${service}.${suffix}`) ? host.slice(0, -`.${service}.${suffix}`.length) : undefined;
   if (url.protocol !== 'https:' || account === undefined || !/^[a-z0-9]{3,24}$/.test(account) || url.port !== '') {
-    throw new ConfigError(setting, `must be ${shape} (${suffix} is the Storage suffix of ARM_ENDPOINT's cloud), or a loopback address for local use: a Storage token is good for every account it can reach, so it is sent nowhere else`);
+    throw new ConfigError(
+      setting,
+      `must be ${shape} (${suffix} is the Storage suffix of ARM_ENDPOINT's cloud), or a loopback address for local use: a Storage token is good for every account it can reach, so it is sent nowhere else`,
+    );
   }
   if (url.search || url.hash) throw new ConfigError(setting, `must not carry a query or fragment (a SAS): ${shape}`);
   return url;

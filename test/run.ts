@@ -26,7 +26,11 @@ function runtimes(): { path: string; version: string }[] {
 // the whole group is killed when it passes: red, and no orphan left holding CI's output open.
 const SUITE_LIMIT_SECONDS = Number(process.env.TEST_SUITE_LIMIT_SECONDS ?? 1500);
 
-function runSuite(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<number | string> {
+function runSuite(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<number | string> {
   return new Promise((done) => {
     const child = spawn(command, args, { ...options, stdio: 'inherit', detached: true });
     const killGroup = (signal: NodeJS.Signals) => {
@@ -85,7 +89,9 @@ async function main(): Promise<number> {
     });
     const ok = status === 0;
     failed ||= !ok;
-    summary.push(`Node ${node.version}: ${ok ? 'passed' : `FAILED (${status})`} in ${Math.round((Date.now() - started) / 1000)} s`);
+    summary.push(
+      `Node ${node.version}: ${ok ? 'passed' : `FAILED (${status})`} in ${Math.round((Date.now() - started) / 1000)} s`,
+    );
   }
   console.log(`\n${summary.join('\n')}`);
   return failed ? 1 : 0;

@@ -34,12 +34,19 @@ export interface ArmClientOptions {
 export const USER_AGENT = 'aks-command-notifier/0.2';
 
 /** `retry: false` for requests that are not idempotent (a runCommand POST): their caller decides. */
-export function createArmPipeline(credential: TokenCredential, scope: string, options: { retry?: boolean } = {}): Pipeline {
+export function createArmPipeline(
+  credential: TokenCredential,
+  scope: string,
+  options: { retry?: boolean } = {},
+): Pipeline {
   const pipeline = createEmptyPipeline();
   pipeline.addPolicy(userAgentPolicy({ userAgentPrefix: USER_AGENT }));
   pipeline.addPolicy(setClientRequestIdPolicy());
   // Reads: 5xx/408 and network errors get two quick retries. 429 comes back to us and becomes a delayed re-enqueue.
-  if (options.retry !== false) pipeline.addPolicy(exponentialRetryPolicy({ maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2000 }), { phase: 'Retry' });
+  if (options.retry !== false)
+    pipeline.addPolicy(exponentialRetryPolicy({ maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 2000 }), {
+      phase: 'Retry',
+    });
   pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: scope }), { phase: 'Sign' });
   return pipeline;
 }
@@ -75,7 +82,10 @@ export function createCommandResultReader(options: ArmClientOptions): CommandRes
       try {
         const res = await pipeline.sendRequest(httpClient, request);
         const headers = headersOf(res);
-        const answer: ArmRead = classifyArmResponse({ status: res.status, headers, bodyText: res.bodyAsText ?? '' }, now());
+        const answer: ArmRead = classifyArmResponse(
+          { status: res.status, headers, bodyText: res.bodyAsText ?? '' },
+          now(),
+        );
         const remaining = remainingReads(headers);
         if (remaining !== undefined) answer.remainingReads = remaining;
         else if (res.status === 429) answer.remainingReads = 0;

@@ -46,7 +46,10 @@ export interface RunCommandClient {
 function cloudError(text: string): { code?: string; message?: string } {
   try {
     const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
-    return { ...(typeof e?.code === 'string' ? { code: e.code } : {}), ...(typeof e?.message === 'string' ? { message: e.message.slice(0, 500) } : {}) };
+    return {
+      ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+      ...(typeof e?.message === 'string' ? { message: e.message.slice(0, 500) } : {}),
+    };
   } catch {
     return {};
   }
@@ -55,10 +58,19 @@ function cloudError(text: string): { code?: string; message?: string } {
 function failure(status: number, body: string, what: 'read the cluster' | 'start the command'): ArmFailure {
   const { code, message } = cloudError(body);
   const said = `${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
-  if (status === 401 || status === 403) return { ok: false, kind: 'forbidden', status, ...(code ? { code } : {}), message: `ARM answered ${said}` };
-  if (status === 404) return { ok: false, kind: 'notFound', status, ...(code ? { code } : {}), message: `ARM answered ${said}` };
-  if (status === 409) return { ok: false, kind: 'conflict', status, ...(code ? { code } : {}), message: `ARM answered ${said}` };
-  return { ok: false, kind: 'error', status, ...(code ? { code } : {}), message: `could not ${what}: ARM answered ${said}` };
+  if (status === 401 || status === 403)
+    return { ok: false, kind: 'forbidden', status, ...(code ? { code } : {}), message: `ARM answered ${said}` };
+  if (status === 404)
+    return { ok: false, kind: 'notFound', status, ...(code ? { code } : {}), message: `ARM answered ${said}` };
+  if (status === 409)
+    return { ok: false, kind: 'conflict', status, ...(code ? { code } : {}), message: `ARM answered ${said}` };
+  return {
+    ok: false,
+    kind: 'error',
+    status,
+    ...(code ? { code } : {}),
+    message: `could not ${what}: ARM answered ${said}`,
+  };
 }
 
 /** Error codes of a connection that was never made (refused, or no address): the request cannot have reached ARM. */
@@ -67,23 +79,37 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 function describeSendError(err: unknown): string {
   const e = err as { name?: string; code?: string; message?: string };
   if (e?.name === 'AbortError') return 'ARM did not answer in time';
-  return `${e?.code ?? e?.name ?? 'error'}: ${(e?.message ?? String(err)).replace(/https?:\/\/\S+/g, '<url>').split('\n')[0]!.slice(0, 200)}`;
+  return `${e?.code ?? e?.name ?? 'error'}: ${(e?.message ?? String(err))
+    .replace(/https?:\/\/\S+/g, '<url>')
+    .split('\n')[0]!
+    .slice(0, 200)}`;
 }
 
 export function createRunCommandClient(
-  options: Omit<ArmClientOptions, 'now'> & { sleep?: (ms: number) => Promise<void>; /** Told of each wait before a retry. */ onRetry?: (line: string) => void },
+  options: Omit<ArmClientOptions, 'now'> & {
+    sleep?: (ms: number) => Promise<void>;
+    /** Told of each wait before a retry. */ onRetry?: (line: string) => void;
+  },
 ): RunCommandClient {
   const reads = createArmPipeline(options.credential, options.scope);
   const writes = createArmPipeline(options.credential, options.scope, { retry: false });
   // Requests signed and handed to the HTTP client: from here on, a failure may come after ARM took it.
   const handedOver = new Set<string>();
-  writes.addPolicy({ name: 'handedOver', sendRequest: (req, next) => (handedOver.add(req.requestId), next(req)) }, { afterPhase: 'Sign' });
+  writes.addPolicy(
+    { name: 'handedOver', sendRequest: (req, next) => (handedOver.add(req.requestId), next(req)) },
+    { afterPhase: 'Sign' },
+  );
   const httpClient = options.httpClient ?? createDefaultHttpClient();
   const nap = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const origin = new URL(options.endpoint).origin;
   const request = (url: string, method: 'GET' | 'POST', body?: unknown) => {
     if (new URL(url).origin !== origin) throw new Error('ARM URL left the ARM endpoint');
-    const req = createPipelineRequest({ url, method, timeout: options.timeoutMs, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const req = createPipelineRequest({
+      url,
+      method,
+      timeout: options.timeoutMs,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     req.headers.set('accept', 'application/json');
     if (body !== undefined) req.headers.set('content-type', 'application/json');
     return req;
@@ -102,7 +128,12 @@ export function createRunCommandClient(
         const body = JSON.parse(res.bodyAsText ?? '{}') as { properties?: { aadProfile?: { managed?: unknown } } };
         return { ok: true, managed: body.properties?.aadProfile?.managed === true };
       } catch {
-        return { ok: false, kind: 'error', status: res.status, message: 'ARM answered 200 with a cluster that is not JSON' };
+        return {
+          ok: false,
+          kind: 'error',
+          status: res.status,
+          message: 'ARM answered 200 with a cluster that is not JSON',
+        };
       }
     },
     async start(cluster, body) {
@@ -117,29 +148,51 @@ export function createRunCommandClient(
         } catch (err) {
           const why = describeSendError(err);
           // Never handed over: no token, so nothing was sent.
-          if (!handedOver.delete(requestId)) return { ok: false, kind: 'error', message: `could not start the command: no token for ARM (${why})` };
+          if (!handedOver.delete(requestId))
+            return { ok: false, kind: 'error', message: `could not start the command: no token for ARM (${why})` };
           if (!isRestError(err) || !NOT_CONNECTED.has(err.code ?? '')) {
             return { ok: false, kind: 'unknown', requestId, message: `the runCommand request got no answer (${why})` };
           }
           const wait = startRetryDelaySeconds({ attempt, refusal: 'not-connected' });
-          if (wait === undefined) return { ok: false, kind: 'error', message: `could not start the command: ARM could not be reached (${why})` };
+          if (wait === undefined)
+            return {
+              ok: false,
+              kind: 'error',
+              message: `could not start the command: ARM could not be reached (${why})`,
+            };
           options.onRetry?.(`ARM could not be reached (${why}); nothing was sent, trying again in ${wait}s`);
           await nap(wait * 1000);
           continue;
         }
         handedOver.delete(requestId);
         if (res.status === 202 || res.status === 200) {
-          const commandId = commandIdFromLocation(res.headers.get('location') ?? res.headers.get('azure-asyncoperation'));
+          const commandId = commandIdFromLocation(
+            res.headers.get('location') ?? res.headers.get('azure-asyncoperation'),
+          );
           // ARM took it, but we cannot tell which command it started.
-          if (!commandId) return { ok: false, kind: 'unknown', status: res.status, requestId, message: `ARM answered ${res.status} without a Location naming the command` };
+          if (!commandId)
+            return {
+              ok: false,
+              kind: 'unknown',
+              status: res.status,
+              requestId,
+              message: `ARM answered ${res.status} without a Location naming the command`,
+            };
           return { ok: true, commandId };
         }
         if (res.status === 429) {
           const asked = retryAfterSeconds(headersOf(res), Date.now());
-          const wait = startRetryDelaySeconds({ attempt, refusal: 'throttled', ...(asked !== undefined ? { retryAfterSeconds: asked } : {}) });
+          const wait = startRetryDelaySeconds({
+            attempt,
+            refusal: 'throttled',
+            ...(asked !== undefined ? { retryAfterSeconds: asked } : {}),
+          });
           if (wait === undefined) {
             const f = failure(res.status, res.bodyAsText ?? '', 'start the command');
-            return { ...f, message: `${f.message}${asked === undefined ? '' : Number.isFinite(asked) ? `; try again in ${Math.ceil(asked)}s` : '; try again later'} (nothing was started)` };
+            return {
+              ...f,
+              message: `${f.message}${asked === undefined ? '' : Number.isFinite(asked) ? `; try again in ${Math.ceil(asked)}s` : '; try again later'} (nothing was started)`,
+            };
           }
           options.onRetry?.(`ARM refused the start with 429 (nothing was started); trying again in ${wait}s`);
           await nap(wait * 1000);
@@ -148,7 +201,14 @@ export function createRunCommandClient(
         if (res.status >= 500 || res.status === 408) {
           // A gateway's answer: ARM may have taken the request behind it.
           const { code } = cloudError(res.bodyAsText ?? '');
-          return { ok: false, kind: 'unknown', status: res.status, ...(code ? { code } : {}), requestId, message: `the runCommand request was answered ${res.status}${code ? ` ${code}` : ''}, which a gateway may send after ARM took it` };
+          return {
+            ok: false,
+            kind: 'unknown',
+            status: res.status,
+            ...(code ? { code } : {}),
+            requestId,
+            message: `the runCommand request was answered ${res.status}${code ? ` ${code}` : ''}, which a gateway may send after ARM took it`,
+          };
         }
         return failure(res.status, res.bodyAsText ?? '', 'start the command');
       }

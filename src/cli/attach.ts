@@ -8,7 +8,19 @@
 // out, with a line saying so), so no walk can loop. Entry names are built from path segments, never from
 // a path string: no segment may be "..", and a name holding a backslash (which unzip takes for a folder
 // separator) is refused with its path.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Zip, ZipDeflate } from 'fflate';
 import { escapeForLog } from '../core/message';
@@ -60,7 +72,8 @@ const shownName = (name: string) => escapeForLog(name, 300);
 function entryOf(segments: readonly string[], shown: string): string {
   for (const s of segments) {
     const problem = segmentProblem(s);
-    if (problem) throw new AttachError(`--file ${shownName(shown)}: the name ${shownName(JSON.stringify(s))} ${problem}`);
+    if (problem)
+      throw new AttachError(`--file ${shownName(shown)}: the name ${shownName(JSON.stringify(s))} ${problem}`);
   }
   return segments.join('/');
 }
@@ -95,14 +108,17 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
   try {
     names = readdirSync(dir).sort();
     // A folder swapped for a link while it was listed would have listed somewhere else.
-    if (realpathSync(dir) !== dir) throw new AttachError(`--file .: the folder ${shownName(segments.join('/'))} changed while it was read`);
+    if (realpathSync(dir) !== dir)
+      throw new AttachError(`--file .: the folder ${shownName(segments.join('/'))} changed while it was read`);
   } catch (err) {
     if (err instanceof AttachError) throw err;
     throw new AttachError(`--file .: the folder ${shownName(segments.join('/') || '.')} is ${fsProblem(err)}`);
   }
   for (const name of names) {
     if (++plan.walked > MAX_WALK_ENTRIES) {
-      throw new AttachError(`--file .: the folder holds more than ${MAX_WALK_ENTRIES.toLocaleString('en')} entries (node_modules? .git?); attach a folder with only what the command needs`);
+      throw new AttachError(
+        `--file .: the folder holds more than ${MAX_WALK_ENTRIES.toLocaleString('en')} entries (node_modules? .git?); attach a folder with only what the command needs`,
+      );
     }
     const path = join(dir, name);
     const parts = [...segments, name];
@@ -132,11 +148,21 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
       if (target.isDirectory()) {
         plan.skipped.push(`${shown}: a link to a folder, not followed (as az does)`);
       } else if (!isInside(real, root)) {
-        throw new AttachError(`--file .: ${shown} is a link to ${shownName(written)}, outside the folder: nothing outside it is attached (copy the file in if the command needs it)`);
+        throw new AttachError(
+          `--file .: ${shown} is a link to ${shownName(written)}, outside the folder: nothing outside it is attached (copy the file in if the command needs it)`,
+        );
       } else if (target.isFile()) {
-        plan.files.push({ entry: entryOf(parts, shown), path: real, size: target.size, dev: target.dev, ino: target.ino });
+        plan.files.push({
+          entry: entryOf(parts, shown),
+          path: real,
+          size: target.size,
+          dev: target.dev,
+          ino: target.ino,
+        });
       } else {
-        throw new AttachError(`--file .: ${shown} is a link to something that is not a file (a FIFO, socket or device)`);
+        throw new AttachError(
+          `--file .: ${shown} is a link to something that is not a file (a FIFO, socket or device)`,
+        );
       }
     } else {
       throw new AttachError(`--file .: ${shown} is not a file (a FIFO, socket or device)`);
@@ -147,7 +173,8 @@ function walk(dir: string, segments: string[], root: string, plan: Plan): void {
 function planFiles(paths: readonly string[], cwd: string): Plan {
   const plan: Plan = { files: [], skipped: [], walked: 0 };
   if (paths.includes('.')) {
-    if (paths.length > 1) throw new AttachError('--file . attaches the current folder and cannot be combined with other --file paths');
+    if (paths.length > 1)
+      throw new AttachError('--file . attaches the current folder and cannot be combined with other --file paths');
     let root: string;
     try {
       root = realpathSync(resolve(cwd));
@@ -156,7 +183,10 @@ function planFiles(paths: readonly string[], cwd: string): Plan {
     }
     plan.root = root;
     walk(root, [], root, plan);
-    if (plan.files.length === 0) throw new AttachError(`--file .: the current folder holds no files${plan.skipped.length ? ` (left out: ${plan.skipped.join('; ')})` : ''}`);
+    if (plan.files.length === 0)
+      throw new AttachError(
+        `--file .: the current folder holds no files${plan.skipped.length ? ` (left out: ${plan.skipped.join('; ')})` : ''}`,
+      );
     return plan;
   }
   const names = new Set<string>();
@@ -170,10 +200,14 @@ function planFiles(paths: readonly string[], cwd: string): Plan {
       const code = (err as { code?: string }).code;
       throw new AttachError(`--file ${shownName(p)}: ${code === 'ENOENT' ? 'no such file' : fsProblem(err)}`);
     }
-    if (!st.isFile()) throw new AttachError(`--file ${shownName(p)}: not a file (only "." attaches a folder: the current one)`);
+    if (!st.isFile())
+      throw new AttachError(`--file ${shownName(p)}: not a file (only "." attaches a folder: the current one)`);
     const name = basename(full);
     const entry = entryOf([name], p);
-    if (names.has(entry)) throw new AttachError(`--file ${shownName(p)}: another attached file is also named ${shownName(name)} (files are attached by their base names)`);
+    if (names.has(entry))
+      throw new AttachError(
+        `--file ${shownName(p)}: another attached file is also named ${shownName(name)} (files are attached by their base names)`,
+      );
     names.add(entry);
     plan.files.push({ entry, path: full, size: st.size, dev: st.dev, ino: st.ino });
   }
@@ -188,10 +222,15 @@ function biggest(files: readonly Planned[]): string {
     const head = f.entry.includes('/') ? `${f.entry.split('/')[0]}/` : f.entry;
     byTop.set(head, (byTop.get(head) ?? 0) + f.size);
   }
-  const folders = [...byTop].filter(([k]) => k.endsWith('/')).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  const folders = [...byTop]
+    .filter(([k]) => k.endsWith('/'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3);
   return [
     `biggest: ${top.map((f) => `${shownName(f.entry)} (${formatSize(f.size)})`).join(', ')}`,
-    ...(folders.length ? [`by folder: ${folders.map(([k, n]) => `${shownName(k)} (${formatSize(n)})`).join(', ')}`] : []),
+    ...(folders.length
+      ? [`by folder: ${folders.map(([k, n]) => `${shownName(k)} (${formatSize(n)})`).join(', ')}`]
+      : []),
   ].join('; ');
 }
 
@@ -220,7 +259,12 @@ function readBounded(file: Planned, limit: number, plan: Plan): Uint8Array {
   try {
     const st = fstatSync(fd);
     const where = plan.root ? openedPath(fd) : undefined;
-    if (!st.isFile() || st.dev !== file.dev || st.ino !== file.ino || (where !== undefined && !isInside(where, plan.root!))) {
+    if (
+      !st.isFile() ||
+      st.dev !== file.dev ||
+      st.ino !== file.ino ||
+      (where !== undefined && !isInside(where, plan.root!))
+    ) {
       throw new AttachError(`--file: ${shown} changed while the files were read`);
     }
     const chunks: Buffer[] = [];
@@ -232,7 +276,10 @@ function readBounded(file: Planned, limit: number, plan: Plan): Uint8Array {
       const n = readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) break;
       total += n;
-      if (total > limit) throw new AttachError(`--file: ${shown} grew while it was read, beyond what may be attached (${formatSize(MAX_CONTEXT_RAW_BYTES)})`);
+      if (total > limit)
+        throw new AttachError(
+          `--file: ${shown} grew while it was read, beyond what may be attached (${formatSize(MAX_CONTEXT_RAW_BYTES)})`,
+        );
       chunks.push(chunk.subarray(0, n));
     }
     return Buffer.concat(chunks, total);

@@ -9,7 +9,11 @@ import { teamsAsText } from '../notify/providers/teams';
 import { CommandQueue, createQueueServiceClient } from '../queue/storage';
 import { buildMessage } from './enqueue';
 
-const CLUSTER = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroupName: 'rg-platform', resourceName: 'aks-prod-weu' };
+const CLUSTER = {
+  subscriptionId: '00000000-0000-0000-0000-000000000000',
+  resourceGroupName: 'rg-platform',
+  resourceName: 'aks-prod-weu',
+};
 const CLUSTER_ID = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
 
 const say = (line: string) => console.log(`[demo] ${line}`);
@@ -19,7 +23,11 @@ const isFinal = (blocks: unknown[] | undefined) => !JSON.stringify(blocks?.[0] ?
 
 /** Long enough logs that the message shows their end and the thread gets them whole. */
 function rolloutEvents(): string {
-  return Array.from({ length: 80 }, (_, i) => `${new Date(Date.UTC(2026, 10, 28, 9, 0, i)).toISOString()}  Normal  Pulling  pod/web-7f9c-${i % 3}  Pulling image "contoso.azurecr.io/shop/web:1.4.${i}"\n`).join('');
+  return Array.from(
+    { length: 80 },
+    (_, i) =>
+      `${new Date(Date.UTC(2026, 10, 28, 9, 0, i)).toISOString()}  Normal  Pulling  pod/web-7f9c-${i % 3}  Pulling image "contoso.azurecr.io/shop/web:1.4.${i}"\n`,
+  ).join('');
 }
 
 const APP_CHANNEL = 'C0DEM0CHAN1';
@@ -27,7 +35,9 @@ const APP_TOKEN = 'xoxb-demo-0000-not-a-real-token';
 
 export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean } = {}): Promise<number> {
   const app = options.slackApp === true;
-  say(`starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and ${app ? "Slack's Web API and a Teams receiver" : 'Slack/Teams receivers'} on 127.0.0.1`);
+  say(
+    `starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and ${app ? "Slack's Web API and a Teams receiver" : 'Slack/Teams receivers'} on 127.0.0.1`,
+  );
   const s = await startStandIns();
   s.slackApi.addBot(APP_TOKEN, [APP_CHANNEL]);
   const commands = [
@@ -64,21 +74,52 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
       NOTIFY_TARGET_SLACK_APP_TOKEN: APP_TOKEN,
       NOTIFY_DEFAULT_TARGETS: 'slack-app,teams',
     };
-    const env = { ...process.env, ...s.env({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '10', ...(app ? appSettings : {}) }) };
-    const queue = CommandQueue.fromService(createQueueServiceClient({ connectionString: s.azurite.connectionString }), 'aks-command-results');
+    const env = {
+      ...process.env,
+      ...s.env({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '10', ...(app ? appSettings : {}) }),
+    };
+    const queue = CommandQueue.fromService(
+      createQueueServiceClient({ connectionString: s.azurite.connectionString }),
+      'aks-command-results',
+    );
     for (const c of commands) {
-      const { text } = buildMessage({ cluster: CLUSTER_ID, commandId: c.id, command: c.command, context: ['requestedBy=release-pipeline'] });
+      const { text } = buildMessage({
+        cluster: CLUSTER_ID,
+        commandId: c.id,
+        command: c.command,
+        context: ['requestedBy=release-pipeline'],
+      });
       await queue.send(text);
       say(`enqueued ${c.id} (${c.command}); ARM will answer 202 for ${c.runSeconds}s`);
     }
 
     // The other way in: start a command as the caller and have it tracked, as a pipeline would.
-    s.arm.addCluster(CLUSTER, { script: (body) => ({ runSeconds: 4, result: { provisioningState: 'Succeeded', exitCode: 0, logs: `NAME    READY   STATUS\nweb-1   1/1     Running\n# ran: ${body.command}\n` } }) });
+    s.arm.addCluster(CLUSTER, {
+      script: (body) => ({
+        runSeconds: 4,
+        result: {
+          provisioningState: 'Succeeded',
+          exitCode: 0,
+          logs: `NAME    READY   STATUS\nweb-1   1/1     Running\n# ran: ${body.command}\n`,
+        },
+      }),
+    });
     s.identity.claims.upn = 'dana@contoso.com';
-    const runArgs = ['run', '--cluster', CLUSTER_ID, '--command', 'kubectl get pods -n shop', '--context', 'link=https://github.com/contoso/shop/actions/runs/42'];
+    const runArgs = [
+      'run',
+      '--cluster',
+      CLUSTER_ID,
+      '--command',
+      'kubectl get pods -n shop',
+      '--context',
+      'link=https://github.com/contoso/shop/actions/runs/42',
+    ];
     say(`running: aks-command-notifier ${runArgs.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
     const started = await new Promise<{ code: number | null; out: string }>((done) => {
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...runArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...runArgs], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       createInterface({ input: child.stderr! }).on('line', (line) => console.log(`[run] ${line}`));
@@ -90,18 +131,28 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
     }
     const runId = /command id: (\w+)/.exec(started.out)?.[1] ?? '?';
     say(`run started ${runId} as dana@contoso.com (the command runs as the caller; the notifier only tracks it)`);
-    commands.push({ id: runId, command: 'kubectl get pods -n shop', runSeconds: 4, result: { provisioningState: 'Succeeded', exitCode: 0, logs: '' } });
+    commands.push({
+      id: runId,
+      command: 'kubectl get pods -n shop',
+      runSeconds: 4,
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: '' },
+    });
 
     say('starting the worker (the same handler the Functions host runs)');
-    worker = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'worker', '--max-polling-interval-ms', '500'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    worker = spawn(
+      process.execPath,
+      [...process.execArgv, process.argv[1]!, 'worker', '--max-polling-interval-ms', '500'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     for (const stream of [worker.stdout!, worker.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => console.log(`[worker] ${line}`));
     }
     const expected = commands.length * 2;
-    const arrived = () => s.receivers.received.length + (app ? appMessages(s).filter((m) => isFinal(m.blocks)).length : 0);
+    const arrived = () =>
+      s.receivers.received.length + (app ? appMessages(s).filter((m) => isFinal(m.blocks)).length : 0);
     const deadline = Date.now() + timeoutSeconds * 1000;
     while (arrived() < expected && Date.now() < deadline && worker.exitCode === null) {
       await new Promise((r) => setTimeout(r, 200));
@@ -120,13 +171,18 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
     }
     for (const m of appMessages(s)) {
       const first = m.versions[0]!;
-      console.log(`\n──── Slack app #${m.channel}, message ${m.ts}: ${m.versions.length === 1 ? 'posted final' : `posted while running, updated ${m.versions.length - 1}×`} ────`);
+      console.log(
+        `\n──── Slack app #${m.channel}, message ${m.ts}: ${m.versions.length === 1 ? 'posted final' : `posted while running, updated ${m.versions.length - 1}×`} ────`,
+      );
       if (m.versions.length > 1) console.log(`(first) ${slackAsText(first).split('\n')[0]}\n(now)`);
       console.log(slackAsText(m));
-      for (const f of m.files) console.log(`  ↳ thread: 📎 ${f.name} (${f.bytes.length} bytes, byte for byte ARM's logs)`);
+      for (const f of m.files)
+        console.log(`  ↳ thread: 📎 ${f.name} (${f.bytes.length} bytes, byte for byte ARM's logs)`);
     }
     console.log('');
-    say(`done: ${expected} notifications (${commands.length} commands × ${app ? 'a live Slack app message and Teams' : 'Slack and Teams'})`);
+    say(
+      `done: ${expected} notifications (${commands.length} commands × ${app ? 'a live Slack app message and Teams' : 'Slack and Teams'})`,
+    );
     return 0;
   } finally {
     if (worker && worker.exitCode === null) {

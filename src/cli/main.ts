@@ -35,8 +35,12 @@ export function buildCli(): Command {
     .option('--max-polling-interval-ms <n>', 'longest wait between polls of an empty queue', positiveInt)
     .option('--batch-size <n>', 'messages fetched at once (default: host.json)', positiveInt)
     .option('--shutdown-grace-seconds <n>', 'how long SIGTERM waits for running messages', positiveInt)
-    .option('--visibility-timeout-seconds <n>', 'delay before a failed message is retried (default: host.json)', nonNegativeInt)
-    .option('--host-json <path>', 'the host.json to obey (default: the app\'s own)')
+    .option(
+      '--visibility-timeout-seconds <n>',
+      'delay before a failed message is retried (default: host.json)',
+      nonNegativeInt,
+    )
+    .option('--host-json <path>', "the host.json to obey (default: the app's own)")
     .option('--metrics-json <file>', 'write the metrics as JSON to this file when the worker stops')
     .action(async (opts: Parameters<typeof import('./runWorker').runWorker>[0]) => {
       const { runWorker } = await import('./runWorker');
@@ -47,50 +51,81 @@ export function buildCli(): Command {
 
   program
     .command('run')
-    .description('start a command on a cluster with your own identity, and have the notifier track it (--wait: follow it here too)')
+    .description(
+      'start a command on a cluster with your own identity, and have the notifier track it (--wait: follow it here too)',
+    )
     .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
     .requiredOption('--command <text>', 'the command to run (kubectl, helm…)')
-    .option('--file <path>', 'attach a file, or "." for the current folder (repeatable; as az aks command invoke --file)', collect)
+    .option(
+      '--file <path>',
+      'attach a file, or "." for the current folder (repeatable; as az aks command invoke --file)',
+      collect,
+    )
     .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
-    .option('--context <key=value>', 'extra context shown in the notification (repeatable; requestedBy comes from your login)', collect)
-    .option('--wait', 'follow the result here as well, and exit with the command\'s exit code')
+    .option(
+      '--context <key=value>',
+      'extra context shown in the notification (repeatable; requestedBy comes from your login)',
+      collect,
+    )
+    .option('--wait', "follow the result here as well, and exit with the command's exit code")
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .option('--raw', 'print logs as ARM gave them (control and escape sequences included)')
-    .option('--queue-url <url>', 'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)')
-    .action(async (opts: { cluster: string; command: string; file?: string[]; target?: string[]; context?: string[]; wait?: boolean; output: 'text' | 'json'; raw?: boolean; queueUrl?: string }) => {
-      const { run } = await import('./run');
-      const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-      process.exitCode = await run(
-        {
-          cluster: opts.cluster,
-          command: opts.command,
-          ...(opts.file ? { files: opts.file } : {}),
-          ...(opts.target ? { targets: opts.target } : {}),
-          ...(opts.context ? { context: opts.context } : {}),
-          ...(opts.wait ? { wait: true } : {}),
-          output: opts.output,
-          ...(opts.raw ? { raw: true } : {}),
-          ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
-        },
-        process.env,
-        { out: (l) => console.log(l), err: (l) => console.error(l), interrupted },
-      );
-      process.exit(process.exitCode);
-    });
+    .option(
+      '--queue-url <url>',
+      'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)',
+    )
+    .action(
+      async (opts: {
+        cluster: string;
+        command: string;
+        file?: string[];
+        target?: string[];
+        context?: string[];
+        wait?: boolean;
+        output: 'text' | 'json';
+        raw?: boolean;
+        queueUrl?: string;
+      }) => {
+        const { run } = await import('./run');
+        const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        process.exitCode = await run(
+          {
+            cluster: opts.cluster,
+            command: opts.command,
+            ...(opts.file ? { files: opts.file } : {}),
+            ...(opts.target ? { targets: opts.target } : {}),
+            ...(opts.context ? { context: opts.context } : {}),
+            ...(opts.wait ? { wait: true } : {}),
+            output: opts.output,
+            ...(opts.raw ? { raw: true } : {}),
+            ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
+          },
+          process.env,
+          { out: (l) => console.log(l), err: (l) => console.error(l), interrupted },
+        );
+        process.exit(process.exitCode);
+      },
+    );
 
   program
     .command('result')
-    .description('read a command\'s result once, printed like run --wait (exit code as run --wait; 75 while it still runs)')
+    .description(
+      "read a command's result once, printed like run --wait (exit code as run --wait; 75 while it still runs)",
+    )
     .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
     .requiredOption('--command-id <id>', 'the run command id')
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .option('--raw', 'print logs as ARM gave them')
     .action(async (opts: { cluster: string; commandId: string; output: 'text' | 'json'; raw?: boolean }) => {
       const { result } = await import('./run');
-      process.exitCode = await result({ cluster: opts.cluster, commandId: opts.commandId, output: opts.output, ...(opts.raw ? { raw: true } : {}) }, process.env, {
-        out: (l) => console.log(l),
-        err: (l) => console.error(l),
-      });
+      process.exitCode = await result(
+        { cluster: opts.cluster, commandId: opts.commandId, output: opts.output, ...(opts.raw ? { raw: true } : {}) },
+        process.env,
+        {
+          out: (l) => console.log(l),
+          err: (l) => console.error(l),
+        },
+      );
     });
 
   program
@@ -98,38 +133,64 @@ export function buildCli(): Command {
     .description('validate and enqueue a command id for the notifier')
     .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
     .option('--command-id <id>', 'the run command id')
-    .option('--from-az-output <file>', 'read the command id from what az aks command invoke --no-wait printed ("-": standard input)')
+    .option(
+      '--from-az-output <file>',
+      'read the command id from what az aks command invoke --no-wait printed ("-": standard input)',
+    )
     .option('--command <text>', 'the command, shown in the notification')
     .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
     .option('--context <key=value>', 'extra context shown in the notification (repeatable)', collect)
     .option('--delay-seconds <n>', 'first poll after this many seconds', nonNegativeInt, 0)
-    .option('--queue-url <url>', 'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)')
-    .action(async (opts: { cluster: string; commandId?: string; fromAzOutput?: string; command?: string; target?: string[]; context?: string[]; delaySeconds: number; queueUrl?: string }) => {
-      if (!opts.commandId === !opts.fromAzOutput) throw new MessageError('give --command-id, or --from-az-output (not both)');
-      let commandId = opts.commandId;
-      if (opts.fromAzOutput) {
-        const [{ readFileSync }, { commandIdFromAzOutput }] = await Promise.all([import('node:fs'), import('./run')]);
-        const text = readFileSync(opts.fromAzOutput === '-' ? 0 : opts.fromAzOutput, 'utf8');
-        commandId = commandIdFromAzOutput(text);
-        if (!commandId) throw new MessageError('found no "command id: <id>" in the az output');
-      }
-      const { text } = buildMessage({
-        cluster: opts.cluster,
-        commandId: commandId!,
-        ...(opts.command !== undefined ? { command: opts.command } : {}),
-        ...(opts.target ? { targets: opts.target } : {}),
-        ...(opts.context ? { context: opts.context } : {}),
-      });
-      const [{ openProducerQueue }, { DefaultAzureCredential }] = await Promise.all([import('./producer'), import('@azure/identity')]);
-      const queue = openProducerQueue(process.env, () => new DefaultAzureCredential(), opts.queueUrl);
-      await queue.send(text, opts.delaySeconds);
-      console.log(`enqueued command ${commandId} on ${queue.name}`);
-    });
+    .option(
+      '--queue-url <url>',
+      'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)',
+    )
+    .action(
+      async (opts: {
+        cluster: string;
+        commandId?: string;
+        fromAzOutput?: string;
+        command?: string;
+        target?: string[];
+        context?: string[];
+        delaySeconds: number;
+        queueUrl?: string;
+      }) => {
+        if (!opts.commandId === !opts.fromAzOutput)
+          throw new MessageError('give --command-id, or --from-az-output (not both)');
+        let commandId = opts.commandId;
+        if (opts.fromAzOutput) {
+          const [{ readFileSync }, { commandIdFromAzOutput }] = await Promise.all([import('node:fs'), import('./run')]);
+          const text = readFileSync(opts.fromAzOutput === '-' ? 0 : opts.fromAzOutput, 'utf8');
+          commandId = commandIdFromAzOutput(text);
+          if (!commandId) throw new MessageError('found no "command id: <id>" in the az output');
+        }
+        const { text } = buildMessage({
+          cluster: opts.cluster,
+          commandId: commandId!,
+          ...(opts.command !== undefined ? { command: opts.command } : {}),
+          ...(opts.target ? { targets: opts.target } : {}),
+          ...(opts.context ? { context: opts.context } : {}),
+        });
+        const [{ openProducerQueue }, { DefaultAzureCredential }] = await Promise.all([
+          import('./producer'),
+          import('@azure/identity'),
+        ]);
+        const queue = openProducerQueue(process.env, () => new DefaultAzureCredential(), opts.queueUrl);
+        await queue.send(text, opts.delaySeconds);
+        console.log(`enqueued command ${commandId} on ${queue.name}`);
+      },
+    );
 
   program
     .command('demo')
-    .description('the whole pipeline on this machine, no Azure account: Azurite, ARM, identity, Slack and Teams stand-ins')
-    .option('--slack-app', "Slack as an app (Slack's Web API stand-in): one live message per command, updated in place, full logs in its thread")
+    .description(
+      'the whole pipeline on this machine, no Azure account: Azurite, ARM, identity, Slack and Teams stand-ins',
+    )
+    .option(
+      '--slack-app',
+      "Slack as an app (Slack's Web API stand-in): one live message per command, updated in place, full logs in its thread",
+    )
     .action(async (opts: { slackApp?: boolean }) => {
       let demo: typeof import('./demo');
       try {
@@ -137,7 +198,9 @@ export function buildCli(): Command {
         await import('azurite/package.json');
       } catch {
         // The packed CLI carries no stand-ins: the demo runs from a clone.
-        throw new MessageError('the demo needs the local stand-ins, which come with a clone of the repository: git clone …, then npm install && npm run demo');
+        throw new MessageError(
+          'the demo needs the local stand-ins, which come with a clone of the repository: git clone …, then npm install && npm run demo',
+        );
       }
       process.exitCode = await demo.runDemo(90, { slackApp: !!opts.slackApp });
     });
@@ -147,7 +210,10 @@ export function buildCli(): Command {
     .description('move messages from <queue>-poison back to the queue (after fixing what poisoned them)')
     .option('--max <n>', 'move at most this many', positiveInt, 1000)
     .option('--dry-run', 'only list what would move')
-    .option('--force', 'also move messages older than LEDGER_RETENTION_DAYS (their delivery records are gone: they are announced again)')
+    .option(
+      '--force',
+      'also move messages older than LEDGER_RETENTION_DAYS (their delivery records are gone: they are announced again)',
+    )
     .action(async (opts: { max: number; dryRun?: boolean; force?: boolean }) => {
       const [{ redrive }, { openOperatorStores }] = await Promise.all([import('./redrive'), import('./operator')]);
       const stores = openOperatorStores(process.env);
@@ -159,7 +225,9 @@ export function buildCli(): Command {
         log: (l) => console.log(l),
       });
       const q = stores.settings.queueName;
-      console.log(`${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${q}-poison to ${q}${r.refused ? `; refused ${r.refused} older than the retention` : ''}`);
+      console.log(
+        `${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${q}-poison to ${q}${r.refused ? `; refused ${r.refused} older than the retention` : ''}`,
+      );
     });
 
   program
@@ -170,8 +238,15 @@ export function buildCli(): Command {
     .option('--hours <n>', 'how far back to look in the ledger', positiveInt, 24)
     .option('--json', 'one JSON object instead of tables')
     .action(async (opts: { poison: number; deliveries: number; hours: number; json?: boolean }) => {
-      const [{ status, formatStatus }, { openOperatorStores }] = await Promise.all([import('./status'), import('./operator')]);
-      const r = await status(openOperatorStores(process.env), { poison: opts.poison, deliveries: opts.deliveries, windowHours: opts.hours });
+      const [{ status, formatStatus }, { openOperatorStores }] = await Promise.all([
+        import('./status'),
+        import('./operator'),
+      ]);
+      const r = await status(openOperatorStores(process.env), {
+        poison: opts.poison,
+        deliveries: opts.deliveries,
+        windowHours: opts.hours,
+      });
       console.log(opts.json ? JSON.stringify(r, null, 2) : formatStatus(r));
     });
 
@@ -183,30 +258,40 @@ export function buildCli(): Command {
     .option('--target <name>', 'only this target (repeatable; default: every target recorded for the command)', collect)
     .action(async (opts: { cluster: string; commandId: string; target?: string[] }) => {
       const [{ redeliver }, { openOperatorStores }] = await Promise.all([import('./redeliver'), import('./operator')]);
-      const r = await redeliver(openOperatorStores(process.env), { cluster: opts.cluster, commandId: opts.commandId, ...(opts.target ? { targets: opts.target } : {}) }, (l) =>
-        console.log(l),
+      const r = await redeliver(
+        openOperatorStores(process.env),
+        { cluster: opts.cluster, commandId: opts.commandId, ...(opts.target ? { targets: opts.target } : {}) },
+        (l) => console.log(l),
       );
       console.log(`enqueued a redelivery of command ${opts.commandId} to ${r.targets.join(', ')}`);
     });
 
   program
     .command('preview')
-    .description('print the exact payloads that would be posted (paste into Block Kit Builder or the Adaptive Cards designer)')
+    .description(
+      'print the exact payloads that would be posted (paste into Block Kit Builder or the Adaptive Cards designer)',
+    )
     .option('--outcome <outcome>', `one of ${OUTCOMES.join(', ')}`, 'exitCode')
-    .option('--target <name>', 'a configured target (default: every configured target, or a Slack and a Teams example)', collect)
+    .option(
+      '--target <name>',
+      'a configured target (default: every configured target, or a Slack and a Teams example)',
+      collect,
+    )
     .option('--logs-file <path>', 'use this file as the command output')
     .option('--text', 'show what the channel would show instead of the JSON payload')
     .option('--minimal', 'the minimal form, sent when a channel refuses the full one')
-    .action(async (opts: { outcome: string; target?: string[]; logsFile?: string; text?: boolean; minimal?: boolean }) => {
-      const { runPreview } = await import('./preview');
-      runPreview({
-        outcome: opts.outcome,
-        ...(opts.minimal ? { form: 'minimal' as const } : {}),
-        ...(opts.target ? { targets: opts.target } : {}),
-        ...(opts.logsFile ? { logsFile: opts.logsFile } : {}),
-        ...(opts.text ? { text: true } : {}),
-      });
-    });
+    .action(
+      async (opts: { outcome: string; target?: string[]; logsFile?: string; text?: boolean; minimal?: boolean }) => {
+        const { runPreview } = await import('./preview');
+        runPreview({
+          outcome: opts.outcome,
+          ...(opts.minimal ? { form: 'minimal' as const } : {}),
+          ...(opts.target ? { targets: opts.target } : {}),
+          ...(opts.logsFile ? { logsFile: opts.logsFile } : {}),
+          ...(opts.text ? { text: true } : {}),
+        });
+      },
+    );
 
   return program;
 }
@@ -215,7 +300,13 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof MessageError || err instanceof StoreUnavailableError || err instanceof StoreRejectedError || ['RedeliverError', 'RunError', 'AttachError'].includes((err as Error).name)) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof MessageError ||
+      err instanceof StoreUnavailableError ||
+      err instanceof StoreRejectedError ||
+      ['RedeliverError', 'RunError', 'AttachError'].includes((err as Error).name)
+    ) {
       console.error(`error: ${(err as Error).message}`);
       process.exitCode = (err as { exitCode?: number }).exitCode ?? 2;
       return;

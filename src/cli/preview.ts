@@ -11,17 +11,39 @@ import { teams } from '../notify/providers/teams';
 import { sampleReport } from '../notify/samples';
 
 const EXAMPLES: Target[] = [
-  { name: 'slack', kind: 'slack', provider: slackWebhook, settings: { url: 'https://hooks.slack.com/services/EXAMPLE', urlSetting: 'SLACK_WEBHOOK_URL' }, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) },
   {
-    name: 'slack-app',
-    kind: 'slack-app',
-    provider: slackApp,
-    settings: { channel: 'C0123456789', token: 'xoxb-example', apiUrl: DEFAULTS.SLACK_API_URL, channelSetting: 'NOTIFY_TARGET_SLACK_APP_CHANNEL', tokenSetting: 'NOTIFY_TARGET_SLACK_APP_TOKEN' },
+    name: 'slack',
+    kind: 'slack',
+    provider: slackWebhook,
+    settings: { url: 'https://hooks.slack.com/services/EXAMPLE', urlSetting: 'SLACK_WEBHOOK_URL' },
     notifyOn: 'all',
     includeLogs: true,
     scope: new ClusterScope([]),
   },
-  { name: 'teams', kind: 'teams', provider: teams, settings: { url: 'https://example.invalid/workflows', urlSetting: 'TEAMS_WEBHOOK_URL' }, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) },
+  {
+    name: 'slack-app',
+    kind: 'slack-app',
+    provider: slackApp,
+    settings: {
+      channel: 'C0123456789',
+      token: 'xoxb-example',
+      apiUrl: DEFAULTS.SLACK_API_URL,
+      channelSetting: 'NOTIFY_TARGET_SLACK_APP_CHANNEL',
+      tokenSetting: 'NOTIFY_TARGET_SLACK_APP_TOKEN',
+    },
+    notifyOn: 'all',
+    includeLogs: true,
+    scope: new ClusterScope([]),
+  },
+  {
+    name: 'teams',
+    kind: 'teams',
+    provider: teams,
+    settings: { url: 'https://example.invalid/workflows', urlSetting: 'TEAMS_WEBHOOK_URL' },
+    notifyOn: 'all',
+    includeLogs: true,
+    scope: new ClusterScope([]),
+  },
 ] as Target[];
 
 export interface PreviewOptions {
@@ -37,14 +59,22 @@ export function runPreview(options: PreviewOptions, out: Pick<NodeJS.WritableStr
     throw new Error(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   }
   const configured = process.env.SLACK_WEBHOOK_URL || process.env.TEAMS_WEBHOOK_URL || process.env.NOTIFY_TARGETS;
-  const config = configured ? loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...process.env }) : undefined;
+  const config = configured
+    ? loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...process.env })
+    : undefined;
   const all = config?.targets ?? EXAMPLES;
-  const chosen = options.targets ? options.targets.map((n) => all.find((t) => t.name === n) ?? failUnknown(n, all)) : all;
+  const chosen = options.targets
+    ? options.targets.map((n) => all.find((t) => t.name === n) ?? failUnknown(n, all))
+    : all;
   const logs = options.logsFile ? readFileSync(options.logsFile, 'utf8') : undefined;
   const report = sampleReport(options.outcome as Outcome, logs);
   const form = options.form ?? 'full';
   const show = (target: Target, r: typeof report) => {
-    const payload = target.provider.render(r, renderOptions(target, config?.armEndpoint ?? DEFAULTS.ARM_ENDPOINT), form);
+    const payload = target.provider.render(
+      r,
+      renderOptions(target, config?.armEndpoint ?? DEFAULTS.ARM_ENDPOINT),
+      form,
+    );
     out.write(`${options.text ? target.provider.asText(payload) : JSON.stringify(payload, null, 2)}\n`);
   };
   for (const target of chosen) {
@@ -56,7 +86,9 @@ export function runPreview(options: PreviewOptions, out: Pick<NodeJS.WritableStr
       show(target, running);
     }
     const what = running ? 'the same message, updated with the result' : `${form} form`;
-    out.write(`// target "${target.name}" (${target.kind}, ${what})${wanted ? '' : ': not sent for this outcome (notify on failure only)'}\n`);
+    out.write(
+      `// target "${target.name}" (${target.kind}, ${what})${wanted ? '' : ': not sent for this outcome (notify on failure only)'}\n`,
+    );
     show(target, report);
   }
 }

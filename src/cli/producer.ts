@@ -21,7 +21,9 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
     client = new QueueClient(parsed.toString(), credential());
   } else {
     const storage = loadStorageConfig(env);
-    client = createQueueServiceClient(storage, storage.connectionString ? undefined : credential()).getQueueClient(loadQueueName(env));
+    client = createQueueServiceClient(storage, storage.connectionString ? undefined : credential()).getQueueClient(
+      loadQueueName(env),
+    );
   }
   return {
     name: client.name,

@@ -38,13 +38,24 @@ export async function redeliver(
       continue;
     }
     const state = readiness(row, entries.serverNow, now);
-    if (state.kind === 'busy') throw new RedeliverError(`target ${name} is being delivered right now; try again in ${Math.ceil(state.waitMs / 1000)}s`);
-    const reset = await stores.ledger.writeTarget(key, row, { state: 'pending', attempts: 0, waitMs: 0, lastError: '' });
+    if (state.kind === 'busy')
+      throw new RedeliverError(
+        `target ${name} is being delivered right now; try again in ${Math.ceil(state.waitMs / 1000)}s`,
+      );
+    const reset = await stores.ledger.writeTarget(key, row, {
+      state: 'pending',
+      attempts: 0,
+      waitMs: 0,
+      lastError: '',
+    });
     if (!reset) throw new RedeliverError(`target ${name} changed while it was reset; run redeliver again`);
     log(`target ${name}: ${row.state}${row.form ? ` (${row.form})` : ''} → pending`);
   }
-  const renewed = await stores.ledger.writeCommand(key, entries.command, { deliverBy: new Date(now + stores.settings.delivery.timeoutHours * 3600_000).toISOString() });
-  if (!renewed) throw new RedeliverError('the command changed while its delivery window was renewed; run redeliver again');
+  const renewed = await stores.ledger.writeCommand(key, entries.command, {
+    deliverBy: new Date(now + stores.settings.delivery.timeoutHours * 3600_000).toISOString(),
+  });
+  if (!renewed)
+    throw new RedeliverError('the command changed while its delivery window was renewed; run redeliver again');
   await stores.queue.send(serializePollRequest({ cluster, commandId, targets: names }));
   return { targets: names };
 }

@@ -28,7 +28,8 @@ function originalFor(text: string, insertedOn: Date | undefined): { original: st
   const envelope = parsePoisonEnvelope(text);
   const original = envelope?.original ?? text;
   // Printed to a terminal: one line, controls and bidi controls escaped, as in a log line.
-  const reason = envelope?.reason !== undefined ? escapeForLog(envelope.reason, 1024) : 'moved by the host after repeated failures';
+  const reason =
+    envelope?.reason !== undefined ? escapeForLog(envelope.reason, 1024) : 'moved by the host after repeated failures';
   const times = [envelope?.at, insertedOn?.toISOString()];
   try {
     const json = JSON.parse(original) as { _notifier?: unknown };
@@ -54,17 +55,27 @@ export async function redrive(queue: CommandQueue, options: RedriveOptions): Pro
   while (result.moved + result.refused < options.max) {
     const batch = Math.min(32, options.max - result.moved - result.refused);
     const messages = options.dryRun
-      ? (await queue.poison.peekMessages({ numberOfMessages: batch })).peekedMessageItems.map((m) => ({ ...m, popReceipt: '' }))
+      ? (await queue.poison.peekMessages({ numberOfMessages: batch })).peekedMessageItems.map((m) => ({
+          ...m,
+          popReceipt: '',
+        }))
       : (await queue.poison.receiveMessages({ numberOfMessages: batch, visibilityTimeout: 60 })).receivedMessageItems;
     const fresh = messages.filter((m) => !seen.has(m.messageId));
     // Ones refused earlier came round again: put them back as they were.
-    if (!options.dryRun) await Promise.all(messages.filter((m) => seen.has(m.messageId)).map((m) => queue.poison.updateMessage(m.messageId, m.popReceipt, undefined, 0)));
+    if (!options.dryRun)
+      await Promise.all(
+        messages
+          .filter((m) => seen.has(m.messageId))
+          .map((m) => queue.poison.updateMessage(m.messageId, m.popReceipt, undefined, 0)),
+      );
     if (fresh.length === 0) break;
     for (const m of fresh) {
       seen.add(m.messageId);
       const { original, reason, bornMs } = originalFor(m.messageText, m.insertedOn);
       if (bornMs < oldest && !options.force) {
-        options.log(`refusing ${m.messageId}: first seen ${new Date(bornMs).toISOString()}, older than the ledger's retention (${options.retentionDays} days): its delivery records are gone and it would be announced again; --force moves it anyway`);
+        options.log(
+          `refusing ${m.messageId}: first seen ${new Date(bornMs).toISOString()}, older than the ledger's retention (${options.retentionDays} days): its delivery records are gone and it would be announced again; --force moves it anyway`,
+        );
         result.refused++;
         // Leave it where it was, visible as before.
         if (!options.dryRun) await queue.poison.updateMessage(m.messageId, m.popReceipt, undefined, 0);

@@ -9,7 +9,13 @@
 // was interrupted (the notifier keeps tracking).
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { createCommandResultReader, type CommandResultReader } from '../arm/commandResults';
-import { AKS_SERVER_APP_ID, callerName, createRunCommandClient, RUN_COMMAND_ACTION, type ArmFailure } from '../arm/runCommand';
+import {
+  AKS_SERVER_APP_ID,
+  callerName,
+  createRunCommandClient,
+  RUN_COMMAND_ACTION,
+  type ArmFailure,
+} from '../arm/runCommand';
 import { loadCallerSettings, type CallerSettings, type Env } from '../config';
 import { finalAnswer, formatDuration, REQUIRED_PERMISSION, timedOutAnswer, type FinalAnswer } from '../core/report';
 import { nextDelaySeconds } from '../core/schedule';
@@ -55,7 +61,10 @@ export interface Io {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const SOURCES: [RegExp, string][] = [
-  [/EnvironmentCredential/, 'EnvironmentCredential (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or certificate)'],
+  [
+    /EnvironmentCredential/,
+    'EnvironmentCredential (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or certificate)',
+  ],
   [/WorkloadIdentityCredential|federated token/i, 'WorkloadIdentityCredential (AZURE_FEDERATED_TOKEN_FILE)'],
   [/ManagedIdentityCredential|managed identity/i, 'ManagedIdentityCredential (a managed identity where this runs)'],
   [/Visual Studio Code/i, 'VisualStudioCodeCredential'],
@@ -70,7 +79,11 @@ function describeNoCredential(err: unknown): string {
   const tried = (e.errors ?? []).map((x) => {
     const message = x.message ?? '';
     const source = SOURCES.find(([pattern]) => pattern.test(message))?.[1] ?? x.name ?? 'a credential';
-    const why = message.replace(/^\w+Credential:?\s*/, '').split('\n')[0]!.replace(/\s*To troubleshoot.*$/, '').slice(0, 120);
+    const why = message
+      .replace(/^\w+Credential:?\s*/, '')
+      .split('\n')[0]!
+      .replace(/\s*To troubleshoot.*$/, '')
+      .slice(0, 120);
     return `${source}: ${why}`;
   });
   return tried.length > 0
@@ -93,7 +106,8 @@ function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 's
       `If it started, have it tracked with: aks-command-notifier enqueue --cluster ${clusterId} --command-id <command id>`,
     ].join('\n');
   }
-  if (f.kind === 'notFound') return `cluster ${clusterId} not found (${f.message}): check the subscription, resource group and name, and that your login sees that subscription.`;
+  if (f.kind === 'notFound')
+    return `cluster ${clusterId} not found (${f.message}): check the subscription, resource group and name, and that your login sees that subscription.`;
   if (f.kind === 'conflict') {
     return `the cluster did not accept the command (${f.message}): it may be stopped (start it with az aks start), busy with another operation, or have run command disabled (apiServerAccessProfile.disableRunCommand).`;
   }
@@ -101,27 +115,42 @@ function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 's
 }
 
 /** Prints a final answer as `az aks command result` does; returns the exit code it means. */
-export function printResult(answer: FinalAnswer, cluster: ClusterRef, commandId: string, waitedSeconds: number, io: Io, raw = false): number {
+export function printResult(
+  answer: FinalAnswer,
+  cluster: ClusterRef,
+  commandId: string,
+  waitedSeconds: number,
+  io: Io,
+  raw = false,
+): number {
   const text = (s: string) => (raw ? s : cleanText(s));
   switch (answer.kind) {
     case 'finished': {
       const r = answer.result;
       const state = r.provisioningState.toLowerCase();
       if (state === 'succeeded') {
-        io.out(`command started at ${r.startedAt ?? '?'}, finished at ${r.finishedAt ?? '?'} with exitcode=${r.exitCode ?? 0}`);
+        io.out(
+          `command started at ${r.startedAt ?? '?'}, finished at ${r.finishedAt ?? '?'} with exitcode=${r.exitCode ?? 0}`,
+        );
         if (r.logs) io.out(text(r.logs).replace(/\n$/, ''));
         const code = r.exitCode ?? 0;
         return code < 0 || code > 255 ? 255 : code;
       }
-      io.out(`command ${state === 'canceled' || state === 'cancelled' ? 'was canceled' : 'failed'}${r.reason ? ` with reason: ${text(r.reason)}` : ''}`);
+      io.out(
+        `command ${state === 'canceled' || state === 'cancelled' ? 'was canceled' : 'failed'}${r.reason ? ` with reason: ${text(r.reason)}` : ''}`,
+      );
       if (r.logs) io.out(text(r.logs).replace(/\n$/, ''));
       return EXIT.failed;
     }
     case 'timedOut':
-      io.out(`gave up waiting after ${formatDuration(waitedSeconds)}: ${answer.last}. Follow it with: aks-command-notifier result --cluster ${clusterResourceIdOf(cluster)} --command-id ${commandId}`);
+      io.out(
+        `gave up waiting after ${formatDuration(waitedSeconds)}: ${answer.last}. Follow it with: aks-command-notifier result --cluster ${clusterResourceIdOf(cluster)} --command-id ${commandId}`,
+      );
       return EXIT.gaveUp;
     case 'notFound':
-      io.out(`the command was not found (the id may be wrong, or its result expired)${answer.error?.message ? `: ${text(answer.error.message)}` : ''}`);
+      io.out(
+        `the command was not found (the id may be wrong, or its result expired)${answer.error?.message ? `: ${text(answer.error.message)}` : ''}`,
+      );
       return EXIT.failed;
     case 'forbidden':
       io.out(`not allowed to read the result: your identity needs ${REQUIRED_PERMISSION}`);
@@ -137,7 +166,13 @@ function clusterResourceIdOf(c: ClusterRef): string {
 }
 
 /** Follows a command's result with the notifier's schedule until it is final or the deadline passes. */
-export async function follow(reader: CommandResultReader, settings: CallerSettings, cluster: ClusterRef, commandId: string, io: Io): Promise<{ answer: FinalAnswer; waitedSeconds: number } | 'interrupted'> {
+export async function follow(
+  reader: CommandResultReader,
+  settings: CallerSettings,
+  cluster: ClusterRef,
+  commandId: string,
+  io: Io,
+): Promise<{ answer: FinalAnswer; waitedSeconds: number } | 'interrupted'> {
   const started = Date.now();
   const deadline = started + settings.poll.timeoutMinutes * 60_000;
   const nap = io.sleep ?? sleep;
@@ -155,17 +190,26 @@ export async function follow(reader: CommandResultReader, settings: CallerSettin
       remainingSeconds: Math.max(1, (deadline - Date.now()) / 1000),
       throttled: answer.kind === 'transient' && answer.throttled,
       random: Math.random(),
-      ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+      ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined
+        ? { retryAfterSeconds: answer.retryAfterSeconds }
+        : {}),
       ...(lastDelay !== undefined ? { lastDelaySeconds: lastDelay } : {}),
     });
     lastDelay = delay;
-    io.err(`${answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind} after ${formatDuration(waitedSeconds)}; next look in ${delay}s`);
+    io.err(
+      `${answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind} after ${formatDuration(waitedSeconds)}; next look in ${delay}s`,
+    );
     await Promise.race([nap(delay * 1000), io.interrupted ?? new Promise(() => undefined)]);
     if (stop) return 'interrupted';
   }
 }
 
-export async function run(input: RunInput, env: Env, io: Io, credentialFactory: () => TokenCredential = () => new DefaultAzureCredential()): Promise<number> {
+export async function run(
+  input: RunInput,
+  env: Env,
+  io: Io,
+  credentialFactory: () => TokenCredential = () => new DefaultAzureCredential(),
+): Promise<number> {
   // Everything that can be checked is checked before anything is sent.
   const settings = loadCallerSettings(env);
   const cluster = parseClusterResourceId(input.cluster);
@@ -176,10 +220,19 @@ export async function run(input: RunInput, env: Env, io: Io, credentialFactory: 
   }
   if (settings.knownTargets && input.targets) {
     const unknown = input.targets.filter((t) => t !== 'default' && !settings.knownTargets!.includes(t));
-    if (unknown.length > 0) throw new RunError(`unknown --target ${unknown.join(', ')}; configured here: ${settings.knownTargets.join(', ')}`);
+    if (unknown.length > 0)
+      throw new RunError(
+        `unknown --target ${unknown.join(', ')}; configured here: ${settings.knownTargets.join(', ')}`,
+      );
   }
   // Validates cluster, targets and context as the function will (with a placeholder id).
-  buildMessage({ cluster: input.cluster, commandId: 'x', command: input.command, ...(input.targets ? { targets: input.targets } : {}), ...(input.context ? { context: input.context } : {}) });
+  buildMessage({
+    cluster: input.cluster,
+    commandId: 'x',
+    command: input.command,
+    ...(input.targets ? { targets: input.targets } : {}),
+    ...(input.context ? { context: input.context } : {}),
+  });
   const attached = attachFiles(input.files ?? []);
   for (const line of attached?.skipped ?? []) io.err(`--file .: left out ${line}`);
   let credential: TokenCredential | undefined;
@@ -195,7 +248,14 @@ export async function run(input: RunInput, env: Env, io: Io, credentialFactory: 
     throw new RunError(describeNoCredential(err));
   }
   const requestedBy = callerName(armToken);
-  const arm = createRunCommandClient({ endpoint: settings.armEndpoint, scope: settings.armScope, apiVersion: settings.aksApiVersion, credential: caller(), timeoutMs: settings.armTimeoutMs, onRetry: (line) => io.err(line) });
+  const arm = createRunCommandClient({
+    endpoint: settings.armEndpoint,
+    scope: settings.armScope,
+    apiVersion: settings.aksApiVersion,
+    credential: caller(),
+    timeoutMs: settings.armTimeoutMs,
+    onRetry: (line) => io.err(line),
+  });
   const managed = await arm.isEntraManaged(cluster);
   if (!managed.ok) throw new RunError(explainStartFailure(managed, clusterId, 'read'));
   let clusterToken: string | undefined;
@@ -203,20 +263,34 @@ export async function run(input: RunInput, env: Env, io: Io, credentialFactory: 
     try {
       clusterToken = (await caller().getToken(`${AKS_SERVER_APP_ID}/.default`))?.token;
     } catch (err) {
-      throw new RunError(`the cluster uses AKS-managed Entra ID, and no token for the AKS server application could be had: ${(err as Error).message.split('\n')[0]}`);
+      throw new RunError(
+        `the cluster uses AKS-managed Entra ID, and no token for the AKS server application could be had: ${(err as Error).message.split('\n')[0]}`,
+      );
     }
   }
-  const started = await arm.start(cluster, { command: input.command, ...(attached ? { context: attached.base64 } : {}), ...(clusterToken ? { clusterToken } : {}) });
+  const started = await arm.start(cluster, {
+    command: input.command,
+    ...(attached ? { context: attached.base64 } : {}),
+    ...(clusterToken ? { clusterToken } : {}),
+  });
   if (!started.ok) throw new RunError(explainStartFailure(started, clusterId, 'start'));
   const commandId = started.commandId;
 
   // From here on the command runs: failures say how to track it by hand.
   const context = [...(input.context ?? []), ...(requestedBy ? [`requestedBy=${requestedBy}`] : [])];
-  const { text } = buildMessage({ cluster: clusterId, commandId, command: input.command, ...(input.targets ? { targets: input.targets } : {}), context });
+  const { text } = buildMessage({
+    cluster: clusterId,
+    commandId,
+    command: input.command,
+    ...(input.targets ? { targets: input.targets } : {}),
+    context,
+  });
   try {
     await queue.send(text);
   } catch (err) {
-    io.err(`command ${commandId} started on ${cluster.resourceName}, but it could not be enqueued for notification: ${(err as Error).message.split('\n')[0]}`);
+    io.err(
+      `command ${commandId} started on ${cluster.resourceName}, but it could not be enqueued for notification: ${(err as Error).message.split('\n')[0]}`,
+    );
     io.err(`enqueue it by hand: aks-command-notifier enqueue --cluster ${clusterId} --command-id ${commandId}`);
     if (input.output === 'json') io.out(JSON.stringify({ commandId, clusterResourceId: clusterId, enqueued: false }));
     return EXIT.failed;
@@ -224,30 +298,55 @@ export async function run(input: RunInput, env: Env, io: Io, credentialFactory: 
   const json = input.output === 'json';
   if (!json) {
     io.out(`command id: ${commandId}, cluster: ${clusterId}`);
-    io.err(`started${attached ? ` with ${attached.files.length} file(s)` : ''}${requestedBy ? ` as ${requestedBy}` : ''}; the notifier tracks it on queue ${queue.name}`);
+    io.err(
+      `started${attached ? ` with ${attached.files.length} file(s)` : ''}${requestedBy ? ` as ${requestedBy}` : ''}; the notifier tracks it on queue ${queue.name}`,
+    );
   }
   if (!input.wait) {
     if (json) io.out(JSON.stringify({ commandId, clusterResourceId: clusterId, enqueued: true }));
     return 0;
   }
-  const reader = createCommandResultReader({ endpoint: settings.armEndpoint, scope: settings.armScope, apiVersion: settings.aksApiVersion, credential: caller(), timeoutMs: settings.armTimeoutMs });
+  const reader = createCommandResultReader({
+    endpoint: settings.armEndpoint,
+    scope: settings.armScope,
+    apiVersion: settings.aksApiVersion,
+    credential: caller(),
+    timeoutMs: settings.armTimeoutMs,
+  });
   const followed = await follow(reader, settings, cluster, commandId, io);
   if (followed === 'interrupted') {
-    io.err(`stopped following command ${commandId}; the notifier still tracks it and will post the result. Follow it again with: aks-command-notifier result --cluster ${clusterId} --command-id ${commandId}`);
+    io.err(
+      `stopped following command ${commandId}; the notifier still tracks it and will post the result. Follow it again with: aks-command-notifier result --cluster ${clusterId} --command-id ${commandId}`,
+    );
     if (json) io.out(JSON.stringify({ commandId, clusterResourceId: clusterId, enqueued: true, result: null }));
     return EXIT.interrupted;
   }
   if (json) {
     const lines: string[] = [];
-    const code = printResult(followed.answer, cluster, commandId, followed.waitedSeconds, { out: (l) => lines.push(l), err: () => undefined }, input.raw);
-    io.out(JSON.stringify({ commandId, clusterResourceId: clusterId, enqueued: true, result: { ...resultJson(followed.answer, input.raw), exitCodeOfCli: code } }));
+    const code = printResult(
+      followed.answer,
+      cluster,
+      commandId,
+      followed.waitedSeconds,
+      { out: (l) => lines.push(l), err: () => undefined },
+      input.raw,
+    );
+    io.out(
+      JSON.stringify({
+        commandId,
+        clusterResourceId: clusterId,
+        enqueued: true,
+        result: { ...resultJson(followed.answer, input.raw), exitCodeOfCli: code },
+      }),
+    );
     return code;
   }
   return printResult(followed.answer, cluster, commandId, followed.waitedSeconds, io, input.raw);
 }
 
 function resultJson(answer: FinalAnswer, raw = false): Record<string, unknown> {
-  if (answer.kind !== 'finished') return { outcome: answer.kind, ...(answer.kind === 'timedOut' ? { detail: answer.last } : {}) };
+  if (answer.kind !== 'finished')
+    return { outcome: answer.kind, ...(answer.kind === 'timedOut' ? { detail: answer.last } : {}) };
   const r = answer.result;
   return {
     outcome: 'finished',
@@ -261,23 +360,55 @@ function resultJson(answer: FinalAnswer, raw = false): Record<string, unknown> {
 }
 
 /** `result`: one read, printed like --wait's end. A command still running exits 75 ("try again later"). */
-export async function result(input: { cluster: string; commandId: string; output?: 'text' | 'json'; raw?: boolean }, env: Env, io: Io, credentialFactory: () => TokenCredential = () => new DefaultAzureCredential()): Promise<number> {
+export async function result(
+  input: { cluster: string; commandId: string; output?: 'text' | 'json'; raw?: boolean },
+  env: Env,
+  io: Io,
+  credentialFactory: () => TokenCredential = () => new DefaultAzureCredential(),
+): Promise<number> {
   const settings = loadCallerSettings(env);
   const cluster = parseClusterResourceId(input.cluster);
   buildMessage({ cluster: input.cluster, commandId: input.commandId });
-  const reader = createCommandResultReader({ endpoint: settings.armEndpoint, scope: settings.armScope, apiVersion: settings.aksApiVersion, credential: credentialFactory(), timeoutMs: settings.armTimeoutMs });
+  const reader = createCommandResultReader({
+    endpoint: settings.armEndpoint,
+    scope: settings.armScope,
+    apiVersion: settings.aksApiVersion,
+    credential: credentialFactory(),
+    timeoutMs: settings.armTimeoutMs,
+  });
   const answer = await reader.read(cluster, input.commandId);
   if (answer.kind === 'transient' && /token|credential/i.test(answer.detail)) throw new RunError(answer.detail);
   const final = finalAnswer(answer);
   if (!final) {
-    const state = answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind;
-    if (input.output === 'json') io.out(JSON.stringify({ commandId: input.commandId, clusterResourceId: clusterResourceIdOf(cluster), result: { outcome: 'running', state } }));
+    const state =
+      answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind;
+    if (input.output === 'json')
+      io.out(
+        JSON.stringify({
+          commandId: input.commandId,
+          clusterResourceId: clusterResourceIdOf(cluster),
+          result: { outcome: 'running', state },
+        }),
+      );
     else io.out(`command ${input.commandId} is not finished: ${state}`);
     return 75;
   }
   if (input.output === 'json') {
-    const code = printResult(final, cluster, input.commandId, 0, { out: () => undefined, err: () => undefined }, input.raw);
-    io.out(JSON.stringify({ commandId: input.commandId, clusterResourceId: clusterResourceIdOf(cluster), result: { ...resultJson(final, input.raw), exitCodeOfCli: code } }));
+    const code = printResult(
+      final,
+      cluster,
+      input.commandId,
+      0,
+      { out: () => undefined, err: () => undefined },
+      input.raw,
+    );
+    io.out(
+      JSON.stringify({
+        commandId: input.commandId,
+        clusterResourceId: clusterResourceIdOf(cluster),
+        result: { ...resultJson(final, input.raw), exitCodeOfCli: code },
+      }),
+    );
     return code;
   }
   return printResult(final, cluster, input.commandId, 0, io, input.raw);

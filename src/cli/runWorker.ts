@@ -55,19 +55,28 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
   const { noTelemetry } = await import('../telemetry/telemetry');
   const timers = new Set<NodeJS.Timeout>();
   const every = (name: string, schedule: string, run: () => Promise<unknown>) => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      run()
-        .catch((err: unknown) => log.error(`${name}: ${(err as Error).message}`))
-        .finally(() => every(name, schedule, run));
-    }, nextRun(schedule, Date.now()) - Date.now());
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        run()
+          .catch((err: unknown) => log.error(`${name}: ${(err as Error).message}`))
+          .finally(() => every(name, schedule, run));
+      },
+      nextRun(schedule, Date.now()) - Date.now(),
+    );
     timer.unref();
     timers.add(timer);
   };
-  every('cleanLedger', RETENTION_SCHEDULE, () => sweepOld(runtime.ledger.store, runtime.deps.results, runtime.config.retentionDays, Date.now(), log));
-  every('monitorQueue', MONITOR_SCHEDULE, () => monitorQueues(runtime.queue, runtime.deps.telemetry ?? noTelemetry, log));
+  every('cleanLedger', RETENTION_SCHEDULE, () =>
+    sweepOld(runtime.ledger.store, runtime.deps.results, runtime.config.retentionDays, Date.now(), log),
+  );
+  every('monitorQueue', MONITOR_SCHEDULE, () =>
+    monitorQueues(runtime.queue, runtime.deps.telemetry ?? noTelemetry, log),
+  );
 
-  log.info(`worker: listening on queue ${runtime.config.queueName} (batch ${batchSize}, max dequeue ${host.maxDequeueCount} from ${hostJson})`);
+  log.info(
+    `worker: listening on queue ${runtime.config.queueName} (batch ${batchSize}, max dequeue ${host.maxDequeueCount} from ${hostJson})`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       for (const t of timers) clearTimeout(t);
@@ -82,7 +91,8 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
           const points = await metrics.points();
           log.info('worker: metrics (what this worker counted):');
           for (const line of (formatMetrics(points) || '  (none)').split('\n')) log.info(line);
-          if (options.metricsJson) writeFileSync(options.metricsJson, `${JSON.stringify({ worker: s, metrics: points }, null, 2)}\n`);
+          if (options.metricsJson)
+            writeFileSync(options.metricsJson, `${JSON.stringify({ worker: s, metrics: points }, null, 2)}\n`);
         })
         .catch((err: unknown) => log.error(`worker: ${(err as Error).message}`))
         .finally(resolve);

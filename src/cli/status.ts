@@ -40,18 +40,30 @@ function clusterName(id: string): string {
   return id.split('/').pop() ?? id;
 }
 
-export async function status(stores: OperatorStores, options: { poison: number; deliveries: number; windowHours: number; now?: number }): Promise<StatusReport> {
+export async function status(
+  stores: OperatorStores,
+  options: { poison: number; deliveries: number; windowHours: number; now?: number },
+): Promise<StatusReport> {
   const now = options.now ?? Date.now();
   const { main, poison } = await measureQueues(stores.queue, now);
-  const peeked = (await stores.queue.poison.peekMessages({ numberOfMessages: Math.min(32, Math.max(1, options.poison)) })).peekedMessageItems;
+  const peeked = (
+    await stores.queue.poison.peekMessages({ numberOfMessages: Math.min(32, Math.max(1, options.poison)) })
+  ).peekedMessageItems;
   const recent: PoisonEntry[] = peeked.slice(0, options.poison).map((m) => {
     const envelope = parsePoisonEnvelope(m.messageText);
     let commandId: string | undefined;
     let cluster: string | undefined;
     try {
-      const original = JSON.parse(envelope?.original ?? m.messageText) as { commandId?: unknown; clusterResourceId?: unknown; resourceName?: unknown };
+      const original = JSON.parse(envelope?.original ?? m.messageText) as {
+        commandId?: unknown;
+        clusterResourceId?: unknown;
+        resourceName?: unknown;
+      };
       if (typeof original.commandId === 'string') commandId = escapeForLog(original.commandId, 64);
-      const c = typeof original.clusterResourceId === 'string' ? clusterName(original.clusterResourceId) : original.resourceName;
+      const c =
+        typeof original.clusterResourceId === 'string'
+          ? clusterName(original.clusterResourceId)
+          : original.resourceName;
       if (typeof c === 'string') cluster = escapeForLog(c, 64);
     } catch {
       /* not JSON */
@@ -59,7 +71,10 @@ export async function status(stores: OperatorStores, options: { poison: number; 
     return {
       ...(m.insertedOn ? { insertedOn: m.insertedOn.toISOString() } : {}),
       // As stored, a reason may carry anything a message did: shown like a log line (one line, no controls, no bidi).
-      reason: envelope?.reason !== undefined ? escapeForLog(envelope.reason, 1024) : 'moved by the host after repeated failures (see the function logs)',
+      reason:
+        envelope?.reason !== undefined
+          ? escapeForLog(envelope.reason, 1024)
+          : 'moved by the host after repeated failures (see the function logs)',
       ...(commandId ? { commandId } : {}),
       ...(cluster ? { cluster } : {}),
     };
@@ -70,7 +85,11 @@ export async function status(stores: OperatorStores, options: { poison: number; 
   for await (const e of stores.ledger.store.listSince(now - options.windowHours * 3600_000)) rows.push(e);
   const commands = new Map<string, CommandState>();
   for (const e of rows) if (e.rowKey === COMMAND_ROW) commands.set(e.partitionKey, readCommand(e));
-  const missing = [...new Set(rows.filter((e) => e.rowKey !== COMMAND_ROW && !commands.has(e.partitionKey)).map((e) => e.partitionKey))];
+  const missing = [
+    ...new Set(
+      rows.filter((e) => e.rowKey !== COMMAND_ROW && !commands.has(e.partitionKey)).map((e) => e.partitionKey),
+    ),
+  ];
   for (const key of missing) {
     const loaded = await stores.ledger.load(key);
     if (loaded.command) commands.set(key, loaded.command);
@@ -111,11 +130,16 @@ export async function status(stores: OperatorStores, options: { poison: number; 
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const age = (s?: number) => (s === undefined ? '-' : s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`);
+const age = (s?: number) =>
+  s === undefined ? '-' : s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 
 export function formatStatus(r: StatusReport): string {
   const out: string[] = [];
@@ -132,7 +156,12 @@ export function formatStatus(r: StatusReport): string {
   if (r.poison.recent.length === 0) out.push('poison queue: empty');
   else {
     out.push(`poison queue (oldest first, ${r.poison.recent.length} shown):`);
-    out.push(table(['moved', 'command', 'cluster', 'reason'], r.poison.recent.map((p) => [p.insertedOn ?? '-', p.commandId ?? '-', p.cluster ?? '-', p.reason.slice(0, 160)])));
+    out.push(
+      table(
+        ['moved', 'command', 'cluster', 'reason'],
+        r.poison.recent.map((p) => [p.insertedOn ?? '-', p.commandId ?? '-', p.cluster ?? '-', p.reason.slice(0, 160)]),
+      ),
+    );
   }
   out.push('');
   out.push(`deliveries in the last ${r.windowHours} h (newest first):`);
@@ -141,14 +170,27 @@ export function formatStatus(r: StatusReport): string {
       ? '  none'
       : table(
           ['updated', 'command', 'cluster', 'target', 'state', 'form', 'lag'],
-          r.deliveries.map((d) => [d.updatedAt, d.commandId, d.cluster, d.target, d.state, d.form ?? '-', d.lagSeconds === undefined ? '-' : `${d.lagSeconds}s`]),
+          r.deliveries.map((d) => [
+            d.updatedAt,
+            d.commandId,
+            d.cluster,
+            d.target,
+            d.state,
+            d.form ?? '-',
+            d.lagSeconds === undefined ? '-' : `${d.lagSeconds}s`,
+          ]),
         ),
   );
   out.push('');
   if (r.undelivered.length === 0) out.push('every target had its notifications');
   else {
     out.push('targets with undelivered notifications:');
-    out.push(table(['target', 'pending', 'failed', 'last error'], r.undelivered.map((u) => [u.target, String(u.pending), String(u.failed), (u.lastError ?? '').slice(0, 120)])));
+    out.push(
+      table(
+        ['target', 'pending', 'failed', 'last error'],
+        r.undelivered.map((u) => [u.target, String(u.pending), String(u.failed), (u.lastError ?? '').slice(0, 120)]),
+      ),
+    );
   }
   return out.join('\n');
 }

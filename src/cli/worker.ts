@@ -65,14 +65,19 @@ class Lease {
   }
 
   renewEvery(leaseSeconds: number): void {
-    this.timer = setInterval(() => {
-      if (this.settled) return;
-      void this.run(async (receipt) => {
+    this.timer = setInterval(
+      () => {
         if (this.settled) return;
-        const r = await this.queue.updateMessage(this.message.messageId, receipt, undefined, leaseSeconds);
-        if (r.popReceipt) this.popReceipt = r.popReceipt;
-      }).catch((err: unknown) => this.log.warn(`worker: could not extend message ${this.message.messageId}: ${(err as Error).message}`));
-    }, (leaseSeconds * 1000) / 2);
+        void this.run(async (receipt) => {
+          if (this.settled) return;
+          const r = await this.queue.updateMessage(this.message.messageId, receipt, undefined, leaseSeconds);
+          if (r.popReceipt) this.popReceipt = r.popReceipt;
+        }).catch((err: unknown) =>
+          this.log.warn(`worker: could not extend message ${this.message.messageId}: ${(err as Error).message}`),
+        );
+      },
+      (leaseSeconds * 1000) / 2,
+    );
   }
 
   /** Stops renewing, waits for a renewal in flight, then settles with the receipt it left. */
@@ -121,7 +126,10 @@ export class QueueWorker {
       }
       let messages: DequeuedMessageItem[];
       try {
-        const res = await o.queue.receiveMessages({ numberOfMessages: Math.min(32, o.batchSize), visibilityTimeout: o.leaseSeconds });
+        const res = await o.queue.receiveMessages({
+          numberOfMessages: Math.min(32, o.batchSize),
+          visibilityTimeout: o.leaseSeconds,
+        });
         messages = res.receivedMessageItems;
       } catch (err) {
         o.log.warn(`worker: receive failed: ${(err as Error).message}`);
@@ -184,7 +192,9 @@ export class QueueWorker {
     const o = this.options;
     if (message.dequeueCount > o.maxDequeueCount) {
       // It already failed (or killed its worker) too often: the host would not run it again.
-      o.log.error(`worker: message ${message.messageId} dequeued ${message.dequeueCount} times: moved to ${o.poison.name}`);
+      o.log.error(
+        `worker: message ${message.messageId} dequeued ${message.dequeueCount} times: moved to ${o.poison.name}`,
+      );
       await this.moveToPoison(lease);
       return;
     }
@@ -209,7 +219,9 @@ export class QueueWorker {
         popReceipt: message.popReceipt,
       },
       logHandler: (level, ...args) => {
-        const line = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
+        const line = args
+          .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a)))
+          .join(' ');
         if (level === 'error' || level === 'critical') o.log.error(line);
         else if (level === 'warning') o.log.warn(line);
         else o.log.info(line);
@@ -221,7 +233,9 @@ export class QueueWorker {
       if (lease.settled) return;
       this.stats.failed++;
       if (message.dequeueCount >= o.maxDequeueCount) {
-        o.log.error(`worker: message ${message.messageId} failed ${message.dequeueCount} times: moved to ${o.poison.name}`);
+        o.log.error(
+          `worker: message ${message.messageId} failed ${message.dequeueCount} times: moved to ${o.poison.name}`,
+        );
         await this.moveToPoison(lease);
       } else {
         await lease.settle((id, receipt) => o.queue.updateMessage(id, receipt, undefined, o.visibilityTimeoutSeconds));
@@ -248,7 +262,9 @@ export class QueueWorker {
     clearTimeout(timer);
     if (result === 'timeout') {
       const left = [...this.inFlight.values()];
-      this.options.log.warn(`worker: ${left.length} message(s) still running after the grace period: returned to the queue`);
+      this.options.log.warn(
+        `worker: ${left.length} message(s) still running after the grace period: returned to the queue`,
+      );
       await Promise.all(left.map((r) => r.release()));
     }
   }

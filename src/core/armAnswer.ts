@@ -84,18 +84,27 @@ export function classifyArmResponse(res: RawArmResponse, nowMs: number): ArmAnsw
   const body = res.bodyText ? parseJson(res.bodyText) : undefined;
 
   if (res.status === 202) {
-    const state = optionalString((body as { properties?: { provisioningState?: unknown } } | undefined)?.properties?.provisioningState);
+    const state = optionalString(
+      (body as { properties?: { provisioningState?: unknown } } | undefined)?.properties?.provisioningState,
+    );
     return { kind: 'running', provisioningState: state ?? 'Running', ...withRetryAfter };
   }
   if (res.status === 200) {
     const props = (body as { properties?: unknown } | undefined)?.properties;
-    if (body === undefined) return { kind: 'transient', detail: 'ARM answered 200 with a body that is not JSON', status: 200, throttled: false };
+    if (body === undefined)
+      return {
+        kind: 'transient',
+        detail: 'ARM answered 200 with a body that is not JSON',
+        status: 200,
+        throttled: false,
+      };
     if (!props || typeof props !== 'object') {
       return { kind: 'transient', detail: 'ARM answered 200 without properties', status: 200, throttled: false };
     }
     const p = props as Record<string, unknown>;
     const state = optionalString(p.provisioningState);
-    if (!state) return { kind: 'transient', detail: 'ARM answered 200 without provisioningState', status: 200, throttled: false };
+    if (!state)
+      return { kind: 'transient', detail: 'ARM answered 200 without provisioningState', status: 200, throttled: false };
     if (!isFinalState(state)) return { kind: 'running', provisioningState: state, ...withRetryAfter };
     const exitCode = typeof p.exitCode === 'number' && Number.isInteger(p.exitCode) ? p.exitCode : undefined;
     const id = optionalString((body as { id?: unknown }).id);
@@ -114,9 +123,22 @@ export function classifyArmResponse(res: RawArmResponse, nowMs: number): ArmAnsw
   const withError = error ? { error } : {};
   if (res.status === 404) return { kind: 'notFound', ...withError };
   if (res.status === 401 || res.status === 403) return { kind: 'forbidden', status: res.status, ...withError };
-  if (res.status === 429) return { kind: 'transient', detail: 'ARM throttled the read (429)', status: 429, throttled: true, ...withRetryAfter };
+  if (res.status === 429)
+    return {
+      kind: 'transient',
+      detail: 'ARM throttled the read (429)',
+      status: 429,
+      throttled: true,
+      ...withRetryAfter,
+    };
   if (res.status === 408 || res.status >= 500) {
-    return { kind: 'transient', detail: `ARM answered ${res.status}${error?.code ? ` ${error.code}` : ''}`, status: res.status, throttled: res.status === 503, ...withRetryAfter };
+    return {
+      kind: 'transient',
+      detail: `ARM answered ${res.status}${error?.code ? ` ${error.code}` : ''}`,
+      status: res.status,
+      throttled: res.status === 503,
+      ...withRetryAfter,
+    };
   }
   return {
     kind: 'rejected',

@@ -3,7 +3,8 @@
 // bearer token with it) to another host or path.
 import { checkClusterRef, checkCommandId, type ClusterRef } from './message';
 
-const CLUSTER_PATH = '/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/?#]+/providers/Microsoft\\.ContainerService/managedClusters/[^/?#]+';
+const CLUSTER_PATH =
+  '/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/?#]+/providers/Microsoft\\.ContainerService/managedClusters/[^/?#]+';
 const TEMPLATES = {
   cluster: new RegExp(`^${CLUSTER_PATH}$`),
   runCommand: new RegExp(`^${CLUSTER_PATH}/runCommand$`),
@@ -30,9 +31,19 @@ function build(armEndpoint: string, path: string, apiVersion: string, template: 
 }
 
 /** GET: a command's result. */
-export function commandResultUrl(armEndpoint: string, cluster: ClusterRef, commandId: string, apiVersion: string): string {
+export function commandResultUrl(
+  armEndpoint: string,
+  cluster: ClusterRef,
+  commandId: string,
+  apiVersion: string,
+): string {
   checkCommandId(commandId);
-  return build(armEndpoint, `${clusterPath(cluster)}/commandResults/${encodeURIComponent(commandId)}`, apiVersion, TEMPLATES.commandResult);
+  return build(
+    armEndpoint,
+    `${clusterPath(cluster)}/commandResults/${encodeURIComponent(commandId)}`,
+    apiVersion,
+    TEMPLATES.commandResult,
+  );
 }
 
 /** GET: the managed cluster (whether it uses AKS-managed Entra ID). */

@@ -14,7 +14,6 @@ export const BOOKKEEPING_KEY = '_notifier';
 export const BOOKKEEPING_VERSION = 2;
 const MAX_TRACKING_DAYS = 7;
 
-
 /** A post that reached its channel but could not be recorded: the next round records it, never re-posts. */
 export interface SentNote {
   target: string;
@@ -77,26 +76,53 @@ const CLUSTER_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)$/i;
 
 const isoTime = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)) ? v : undefined;
-const wholeIn = (v: unknown, max: number): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined);
+  typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))
+    ? v
+    : undefined;
+const wholeIn = (v: unknown, max: number): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined;
 
 /** Reads `_notifier` field by field: what is malformed or unknown is left out, never fatal. */
 export function readBookkeeping(value: unknown): Bookkeeping | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const o = value as Record<string, unknown>;
-  const known = new Set(['v', 'attempt', 'firstSeenAt', 'deadlineAt', 'lastDelaySeconds', 'gen', 'etag', 'stage', 'round', 'sent', 'announced']);
+  const known = new Set([
+    'v',
+    'attempt',
+    'firstSeenAt',
+    'deadlineAt',
+    'lastDelaySeconds',
+    'gen',
+    'etag',
+    'stage',
+    'round',
+    'sent',
+    'announced',
+  ]);
   const ignored = Object.keys(o).filter((k) => !known.has(k));
   const firstSeenAt = isoTime(o.firstSeenAt);
   const deadlineAt = isoTime(o.deadlineAt);
   const span = firstSeenAt && deadlineAt ? Date.parse(deadlineAt) - Date.parse(firstSeenAt) : undefined;
   const spanOk = span === undefined || (span >= 0 && span <= MAX_TRACKING_DAYS * 24 * 3600 * 1000);
-  const lastDelay = typeof o.lastDelaySeconds === 'number' && o.lastDelaySeconds >= 0 && o.lastDelaySeconds <= MAX_TRACKING_DAYS * 24 * 3600 ? o.lastDelaySeconds : undefined;
+  const lastDelay =
+    typeof o.lastDelaySeconds === 'number' &&
+    o.lastDelaySeconds >= 0 &&
+    o.lastDelaySeconds <= MAX_TRACKING_DAYS * 24 * 3600
+      ? o.lastDelaySeconds
+      : undefined;
   const sent = Array.isArray(o.sent)
     ? o.sent
         .slice(0, 20)
         .filter(
           (n): n is SentNote =>
-            !!n && typeof n === 'object' && typeof n.target === 'string' && TARGET.test(n.target) && typeof n.claimId === 'string' && /^[\w-]{8,64}$/.test(n.claimId) && (n.form === 'full' || n.form === 'minimal') && isoTime(n.at) !== undefined,
+            !!n &&
+            typeof n === 'object' &&
+            typeof n.target === 'string' &&
+            TARGET.test(n.target) &&
+            typeof n.claimId === 'string' &&
+            /^[\w-]{8,64}$/.test(n.claimId) &&
+            (n.form === 'full' || n.form === 'minimal') &&
+            isoTime(n.at) !== undefined,
         )
         .map((n) => ({ target: n.target, claimId: n.claimId, form: n.form, at: n.at }))
     : [];
@@ -122,15 +148,27 @@ const messageSchema = z
     subscriptionId: z.string().regex(UUID, 'must be a UUID').optional(),
     resourceGroupName: z.string().regex(RESOURCE_GROUP, 'is not a valid resource group name').optional(),
     resourceName: z.string().regex(RESOURCE_NAME, 'is not a valid managed cluster name').optional(),
-    commandId: z.string({ error: 'is required' }).regex(COMMAND_ID, 'must be a plain token of letters, digits, "-" or "_" (at most 128)'),
-    command: z.string().max(16 * 1024).optional(),
+    commandId: z
+      .string({ error: 'is required' })
+      .regex(COMMAND_ID, 'must be a plain token of letters, digits, "-" or "_" (at most 128)'),
+    command: z
+      .string()
+      .max(16 * 1024)
+      .optional(),
     targets: z
       .array(z.string().regex(TARGET, 'must be a target name (lowercase letters, digits, hyphens)'))
       .min(1)
       .max(20)
       .optional(),
     context: z
-      .record(z.string().min(1).max(64).regex(/^[\w.-]+$/, 'keys must be letters, digits, ".", "-" or "_"'), z.union([z.string().max(2048), z.number(), z.boolean()]))
+      .record(
+        z
+          .string()
+          .min(1)
+          .max(64)
+          .regex(/^[\w.-]+$/, 'keys must be letters, digits, ".", "-" or "_"'),
+        z.union([z.string().max(2048), z.number(), z.boolean()]),
+      )
       .refine((r) => Object.keys(r).length <= 20, 'at most 20 entries')
       .optional(),
     [BOOKKEEPING_KEY]: z.unknown().optional(),
@@ -139,10 +177,16 @@ const messageSchema = z
     const parts = [m.subscriptionId, m.resourceGroupName, m.resourceName];
     if (m.clusterResourceId !== undefined) {
       if (parts.some((p) => p !== undefined)) {
-        ctx.addIssue({ code: 'custom', message: 'give either clusterResourceId or subscriptionId/resourceGroupName/resourceName, not both' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'give either clusterResourceId or subscriptionId/resourceGroupName/resourceName, not both',
+        });
       }
     } else if (parts.some((p) => p === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'clusterResourceId (or subscriptionId, resourceGroupName and resourceName) is required' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'clusterResourceId (or subscriptionId, resourceGroupName and resourceName) is required',
+      });
     }
   });
 
@@ -159,13 +203,15 @@ export function parseClusterResourceId(id: string): ClusterRef {
 
 export function checkClusterRef(ref: ClusterRef): ClusterRef {
   if (!UUID.test(ref.subscriptionId)) throw new MessageError('subscriptionId must be a UUID');
-  if (!RESOURCE_GROUP.test(ref.resourceGroupName)) throw new MessageError('resourceGroupName is not a valid resource group name');
+  if (!RESOURCE_GROUP.test(ref.resourceGroupName))
+    throw new MessageError('resourceGroupName is not a valid resource group name');
   if (!RESOURCE_NAME.test(ref.resourceName)) throw new MessageError('resourceName is not a valid managed cluster name');
   return ref;
 }
 
 export function checkCommandId(id: string): string {
-  if (!COMMAND_ID.test(id)) throw new MessageError('commandId must be a plain token of letters, digits, "-" or "_" (at most 128)');
+  if (!COMMAND_ID.test(id))
+    throw new MessageError('commandId must be a plain token of letters, digits, "-" or "_" (at most 128)');
   return id;
 }
 
@@ -190,11 +236,13 @@ function decodeJson(raw: unknown): unknown {
     // The host parsed it for us: measure it as the text it came from, and refuse what cannot be written back.
     const text = messageText(raw);
     if (text.startsWith('[a ')) throw new MessageError(text.slice(1, -1));
-    if (Buffer.byteLength(text, 'utf8') > MAX_PRODUCER_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_PRODUCER_MESSAGE_BYTES} bytes`);
+    if (Buffer.byteLength(text, 'utf8') > MAX_PRODUCER_MESSAGE_BYTES)
+      throw new MessageError(`message is larger than ${MAX_PRODUCER_MESSAGE_BYTES} bytes`);
     return raw;
   }
   const text = messageText(raw).trim();
-  if (Buffer.byteLength(text, 'utf8') > MAX_PRODUCER_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_PRODUCER_MESSAGE_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_PRODUCER_MESSAGE_BYTES)
+    throw new MessageError(`message is larger than ${MAX_PRODUCER_MESSAGE_BYTES} bytes`);
   if (text === '') throw new MessageError('message is empty');
   let json = text;
   if (!text.startsWith('{')) {
@@ -229,20 +277,27 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 function reasonOf(issues: readonly z.core.$ZodIssue[]): string {
-  const text = issues.slice(0, 8).map(describeIssue).join('; ') + (issues.length > 8 ? `; and ${issues.length - 8} more problems` : '');
+  const text =
+    issues.slice(0, 8).map(describeIssue).join('; ') +
+    (issues.length > 8 ? `; and ${issues.length - 8} more problems` : '');
   return escapeForLog(text, MAX_REASON_CHARS - 20);
 }
 
 export function parsePollRequest(raw: unknown): PollRequest {
   const json = decodeJson(raw);
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new MessageError('message must be a JSON object');
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new MessageError('message must be a JSON object');
   const parsed = messageSchema.safeParse(json);
   if (!parsed.success) throw new MessageError(reasonOf(parsed.error.issues));
   const m = parsed.data;
   const cluster =
     m.clusterResourceId !== undefined
       ? parseClusterResourceId(m.clusterResourceId)
-      : checkClusterRef({ subscriptionId: m.subscriptionId!, resourceGroupName: m.resourceGroupName!, resourceName: m.resourceName! });
+      : checkClusterRef({
+          subscriptionId: m.subscriptionId!,
+          resourceGroupName: m.resourceGroupName!,
+          resourceName: m.resourceName!,
+        });
   const context = m.context ? Object.fromEntries(Object.entries(m.context).map(([k, v]) => [k, String(v)])) : undefined;
   const bookkeeping = readBookkeeping(m[BOOKKEEPING_KEY]);
   return {
@@ -269,6 +324,7 @@ export function serializePollRequest(req: PollRequest): string {
     out[BOOKKEEPING_KEY] = { ...bookkeeping, v: BOOKKEEPING_VERSION };
   }
   const text = JSON.stringify(out);
-  if (Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES) throw new MessageError(`message is larger than ${MAX_MESSAGE_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_MESSAGE_BYTES)
+    throw new MessageError(`message is larger than ${MAX_MESSAGE_BYTES} bytes`);
   return text;
 }

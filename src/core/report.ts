@@ -6,7 +6,15 @@ export type FinalOutcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'f
 /** 'running': the live message of targets that post one while the command runs, then update it. */
 export type Outcome = FinalOutcome | 'running';
 
-export const OUTCOMES: readonly FinalOutcome[] = ['succeeded', 'failed', 'exitCode', 'notFound', 'forbidden', 'timedOut', 'error'];
+export const OUTCOMES: readonly FinalOutcome[] = [
+  'succeeded',
+  'failed',
+  'exitCode',
+  'notFound',
+  'forbidden',
+  'timedOut',
+  'error',
+];
 
 export const REQUIRED_PERMISSION = 'Microsoft.ContainerService/managedClusters/commandResults/read';
 
@@ -66,7 +74,12 @@ export function finalAnswer(answer: ArmAnswer): FinalAnswer | undefined {
     case 'forbidden':
       return { kind: 'forbidden', status: answer.status, ...(answer.error ? { error: answer.error } : {}) };
     case 'rejected':
-      return { kind: 'rejected', status: answer.status, detail: answer.detail, ...(answer.error ? { error: answer.error } : {}) };
+      return {
+        kind: 'rejected',
+        status: answer.status,
+        detail: answer.detail,
+        ...(answer.error ? { error: answer.error } : {}),
+      };
     default:
       return undefined;
   }
@@ -80,7 +93,11 @@ export function timedOutAnswer(lastAnswer: ArmAnswer): FinalAnswer {
       : lastAnswer.kind === 'transient'
         ? `the last poll failed: ${lastAnswer.detail}`
         : `the last answer was ${lastAnswer.kind}`;
-  return { kind: 'timedOut', last, ...(lastAnswer.kind === 'running' ? { provisioningState: lastAnswer.provisioningState } : {}) };
+  return {
+    kind: 'timedOut',
+    last,
+    ...(lastAnswer.kind === 'running' ? { provisioningState: lastAnswer.provisioningState } : {}),
+  };
 }
 
 /** The request side of a report: which command, and what the producer said about it. */
@@ -100,7 +117,8 @@ export function buildReport(subject: ReportSubject, answer: FinalAnswer): Comman
     case 'finished': {
       const r = answer.result;
       const state = r.provisioningState.toLowerCase();
-      const outcome: Outcome = state === 'succeeded' ? (r.exitCode !== undefined && r.exitCode !== 0 ? 'exitCode' : 'succeeded') : 'failed';
+      const outcome: Outcome =
+        state === 'succeeded' ? (r.exitCode !== undefined && r.exitCode !== 0 ? 'exitCode' : 'succeeded') : 'failed';
       const duration = durationSeconds(r);
       return {
         ...report,
@@ -118,13 +136,15 @@ export function buildReport(subject: ReportSubject, answer: FinalAnswer): Comman
       return {
         ...report,
         outcome: 'notFound',
-        detail: `ARM answered 404: the command or the cluster was not found (the id may be wrong, or the result expired). ${describeCloudError(answer.error)}`.trim(),
+        detail:
+          `ARM answered 404: the command or the cluster was not found (the id may be wrong, or the result expired). ${describeCloudError(answer.error)}`.trim(),
       };
     case 'forbidden':
       return {
         ...report,
         outcome: 'forbidden',
-        detail: `ARM answered ${answer.status}: the app's identity lacks ${REQUIRED_PERMISSION} on this cluster. ${describeCloudError(answer.error)}`.trim(),
+        detail:
+          `ARM answered ${answer.status}: the app's identity lacks ${REQUIRED_PERMISSION} on this cluster. ${describeCloudError(answer.error)}`.trim(),
       };
     case 'rejected':
       return { ...report, outcome: 'error', detail: `${answer.detail}. ${describeCloudError(answer.error)}`.trim() };

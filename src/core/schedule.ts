@@ -43,7 +43,10 @@ export function nextDelaySeconds(schedule: PollSchedule, input: DelayInput): num
   // `upper` is the delay before jitter: the lag bound holds as long as the delay never exceeds it.
   let upper = baseIntervalSeconds(schedule, input.elapsedSeconds);
   if (input.throttled) {
-    upper = Math.max(upper, Math.min(schedule.maxDelaySeconds, 2 * (input.lastDelaySeconds ?? schedule.initialDelaySeconds)));
+    upper = Math.max(
+      upper,
+      Math.min(schedule.maxDelaySeconds, 2 * (input.lastDelaySeconds ?? schedule.initialDelaySeconds)),
+    );
   }
   let delay = upper * (1 - JITTER * input.random);
   let honourRetryAfter = false;
@@ -73,7 +76,10 @@ export interface RetryPolicy {
  * How long before trying again after `round` failed rounds (1 = the first failure): backoff doubling from
  * 2 s, shortened by up to 20 % of jitter, lengthened to a Retry-After, never beyond the cap.
  */
-export function retryDelaySeconds(policy: RetryPolicy, input: { round: number; retryAfterSeconds?: number; random: number }): number {
+export function retryDelaySeconds(
+  policy: RetryPolicy,
+  input: { round: number; retryAfterSeconds?: number; random: number },
+): number {
   const cap = Math.min(policy.maxDelaySeconds, RETRY_AFTER_CAP_SECONDS, MAX_QUEUE_DELAY_SECONDS);
   const round = Math.max(1, Math.min(40, Math.floor(input.round)));
   const backoff = Math.min(cap, DELIVERY_FIRST_DELAY_SECONDS * 2 ** (round - 1)) * (1 - JITTER * input.random);
@@ -86,17 +92,32 @@ export function retryDelaySeconds(policy: RetryPolicy, input: { round: number; r
  * own waits), plus one second because those waits are judged on the Table service's clock, whose Date
  * header has whole seconds; never beyond the cap, never beyond the delivery deadline.
  */
-export function deliveryRoundDelaySeconds(policy: RetryPolicy, input: { waitsMs: number[]; msToDeadline: number }): number {
+export function deliveryRoundDelaySeconds(
+  policy: RetryPolicy,
+  input: { waitsMs: number[]; msToDeadline: number },
+): number {
   const first = Math.min(...input.waitsMs);
-  return Math.max(1, Math.min(Math.ceil(first / 1000) + 1, policy.maxDelaySeconds, Math.ceil(input.msToDeadline / 1000) + 1));
+  return Math.max(
+    1,
+    Math.min(Math.ceil(first / 1000) + 1, policy.maxDelaySeconds, Math.ceil(input.msToDeadline / 1000) + 1),
+  );
 }
 
 /**
  * After the ledger or the result store failed: back off like a delivery, but a command still being
  * polled never waits longer than its poll interval allows (POLL_MAX_DELAY_SECONDS).
  */
-export function storeRetryDelaySeconds(input: { stage: 'poll' | 'deliver'; round: number; deliveryMaxDelaySeconds: number; pollMaxDelaySeconds: number; random: number }): number {
-  const cap = input.stage === 'deliver' ? input.deliveryMaxDelaySeconds : Math.min(input.deliveryMaxDelaySeconds, input.pollMaxDelaySeconds);
+export function storeRetryDelaySeconds(input: {
+  stage: 'poll' | 'deliver';
+  round: number;
+  deliveryMaxDelaySeconds: number;
+  pollMaxDelaySeconds: number;
+  random: number;
+}): number {
+  const cap =
+    input.stage === 'deliver'
+      ? input.deliveryMaxDelaySeconds
+      : Math.min(input.deliveryMaxDelaySeconds, input.pollMaxDelaySeconds);
   return retryDelaySeconds({ maxDelaySeconds: cap }, { round: input.round, random: input.random });
 }
 
@@ -130,7 +151,11 @@ export const START_RETRY_AFTER_CAP_SECONDS = 60;
  * long before trying again, or undefined to stop. A start whose outcome is unknown is never retried (a
  * second POST would start a second command): the caller never asks.
  */
-export function startRetryDelaySeconds(input: { attempt: number; refusal: 'throttled' | 'not-connected'; retryAfterSeconds?: number }): number | undefined {
+export function startRetryDelaySeconds(input: {
+  attempt: number;
+  refusal: 'throttled' | 'not-connected';
+  retryAfterSeconds?: number;
+}): number | undefined {
   if (input.attempt >= START_ATTEMPTS) return undefined;
   const backoff = 2 ** (input.attempt - 1);
   if (input.refusal === 'not-connected') return backoff;

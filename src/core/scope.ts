@@ -1,7 +1,17 @@
 // Which clusters a target may be told about: resource-id patterns where "*" matches within one path
 // segment, compared case-insensitively (ARM ids are case-insensitive). Without patterns, every cluster.
 
-const SHAPE = ['', 'subscriptions', null, 'resourcegroups', null, 'providers', 'microsoft.containerservice', 'managedclusters', null];
+const SHAPE = [
+  '',
+  'subscriptions',
+  null,
+  'resourcegroups',
+  null,
+  'providers',
+  'microsoft.containerservice',
+  'managedclusters',
+  null,
+];
 
 /** Checks a pattern's shape; returns why it is wrong, or undefined. */
 export function clusterPatternProblem(pattern: string): string | undefined {
@@ -12,8 +22,10 @@ export function clusterPatternProblem(pattern: string): string | undefined {
   for (let i = 0; i < parts.length; i++) {
     const fixed = SHAPE[i];
     const part = parts[i]!;
-    if (fixed !== null && fixed !== undefined && part.toLowerCase() !== fixed) return `"${pattern.slice(0, 80)}": segment ${i} must be ${fixed}`;
-    if (fixed === null && (part === '' || /[?#%\\\s]/.test(part))) return `"${pattern.slice(0, 80)}": segment ${i} is empty or holds ?, #, %, \\ or spaces`;
+    if (fixed !== null && fixed !== undefined && part.toLowerCase() !== fixed)
+      return `"${pattern.slice(0, 80)}": segment ${i} must be ${fixed}`;
+    if (fixed === null && (part === '' || /[?#%\\\s]/.test(part)))
+      return `"${pattern.slice(0, 80)}": segment ${i} is empty or holds ?, #, %, \\ or spaces`;
   }
   return undefined;
 }

@@ -81,7 +81,9 @@ export function tail(clean: string, maxChars: number): Tail {
 
 /** A short untrusted value on one line, at most `maxChars` long, cut with a visible "…". */
 export function clip(text: string, maxChars: number): string {
-  const one = cleanText(text).replace(/\s*\n\s*/g, ' ⏎ ').trim();
+  const one = cleanText(text)
+    .replace(/\s*\n\s*/g, ' ⏎ ')
+    .trim();
   if (one.length <= maxChars) return one;
   if (maxChars <= 1) return maxChars === 1 ? '…' : '';
   return `${one.slice(0, boundaryBefore(one, maxChars - 1))}…`;

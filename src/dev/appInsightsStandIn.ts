@@ -25,7 +25,11 @@ export interface AppInsightsStandIn {
   close(): Promise<void>;
 }
 
-export async function startAppInsightsStandIn(options: { key: string; cert: string; identity: IdentityEndpoint }): Promise<AppInsightsStandIn> {
+export async function startAppInsightsStandIn(options: {
+  key: string;
+  cert: string;
+  identity: IdentityEndpoint;
+}): Promise<AppInsightsStandIn> {
   const state = { envelopes: [] as Envelope[], bodies: [] as string[], refused: 0 };
   const listening = await listenOnLoopback(
     createServer({ key: options.key, cert: options.cert }, (req, res) => {
@@ -34,10 +38,15 @@ export async function startAppInsightsStandIn(options: { key: string; cert: stri
       req.on('end', () => {
         const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
         const issued = token ? options.identity.tokens.get(token) : undefined;
-        const authorized = !!issued && /^https:\/\/monitor\.azure\.com\/*$/.test(issued.resource) && issued.expiresOnMs > Date.now();
+        const authorized =
+          !!issued && /^https:\/\/monitor\.azure\.com\/*$/.test(issued.resource) && issued.expiresOnMs > Date.now();
         if (!authorized) {
           state.refused++;
-          res.writeHead(401, { 'content-type': 'application/json' }).end('{"itemsReceived":0,"itemsAccepted":0,"errors":[{"index":0,"statusCode":401,"message":"Authentication required"}]}');
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end(
+              '{"itemsReceived":0,"itemsAccepted":0,"errors":[{"index":0,"statusCode":401,"message":"Authentication required"}]}',
+            );
           return;
         }
         let raw = Buffer.concat(chunks);
@@ -49,10 +58,15 @@ export async function startAppInsightsStandIn(options: { key: string; cert: stri
           const parsed = JSON.parse(text) as Envelope[] | Envelope;
           items = Array.isArray(parsed) ? parsed : [parsed];
         } catch {
-          items = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Envelope);
+          items = text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Envelope);
         }
         state.envelopes.push(...items);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
       });
     }),
   );

@@ -75,10 +75,17 @@ export interface ArmStandIn {
   requests: RecordedRequest[];
   /** Bodies of runCommand requests, by the command id they started. */
   started: Map<string, RunCommandRequest>;
-  addCluster(cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string }, script: ClusterScript): void;
+  addCluster(
+    cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string },
+    script: ClusterScript,
+  ): void;
   /** Applied to every request before the script (e.g. throttling), or undefined. */
   intercept: ((req: IncomingMessage) => Step | undefined) | undefined;
-  addCommand(cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string }, commandId: string, script: CommandScript): void;
+  addCommand(
+    cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string },
+    commandId: string,
+    script: CommandScript,
+  ): void;
   readsFor(commandId: string): RecordedRequest[];
   close(): Promise<void>;
 }
@@ -92,7 +99,11 @@ function cloudError(code: string, message: string): unknown {
   return { error: { code, message } };
 }
 
-export async function startArmStandIn(options: { key: string; cert: string; identity: IdentityEndpoint }): Promise<ArmStandIn> {
+export async function startArmStandIn(options: {
+  key: string;
+  cert: string;
+  identity: IdentityEndpoint;
+}): Promise<ArmStandIn> {
   const commands = new Map<string, { script: CommandScript; registeredAt: number; stepIndex: number }>();
   const clusters = new Map<string, ClusterScript>();
   const started = new Map<string, RunCommandRequest>();
@@ -136,14 +147,37 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     else respond();
   }
 
-  function clusterRequest(req: IncomingMessage, res: ServerResponse, url: URL, c: RegExpExecArray, record: RecordedRequest, body: string, token: string): void {
+  function clusterRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    c: RegExpExecArray,
+    record: RecordedRequest,
+    body: string,
+    token: string,
+  ): void {
     const cluster = clusters.get(clusterKey(c[1]!, c[2]!, c[3]!));
-    if (!cluster) return answer(req, res, record, { status: 404, body: cloudError('ResourceNotFound', `The Resource 'Microsoft.ContainerService/managedClusters/${c[3]}' under resource group '${c[2]}' was not found.`) });
+    if (!cluster)
+      return answer(req, res, record, {
+        status: 404,
+        body: cloudError(
+          'ResourceNotFound',
+          `The Resource 'Microsoft.ContainerService/managedClusters/${c[3]}' under resource group '${c[2]}' was not found.`,
+        ),
+      });
     const id = `/subscriptions/${c[1]}/resourceGroups/${c[2]}/providers/Microsoft.ContainerService/managedClusters/${c[3]}`;
     if (!c[4] && req.method === 'GET') {
       return answer(req, res, record, {
         status: 200,
-        body: { id, name: c[3], properties: { provisioningState: 'Succeeded', powerState: { code: 'Running' }, ...(cluster.entraManaged ? { aadProfile: { managed: true, enableAzureRBAC: true } } : {}) } },
+        body: {
+          id,
+          name: c[3],
+          properties: {
+            provisioningState: 'Succeeded',
+            powerState: { code: 'Running' },
+            ...(cluster.entraManaged ? { aadProfile: { managed: true, enableAzureRBAC: true } } : {}),
+          },
+        },
       });
     }
     if (c[4] && req.method === 'POST') {
@@ -157,16 +191,28 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
       try {
         parsed = JSON.parse(body) as RunCommandRequest;
       } catch {
-        return answer(req, res, record, { status: 400, body: cloudError('InvalidRequestContent', 'The request content was invalid.') });
+        return answer(req, res, record, {
+          status: 400,
+          body: cloudError('InvalidRequestContent', 'The request content was invalid.'),
+        });
       }
-      if (!parsed.command) return answer(req, res, record, { status: 400, body: cloudError('InvalidParameter', 'command is required') });
+      if (!parsed.command)
+        return answer(req, res, record, { status: 400, body: cloudError('InvalidParameter', 'command is required') });
       const commandId = randomBytes(16).toString('hex');
       started.set(commandId, { ...parsed, token });
-      const script = cluster.script?.(parsed) ?? { runSeconds: 2, result: { provisioningState: 'Succeeded', exitCode: 0, logs: `ran: ${parsed.command}\n` } };
+      const script = cluster.script?.(parsed) ?? {
+        runSeconds: 2,
+        result: { provisioningState: 'Succeeded', exitCode: 0, logs: `ran: ${parsed.command}\n` },
+      };
       standIn.addCommand({ subscriptionId: c[1]!, resourceGroupName: c[2]!, resourceName: c[3]! }, commandId, script);
       record.commandId = commandId;
       if (fault) return answer(req, res, record, fault);
-      return answer(req, res, record, { status: 202, headers: { location: `${origin}${id}/commandResults/${commandId}?api-version=${url.searchParams.get('api-version')}` } });
+      return answer(req, res, record, {
+        status: 202,
+        headers: {
+          location: `${origin}${id}/commandResults/${commandId}?api-version=${url.searchParams.get('api-version')}`,
+        },
+      });
     }
     return answer(req, res, record, { status: 405, body: cloudError('MethodNotAllowed', 'No such operation.') });
   }
@@ -188,14 +234,22 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
     };
     requests.push(record);
     if (!authorized) {
-      return answer(req, res, record, { status: 401, body: cloudError('InvalidAuthenticationToken', 'The access token is invalid.'), headers: { 'www-authenticate': 'Bearer' } });
+      return answer(req, res, record, {
+        status: 401,
+        body: cloudError('InvalidAuthenticationToken', 'The access token is invalid.'),
+        headers: { 'www-authenticate': 'Bearer' },
+      });
     }
     if (!url.searchParams.get('api-version')) {
-      return answer(req, res, record, { status: 400, body: cloudError('MissingApiVersionParameter', 'The api-version query parameter is required.') });
+      return answer(req, res, record, {
+        status: 400,
+        body: cloudError('MissingApiVersionParameter', 'The api-version query parameter is required.'),
+      });
     }
     const c = CLUSTER.exec(url.pathname);
     if (c) return clusterRequest(req, res, url, c, record, body, auth!);
-    if (!m || req.method !== 'GET') return answer(req, res, record, { status: 404, body: cloudError('NotFound', 'No route.') });
+    if (!m || req.method !== 'GET')
+      return answer(req, res, record, { status: 404, body: cloudError('NotFound', 'No route.') });
     const intercepted = standIn.intercept?.(req);
     if (intercepted) return answer(req, res, record, intercepted);
     const entry = commands.get(keyOf(m[1]!, m[2]!, m[3]!, m[4]!));
@@ -210,10 +264,15 @@ export async function startArmStandIn(options: { key: string; cert: string; iden
       const step = script.steps[entry.stepIndex++]!;
       return answer(req, res, record, step);
     }
-    const running = !script.result || (script.runSeconds !== undefined && Date.now() - entry.registeredAt < script.runSeconds * 1000);
+    const running =
+      !script.result || (script.runSeconds !== undefined && Date.now() - entry.registeredAt < script.runSeconds * 1000);
     const location = `${origin}${url.pathname}?api-version=${url.searchParams.get('api-version')}`;
     if (running) {
-      return answer(req, res, record, { status: 202, body: { id: m[4], properties: { provisioningState: 'Running' } }, headers: { location } });
+      return answer(req, res, record, {
+        status: 202,
+        body: { id: m[4], properties: { provisioningState: 'Running' } },
+        headers: { location },
+      });
     }
     const startedAt = new Date(entry.registeredAt).toISOString();
     const finishedAt = new Date(entry.registeredAt + (script.runSeconds ?? 0) * 1000).toISOString();

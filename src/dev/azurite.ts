@@ -26,10 +26,21 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const args = [
     entry,
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
-    '--blobHost', '127.0.0.1', '--blobPort', String(p.blob),
-    '--queueHost', '127.0.0.1', '--queuePort', String(p.queue),
-    '--tableHost', '127.0.0.1', '--tablePort', String(p.table),
-    '--skipApiVersionCheck', '--disableTelemetry', '--loose',
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    String(p.blob),
+    '--queueHost',
+    '127.0.0.1',
+    '--queuePort',
+    String(p.queue),
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    String(p.table),
+    '--skipApiVersionCheck',
+    '--disableTelemetry',
+    '--loose',
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const ports: Partial<Azurite['ports']> = {};
@@ -42,7 +53,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
       reject(new Error(`Azurite exited with ${code}: ${errors.join('')}`));
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      const m = /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(
+        line,
+      );
       if (!m) return;
       ports[m[1]!.toLowerCase() as 'blob'] = Number(m[2]);
       if (ports.blob && ports.queue && ports.table) {

@@ -59,7 +59,8 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
       if (state.faults.delayMs) await new Promise((r) => setTimeout(r, state.faults.delayMs));
       if (url.pathname !== '/msi/token' || req.method !== 'GET') return send(res, 404, { error: 'not_found' });
       if (req.headers['x-identity-header'] !== header) return send(res, 401, { error: 'invalid identity header' });
-      if (url.searchParams.get('api-version') !== '2019-08-01') return send(res, 400, { error: 'unsupported api-version' });
+      if (url.searchParams.get('api-version') !== '2019-08-01')
+        return send(res, 400, { error: 'unsupported api-version' });
       const resource = url.searchParams.get('resource');
       if (!resource) return send(res, 400, { error: 'resource is required' });
       const fail = state.faults.failNext;
@@ -72,7 +73,13 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
       const clientId = url.searchParams.get('client_id') ?? undefined;
       // Shaped like Entra ID's (a JWT: header.claims.signature), unsigned: only this stand-in reads it.
       const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-      const claims = { aud: resource, iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/', exp: Math.floor(expiresOnMs / 1000), appid: clientId ?? '00000000-0000-0000-0000-000000000001', ...state.claims };
+      const claims = {
+        aud: resource,
+        iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/',
+        exp: Math.floor(expiresOnMs / 1000),
+        appid: clientId ?? '00000000-0000-0000-0000-000000000001',
+        ...state.claims,
+      };
       const token = `${part({ typ: 'JWT', alg: 'none' })}.${part(claims)}.${randomBytes(24).toString('base64url')}`;
       state.tokens.set(token, { resource, ...(clientId ? { clientId } : {}), expiresOnMs });
       send(res, 200, {
@@ -86,5 +93,9 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
   });
   const listening = await listenOnLoopback(server);
   const url = `http://127.0.0.1:${listening.port}/msi/token`;
-  return Object.assign(state, { url, env: { IDENTITY_ENDPOINT: url, IDENTITY_HEADER: header }, close: listening.close }) as IdentityEndpoint;
+  return Object.assign(state, {
+    url,
+    env: { IDENTITY_ENDPOINT: url, IDENTITY_HEADER: header },
+    close: listening.close,
+  }) as IdentityEndpoint;
 }

@@ -72,7 +72,13 @@ export interface SlackApiStandIn {
   inChannel(channel: string): SlackMessage[];
   calls: SlackCall[];
   /** Applied to each call before anything else (`call`: who makes it, with what). */
-  fault: ((method: string, channel: string | undefined, call: { token?: string; args: Record<string, unknown> }) => SlackApiFault | undefined) | undefined;
+  fault:
+    | ((
+        method: string,
+        channel: string | undefined,
+        call: { token?: string; args: Record<string, unknown> },
+      ) => SlackApiFault | undefined)
+    | undefined;
   /** Per-channel rate for posts and updates (Slack: about 1 per second with short bursts). */
   rate: { perSecond: number; burst: number };
   close(): Promise<void>;
@@ -90,7 +96,15 @@ function parseArgs(req: IncomingMessage, raw: Buffer): Record<string, unknown> {
   if (type.includes('application/json')) return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) {
-    out[k] = /^[[{]/.test(v) ? (() => { try { return JSON.parse(v) as unknown; } catch { return v; } })() : v;
+    out[k] = /^[[{]/.test(v)
+      ? (() => {
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return v;
+          }
+        })()
+      : v;
   }
   return out;
 }
@@ -151,7 +165,9 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
     const raw = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
+      res
+        .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+        .end(JSON.stringify(body));
     };
 
     const upload = /^\/upload\/(F\w+)$/.exec(path);
@@ -159,7 +175,12 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
       const u = uploads.get(upload[1]!);
       if (!u) return void res.writeHead(404).end('not found');
       u.bytes = uploadedBytes(req, raw);
-      calls.push({ method: 'upload', status: 200, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      calls.push({
+        method: 'upload',
+        status: 200,
+        at: Date.now(),
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
       return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`OK - ${u.bytes.length}`);
     }
     const m = /^\/api\/([\w.]+)$/.exec(path);
@@ -171,8 +192,19 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
     } catch {
       return send(200, { ok: false, error: 'invalid_json' });
     }
-    const channel = typeof args.channel === 'string' ? args.channel : typeof args.channel_id === 'string' ? args.channel_id : undefined;
-    const call: SlackCall = { method, ...(channel ? { channel } : {}), status: 200, at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    const channel =
+      typeof args.channel === 'string'
+        ? args.channel
+        : typeof args.channel_id === 'string'
+          ? args.channel_id
+          : undefined;
+    const call: SlackCall = {
+      method,
+      ...(channel ? { channel } : {}),
+      status: 200,
+      at: Date.now(),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    };
     calls.push(call);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const fault = standIn.fault?.(method, channel, { ...(bearer ? { token: bearer } : {}), args });
@@ -180,7 +212,8 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
     if (req.socket.destroyed) return;
     if (fault?.status) {
       call.status = fault.status;
-      if (fault.status === 429) return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(fault.retryAfter ?? 1) });
+      if (fault.status === 429)
+        return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(fault.retryAfter ?? 1) });
       return void res.writeHead(fault.status, { 'content-type': 'text/plain' }).end('upstream error');
     }
     const fail = (error: string, extra: Record<string, unknown> = {}) => {
@@ -218,12 +251,17 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
           appId: bot.who.appId,
           ...(typeof args.text === 'string' ? { text: args.text } : {}),
           ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
-          ...(args.metadata && typeof args.metadata === 'object' ? { metadata: args.metadata as SlackMessage['metadata'] } : {}),
+          ...(args.metadata && typeof args.metadata === 'object'
+            ? { metadata: args.metadata as SlackMessage['metadata'] }
+            : {}),
           ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
           versions: [],
           files: [],
         };
-        msg.versions.push({ ...(msg.text !== undefined ? { text: msg.text } : {}), ...(msg.blocks ? { blocks: msg.blocks } : {}) });
+        msg.versions.push({
+          ...(msg.text !== undefined ? { text: msg.text } : {}),
+          ...(msg.blocks ? { blocks: msg.blocks } : {}),
+        });
         messages.push(msg);
         return answer({ ok: true, channel, ts: msg.ts, message: { ts: msg.ts, text: msg.text } });
       }
@@ -233,8 +271,12 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
         if (msg.botId !== bot.who.botId) return fail('cant_update_message');
         if (typeof args.text === 'string') msg.text = args.text;
         if (Array.isArray(args.blocks)) msg.blocks = args.blocks;
-        if (args.metadata && typeof args.metadata === 'object') msg.metadata = args.metadata as SlackMessage['metadata'];
-        msg.versions.push({ ...(msg.text !== undefined ? { text: msg.text } : {}), ...(msg.blocks ? { blocks: msg.blocks } : {}) });
+        if (args.metadata && typeof args.metadata === 'object')
+          msg.metadata = args.metadata as SlackMessage['metadata'];
+        msg.versions.push({
+          ...(msg.text !== undefined ? { text: msg.text } : {}),
+          ...(msg.blocks ? { blocks: msg.blocks } : {}),
+        });
         return answer({ ok: true, channel, ts: msg.ts });
       }
       case 'conversations.history': {
@@ -246,7 +288,15 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
           .filter((x) => x.channel === channel && !x.threadTs && Number(x.ts) >= oldest && Number(x.ts) <= latest)
           .sort((a, b) => Number(b.ts) - Number(a.ts))
           .slice(0, limit)
-          .map((x) => ({ type: 'message', ts: x.ts, user: x.user, bot_id: x.botId, app_id: x.appId, text: x.text, ...(withMetadata && x.metadata ? { metadata: x.metadata } : {}) }));
+          .map((x) => ({
+            type: 'message',
+            ts: x.ts,
+            user: x.user,
+            bot_id: x.botId,
+            app_id: x.appId,
+            text: x.text,
+            ...(withMetadata && x.metadata ? { metadata: x.metadata } : {}),
+          }));
         return answer({ ok: true, messages: found, has_more: false });
       }
       case 'files.getUploadURLExternal': {
@@ -260,7 +310,14 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
         for (const f of files) {
           const u = uploads.get(f.id);
           if (!u?.bytes) return fail('file_not_found');
-          const file: SlackFile = { id: f.id, name: u.name, ...(f.title ? { title: f.title } : {}), bytes: u.bytes, ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}), channel: channel! };
+          const file: SlackFile = {
+            id: f.id,
+            name: u.name,
+            ...(f.title ? { title: f.title } : {}),
+            bytes: u.bytes,
+            ...(typeof args.thread_ts === 'string' ? { threadTs: args.thread_ts } : {}),
+            channel: channel!,
+          };
           const parent = messages.find((x) => x.channel === channel && x.ts === args.thread_ts);
           parent?.files.push(file);
           done.push(file);

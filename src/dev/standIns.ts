@@ -58,7 +58,14 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
       ...extra,
     }),
     async stop() {
-      await Promise.allSettled([arm.close(), appInsights.close(), identity.close(), receivers.close(), slackApi.close(), azurite.stop()]);
+      await Promise.allSettled([
+        arm.close(),
+        appInsights.close(),
+        identity.close(),
+        receivers.close(),
+        slackApi.close(),
+        azurite.stop(),
+      ]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -16,7 +16,15 @@ export async function createDevTls(dir: string): Promise<DevTls> {
     keySize: 2048,
     algorithm: 'sha256',
     notAfterDate: new Date(Date.now() + 30 * 24 * 3600 * 1000),
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
+    ],
   });
   mkdirSync(dir, { recursive: true });
   const certPath = join(dir, 'cert.pem');

@@ -78,7 +78,8 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     script: (kind, channel, replies) => scripts.set(`${kind}/${channel}`, [...replies]),
     fault: undefined,
     limit: (kind, channel, bytes) => limits.set(`${kind}/${channel}`, bytes),
-    faultOn: (kind, channel, fault) => (fault ? channelFaults.set(`${kind}/${channel}`, fault) : channelFaults.delete(`${kind}/${channel}`)),
+    faultOn: (kind, channel, fault) =>
+      fault ? channelFaults.set(`${kind}/${channel}`, fault) : channelFaults.delete(`${kind}/${channel}`),
     for: (kind, channel) => received.filter((r) => r.kind === kind && r.channel === channel),
     close: async () => undefined,
   };
@@ -92,7 +93,10 @@ export async function startWebhookReceivers(): Promise<WebhookReceivers> {
     const kind = m[1] as 'slack' | 'teams';
     const channel = m[2]!;
     const queued = scripts.get(`${kind}/${channel}`);
-    const reply = (queued && queued.length > 0 ? queued.shift() : undefined) ?? channelFaults.get(`${kind}/${channel}`)?.() ?? receivers.fault?.(kind, channel);
+    const reply =
+      (queued && queued.length > 0 ? queued.shift() : undefined) ??
+      channelFaults.get(`${kind}/${channel}`)?.() ??
+      receivers.fault?.(kind, channel);
     const finish = () => {
       if (reply?.reset) {
         attempts.push({ kind, channel, status: 0, at: Date.now() });

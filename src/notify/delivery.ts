@@ -75,14 +75,22 @@ export class Cooldowns {
  * not used within a minute of its slot is dropped.
  */
 export class Pacer {
-  private readonly buckets = new Map<string, { tokens: number; at: number; nextSlot: number; reserved: Map<string, number> }>();
+  private readonly buckets = new Map<
+    string,
+    { tokens: number; at: number; nextSlot: number; reserved: Map<string, number> }
+  >();
   constructor(private readonly monotonic: () => number) {}
 
   /** 0: send now; otherwise the ms to wait, with a slot held for `who` at that time. */
   take(target: string, pace: Pace, who: string): number {
     const now = this.monotonic();
     const interval = 1000 / pace.perSecond;
-    const b = this.buckets.get(target) ?? { tokens: pace.burst, at: now, nextSlot: now, reserved: new Map<string, number>() };
+    const b = this.buckets.get(target) ?? {
+      tokens: pace.burst,
+      at: now,
+      nextSlot: now,
+      reserved: new Map<string, number>(),
+    };
     this.buckets.set(target, b);
     b.tokens = Math.min(pace.burst, b.tokens + ((now - b.at) / 1000) * pace.perSecond);
     b.at = now;
@@ -118,13 +126,27 @@ function capped(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, 500);
 }
 
-export async function deliverTarget(target: Target, row: TargetState, serverNow: number, report: CommandReport, ctx: DeliveryContext): Promise<TargetResult> {
+export async function deliverTarget(
+  target: Target,
+  row: TargetState,
+  serverNow: number,
+  report: CommandReport,
+  ctx: DeliveryContext,
+): Promise<TargetResult> {
   const name = target.name;
   const state = readiness(row, serverNow, ctx.now());
   if (state.kind === 'done') return { target: name, status: 'skipped', why: 'already-delivered' };
-  if (state.kind === 'failed' && !revivable(row, target, ctx.retryExpired)) return { target: name, status: 'skipped', why: 'already-failed' };
-  if (state.kind === 'busy') return { target: name, status: 'retry-later', error: `another delivery holds this target for ${Math.ceil(state.waitMs / 1000)}s`, waitMs: state.waitMs + 1000 };
-  if (state.kind === 'waiting') return { target: name, status: 'retry-later', error: row.lastError ?? 'waiting', waitMs: state.waitMs };
+  if (state.kind === 'failed' && !revivable(row, target, ctx.retryExpired))
+    return { target: name, status: 'skipped', why: 'already-failed' };
+  if (state.kind === 'busy')
+    return {
+      target: name,
+      status: 'retry-later',
+      error: `another delivery holds this target for ${Math.ceil(state.waitMs / 1000)}s`,
+      waitMs: state.waitMs + 1000,
+    };
+  if (state.kind === 'waiting')
+    return { target: name, status: 'retry-later', error: row.lastError ?? 'waiting', waitMs: state.waitMs };
   const inDoubt = state.kind === 'ready' && state.inDoubt;
 
   // A live message already posted is always finished, even if the target no longer wants this outcome.
@@ -133,14 +155,22 @@ export async function deliverTarget(target: Target, row: TargetState, serverNow:
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }
   const cooldown = ctx.cooldowns.remainingMs(name);
-  if (cooldown > 0) return { target: name, status: 'retry-later', error: 'the channel asked us to wait (Retry-After)', waitMs: cooldown };
+  if (cooldown > 0)
+    return {
+      target: name,
+      status: 'retry-later',
+      error: 'the channel asked us to wait (Retry-After)',
+      waitMs: cooldown,
+    };
   const paced = target.provider.pace ? ctx.pacer.take(name, target.provider.pace, ctx.key) : 0;
-  if (paced > 0) return { target: name, status: 'retry-later', error: 'paced: a burst of messages for this channel', waitMs: paced };
+  if (paced > 0)
+    return { target: name, status: 'retry-later', error: 'paced: a burst of messages for this channel', waitMs: paced };
 
   const leaseMs = claimLeaseMs(target, ctx.sendTimeoutMs, ctx.ledgerTimeoutMs);
   const started = ctx.monotonic();
   const claimed = await ctx.ledger.claim(ctx.key, row, leaseMs, unsureSinceOf(row, inDoubt));
-  if (!claimed) return { target: name, status: 'retry-later', error: 'another delivery claimed this target first', waitMs: 1000 };
+  if (!claimed)
+    return { target: name, status: 'retry-later', error: 'another delivery claimed this target first', waitMs: 1000 };
   if (inDoubt) warnInDoubt(target, ctx.log);
   const remaining = () => leaseMs - (ctx.monotonic() - started);
   const sendBudget = target.provider.maxSendMs(ctx.sendTimeoutMs) + 2 * ctx.ledgerTimeoutMs + MARGIN_MS;
@@ -151,7 +181,11 @@ export async function deliverTarget(target: Target, row: TargetState, serverNow:
   let sends = 0;
   while (remaining() > sendBudget) {
     sends++;
-    result = await target.provider.send(target.settings, target.provider.render(report, options, form), sendContext(ctx, claimed, result));
+    result = await target.provider.send(
+      target.settings,
+      target.provider.render(report, options, form),
+      sendContext(ctx, claimed, result),
+    );
     if (result.ok) break;
     const next = decideAfterFailure(result.failure, form);
     if (next.kind !== 'retry-minimal') break;
@@ -186,14 +220,32 @@ export async function deliverTarget(target: Target, row: TargetState, serverNow:
       try {
         const written = await ctx.ledger.writeTarget(ctx.key, claimed, fields);
         if (!written) {
-          ctx.log.error(`target ${name}: delivered, but its claim was taken over before it could be recorded (the holder was paused beyond its lease); this channel may see it twice`);
+          ctx.log.error(
+            `target ${name}: delivered, but its claim was taken over before it could be recorded (the holder was paused beyond its lease); this channel may see it twice`,
+          );
         }
-        return { target: name, status: 'delivered', form, attempts, ...(lagMs !== undefined ? { lagMs } : {}), inDoubt };
+        return {
+          target: name,
+          status: 'delivered',
+          form,
+          attempts,
+          ...(lagMs !== undefined ? { lagMs } : {}),
+          inDoubt,
+        };
       } catch (err) {
         if (err instanceof StoreRejectedError) {
           // Posted, and the ledger will never take the record: say so; posting again would only duplicate it.
-          ctx.log.error(`target ${name}: delivered, but ${err.message} (a bug; please report it with this line): its claim stays, and a copy of this message brought back later may post it again`);
-          return { target: name, status: 'delivered', form, attempts, ...(lagMs !== undefined ? { lagMs } : {}), inDoubt };
+          ctx.log.error(
+            `target ${name}: delivered, but ${err.message} (a bug; please report it with this line): its claim stays, and a copy of this message brought back later may post it again`,
+          );
+          return {
+            target: name,
+            status: 'delivered',
+            form,
+            attempts,
+            ...(lagMs !== undefined ? { lagMs } : {}),
+            inDoubt,
+          };
         }
         if (!(err instanceof StoreUnavailableError)) throw err;
         if (tryNo === 2 || remaining() < ctx.ledgerTimeoutMs + MARGIN_MS) {
@@ -215,17 +267,35 @@ export async function deliverTarget(target: Target, row: TargetState, serverNow:
   const decision = decideAfterFailure(failure.failure, form);
   const kept = failureState(claimed, failure);
   if (decision.kind === 'give-up' || (decision.kind === 'retry-minimal' && form === 'minimal')) {
-    await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'failed', failure: 'permanent', attempts, lastError: capped(failure.detail), fingerprint: fingerprint(target), ...kept });
-    ctx.log.error(`target ${name}: permanent failure, not retried: ${failure.detail} (check ${target.provider.describe(target.settings)}; 'redeliver' sends it again once fixed)`);
+    await ctx.ledger.writeTarget(ctx.key, claimed, {
+      state: 'failed',
+      failure: 'permanent',
+      attempts,
+      lastError: capped(failure.detail),
+      fingerprint: fingerprint(target),
+      ...kept,
+    });
+    ctx.log.error(
+      `target ${name}: permanent failure, not retried: ${failure.detail} (check ${target.provider.describe(target.settings)}; 'redeliver' sends it again once fixed)`,
+    );
     return { target: name, status: 'failed', error: failure.detail };
   }
-  const waitMs = 1000 * retryDelaySeconds(ctx.policy, {
-    round: Math.max(1, attempts),
-    random: ctx.random(),
-    ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
-  });
+  const waitMs =
+    1000 *
+    retryDelaySeconds(ctx.policy, {
+      round: Math.max(1, attempts),
+      random: ctx.random(),
+      ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
+    });
   if (failure.retryAfterSeconds !== undefined) ctx.cooldowns.set(name, waitMs);
-  await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs, attempts, lastError: capped(failure.detail), fingerprint: fingerprint(target), ...kept });
+  await ctx.ledger.writeTarget(ctx.key, claimed, {
+    state: 'pending',
+    waitMs,
+    attempts,
+    lastError: capped(failure.detail),
+    fingerprint: fingerprint(target),
+    ...kept,
+  });
   // No answer to a post that was sent: the channel may have taken it, and the next try may show it twice.
   const doubt = !failure.mayHaveArrived
     ? ''
@@ -272,28 +342,54 @@ function failureState(claimed: TargetState, failure: Extract<SendResult, { ok: f
  * as pending (with where the message is), so that the result later updates it. Never delays the result:
  * a failure is left for the final delivery (or the next poll) to retry. `settled`: nothing more to do.
  */
-export async function deliverRunning(target: Target, row: TargetState, serverNow: number, report: CommandReport, ctx: DeliveryContext): Promise<{ settled: boolean; posted: boolean; error?: string }> {
+export async function deliverRunning(
+  target: Target,
+  row: TargetState,
+  serverNow: number,
+  report: CommandReport,
+  ctx: DeliveryContext,
+): Promise<{ settled: boolean; posted: boolean; error?: string }> {
   const name = target.name;
   if (!wants(target, report.outcome)) return { settled: true, posted: false };
   const state = readiness(row, serverNow, ctx.now());
   if (state.kind === 'done' || state.kind === 'failed') return { settled: true, posted: false };
   if (state.kind !== 'ready') return { settled: false, posted: false, error: 'the target is busy or waiting' };
-  if (ctx.cooldowns.remainingMs(name) > 0) return { settled: false, posted: false, error: 'the channel asked us to wait (Retry-After)' };
-  if (target.provider.pace && ctx.pacer.take(name, target.provider.pace, ctx.key) > 0) return { settled: false, posted: false, error: 'paced' };
+  if (ctx.cooldowns.remainingMs(name) > 0)
+    return { settled: false, posted: false, error: 'the channel asked us to wait (Retry-After)' };
+  if (target.provider.pace && ctx.pacer.take(name, target.provider.pace, ctx.key) > 0)
+    return { settled: false, posted: false, error: 'paced' };
 
   const leaseMs = claimLeaseMs(target, ctx.sendTimeoutMs, ctx.ledgerTimeoutMs);
   const claimed = await ctx.ledger.claim(ctx.key, row, leaseMs, unsureSinceOf(row, state.inDoubt));
   if (!claimed) return { settled: false, posted: false, error: 'another delivery claimed this target first' };
   if (state.inDoubt) warnInDoubt(target, ctx.log);
-  const result = await target.provider.send(target.settings, target.provider.render(report, renderOptions(target, ctx.armEndpoint), 'full'), sendContext(ctx, claimed, undefined));
+  const result = await target.provider.send(
+    target.settings,
+    target.provider.render(report, renderOptions(target, ctx.armEndpoint), 'full'),
+    sendContext(ctx, claimed, undefined),
+  );
   if (result.ok) {
-    await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs: 0, unsureSince: undefined, lastError: '', ...(result.providerState !== undefined ? { providerState: result.providerState } : {}) });
+    await ctx.ledger.writeTarget(ctx.key, claimed, {
+      state: 'pending',
+      waitMs: 0,
+      unsureSince: undefined,
+      lastError: '',
+      ...(result.providerState !== undefined ? { providerState: result.providerState } : {}),
+    });
     if (result.note) ctx.log.warn(`target ${name}: running message posted, but ${result.note}`);
     return { settled: true, posted: true };
   }
-  if (result.retryAfterSeconds !== undefined) ctx.cooldowns.set(name, 1000 * Math.min(result.retryAfterSeconds, ctx.policy.maxDelaySeconds));
-  await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs: 0, lastError: capped(`running message: ${result.detail}`), ...failureState(claimed, result) });
-  const doubt = result.mayHaveArrived ? ' (no answer to a post that was sent: the next try looks for it in the channel first)' : '';
+  if (result.retryAfterSeconds !== undefined)
+    ctx.cooldowns.set(name, 1000 * Math.min(result.retryAfterSeconds, ctx.policy.maxDelaySeconds));
+  await ctx.ledger.writeTarget(ctx.key, claimed, {
+    state: 'pending',
+    waitMs: 0,
+    lastError: capped(`running message: ${result.detail}`),
+    ...failureState(claimed, result),
+  });
+  const doubt = result.mayHaveArrived
+    ? ' (no answer to a post that was sent: the next try looks for it in the channel first)'
+    : '';
   ctx.log.warn(`target ${name}: the running message was not posted: ${result.detail}${doubt}`);
   return { settled: result.failure !== 'transient', posted: false, error: result.detail };
 }
@@ -301,5 +397,10 @@ export async function deliverRunning(target: Target, row: TargetState, serverNow
 /** Marks a target delivered from a note (a post the last round made but could not record). */
 export async function recordSentNote(ledger: Ledger, key: string, row: TargetState, note: SentNote): Promise<boolean> {
   if (row.state !== 'claimed' || row.claimId !== note.claimId) return false;
-  return !!(await ledger.writeTarget(key, row, { state: 'delivered', form: note.form, deliveredAt: note.at, lastError: '' }));
+  return !!(await ledger.writeTarget(key, row, {
+    state: 'delivered',
+    form: note.form,
+    deliveredAt: note.at,
+    lastError: '',
+  }));
 }

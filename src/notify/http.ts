@@ -21,10 +21,15 @@ export function describeRequestError(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; name?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') return 'timed out';
   const code = e?.cause?.code;
-  return code ? `network error ${code}` : `request failed: ${(e?.message ?? String(err)).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 200)}`;
+  return code
+    ? `network error ${code}`
+    : `request failed: ${(e?.message ?? String(err)).replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>').slice(0, 200)}`;
 }
 
 /** A short, single-line excerpt of an answer's body for a reason (the redactor masks secrets later). */
 export function bodyExcerpt(body: string, max = 200): string {
-  return body.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, max);
+  return body
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .trim()
+    .slice(0, max);
 }

@@ -107,11 +107,22 @@ export function wants(target: Target, outcome: CommandReport['outcome']): boolea
 }
 
 export function renderOptions(target: Target, armEndpoint: string): RenderOptions {
-  return { armEndpoint, target: target.name, includeLogs: target.includeLogs, ...(target.mention ? { mention: target.mention } : {}) };
+  return {
+    armEndpoint,
+    target: target.name,
+    includeLogs: target.includeLogs,
+    ...(target.mention ? { mention: target.mention } : {}),
+  };
 }
 
 /** A short hash of what makes the target this target: kept in the ledger, never the values themselves. */
 export function fingerprint(target: Target): string {
-  const what = JSON.stringify([target.kind, target.provider.identity(target.settings), target.notifyOn, target.includeLogs, target.mention ?? '']);
+  const what = JSON.stringify([
+    target.kind,
+    target.provider.identity(target.settings),
+    target.notifyOn,
+    target.includeLogs,
+    target.mention ?? '',
+  ]);
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }

@@ -22,7 +22,19 @@ export interface Fact {
   value: string;
 }
 
-const KNOWN_STATES = ['Succeeded', 'Failed', 'Canceled', 'Cancelled', 'Running', 'Accepted', 'Creating', 'Updating', 'Deleting', 'Pending', 'Starting'];
+const KNOWN_STATES = [
+  'Succeeded',
+  'Failed',
+  'Canceled',
+  'Cancelled',
+  'Running',
+  'Accepted',
+  'Creating',
+  'Updating',
+  'Deleting',
+  'Pending',
+  'Starting',
+];
 
 /** ARM's provisioningState when it is one of the states we know, in their usual case; else undefined. */
 export function knownState(state: string | undefined): string | undefined {
@@ -46,7 +58,8 @@ export function trustedFacts(report: CommandReport): Fact[] {
   if (report.exitCode !== undefined) facts.push({ title: 'Exit code', value: String(report.exitCode) });
   const state = knownState(report.provisioningState);
   if (state) facts.push({ title: 'State', value: state });
-  if (report.durationSeconds !== undefined) facts.push({ title: 'Duration', value: formatDuration(report.durationSeconds) });
+  if (report.durationSeconds !== undefined)
+    facts.push({ title: 'Duration', value: formatDuration(report.durationSeconds) });
   const started = derivedTime(report.startedAt);
   const finished = derivedTime(report.finishedAt);
   if (started) facts.push({ title: report.outcome === 'running' ? 'Running since' : 'Started', value: started });
@@ -59,7 +72,9 @@ export function trustedFacts(report: CommandReport): Fact[] {
 
 /** A provisioningState we do not know is ARM's free text: shown, but only where untrusted text may go. */
 export function unknownState(report: CommandReport): string | undefined {
-  return report.provisioningState !== undefined && !knownState(report.provisioningState) ? report.provisioningState : undefined;
+  return report.provisioningState !== undefined && !knownState(report.provisioningState)
+    ? report.provisioningState
+    : undefined;
 }
 
 export function outcomeEmoji(report: CommandReport): string {
@@ -85,7 +100,9 @@ export function contextLink(report: CommandReport): string | undefined {
   try {
     const url = new URL(link);
     const encoded = url.toString();
-    return url.protocol === 'https:' && !url.username && !url.password && encoded.length <= MAX_URL_CHARS ? encoded : undefined;
+    return url.protocol === 'https:' && !url.username && !url.password && encoded.length <= MAX_URL_CHARS
+      ? encoded
+      : undefined;
   } catch {
     return undefined;
   }
@@ -120,9 +137,17 @@ export function* capLadder(initial: FieldCaps): Generator<CapStep> {
   const trimmed = new Set<string>();
   yield { caps: { ...caps }, trimmed: [] };
   const groups: [string, (c: FieldCaps) => FieldCaps, (c: FieldCaps) => boolean][] = [
-    ['context', (c) => ({ ...c, contextEntries: halve(c.contextEntries, 1), contextValue: halve(c.contextValue, 20) }), (c) => c.contextEntries === 0],
+    [
+      'context',
+      (c) => ({ ...c, contextEntries: halve(c.contextEntries, 1), contextValue: halve(c.contextValue, 20) }),
+      (c) => c.contextEntries === 0,
+    ],
     ['command', (c) => ({ ...c, command: halve(c.command, 40) }), (c) => c.command === 0],
-    ['reason', (c) => ({ ...c, reason: halve(c.reason, 40), detail: halve(c.detail, 40) }), (c) => c.reason === 0 && c.detail === 0],
+    [
+      'reason',
+      (c) => ({ ...c, reason: halve(c.reason, 40), detail: halve(c.detail, 40) }),
+      (c) => c.reason === 0 && c.detail === 0,
+    ],
   ];
   for (const [name, shrink, done] of groups) {
     while (!done(caps)) {
@@ -138,7 +163,9 @@ export function contextEntries(report: CommandReport, caps: FieldCaps): { shown:
   const all = Object.entries(report.context ?? {});
   // requestedBy (set by `run` from the caller's login) reads as words; still the producer's word, not a proof.
   const label = (k: string) => (k === 'requestedBy' ? 'requested by' : clip(k, 64));
-  const shown = all.slice(0, caps.contextEntries).map(([k, v]): [string, string] => [label(k), clip(v, caps.contextValue)]);
+  const shown = all
+    .slice(0, caps.contextEntries)
+    .map(([k, v]): [string, string] => [label(k), clip(v, caps.contextValue)]);
   return { shown, left: all.length - shown.length };
 }
 

@@ -32,13 +32,19 @@ export async function pollCommandResult(message: unknown, context: InvocationCon
 export async function cleanLedger(context: InvocationContext): Promise<void> {
   await ensureTelemetry();
   const rt = getRuntime();
-  const log = redactingLog({ info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) }, rt.redact);
+  const log = redactingLog(
+    { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
+    rt.redact,
+  );
   await sweepOld(rt.ledger.store, rt.deps.results, rt.config.retentionDays, Date.now(), log);
 }
 
 export async function monitorQueue(context: InvocationContext): Promise<void> {
   await ensureTelemetry();
   const rt = getRuntime();
-  const log = redactingLog({ info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) }, rt.redact);
+  const log = redactingLog(
+    { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
+    rt.redact,
+  );
   await monitorQueues(rt.queue, rt.deps.telemetry ?? noTelemetry, log);
 }

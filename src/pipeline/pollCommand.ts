@@ -11,24 +11,66 @@
 // The host's retries are left for what this code cannot decide: a queue that refuses the re-enqueue.
 import type { CommandResultReader } from '../arm/commandResults';
 import type { ArmRead } from '../core/armAnswer';
-import { clusterResourceId, escapeForLog, MessageError, messageText, parsePollRequest, serializePollRequest, type Bookkeeping, type PollRequest, type SentNote } from '../core/message';
-import { buildReport, finalAnswer, formatDuration, runningReport, timedOutAnswer, type CommandReport, type FinalAnswer } from '../core/report';
+import {
+  clusterResourceId,
+  escapeForLog,
+  MessageError,
+  messageText,
+  parsePollRequest,
+  serializePollRequest,
+  type Bookkeeping,
+  type PollRequest,
+  type SentNote,
+} from '../core/message';
+import {
+  buildReport,
+  finalAnswer,
+  formatDuration,
+  runningReport,
+  timedOutAnswer,
+  type CommandReport,
+  type FinalAnswer,
+} from '../core/report';
 import type { ReadBudget } from '../core/readBudget';
-import { deliveryRoundDelaySeconds, nextDelaySeconds, retryDelaySeconds, storeRetryDelaySeconds, type PollSchedule, type RetryPolicy } from '../core/schedule';
+import {
+  deliveryRoundDelaySeconds,
+  nextDelaySeconds,
+  retryDelaySeconds,
+  storeRetryDelaySeconds,
+  type PollSchedule,
+  type RetryPolicy,
+} from '../core/schedule';
 import type { Log } from '../log';
-import { Cooldowns, deliverRunning, deliverTarget, Pacer, recordSentNote, type DeliveryContext, type TargetResult } from '../notify/delivery';
+import {
+  Cooldowns,
+  deliverRunning,
+  deliverTarget,
+  Pacer,
+  recordSentNote,
+  type DeliveryContext,
+  type TargetResult,
+} from '../notify/delivery';
 import { wants, type Target } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { commandKey, type CommandEntries, type CommandState, type Ledger, type TargetCopy } from '../store/ledger';
 import { RESULT_VERSION, type ResultStore, type StoredResult } from '../store/results';
-import { armAnswerClass, noTelemetry, type MessageSpan, type PoisonReason, type Telemetry } from '../telemetry/telemetry';
+import {
+  armAnswerClass,
+  noTelemetry,
+  type MessageSpan,
+  type PoisonReason,
+  type Telemetry,
+} from '../telemetry/telemetry';
 
 export interface PollDeps {
   schedule: PollSchedule;
   timeoutMinutes: number;
   delivery: { timeoutHours: number; maxDelaySeconds: number };
   arm: CommandResultReader;
-  queue: { send(text: string, delaySeconds: number): Promise<void>; sendPoison(original: string, reason: string): Promise<void> };
+  queue: {
+    send(text: string, delaySeconds: number): Promise<void>;
+    sendPoison(original: string, reason: string): Promise<void>;
+  };
   targets: ReadonlyMap<string, Target>;
   defaultTargets: readonly string[];
   ledger: Ledger;
@@ -62,7 +104,13 @@ export type PollOutcome =
   | { kind: 'merged'; reason: string }
   | { kind: 'notified'; outcome: CommandReport['outcome']; results: TargetResult[] }
   /** Delivery (or a store it needs) must wait: the message was re-enqueued for then. */
-  | { kind: 'deferred'; outcome?: CommandReport['outcome']; delaySeconds: number; results: TargetResult[]; reason: string };
+  | {
+      kind: 'deferred';
+      outcome?: CommandReport['outcome'];
+      delaySeconds: number;
+      results: TargetResult[];
+      reason: string;
+    };
 
 /** Thrown for work that must be retried by the host (the queue refused a re-enqueue). */
 export class RetryableError extends Error {
@@ -101,7 +149,8 @@ function resolveTargets(req: PollRequest, id: string, deps: PollDeps, log: Log, 
     return `unknown notification target(s): ${unknown.join(', ')}; configured: ${[...deps.targets.keys()].join(', ') || 'none'}`;
   }
   const outside = [...explicit].filter((n) => !deps.targets.get(n)!.scope.allows(id));
-  if (outside.length > 0) return `target(s) ${outside.join(', ')} may not be told about this cluster (their _CLUSTERS setting leaves it out)`;
+  if (outside.length > 0)
+    return `target(s) ${outside.join(', ')} may not be told about this cluster (their _CLUSTERS setting leaves it out)`;
   const chosen = [...explicit].map((n) => deps.targets.get(n)!);
   for (const name of fromDefault) {
     if (explicit.has(name)) continue;
@@ -110,12 +159,19 @@ function resolveTargets(req: PollRequest, id: string, deps: PollDeps, log: Log, 
     else log.warn(`${label}: default target ${name} skipped: its _CLUSTERS setting leaves this cluster out`);
   }
   if (chosen.length === 0) {
-    return fromDefault.size > 0 ? 'no notification target: every default target leaves this cluster out of its scope' : 'no notification target: the message names none and no default is configured';
+    return fromDefault.size > 0
+      ? 'no notification target: every default target leaves this cluster out of its scope'
+      : 'no notification target: the message names none and no default is configured';
   }
   return chosen;
 }
 
-async function poison(ctx: Pick<Ctx, 'raw' | 'deps' | 'log' | 'meta'>, why: PoisonReason, reason: string, label?: string): Promise<PollOutcome> {
+async function poison(
+  ctx: Pick<Ctx, 'raw' | 'deps' | 'log' | 'meta'>,
+  why: PoisonReason,
+  reason: string,
+  label?: string,
+): Promise<PollOutcome> {
   const bounded = escapeForLog(reason, 1024);
   await ctx.deps.queue.sendPoison(messageText(ctx.raw), bounded);
   telemetryOf(ctx.deps).poisoned(why);
@@ -124,7 +180,12 @@ async function poison(ctx: Pick<Ctx, 'raw' | 'deps' | 'log' | 'meta'>, why: Pois
   return { kind: 'poisoned', reason: bounded };
 }
 
-export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: PollDeps, log: Log): Promise<PollOutcome> {
+export async function processPollMessage(
+  raw: unknown,
+  meta: MessageMeta,
+  deps: PollDeps,
+  log: Log,
+): Promise<PollOutcome> {
   let req: PollRequest;
   try {
     req = parsePollRequest(raw);
@@ -135,21 +196,55 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
   const label = `command ${req.commandId} on ${req.cluster.resourceName}`;
   const clusterId = clusterResourceId(req.cluster);
   const targets = resolveTargets(req, clusterId, deps, log, label);
-  meta.span?.set({ 'aks.command_id': req.commandId, 'aks.cluster': req.cluster.resourceName, 'aks.resource_group': req.cluster.resourceGroupName, 'aks.subscription_id': req.cluster.subscriptionId });
+  meta.span?.set({
+    'aks.command_id': req.commandId,
+    'aks.cluster': req.cluster.resourceName,
+    'aks.resource_group': req.cluster.resourceGroupName,
+    'aks.subscription_id': req.cluster.subscriptionId,
+  });
   if (typeof targets === 'string') {
-    const why: PoisonReason = targets.startsWith('unknown') ? 'unknown-target' : targets.startsWith('no notification target') ? 'no-target' : 'out-of-scope';
+    const why: PoisonReason = targets.startsWith('unknown')
+      ? 'unknown-target'
+      : targets.startsWith('no notification target')
+        ? 'no-target'
+        : 'out-of-scope';
     return poison({ raw, deps, log, meta }, why, targets, label);
   }
 
   const now = deps.now();
   const book = req.bookkeeping ?? { attempt: 0 };
   const inserted = meta.insertionTime?.getTime();
-  const firstSeenMs = Math.min(now, book.firstSeenAt ? Date.parse(book.firstSeenAt) : (inserted ?? now), inserted ?? now);
+  const firstSeenMs = Math.min(
+    now,
+    book.firstSeenAt ? Date.parse(book.firstSeenAt) : (inserted ?? now),
+    inserted ?? now,
+  );
   const timeoutMs = deps.timeoutMinutes * 60_000;
-  const deadlineMs = Math.max(firstSeenMs, Math.min(book.deadlineAt ? Date.parse(book.deadlineAt) : Infinity, firstSeenMs + timeoutMs));
-  if (book.ignored?.length) log.warn(`${label}: ignored bookkeeping field(s) from another version: ${book.ignored.join(', ')}`);
-  const ctx: Ctx = { req, raw, meta, deps, log, label, clusterId, key: commandKey(clusterId, req.commandId), targets, book, firstSeenMs, deadlineMs };
-  const copies: TargetCopy[] = targets.map((t) => ({ name: t.name, ...(req.command !== undefined ? { command: req.command } : {}), ...(req.context ? { context: req.context } : {}) }));
+  const deadlineMs = Math.max(
+    firstSeenMs,
+    Math.min(book.deadlineAt ? Date.parse(book.deadlineAt) : Infinity, firstSeenMs + timeoutMs),
+  );
+  if (book.ignored?.length)
+    log.warn(`${label}: ignored bookkeeping field(s) from another version: ${book.ignored.join(', ')}`);
+  const ctx: Ctx = {
+    req,
+    raw,
+    meta,
+    deps,
+    log,
+    label,
+    clusterId,
+    key: commandKey(clusterId, req.commandId),
+    targets,
+    book,
+    firstSeenMs,
+    deadlineMs,
+  };
+  const copies: TargetCopy[] = targets.map((t) => ({
+    name: t.name,
+    ...(req.command !== undefined ? { command: req.command } : {}),
+    ...(req.context ? { context: req.context } : {}),
+  }));
 
   try {
     // The fast path of a live poll chain: one conditional write proves this message is the chain's newest.
@@ -170,7 +265,9 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
       copies,
     );
     if (entries.rejected) {
-      log.error(`${label}: ${entries.rejected.message} (a bug: every stored field is bounded); its targets were recorded without this copy's command and context`);
+      log.error(
+        `${label}: ${entries.rejected.message} (a bug: every stored field is bounded); its targets were recorded without this copy's command and context`,
+      );
     }
     const command = entries.command;
     if (!command) throw new StoreUnavailableError('the command row vanished while it was registered');
@@ -179,18 +276,29 @@ export async function processPollMessage(raw: unknown, meta: MessageMeta, deps: 
     ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(command.firstSeenAt) || ctx.firstSeenMs);
     ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
     if (command.stage === 'final') return await deliverStage(ctx, entries, command);
-    const mine = entries.created || (meta.id !== undefined && command.owner === meta.id) || (book.etag !== undefined && command.etag === book.etag);
+    const mine =
+      entries.created ||
+      (meta.id !== undefined && command.owner === meta.id) ||
+      (book.etag !== undefined && command.etag === book.etag);
     const leaseLeft = command.timestampMs + command.pollLeaseMs - entries.serverNow;
     if (!mine && leaseLeft > 0) {
-      log.info(`${label}: another copy polls this command (generation ${command.gen}); this copy's targets are recorded and it stops`);
+      log.info(
+        `${label}: another copy polls this command (generation ${command.gen}); this copy's targets are recorded and it stops`,
+      );
       return { kind: 'merged', reason: `chain ${command.gen} is live for ${Math.ceil(leaseLeft / 1000)}s more` };
     }
-    if (!mine) log.warn(`${label}: the poll chain went quiet ${Math.round(-leaseLeft / 1000)}s ago; this copy takes over`);
+    if (!mine)
+      log.warn(`${label}: the poll chain went quiet ${Math.round(-leaseLeft / 1000)}s ago; this copy takes over`);
     return (await pollFrom(ctx, command)) ?? { kind: 'merged', reason: 'another copy moved the poll chain on' };
   } catch (err) {
     if (err instanceof StoreRejectedError) {
       // Not an outage: waiting changes nothing. The code goes with the reason (and the metrics say so).
-      return poison(ctx, 'store-rejected', `${err.message}: a request the store will never take (a bug; please report it with this line)`, label);
+      return poison(
+        ctx,
+        'store-rejected',
+        `${err.message}: a request the store will never take (a bug; please report it with this line)`,
+        label,
+      );
     }
     if (!(err instanceof StoreUnavailableError)) throw err;
     return deferForStore(ctx, err);
@@ -207,7 +315,11 @@ async function pollStep(ctx: Ctx, from: { etag: string; gen: number }): Promise<
  * command row, so a stale copy stops before it reads ARM. With `fast` (the ETag came from the message),
  * a failed write returns undefined and the caller looks at the ledger; otherwise the copy stops.
  */
-async function pollFrom(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, fast = false): Promise<PollOutcome | undefined> {
+async function pollFrom(
+  ctx: Ctx,
+  command: Pick<CommandState, 'etag' | 'gen'>,
+  fast = false,
+): Promise<PollOutcome | undefined> {
   const { deps, req, log, label, book } = ctx;
   const attempt = book.attempt + 1;
 
@@ -221,7 +333,12 @@ async function pollFrom(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, f
     telemetryOf(deps).readBudgetDeferral();
     telemetryOf(deps).deferral('read-budget');
     log.info(`${label}: ARM read budget spent; poll ${attempt} in ${budgetDelaySeconds}s`);
-    return { kind: 'requeued', delaySeconds: budgetDelaySeconds, attempt: book.attempt, state: 'deferred (read budget)' };
+    return {
+      kind: 'requeued',
+      delaySeconds: budgetDelaySeconds,
+      attempt: book.attempt,
+      state: 'deferred (read budget)',
+    };
   }
 
   const answer = await deps.arm.read(req.cluster, req.commandId);
@@ -237,16 +354,32 @@ async function pollFrom(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, f
   if (now >= ctx.deadlineMs) return finish(ctx, timedOutAnswer(answer), waitedSeconds);
 
   // The first poll that sees the command running posts the live messages (targets that have one).
-  const announced = book.announced || (answer.kind === 'running' && (await announceRunning(ctx, answer.provisioningState)));
+  const announced =
+    book.announced || (answer.kind === 'running' && (await announceRunning(ctx, answer.provisioningState)));
   const delaySeconds = nextDelaySeconds(deps.schedule, {
     elapsedSeconds: waitedSeconds,
     remainingSeconds: Math.max(1, (ctx.deadlineMs - now) / 1000),
     throttled: answer.kind === 'transient' && answer.throttled,
     random: deps.random(),
-    ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+    ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined
+      ? { retryAfterSeconds: answer.retryAfterSeconds }
+      : {}),
     ...(book.lastDelaySeconds !== undefined ? { lastDelaySeconds: book.lastDelaySeconds } : {}),
   });
-  await requeue(ctx, { ...book, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll', lastDelaySeconds: delaySeconds, round: 0, ...(announced ? { announced } : {}) }, delaySeconds);
+  await requeue(
+    ctx,
+    {
+      ...book,
+      attempt,
+      gen: stepped.gen,
+      etag: stepped.etag,
+      stage: 'poll',
+      lastDelaySeconds: delaySeconds,
+      round: 0,
+      ...(announced ? { announced } : {}),
+    },
+    delaySeconds,
+  );
   log.info(`${label}: ${stateOf(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
   return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
 }
@@ -272,10 +405,20 @@ async function announceRunning(ctx: Ctx, provisioningState: string): Promise<boo
           cluster: req.cluster,
           commandId: req.commandId,
           waitedSeconds: 0,
-          ...(row.command !== undefined ? { command: row.command } : req.command !== undefined ? { command: req.command } : {}),
+          ...(row.command !== undefined
+            ? { command: row.command }
+            : req.command !== undefined
+              ? { command: req.command }
+              : {}),
           ...(row.context ? { context: row.context } : req.context ? { context: req.context } : {}),
         };
-        const done = await deliverRunning(target, row, entries.serverNow, runningReport(subject, provisioningState, since), dctx);
+        const done = await deliverRunning(
+          target,
+          row,
+          entries.serverNow,
+          runningReport(subject, provisioningState, since),
+          dctx,
+        );
         if (done.posted) log.info(`${label}: target ${target.name}: running message posted`);
         return done;
       }),
@@ -295,7 +438,11 @@ async function announceRunning(ctx: Ctx, provisioningState: string): Promise<boo
 function deliveryContext(ctx: Ctx, policy: RetryPolicy, retryExpired: boolean): DeliveryContext {
   const { deps, log, label } = ctx;
   // Every line a delivery writes names its command.
-  const targetLog: Log = { info: (m) => log.info(`${label}: ${m}`), warn: (m) => log.warn(`${label}: ${m}`), error: (m) => log.error(`${label}: ${m}`) };
+  const targetLog: Log = {
+    info: (m) => log.info(`${label}: ${m}`),
+    warn: (m) => log.warn(`${label}: ${m}`),
+    error: (m) => log.error(`${label}: ${m}`),
+  };
   return {
     ledger: deps.ledger,
     key: ctx.key,
@@ -314,11 +461,19 @@ function deliveryContext(ctx: Ctx, policy: RetryPolicy, retryExpired: boolean): 
 }
 
 function stateOf(answer: ArmRead): string {
-  return answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind;
+  return answer.kind === 'running'
+    ? answer.provisioningState
+    : answer.kind === 'transient'
+      ? answer.detail
+      : answer.kind;
 }
 
 /** The chain's next step in the ledger: generation + 1, alive until the longest next poll plus a grace. */
-async function advance(ctx: Ctx, command: Pick<CommandState, 'etag' | 'gen'>, delaySeconds: number): Promise<{ gen: number; etag: string } | undefined> {
+async function advance(
+  ctx: Ctx,
+  command: Pick<CommandState, 'etag' | 'gen'>,
+  delaySeconds: number,
+): Promise<{ gen: number; etag: string } | undefined> {
   const gen = command.gen + 1;
   const written = await ctx.deps.ledger.step(ctx.key, command.etag, {
     gen,
@@ -352,7 +507,10 @@ async function finish(ctx: Ctx, answer: FinalAnswer, waitedSeconds: number): Pro
       outcome: answer.kind === 'finished' ? answer.result.provisioningState : answer.kind,
       gen: entries.command.gen + 1,
     });
-    if (marked) telemetryOf(deps).commandFinished(answer.kind === 'finished' ? answer.result.provisioningState.toLowerCase() : answer.kind);
+    if (marked)
+      telemetryOf(deps).commandFinished(
+        answer.kind === 'finished' ? answer.result.provisioningState.toLowerCase() : answer.kind,
+      );
     entries = marked ? { ...entries, command: marked } : await deps.ledger.load(ctx.key);
   }
   if (!entries.command) throw new StoreUnavailableError('the command row vanished before the result was marked final');
@@ -360,7 +518,12 @@ async function finish(ctx: Ctx, answer: FinalAnswer, waitedSeconds: number): Pro
 }
 
 /** Delivers the stored result to every recorded target that still needs it. */
-async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandState, known?: StoredResult): Promise<PollOutcome> {
+async function deliverStage(
+  ctx: Ctx,
+  entries: CommandEntries,
+  command: CommandState,
+  known?: StoredResult,
+): Promise<PollOutcome> {
   const { deps, req, log, label, book } = ctx;
   const stored = known ?? (await deps.results.get(ctx.key));
   if (!stored) {
@@ -374,14 +537,17 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
   // Posts the last round made but could not record: record them now, never post them again.
   for (const note of book.sent ?? []) {
     const row = entries.targets.find((t) => t.name === note.target);
-    if (row && (await recordSentNote(deps.ledger, ctx.key, row, note))) log.info(`${label}: target ${note.target}: recorded the delivery made at ${note.at}`);
+    if (row && (await recordSentNote(deps.ledger, ctx.key, row, note)))
+      log.info(`${label}: target ${note.target}: recorded the delivery made at ${note.at}`);
   }
   if (book.sent?.length) entries = await deps.ledger.load(ctx.key);
 
   const retryExpired = book.stage !== 'deliver';
   if (retryExpired && entries.targets.some((t) => t.state === 'failed' && t.failure === 'expired')) {
     // A message came back (redrive, a new copy) for targets that ran out of time: a fresh delivery window.
-    const renewed = await deps.ledger.writeCommand(ctx.key, command, { deliverBy: new Date(deps.now() + deps.delivery.timeoutHours * 3600_000).toISOString() });
+    const renewed = await deps.ledger.writeCommand(ctx.key, command, {
+      deliverBy: new Date(deps.now() + deps.delivery.timeoutHours * 3600_000).toISOString(),
+    });
     if (renewed) command = renewed;
   }
   const policy: RetryPolicy = { maxDelaySeconds: deps.delivery.maxDelaySeconds };
@@ -393,7 +559,9 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
       const target = deps.targets.get(row.name);
       if (!target || !target.scope.allows(ctx.clusterId)) {
         if (row.state === 'delivered' || row.state === 'skipped' || row.state === 'failed') return undefined;
-        const why = !target ? 'the target is no longer configured' : "the target's _CLUSTERS setting leaves this cluster out";
+        const why = !target
+          ? 'the target is no longer configured'
+          : "the target's _CLUSTERS setting leaves this cluster out";
         await deps.ledger.writeTarget(ctx.key, row, { state: 'failed', failure: 'permanent', lastError: why });
         log.error(`${label}: target ${row.name}: not delivered: ${why}`);
         return { target: row.name, status: 'failed', error: why };
@@ -404,7 +572,11 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
           commandId: req.commandId,
           waitedSeconds: stored.waitedSeconds,
           // Each target shows the command and context of the copy that named it (0.1 rows have none: this copy's).
-          ...(row.command !== undefined ? { command: row.command } : req.command !== undefined ? { command: req.command } : {}),
+          ...(row.command !== undefined
+            ? { command: row.command }
+            : req.command !== undefined
+              ? { command: req.command }
+              : {}),
           ...(row.context ? { context: row.context } : req.context ? { context: req.context } : {}),
         },
         stored.answer,
@@ -413,12 +585,19 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
       return deliverTarget(target, row, entries.serverNow, report, dctx).catch((err: unknown): TargetResult => {
         if (err instanceof StoreRejectedError) {
           // A bug, not an outage: this target stops here, the others go on.
-          log.error(`${label}: target ${row.name}: not delivered: ${err.message} (a bug: every stored field is bounded; please report it with this line)`);
+          log.error(
+            `${label}: target ${row.name}: not delivered: ${err.message} (a bug: every stored field is bounded; please report it with this line)`,
+          );
           return { target: row.name, status: 'failed', error: err.message };
         }
         // The ledger failed before a post or after a failed one (posts that succeed are covered by notes).
         if (!(err instanceof StoreUnavailableError)) throw err;
-        return { target: row.name, status: 'retry-later', error: err.message, waitMs: 1000 * retryDelaySeconds(policy, { round: (book.round ?? 0) + 1, random: deps.random() }) };
+        return {
+          target: row.name,
+          status: 'retry-later',
+          error: err.message,
+          waitMs: 1000 * retryDelaySeconds(policy, { round: (book.round ?? 0) + 1, random: deps.random() }),
+        };
       });
     }),
   );
@@ -428,16 +607,29 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
     const form = r.status === 'delivered' ? r.form : undefined;
     const lagMs = r.status === 'delivered' ? r.lagMs : undefined;
     telemetryOf(deps).delivery(r.target, r.status, form, lagMs);
-    ctx.meta.span?.delivery({ target: r.target, status: r.status, ...(form ? { form } : {}), ...(lagMs !== undefined ? { lagMs } : {}) });
+    ctx.meta.span?.delivery({
+      target: r.target,
+      status: r.status,
+      ...(form ? { form } : {}),
+      ...(lagMs !== undefined ? { lagMs } : {}),
+    });
   }
-  const summary = results.map((r) => `${r.target}=${r.status === 'skipped' ? `skipped(${r.why})` : r.status === 'delivered' && r.form === 'minimal' ? 'delivered(minimal)' : r.status}`).join(' ');
-  const pending = results.filter((r): r is Extract<TargetResult, { status: 'retry-later' }> => r.status === 'retry-later');
+  const summary = results
+    .map(
+      (r) =>
+        `${r.target}=${r.status === 'skipped' ? `skipped(${r.why})` : r.status === 'delivered' && r.form === 'minimal' ? 'delivered(minimal)' : r.status}`,
+    )
+    .join(' ');
+  const pending = results.filter(
+    (r): r is Extract<TargetResult, { status: 'retry-later' }> => r.status === 'retry-later',
+  );
   if (pending.length === 0) {
     log.info(`${label}: ${outcome ?? command.outcome ?? 'final'}; ${summary || 'no targets'}`);
     return { kind: 'notified', outcome: outcome ?? 'error', results };
   }
 
-  const deliverBy = Date.parse(command.deliverBy ?? '') || Date.parse(stored.finalAt) + deps.delivery.timeoutHours * 3600_000;
+  const deliverBy =
+    Date.parse(command.deliverBy ?? '') || Date.parse(stored.finalAt) + deps.delivery.timeoutHours * 3600_000;
   if (deps.now() >= deliverBy) {
     const waited = formatDuration((deps.now() - Date.parse(stored.finalAt)) / 1000);
     const reasons: string[] = [];
@@ -445,16 +637,30 @@ async function deliverStage(ctx: Ctx, entries: CommandEntries, command: CommandS
     for (const p of pending) {
       reasons.push(`target ${p.target} not delivered after ${waited} (last error: ${p.error})`);
       const row = latest.targets.find((t) => t.name === p.target);
-      if (row && row.state === 'pending') await deps.ledger.writeTarget(ctx.key, row, { state: 'failed', failure: 'expired', lastError: p.error });
+      if (row && row.state === 'pending')
+        await deps.ledger.writeTarget(ctx.key, row, { state: 'failed', failure: 'expired', lastError: p.error });
     }
     return poison(ctx, 'delivery-deadline', `delivery deadline passed: ${reasons.join('; ')}`, label);
   }
-  const delaySeconds = deliveryRoundDelaySeconds(policy, { waitsMs: pending.map((p) => p.waitMs), msToDeadline: deliverBy - deps.now() });
+  const delaySeconds = deliveryRoundDelaySeconds(policy, {
+    waitsMs: pending.map((p) => p.waitMs),
+    msToDeadline: deliverBy - deps.now(),
+  });
   const sent = pending.flatMap((p) => (p.sent ? [p.sent] : []));
-  await requeue(ctx, { ...stripPoll(book), stage: 'deliver', round: (book.round ?? 0) + 1, ...(sent.length ? { sent } : {}) }, delaySeconds);
+  await requeue(
+    ctx,
+    { ...stripPoll(book), stage: 'deliver', round: (book.round ?? 0) + 1, ...(sent.length ? { sent } : {}) },
+    delaySeconds,
+  );
   log.info(`${label}: ${outcome}; ${summary}; delivery continues in ${delaySeconds}s`);
   telemetryOf(deps).deferral('delivery');
-  return { kind: 'deferred', ...(outcome ? { outcome } : {}), delaySeconds, results, reason: pending.map((p) => `${p.target}: ${p.error}`).join('; ') };
+  return {
+    kind: 'deferred',
+    ...(outcome ? { outcome } : {}),
+    delaySeconds,
+    results,
+    reason: pending.map((p) => `${p.target}: ${p.error}`).join('; '),
+  };
 }
 
 function telemetryOf(deps: PollDeps): Telemetry {
@@ -473,7 +679,12 @@ async function deferForStore(ctx: Ctx, err: StoreUnavailableError): Promise<Poll
   // Give up only when even the longest legitimate life of a command is over.
   const lastChance = ctx.deadlineMs + deps.delivery.timeoutHours * 3600_000;
   if (deps.now() > lastChance) {
-    return poison(ctx, 'store-unavailable', `${err.message}; gave up after ${formatDuration((deps.now() - ctx.firstSeenMs) / 1000)} (the poll and delivery deadlines have passed)`, label);
+    return poison(
+      ctx,
+      'store-unavailable',
+      `${err.message}; gave up after ${formatDuration((deps.now() - ctx.firstSeenMs) / 1000)} (the poll and delivery deadlines have passed)`,
+      label,
+    );
   }
   const delaySeconds = storeRetryDelaySeconds({
     stage: book.stage ?? 'poll',
@@ -492,7 +703,11 @@ async function deferForStore(ctx: Ctx, err: StoreUnavailableError): Promise<Poll
 async function requeue(ctx: Ctx, book: Bookkeeping, delaySeconds: number): Promise<void> {
   const text = serializePollRequest({
     ...ctx.req,
-    bookkeeping: { ...book, firstSeenAt: new Date(ctx.firstSeenMs).toISOString(), deadlineAt: new Date(ctx.deadlineMs).toISOString() },
+    bookkeeping: {
+      ...book,
+      firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
+      deadlineAt: new Date(ctx.deadlineMs).toISOString(),
+    },
   });
   let lastError: unknown;
   for (let tryNo = 1; tryNo <= 3; tryNo++) {

@@ -51,8 +51,16 @@ export function createPollHandler(runtime: () => Runtime) {
           ...(id ? { 'messaging.message.id': id } : {}),
         },
         async (span) => {
-          const outcome = await processPollMessage(message, { dequeueCount, ...(insertionTime ? { insertionTime } : {}), ...(id ? { id } : {}), span }, rt.deps, log);
-          span.set({ 'aks.outcome': outcome.kind, ...('outcome' in outcome && outcome.outcome ? { 'aks.result': outcome.outcome } : {}) });
+          const outcome = await processPollMessage(
+            message,
+            { dequeueCount, ...(insertionTime ? { insertionTime } : {}), ...(id ? { id } : {}), span },
+            rt.deps,
+            log,
+          );
+          span.set({
+            'aks.outcome': outcome.kind,
+            ...('outcome' in outcome && outcome.outcome ? { 'aks.result': outcome.outcome } : {}),
+          });
           return outcome;
         },
       );

@@ -17,10 +17,16 @@ export interface QueueDepth {
 async function depth(queue: CommandQueue['main'], now: number): Promise<QueueDepth> {
   const [props, peeked] = await Promise.all([queue.getProperties(), queue.peekMessages({ numberOfMessages: 1 })]);
   const oldest = peeked.peekedMessageItems[0]?.insertedOn?.getTime();
-  return { messages: props.approximateMessagesCount ?? 0, ...(oldest !== undefined ? { oldestAgeSeconds: Math.max(0, Math.round((now - oldest) / 1000)) } : {}) };
+  return {
+    messages: props.approximateMessagesCount ?? 0,
+    ...(oldest !== undefined ? { oldestAgeSeconds: Math.max(0, Math.round((now - oldest) / 1000)) } : {}),
+  };
 }
 
-export async function measureQueues(queue: CommandQueue, now = Date.now()): Promise<{ main: QueueDepth; poison: QueueDepth }> {
+export async function measureQueues(
+  queue: CommandQueue,
+  now = Date.now(),
+): Promise<{ main: QueueDepth; poison: QueueDepth }> {
   await queue.ensureQueues();
   const [main, poison] = await Promise.all([depth(queue.main, now), depth(queue.poison, now)]);
   return { main, poison };
@@ -31,6 +37,7 @@ export async function monitorQueues(queue: CommandQueue, telemetry: Telemetry, l
   telemetry.queue('main', main.messages, main.oldestAgeSeconds ?? 0);
   telemetry.queue('poison', poison.messages, poison.oldestAgeSeconds ?? 0);
   const line = `queues: ${main.messages} message(s) waiting (oldest visible ${main.oldestAgeSeconds ?? 0}s), ${poison.messages} in poison`;
-  if (poison.messages > 0) log.warn(`${line}: look at them, then redrive (host-moved poison messages expire after 7 days)`);
+  if (poison.messages > 0)
+    log.warn(`${line}: look at them, then redrive (host-moved poison messages expire after 7 days)`);
   else log.info(line);
 }

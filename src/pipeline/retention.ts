@@ -13,7 +13,13 @@ export interface SweepResult {
   results: number;
 }
 
-export async function sweepOld(store: EntityStore, results: ResultStore, retentionDays: number, now: number, log: Log): Promise<SweepResult> {
+export async function sweepOld(
+  store: EntityStore,
+  results: ResultStore,
+  retentionDays: number,
+  now: number,
+  log: Log,
+): Promise<SweepResult> {
   const cutoff = now - retentionDays * 24 * 3600_000;
   let rows = 0;
   let stored = 0;
@@ -24,6 +30,8 @@ export async function sweepOld(store: EntityStore, results: ResultStore, retenti
     await results.delete(key);
     stored++;
   }
-  log.info(`retention: deleted ${rows} ledger row(s) and ${stored} stored result(s) older than ${retentionDays} day(s)`);
+  log.info(
+    `retention: deleted ${rows} ledger row(s) and ${stored} stored result(s) older than ${retentionDays} day(s)`,
+  );
   return { rows, results: stored };
 }

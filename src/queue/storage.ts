@@ -6,7 +6,9 @@ import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import type { StorageConfig } from '../config';
 
 function storageCredential(storage: StorageConfig): TokenCredential {
-  return storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new DefaultAzureCredential();
+  return storage.clientId
+    ? new ManagedIdentityCredential({ clientId: storage.clientId })
+    : new DefaultAzureCredential();
 }
 
 // Short retries inside a call: longer outages are waited out by re-enqueueing, not by blocking here.
@@ -17,12 +19,21 @@ export function createQueueServiceClient(storage: StorageConfig, credential?: To
   return new QueueServiceClient(storage.queueServiceUri!, credential ?? storageCredential(storage));
 }
 
-export function createTableClient(storage: StorageConfig, tableName: string, credential?: TokenCredential): TableClient {
+export function createTableClient(
+  storage: StorageConfig,
+  tableName: string,
+  credential?: TokenCredential,
+): TableClient {
   if (storage.connectionString) {
     const local = /UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, { allowInsecureConnection: local, retryOptions: TABLE_RETRIES });
+    return TableClient.fromConnectionString(storage.connectionString, tableName, {
+      allowInsecureConnection: local,
+      retryOptions: TABLE_RETRIES,
+    });
   }
-  return new TableClient(storage.tableServiceUri!, tableName, credential ?? storageCredential(storage), { retryOptions: TABLE_RETRIES });
+  return new TableClient(storage.tableServiceUri!, tableName, credential ?? storageCredential(storage), {
+    retryOptions: TABLE_RETRIES,
+  });
 }
 
 export interface PoisonEnvelope {
@@ -46,22 +57,32 @@ export class CommandQueue {
   }
 
   ensureQueues(): Promise<unknown> {
-    this.created ??= Promise.all([this.main.createIfNotExists(), this.poison.createIfNotExists()]).catch((err: unknown) => {
-      this.created = undefined;
-      throw err;
-    });
+    this.created ??= Promise.all([this.main.createIfNotExists(), this.poison.createIfNotExists()]).catch(
+      (err: unknown) => {
+        this.created = undefined;
+        throw err;
+      },
+    );
     return this.created;
   }
 
   /** A message that must not expire: it is our only record of the command. */
   async send(text: string, visibilityTimeoutSeconds = 0): Promise<void> {
     await this.ensureQueues();
-    await this.main.sendMessage(text, { visibilityTimeout: Math.max(0, Math.round(visibilityTimeoutSeconds)), messageTimeToLive: -1 });
+    await this.main.sendMessage(text, {
+      visibilityTimeout: Math.max(0, Math.round(visibilityTimeoutSeconds)),
+      messageTimeToLive: -1,
+    });
   }
 
   async sendPoison(original: string, reason: string, now = new Date()): Promise<void> {
     await this.ensureQueues();
-    const envelope: PoisonEnvelope = { kind: 'aks-command-notifier/poison', reason: reason.slice(0, 1024), at: now.toISOString(), original };
+    const envelope: PoisonEnvelope = {
+      kind: 'aks-command-notifier/poison',
+      reason: reason.slice(0, 1024),
+      at: now.toISOString(),
+      original,
+    };
     let text = JSON.stringify(envelope);
     // Queue messages hold 64 KB; keep the reason (≤ 1 KB), cut the copy of the original if we must.
     if (Buffer.byteLength(text, 'utf8') > 60 * 1024) {
@@ -78,7 +99,9 @@ export class CommandQueue {
 export function parsePoisonEnvelope(text: string): PoisonEnvelope | undefined {
   try {
     const v = JSON.parse(text) as Partial<PoisonEnvelope>;
-    return v && v.kind === 'aks-command-notifier/poison' && typeof v.original === 'string' ? (v as PoisonEnvelope) : undefined;
+    return v && v.kind === 'aks-command-notifier/poison' && typeof v.original === 'string'
+      ? (v as PoisonEnvelope)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -66,12 +66,15 @@ export interface EntityStore {
   listSince(sinceMs: number): AsyncIterable<StoredEntity>;
 }
 
-const statusOf = (err: unknown): number | undefined => (err instanceof RestError ? err.statusCode : (err as { statusCode?: number })?.statusCode);
+const statusOf = (err: unknown): number | undefined =>
+  err instanceof RestError ? err.statusCode : (err as { statusCode?: number })?.statusCode;
 
 /** The service's error code (x-ms-error-code, or the OData error's), whichever the SDK kept. */
 function errorCodeOf(err: unknown): string | undefined {
   const e = err as { code?: unknown; details?: { errorCode?: unknown; odataError?: { code?: unknown } } };
-  const code = [e?.details?.errorCode, e?.details?.odataError?.code, e?.code].find((c): c is string => typeof c === 'string' && /^[A-Za-z][\w]{0,80}$/.test(c));
+  const code = [e?.details?.errorCode, e?.details?.odataError?.code, e?.code].find(
+    (c): c is string => typeof c === 'string' && /^[A-Za-z][\w]{0,80}$/.test(c),
+  );
   return code;
 }
 
@@ -85,7 +88,8 @@ export function storeFailure(err: unknown, store: string, what: string): StoreUn
   const e = err as { name?: string; code?: string; message?: string };
   const status = statusOf(err);
   const code = errorCodeOf(err);
-  if (isRejection(status)) return new StoreRejectedError(`${store} refused the ${what} with ${status}${code ? ` ${code}` : ''}`, status, code);
+  if (isRejection(status))
+    return new StoreRejectedError(`${store} refused the ${what} with ${status}${code ? ` ${code}` : ''}`, status, code);
   const why =
     e?.name === 'AbortError' || e?.name === 'TimeoutError'
       ? 'timed out'
@@ -107,8 +111,18 @@ function dateOf(header: string | null | undefined): number {
 const RESERVED = new Set(['odata.metadata', 'etag', 'timestamp']);
 
 function toStored(entity: object): StoredEntity {
-  const raw = entity as Record<string, unknown> & { partitionKey: string; rowKey: string; etag?: string; timestamp?: string };
-  const out: StoredEntity = { partitionKey: raw.partitionKey, rowKey: raw.rowKey, etag: raw.etag ?? '*', timestampMs: Date.parse(raw.timestamp ?? '') || 0 };
+  const raw = entity as Record<string, unknown> & {
+    partitionKey: string;
+    rowKey: string;
+    etag?: string;
+    timestamp?: string;
+  };
+  const out: StoredEntity = {
+    partitionKey: raw.partitionKey,
+    rowKey: raw.rowKey,
+    etag: raw.etag ?? '*',
+    timestampMs: Date.parse(raw.timestamp ?? '') || 0,
+  };
   for (const [k, v] of Object.entries(raw)) {
     if (RESERVED.has(k) || k === 'partitionKey' || k === 'rowKey') continue;
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
@@ -118,7 +132,8 @@ function toStored(entity: object): StoredEntity {
 
 function clean(entity: NewEntity): TableEntity<Record<string, EntityValue>> {
   const out: Record<string, EntityValue> = {};
-  for (const [k, v] of Object.entries(entity)) if (v !== undefined && k !== 'partitionKey' && k !== 'rowKey') out[k] = v;
+  for (const [k, v] of Object.entries(entity))
+    if (v !== undefined && k !== 'partitionKey' && k !== 'rowKey') out[k] = v;
   return { partitionKey: entity.partitionKey, rowKey: entity.rowKey, ...out };
 }
 
@@ -132,17 +147,20 @@ export class TableEntityStore implements EntityStore {
   ) {}
 
   private ensureTable(): Promise<void> {
-    this.ready ??= this.table.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((err: unknown) => {
-      this.ready = undefined;
-      throw unavailable(err, 'create table');
-    });
+    this.ready ??= this.table
+      .createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) })
+      .catch((err: unknown) => {
+        this.ready = undefined;
+        throw unavailable(err, 'create table');
+      });
     return this.ready;
   }
 
   private options(onDate?: (ms: number) => void) {
     return {
       abortSignal: AbortSignal.timeout(this.timeoutMs),
-      onResponse: (r: { headers: { get(name: string): string | undefined | null } }) => onDate?.(dateOf(r.headers.get('date'))),
+      onResponse: (r: { headers: { get(name: string): string | undefined | null } }) =>
+        onDate?.(dateOf(r.headers.get('date'))),
     };
   }
 
@@ -152,7 +170,10 @@ export class TableEntityStore implements EntityStore {
     try {
       const entities: StoredEntity[] = [];
       const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...this.options((d) => (serverNow = d)) })) {
+      for await (const e of this.table.listEntities<Record<string, unknown>>({
+        queryOptions: { filter },
+        ...this.options((d) => (serverNow = d)),
+      })) {
         entities.push(toStored(e));
       }
       // The Date header has whole seconds; any entity's Timestamp is also a moment the server has passed.
@@ -171,7 +192,10 @@ export class TableEntityStore implements EntityStore {
         return true;
       }
       const actions: Parameters<TableTransaction['createEntity']>[0][] = entities.map(clean);
-      const res = await this.table.submitTransaction(actions.map((e) => ['create', e]), this.options());
+      const res = await this.table.submitTransaction(
+        actions.map((e) => ['create', e]),
+        this.options(),
+      );
       return res.status < 300;
     } catch (err) {
       if (statusOf(err) === 409) return false;
@@ -183,7 +207,10 @@ export class TableEntityStore implements EntityStore {
     await this.ensureTable();
     let serverNow = Date.now();
     try {
-      const res = await this.table.updateEntity(clean(entity), 'Replace', { etag, ...this.options((d) => (serverNow = d)) });
+      const res = await this.table.updateEntity(clean(entity), 'Replace', {
+        etag,
+        ...this.options((d) => (serverNow = d)),
+      });
       return { etag: res.etag ?? '*', serverNow };
     } catch (err) {
       const status = statusOf(err);
@@ -196,7 +223,10 @@ export class TableEntityStore implements EntityStore {
     await this.ensureTable();
     let serverNow = Date.now();
     try {
-      const res = await this.table.updateEntity(clean(entity), 'Merge', { etag, ...this.options((d) => (serverNow = d)) });
+      const res = await this.table.updateEntity(clean(entity), 'Merge', {
+        etag,
+        ...this.options((d) => (serverNow = d)),
+      });
       return { etag: res.etag ?? '*', serverNow };
     } catch (err) {
       const status = statusOf(err);
@@ -228,7 +258,8 @@ export class TableEntityStore implements EntityStore {
   private async *scan(filter: string): AsyncIterable<StoredEntity> {
     await this.ensureTable();
     try {
-      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) yield toStored(e);
+      for await (const e of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
+        yield toStored(e);
     } catch (err) {
       throw unavailable(err, 'scan');
     }
@@ -287,11 +318,13 @@ export class MemoryEntityStore implements EntityStore {
   }
 
   async *listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity> {
-    for (const partition of [...this.partitions.values()]) for (const e of [...partition.values()]) if (e.timestampMs < cutoffMs) yield { ...e };
+    for (const partition of [...this.partitions.values()])
+      for (const e of [...partition.values()]) if (e.timestampMs < cutoffMs) yield { ...e };
   }
 
   async *listSince(sinceMs: number): AsyncIterable<StoredEntity> {
-    for (const partition of [...this.partitions.values()]) for (const e of [...partition.values()]) if (e.timestampMs >= sinceMs) yield { ...e };
+    for (const partition of [...this.partitions.values()])
+      for (const e of [...partition.values()]) if (e.timestampMs >= sinceMs) yield { ...e };
   }
 
   get size(): number {

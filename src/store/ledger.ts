@@ -8,7 +8,13 @@
 // that read it. Rows are read tolerantly: fields this version does not know are kept on rewrite, and
 // rows written by 0.1 (no "v", a local-clock "until") are understood.
 import { createHash, randomUUID } from 'node:crypto';
-import { StoreRejectedError, type EntityStore, type EntityValue, type NewEntity, type StoredEntity } from './entityStore';
+import {
+  StoreRejectedError,
+  type EntityStore,
+  type EntityValue,
+  type NewEntity,
+  type StoredEntity,
+} from './entityStore';
 
 export const COMMAND_ROW = '_command';
 export const LEDGER_VERSION = 2;
@@ -81,14 +87,48 @@ export interface CommandEntries {
   serverNow: number;
 }
 
-const COMMAND_FIELDS = ['v', 'clusterResourceId', 'commandId', 'firstSeenAt', 'deadlineAt', 'stage', 'gen', 'owner', 'pollLeaseMs', 'finalAt', 'deliverBy', 'outcome'];
+const COMMAND_FIELDS = [
+  'v',
+  'clusterResourceId',
+  'commandId',
+  'firstSeenAt',
+  'deadlineAt',
+  'stage',
+  'gen',
+  'owner',
+  'pollLeaseMs',
+  'finalAt',
+  'deliverBy',
+  'outcome',
+];
 const TARGET_FIELDS = [
-  'v', 'state', 'command', 'context', 'claimId', 'claimLeaseMs', 'waitMs', 'attempts', 'lastError', 'failure', 'form',
-  'deliveredAt', 'lagMs', 'fingerprint', 'providerState', 'unsureSince', 'until', 'detail',
+  'v',
+  'state',
+  'command',
+  'context',
+  'claimId',
+  'claimLeaseMs',
+  'waitMs',
+  'attempts',
+  'lastError',
+  'failure',
+  'form',
+  'deliveredAt',
+  'lagMs',
+  'fingerprint',
+  'providerState',
+  'unsureSince',
+  'until',
+  'detail',
 ];
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v)
+    ? v
+    : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)
+      ? Number(v)
+      : undefined;
 
 function others(e: StoredEntity, known: string[]): Record<string, EntityValue> {
   const out: Record<string, EntityValue> = {};
@@ -104,7 +144,9 @@ function parseContext(text: string | undefined): Record<string, string> | undefi
   try {
     const v = JSON.parse(text) as unknown;
     if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    );
   } catch {
     return undefined;
   }
@@ -149,7 +191,11 @@ export function readTarget(e: StoredEntity): TargetState {
     ...(num(e.waitMs) !== undefined ? { waitMs: num(e.waitMs)! } : {}),
     attempts: num(e.attempts) ?? 0,
     ...(lastError ? { lastError } : {}),
-    ...(e.failure === 'permanent' || e.failure === 'expired' ? { failure: e.failure } : legacy && state === 'failed' ? { failure: 'permanent' as const } : {}),
+    ...(e.failure === 'permanent' || e.failure === 'expired'
+      ? { failure: e.failure }
+      : legacy && state === 'failed'
+        ? { failure: 'permanent' as const }
+        : {}),
     ...(e.form === 'full' || e.form === 'minimal' ? { form: e.form } : {}),
     ...(str(e.deliveredAt) ? { deliveredAt: str(e.deliveredAt)! } : {}),
     ...(num(e.lagMs) !== undefined ? { lagMs: num(e.lagMs)! } : {}),
@@ -196,13 +242,17 @@ export function contextText(context: Record<string, string> | undefined): string
   if (!context || Object.keys(context).length === 0) return undefined;
   const entries = Object.entries(context)
     .slice(0, 20)
-    .map(([k, v]): [string, string] => [k.slice(0, 64), v.length > MAX_CONTEXT_VALUE_CHARS ? cut(v, MAX_CONTEXT_VALUE_CHARS) : v]);
+    .map(([k, v]): [string, string] => [
+      k.slice(0, 64),
+      v.length > MAX_CONTEXT_VALUE_CHARS ? cut(v, MAX_CONTEXT_VALUE_CHARS) : v,
+    ]);
   let text = JSON.stringify(Object.fromEntries(entries));
   // Each round halves one value: ~11 rounds empty a value of 1,000, so this bound is never the one that stops.
   for (let round = 0; text.length > MAX_CONTEXT_STORED_CHARS && round < 20 * 12; round++) {
     // The value that takes the most room once escaped gives up half of itself.
     let widest = 0;
-    for (let i = 1; i < entries.length; i++) if (JSON.stringify(entries[i]![1]).length > JSON.stringify(entries[widest]![1]).length) widest = i;
+    for (let i = 1; i < entries.length; i++)
+      if (JSON.stringify(entries[i]![1]).length > JSON.stringify(entries[widest]![1]).length) widest = i;
     const [key, value] = entries[widest]!;
     const kept = value.endsWith(TRIMMED) ? value.slice(0, -TRIMMED.length) : value;
     entries[widest] = [key, kept.length === 0 ? TRIMMED : cut(kept, Math.floor(kept.length / 2))];
@@ -261,7 +311,10 @@ export function readiness(t: TargetState, serverNow: number, localNow: number): 
     case 'failed':
       return { kind: 'failed' };
     case 'claimed': {
-      const left = t.legacyUntil !== undefined && t.claimLeaseMs === undefined ? t.legacyUntil - localNow : t.timestampMs + (t.claimLeaseMs ?? 0) - serverNow;
+      const left =
+        t.legacyUntil !== undefined && t.claimLeaseMs === undefined
+          ? t.legacyUntil - localNow
+          : t.timestampMs + (t.claimLeaseMs ?? 0) - serverNow;
       return left > 0 ? { kind: 'busy', waitMs: left } : { kind: 'ready', inDoubt: true };
     }
     case 'pending': {
@@ -304,7 +357,12 @@ export class Ledger {
    * Makes sure the command and this copy's targets are recorded; a row that exists is left as it is
    * (the first copy's deadline and each target's first registration stand). Returns what is recorded.
    */
-  async register(key: string, init: Registration, given: TargetCopy[], loaded?: CommandEntries): Promise<CommandEntries & { created: boolean; rejected?: StoreRejectedError }> {
+  async register(
+    key: string,
+    init: Registration,
+    given: TargetCopy[],
+    loaded?: CommandEntries,
+  ): Promise<CommandEntries & { created: boolean; rejected?: StoreRejectedError }> {
     let entries = loaded ?? (await this.load(key));
     let copies = given;
     let stripped: StoreRejectedError | undefined;
@@ -347,13 +405,21 @@ export class Ledger {
     return done(false);
   }
 
-  async writeCommand(key: string, prev: CommandState, next: Partial<Omit<CommandState, 'etag' | 'timestampMs'>>): Promise<CommandState | undefined> {
+  async writeCommand(
+    key: string,
+    prev: CommandState,
+    next: Partial<Omit<CommandState, 'etag' | 'timestampMs'>>,
+  ): Promise<CommandState | undefined> {
     const merged = { ...prev, ...next };
     const written = await this.store.replace(commandEntity(key, merged), prev.etag);
     return written ? { ...merged, etag: written.etag, timestampMs: written.serverNow } : undefined;
   }
 
-  async writeTarget(key: string, prev: TargetState, next: Partial<Omit<TargetState, 'etag' | 'timestampMs' | 'name'>>): Promise<TargetState | undefined> {
+  async writeTarget(
+    key: string,
+    prev: TargetState,
+    next: Partial<Omit<TargetState, 'etag' | 'timestampMs' | 'name'>>,
+  ): Promise<TargetState | undefined> {
     const merged: TargetState = { ...prev, ...next };
     // A rewrite always leaves 0.1's local-clock claim behind.
     delete merged.legacyUntil;
@@ -365,12 +431,35 @@ export class Ledger {
    * One poll step of the live chain, in one conditional write: succeeds only if the command row is exactly
    * as this chain's last step left it (`etag`, carried in the message).
    */
-  async step(key: string, etag: string, fields: { gen: number; owner?: string; pollLeaseMs: number }): Promise<{ etag: string; serverNow: number } | undefined> {
-    return this.store.merge({ partitionKey: key, rowKey: COMMAND_ROW, gen: fields.gen, owner: fields.owner ?? '', pollLeaseMs: Math.round(fields.pollLeaseMs) }, etag);
+  async step(
+    key: string,
+    etag: string,
+    fields: { gen: number; owner?: string; pollLeaseMs: number },
+  ): Promise<{ etag: string; serverNow: number } | undefined> {
+    return this.store.merge(
+      {
+        partitionKey: key,
+        rowKey: COMMAND_ROW,
+        gen: fields.gen,
+        owner: fields.owner ?? '',
+        pollLeaseMs: Math.round(fields.pollLeaseMs),
+      },
+      etag,
+    );
   }
 
   /** Claims a ready target for `leaseMs` on the server's clock; undefined if someone else changed it first. */
-  async claim(key: string, target: TargetState, leaseMs: number, unsureSince?: number): Promise<TargetState | undefined> {
-    return this.writeTarget(key, target, { state: 'claimed', claimId: randomUUID(), claimLeaseMs: leaseMs, unsureSince });
+  async claim(
+    key: string,
+    target: TargetState,
+    leaseMs: number,
+    unsureSince?: number,
+  ): Promise<TargetState | undefined> {
+    return this.writeTarget(key, target, {
+      state: 'claimed',
+      claimId: randomUUID(),
+      claimLeaseMs: leaseMs,
+      unsureSince,
+    });
   }
 }

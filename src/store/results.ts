@@ -36,7 +36,14 @@ function unavailable(err: unknown, what: string): StoreUnavailableError | StoreR
 function parseResult(text: string): StoredResult | undefined {
   try {
     const v = JSON.parse(text) as Partial<StoredResult>;
-    if (!v || typeof v !== 'object' || typeof v.clusterResourceId !== 'string' || typeof v.commandId !== 'string' || !v.answer || typeof v.answer !== 'object') {
+    if (
+      !v ||
+      typeof v !== 'object' ||
+      typeof v.clusterResourceId !== 'string' ||
+      typeof v.commandId !== 'string' ||
+      !v.answer ||
+      typeof v.answer !== 'object'
+    ) {
       return undefined;
     }
     return v as StoredResult;
@@ -54,18 +61,28 @@ export class BlobResultStore implements ResultStore {
   ) {}
 
   static fromConnectionString(connectionString: string, containerName: string): BlobResultStore {
-    return new BlobResultStore(BlobServiceClient.fromConnectionString(connectionString, { retryOptions: { maxTries: 2, retryDelayInMs: 200 } }).getContainerClient(containerName));
+    return new BlobResultStore(
+      BlobServiceClient.fromConnectionString(connectionString, {
+        retryOptions: { maxTries: 2, retryDelayInMs: 200 },
+      }).getContainerClient(containerName),
+    );
   }
 
   static fromServiceUri(uri: string, credential: TokenCredential, containerName: string): BlobResultStore {
-    return new BlobResultStore(new BlobServiceClient(uri, credential, { retryOptions: { maxTries: 2, retryDelayInMs: 200 } }).getContainerClient(containerName));
+    return new BlobResultStore(
+      new BlobServiceClient(uri, credential, { retryOptions: { maxTries: 2, retryDelayInMs: 200 } }).getContainerClient(
+        containerName,
+      ),
+    );
   }
 
   private ensureContainer(): Promise<unknown> {
-    this.ready ??= this.container.createIfNotExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((err: unknown) => {
-      this.ready = undefined;
-      throw unavailable(err, 'create container');
-    });
+    this.ready ??= this.container
+      .createIfNotExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) })
+      .catch((err: unknown) => {
+        this.ready = undefined;
+        throw unavailable(err, 'create container');
+      });
     return this.ready;
   }
 
@@ -89,7 +106,9 @@ export class BlobResultStore implements ResultStore {
   async get(key: string): Promise<StoredResult | undefined> {
     await this.ensureContainer();
     try {
-      const buffer = await this.container.getBlockBlobClient(this.name(key)).downloadToBuffer(undefined, undefined, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      const buffer = await this.container
+        .getBlockBlobClient(this.name(key))
+        .downloadToBuffer(undefined, undefined, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
       return parseResult(buffer.toString('utf8'));
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return undefined;
@@ -99,7 +118,9 @@ export class BlobResultStore implements ResultStore {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.container.getBlockBlobClient(this.name(key)).deleteIfExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      await this.container
+        .getBlockBlobClient(this.name(key))
+        .deleteIfExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       throw unavailable(err, 'delete');
     }

@@ -12,7 +12,13 @@ import { metrics, trace } from '@opentelemetry/api';
 import { AzureMonitorMetricExporter, AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
 import { ManagedIdentityCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationTemporality, MeterProvider, MetricReader, PeriodicExportingMetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  MeterProvider,
+  MetricReader,
+  PeriodicExportingMetricReader,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 export const SERVICE_NAME = 'aks-command-notifier';
@@ -28,12 +34,24 @@ function resource() {
 }
 
 /** Application Insights, with Entra authentication as the app's identity. */
-export function setupAzureMonitor(options: { connectionString: string; clientId?: string; credential?: TokenCredential; exportIntervalMs?: number }): TelemetryHandle {
-  const credential = options.credential ?? (options.clientId ? new ManagedIdentityCredential({ clientId: options.clientId }) : new DefaultAzureCredential());
+export function setupAzureMonitor(options: {
+  connectionString: string;
+  clientId?: string;
+  credential?: TokenCredential;
+  exportIntervalMs?: number;
+}): TelemetryHandle {
+  const credential =
+    options.credential ??
+    (options.clientId ? new ManagedIdentityCredential({ clientId: options.clientId }) : new DefaultAzureCredential());
   const exporterOptions = { connectionString: options.connectionString, credential };
   const meterProvider = new MeterProvider({
     resource: resource(),
-    readers: [new PeriodicExportingMetricReader({ exporter: new AzureMonitorMetricExporter(exporterOptions), exportIntervalMillis: options.exportIntervalMs ?? 60_000 })],
+    readers: [
+      new PeriodicExportingMetricReader({
+        exporter: new AzureMonitorMetricExporter(exporterOptions),
+        exportIntervalMillis: options.exportIntervalMs ?? 60_000,
+      }),
+    ],
   });
   // Every message span is kept: the host samples its own traces (host.json), never these.
   const tracerProvider = new BasicTracerProvider({
@@ -86,7 +104,15 @@ export function metricPoints(rm: ResourceMetrics): MetricPoint[] {
         out.push({
           name: metric.descriptor.name,
           attributes: dp.attributes,
-          value: typeof v === 'number' ? v : { count: v.count, sum: v.sum, ...(v.min !== undefined ? { min: v.min } : {}), ...(v.max !== undefined ? { max: v.max } : {}) },
+          value:
+            typeof v === 'number'
+              ? v
+              : {
+                  count: v.count,
+                  sum: v.sum,
+                  ...(v.min !== undefined ? { min: v.min } : {}),
+                  ...(v.max !== undefined ? { max: v.max } : {}),
+                },
         });
       }
     }
@@ -107,7 +133,10 @@ export function formatMetrics(points: MetricPoint[]): string {
     const attrs = Object.entries(p.attributes)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
-    const value = typeof p.value === 'number' ? String(p.value) : `count ${p.value.count}, mean ${(p.value.sum / Math.max(1, p.value.count)).toFixed(1)}, max ${p.value.max?.toFixed(1) ?? '?'}`;
+    const value =
+      typeof p.value === 'number'
+        ? String(p.value)
+        : `count ${p.value.count}, mean ${(p.value.sum / Math.max(1, p.value.count)).toFixed(1)}, max ${p.value.max?.toFixed(1) ?? '?'}`;
     return `  ${p.name}${attrs ? ` {${attrs}}` : ''}: ${value}`;
   });
   return rows.sort().join('\n');

@@ -27,7 +27,14 @@ export const METRICS = {
 } as const;
 
 export type ArmAnswerClass = '202' | '200' | '401/403' | '404' | '429' | '5xx' | 'network' | 'other';
-export type PoisonReason = 'invalid-message' | 'unknown-target' | 'out-of-scope' | 'no-target' | 'delivery-deadline' | 'store-unavailable' | 'store-rejected';
+export type PoisonReason =
+  | 'invalid-message'
+  | 'unknown-target'
+  | 'out-of-scope'
+  | 'no-target'
+  | 'delivery-deadline'
+  | 'store-unavailable'
+  | 'store-rejected';
 export type DeferralReason = 'read-budget' | 'delivery' | 'store-unavailable';
 
 /** What a message span records, attribute by attribute (never a secret: ids, names, counts, outcomes). */
@@ -73,12 +80,23 @@ export function createTelemetry(meter: Meter, tracer: Tracer): Telemetry {
     unit: 's',
     advice: { explicitBucketBoundaries: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600] },
   });
-  const deliveries = meter.createCounter(METRICS.deliveries, { description: 'Delivery outcomes, by target, status and form' });
-  const deferrals = meter.createCounter(METRICS.deferrals, { description: 'Deliberate re-enqueues other than polls, by reason' });
-  const poisoned = meter.createCounter(METRICS.poisoned, { description: 'Messages the app moved to the poison queue, by reason' });
-  const budget = meter.createCounter(METRICS.readBudgetDeferrals, { description: 'Polls deferred by the ARM read budget' });
+  const deliveries = meter.createCounter(METRICS.deliveries, {
+    description: 'Delivery outcomes, by target, status and form',
+  });
+  const deferrals = meter.createCounter(METRICS.deferrals, {
+    description: 'Deliberate re-enqueues other than polls, by reason',
+  });
+  const poisoned = meter.createCounter(METRICS.poisoned, {
+    description: 'Messages the app moved to the poison queue, by reason',
+  });
+  const budget = meter.createCounter(METRICS.readBudgetDeferrals, {
+    description: 'Polls deferred by the ARM read budget',
+  });
   const depth = meter.createGauge(METRICS.queueMessages, { description: 'Approximate messages in the queue' });
-  const age = meter.createGauge(METRICS.queueOldestAge, { description: 'Age of the oldest visible message', unit: 's' });
+  const age = meter.createGauge(METRICS.queueOldestAge, {
+    description: 'Age of the oldest visible message',
+    unit: 's',
+  });
   return {
     commandTracked: () => tracked.add(1),
     commandFinished: (outcome) => finished.add(1, { outcome }),
@@ -132,7 +150,13 @@ export function armAnswerClass(answer: { kind: string; status?: number }): ArmAn
     case 'notFound':
       return '404';
     case 'transient':
-      return answer.status === 429 ? '429' : answer.status !== undefined && answer.status >= 500 ? '5xx' : answer.status === undefined ? 'network' : 'other';
+      return answer.status === 429
+        ? '429'
+        : answer.status !== undefined && answer.status >= 500
+          ? '5xx'
+          : answer.status === undefined
+            ? 'network'
+            : 'other';
     default:
       return 'other';
   }

@@ -21,7 +21,6 @@ const INVALID = 20;
 const KILLS = 4;
 const SEED = Number(process.env.FAULT_SEED ?? 20261127);
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fault injection', () => {
@@ -131,7 +130,9 @@ describe('fault injection', () => {
       const every = Math.floor(COMMANDS / INVALID);
       for (let i = 0; i < ids.length; i++) {
         plan[i]!.register();
-        await main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }));
+        await main.sendMessage(
+          JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }),
+        );
         if (i % every === 0 && i / every < INVALID) await main.sendMessage(invalid(i / every));
         if (i % 30 === 0) await sleep(1000);
       }
@@ -188,7 +189,8 @@ describe('fault injection', () => {
     const poisonReasons: string[] = [];
     const poisonOriginals = new Set<string>();
     for (;;) {
-      const batch = (await poison.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 })).receivedMessageItems;
+      const batch = (await poison.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 300 }))
+        .receivedMessageItems;
       if (batch.length === 0) break;
       poisonTotal += batch.length;
       for (const m of batch) {
@@ -197,7 +199,9 @@ describe('fault injection', () => {
         poisonOriginals.add(envelope?.original ?? m.messageText);
       }
     }
-    const poisonedIds = new Set(ids.filter((id) => poisonReasons.some((r) => r.includes(id)) || poisoned.some((p) => p.includes(id))));
+    const poisonedIds = new Set(
+      ids.filter((id) => poisonReasons.some((r) => r.includes(id)) || poisoned.some((p) => p.includes(id))),
+    );
     const lost = ids.filter((id) => (!c.slack.has(id) || !c.teams.has(id)) && !poisonedIds.has(id));
     // A duplicate is accounted for only by a line the worker wrote for that command and target: a re-post
     // of an attempt whose worker was killed mid-post ("ended without a record"), or of a post that was sent
@@ -208,7 +212,10 @@ describe('fault injection', () => {
       for (const [id, times] of c[target]) {
         if (times.length < 2) continue;
         const doubtsLogged = lines.filter(
-          (l) => l.startsWith(`command ${id} `) && l.includes(`target ${target}:`) && /ended without a record|may have arrived/.test(l),
+          (l) =>
+            l.startsWith(`command ${id} `) &&
+            l.includes(`target ${target}:`) &&
+            /ended without a record|may have arrived/.test(l),
         ).length;
         duplicates.push({ id, target, copies: times.length, doubtsLogged });
       }
@@ -233,7 +240,9 @@ describe('fault injection', () => {
       poison_distinct: poisonOriginals.size,
       webhook_attempts: s.receivers.attempts.filter((a) => a.channel === channel).length,
       identity_requests: s.identity.requests,
-      storage_errors_logged: lines.filter((l) => /receive failed|ECONNREFUSED|could not|Table storage|Blob storage/.test(l)).length,
+      storage_errors_logged: lines.filter((l) =>
+        /receive failed|ECONNREFUSED|could not|Table storage|Blob storage/.test(l),
+      ).length,
       // Claims a killed worker left behind: each may have been posted before the kill.
       in_doubt_reposts: lines.filter((l) => /ended without a record/.test(l)).length,
       // Posts sent but not answered within WEBHOOK_TIMEOUT_SECONDS: they may have arrived.
@@ -249,15 +258,33 @@ describe('fault injection', () => {
     const said = `\n${JSON.stringify({ ...report, duplicates }, null, 2)}`;
     assert.equal(lost.length, 0, `lost: ${lost.slice(0, 10).join(', ')}${said}`);
     assert.equal(report.duplicates_unexplained, 0, `a copy that no logged doubt accounts for${said}`);
-    assert.equal(poisonOriginals.size, INVALID, `every invalid message, and nothing else, is in the poison queue${said}`);
+    assert.equal(
+      poisonOriginals.size,
+      INVALID,
+      `every invalid message, and nothing else, is in the poison queue${said}`,
+    );
     assert.ok(poisonTotal - INVALID <= kills.length, `poison entries written twice: ${poisonTotal - INVALID}${said}`);
-    assert.ok(new Set(poisonReasons.map((r) => r.replace(/\d+/g, '#'))).size >= 3, 'each kind of invalid message, with its own reason');
-    assert.ok(poisonReasons.every((r) => /invalid message/.test(r)), poisonReasons.join(' | '));
+    assert.ok(
+      new Set(poisonReasons.map((r) => r.replace(/\d+/g, '#'))).size >= 3,
+      'each kind of invalid message, with its own reason',
+    );
+    assert.ok(
+      poisonReasons.every((r) => /invalid message/.test(r)),
+      poisonReasons.join(' | '),
+    );
     assert.equal(kills.length, KILLS);
 
     // Secret hygiene over every line every worker wrote during the run.
-    const secrets = [...s.identity.tokens.keys(), s.identity.header, env.SLACK_WEBHOOK_URL!, env.TEAMS_WEBHOOK_URL!, 'AccountKey', '@Microsoft.KeyVault('];
+    const secrets = [
+      ...s.identity.tokens.keys(),
+      s.identity.header,
+      env.SLACK_WEBHOOK_URL!,
+      env.TEAMS_WEBHOOK_URL!,
+      'AccountKey',
+      '@Microsoft.KeyVault(',
+    ];
     assert.ok(lines.length > 100);
-    for (const line of lines) for (const secret of secrets) assert.ok(!line.includes(secret), `a log line leaks a secret: ${line}`);
+    for (const line of lines)
+      for (const secret of secrets) assert.ok(!line.includes(secret), `a log line leaks a secret: ${line}`);
   });
 });

@@ -65,7 +65,9 @@ async function scenario(name: string, overrides: Record<string, string> = {}): P
     worker,
     async enqueue(id) {
       ids.push(id);
-      await main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: `kubectl get pods # ${id}` }));
+      await main.sendMessage(
+        JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: `kubectl get pods # ${id}` }),
+      );
     },
     counts() {
       const out = { slack: new Map<string, number>(), teams: new Map<string, number>() };
@@ -94,12 +96,21 @@ async function assertDeliveredOnce(sc: Scenario, timeoutMs: number): Promise<voi
     timeoutMs,
   ).catch((err: unknown) => {
     const c = sc.counts();
-    throw new Error(`${(err as Error).message}: slack ${c.slack.size}, teams ${c.teams.size} of ${sc.ids.length}\n${sc.worker.lines.slice(-30).join('\n')}`);
+    throw new Error(
+      `${(err as Error).message}: slack ${c.slack.size}, teams ${c.teams.size} of ${sc.ids.length}\n${sc.worker.lines.slice(-30).join('\n')}`,
+    );
   });
   await waitFor('the queue to drain', async () => ((await sc.drained()) ? true : undefined), 30_000);
   const c = sc.counts();
   const twice = [...c.slack, ...c.teams].filter(([, n]) => n > 1);
-  assert.deepEqual(twice, [], `no duplicates: no process was killed\n${sc.worker.lines.filter((l) => twice.some(([id]) => l.includes(id)) || /may have arrived/.test(l)).slice(0, 20).join('\n')}`);
+  assert.deepEqual(
+    twice,
+    [],
+    `no duplicates: no process was killed\n${sc.worker.lines
+      .filter((l) => twice.some(([id]) => l.includes(id)) || /may have arrived/.test(l))
+      .slice(0, 20)
+      .join('\n')}`,
+  );
   assert.equal(await sc.poisonCount(), 0, 'nothing in the poison queue');
 }
 
@@ -116,7 +127,10 @@ describe('outages, without kills', { concurrency: true }, () => {
     try {
       for (let i = 0; i < 20; i++) {
         const id = commandId();
-        s.arm.addCommand(CLUSTER, id, { runSeconds: 2 + (i % 10), result: { provisioningState: 'Succeeded', exitCode: i % 3, logs: `run ${i}` } });
+        s.arm.addCommand(CLUSTER, id, {
+          runSeconds: 2 + (i % 10),
+          result: { provisioningState: 'Succeeded', exitCode: i % 3, logs: `run ${i}` },
+        });
         await sc.enqueue(id);
       }
       await sleep(OUTAGE_SECONDS * 1000 - (Date.now() - started));
@@ -126,8 +140,13 @@ describe('outages, without kills', { concurrency: true }, () => {
       const recovered = Date.now();
       await assertDeliveredOnce(sc, 40_000);
       const reads = s.arm.requests.filter((r) => sc.ids.includes(r.commandId));
-      console.log(`slack outage: ${OUTAGE_SECONDS}s; all delivered ${Math.round((Date.now() - recovered) / 1000)}s after recovery; ${reads.length} ARM reads for 20 commands`);
-      assert.ok(reads.every((r) => r.at < recovered), 'delivery after the outage never asked ARM again');
+      console.log(
+        `slack outage: ${OUTAGE_SECONDS}s; all delivered ${Math.round((Date.now() - recovered) / 1000)}s after recovery; ${reads.length} ARM reads for 20 commands`,
+      );
+      assert.ok(
+        reads.every((r) => r.at < recovered),
+        'delivery after the outage never asked ARM again',
+      );
     } finally {
       s.receivers.faultOn('slack', sc.channel, undefined);
       await sc.stop();
@@ -143,7 +162,10 @@ describe('outages, without kills', { concurrency: true }, () => {
       // Two commands are under way before the outage; ten more are enqueued and finish during it.
       for (let i = 0; i < 12; i++) {
         const id = commandId();
-        s.arm.addCommand(CLUSTER, id, { runSeconds: 3 + (i % 6), result: { provisioningState: 'Succeeded', exitCode: 0, logs: `run ${i}` } });
+        s.arm.addCommand(CLUSTER, id, {
+          runSeconds: 3 + (i % 6),
+          result: { provisioningState: 'Succeeded', exitCode: 0, logs: `run ${i}` },
+        });
         await sc.enqueue(id);
         if (i === 1) {
           await sleep(2000);
@@ -155,8 +177,13 @@ describe('outages, without kills', { concurrency: true }, () => {
       proxy.setDown(false);
       const recovered = Date.now();
       await assertDeliveredOnce(sc, 60_000);
-      console.log(`table outage: ${Math.round((OUTAGE_SECONDS * 2) / 3)}s; ${during.slack.size} delivered before it; all ${sc.ids.length} ${Math.round((Date.now() - recovered) / 1000)}s after it ended`);
-      assert.ok(sc.worker.lines.some((l) => /delivery ledger \(Table storage\).*trying again in \d+s/.test(l)), 'the worker waited the outage out');
+      console.log(
+        `table outage: ${Math.round((OUTAGE_SECONDS * 2) / 3)}s; ${during.slack.size} delivered before it; all ${sc.ids.length} ${Math.round((Date.now() - recovered) / 1000)}s after it ended`,
+      );
+      assert.ok(
+        sc.worker.lines.some((l) => /delivery ledger \(Table storage\).*trying again in \d+s/.test(l)),
+        'the worker waited the outage out',
+      );
     } finally {
       await sc.stop();
       await proxy.close();
@@ -170,7 +197,10 @@ describe('outages, without kills', { concurrency: true }, () => {
     try {
       for (let i = 0; i < 5; i++) {
         const id = commandId();
-        s.arm.addCommand(CLUSTER, id, { runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 1, logs: `line ${i}\n`.repeat(400) } });
+        s.arm.addCommand(CLUSTER, id, {
+          runSeconds: 1,
+          result: { provisioningState: 'Succeeded', exitCode: 1, logs: `line ${i}\n`.repeat(400) },
+        });
         await sc.enqueue(id);
       }
       await assertDeliveredOnce(sc, 30_000);
@@ -180,7 +210,10 @@ describe('outages, without kills', { concurrency: true }, () => {
         const teams = readTarget(entities.find((e) => e.rowKey === 'teams')!);
         assert.deepEqual([teams.state, teams.form], ['delivered', 'minimal']);
       }
-      assert.ok(s.receivers.attempts.filter((a) => a.channel === sc.channel && a.kind === 'teams' && a.status === 413).length >= 5);
+      assert.ok(
+        s.receivers.attempts.filter((a) => a.channel === sc.channel && a.kind === 'teams' && a.status === 413).length >=
+          5,
+      );
     } finally {
       await sc.stop();
     }
@@ -190,15 +223,24 @@ describe('outages, without kills', { concurrency: true }, () => {
     const s = stack();
     const sc = await scenario('absurd429');
     const id = commandId();
-    s.arm.addCommand(CLUSTER, id, { runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok' } });
-    s.receivers.script('slack', sc.channel, [{ status: 429, body: 'rate_limited', headers: { 'retry-after': '99999999' } }]);
+    s.arm.addCommand(CLUSTER, id, {
+      runSeconds: 1,
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok' },
+    });
+    s.receivers.script('slack', sc.channel, [
+      { status: 429, body: 'rate_limited', headers: { 'retry-after': '99999999' } },
+    ]);
     try {
       await sc.enqueue(id);
-      const limited = await waitFor('the 429', () => s.receivers.attempts.find((a) => a.channel === sc.channel && a.status === 429));
+      const limited = await waitFor('the 429', () =>
+        s.receivers.attempts.find((a) => a.channel === sc.channel && a.status === 429),
+      );
       await assertDeliveredOnce(sc, 30_000);
       const delivered = s.receivers.for('slack', sc.channel)[0]!.at;
       const waited = (delivered - limited.at) / 1000;
-      console.log(`absurd Retry-After: delivered ${waited.toFixed(1)}s after the 429 (cap DELIVERY_MAX_DELAY_SECONDS=10, +1 s for the Table clock's whole seconds)`);
+      console.log(
+        `absurd Retry-After: delivered ${waited.toFixed(1)}s after the 429 (cap DELIVERY_MAX_DELAY_SECONDS=10, +1 s for the Table clock's whole seconds)`,
+      );
       // Not before the cap; after it by no more than a loaded machine's lag (the point: not 99999999 s).
       assert.ok(waited >= 9 && waited <= 25, `waited ${waited}s`);
     } finally {
@@ -213,16 +255,34 @@ describe('outages, without kills', { concurrency: true }, () => {
     s.receivers.faultOn('slack', sc.channel, () => (broken ? { status: 404, body: 'no_service' } : undefined));
     try {
       const id = commandId();
-      s.arm.addCommand(CLUSTER, id, { runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 2, logs: 'boom' } });
+      s.arm.addCommand(CLUSTER, id, {
+        runSeconds: 1,
+        result: { provisioningState: 'Succeeded', exitCode: 2, logs: 'boom' },
+      });
       await sc.enqueue(id);
       await waitFor('the Teams post', () => (sc.counts().teams.size === 1 ? true : undefined), 20_000);
       await waitFor('the queue to drain', async () => ((await sc.drained()) ? true : undefined), 20_000);
       assert.equal(sc.counts().slack.size, 0);
       broken = false; // someone recreated the webhook
-      const cli = spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../src/cli/main.ts'), 'redeliver', '--cluster', CLUSTER_ID, '--command-id', id, '--target', 'slack'], {
-        env: { ...process.env, ...sc.env },
-        encoding: 'utf8',
-      });
+      const cli = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          resolve(__dirname, '../../src/cli/main.ts'),
+          'redeliver',
+          '--cluster',
+          CLUSTER_ID,
+          '--command-id',
+          id,
+          '--target',
+          'slack',
+        ],
+        {
+          env: { ...process.env, ...sc.env },
+          encoding: 'utf8',
+        },
+      );
       assert.equal(cli.status, 0, cli.stderr);
       assert.match(cli.stdout, /target slack: failed → pending/);
       await assertDeliveredOnce(sc, 20_000);

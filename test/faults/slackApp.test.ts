@@ -20,7 +20,8 @@ const SEED = Number(process.env.FAULT_SEED ?? 20261128);
 const TARGETS = ['ops', 'audit'] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const headerOf = (blocks: unknown[] | undefined) => String((blocks?.[0] as { text?: { text?: string } })?.text?.text ?? '');
+const headerOf = (blocks: unknown[] | undefined) =>
+  String((blocks?.[0] as { text?: { text?: string } })?.text?.text ?? '');
 
 describe('fault injection, Slack app target', () => {
   before(setUpStack);
@@ -30,12 +31,19 @@ describe('fault injection, Slack app target', () => {
     const s = stack();
     const random = prng(SEED);
     const token = `xoxb-${randomBytes(8).toString('hex')}`;
-    const channels = { ops: `C${randomBytes(5).toString('hex').toUpperCase()}`, audit: `C${randomBytes(5).toString('hex').toUpperCase()}` };
+    const channels = {
+      ops: `C${randomBytes(5).toString('hex').toUpperCase()}`,
+      audit: `C${randomBytes(5).toString('hex').toUpperCase()}`,
+    };
     const bot = s.slackApi.addBot(token, Object.values(channels));
     // Another app in both channels, with history and chat:write: it copies some of our posts whose answer is lost.
     const otherToken = `xoxb-${randomBytes(8).toString('hex')}`;
     const otherBot = s.slackApi.addBot(otherToken, Object.values(channels));
-    const otherWeb = new WebClient(otherToken, { slackApiUrl: s.slackApi.url, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
+    const otherWeb = new WebClient(otherToken, {
+      slackApiUrl: s.slackApi.url,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+    });
     let copies = 0;
     const queueName = unique('appfaults');
     const env = s.env({
@@ -43,7 +51,13 @@ describe('fault injection, Slack app target', () => {
       SLACK_WEBHOOK_URL: '',
       TEAMS_WEBHOOK_URL: '',
       NOTIFY_TARGETS: TARGETS.join(','),
-      ...Object.fromEntries(TARGETS.flatMap((t) => [[`NOTIFY_TARGET_${t.toUpperCase()}_KIND`, 'slack-app'], [`NOTIFY_TARGET_${t.toUpperCase()}_CHANNEL`, channels[t]], [`NOTIFY_TARGET_${t.toUpperCase()}_TOKEN`, token]])),
+      ...Object.fromEntries(
+        TARGETS.flatMap((t) => [
+          [`NOTIFY_TARGET_${t.toUpperCase()}_KIND`, 'slack-app'],
+          [`NOTIFY_TARGET_${t.toUpperCase()}_CHANNEL`, channels[t]],
+          [`NOTIFY_TARGET_${t.toUpperCase()}_TOKEN`, token],
+        ]),
+      ),
       POLL_INITIAL_DELAY_SECONDS: '1',
       POLL_MAX_DELAY_SECONDS: '3',
       ARM_TIMEOUT_SECONDS: '2',
@@ -56,12 +70,20 @@ describe('fault injection, Slack app target', () => {
       const id = `a${i.toString().padStart(3, '0')}${Math.floor(random() * 1e9).toString(16)}`;
       ids.push(id);
       const long = random() < 0.3;
-      const logs = long ? Array.from({ length: 300 }, (_, n) => `${id} line ${n} \u001b[33mwarn\u001b[0m <!here> ${'y'.repeat(30)}\n`).join('') : `ok ${i}\n`;
+      const logs = long
+        ? Array.from(
+            { length: 300 },
+            (_, n) => `${id} line ${n} \u001b[33mwarn\u001b[0m <!here> ${'y'.repeat(30)}\n`,
+          ).join('')
+        : `ok ${i}\n`;
       logsOf.set(id, logs);
       const r = random();
       // Most commands run a while (a running message first); some are final at the first read.
       const runSeconds = r < 0.8 ? 2 + random() * 10 : 0;
-      s.arm.addCommand(CLUSTER, id, { runSeconds, result: { provisioningState: 'Succeeded', exitCode: r < 0.5 ? 0 : 1, logs } });
+      s.arm.addCommand(CLUSTER, id, {
+        runSeconds,
+        result: { provisioningState: 'Succeeded', exitCode: r < 0.5 ? 0 : 1, logs },
+      });
     }
 
     // Slack takes every call at once and answers 400 ms later, so a kill lands between the two; now and then
@@ -72,10 +94,22 @@ describe('fault injection, Slack app target', () => {
     const copy = (ch: string, args: Record<string, unknown>) => {
       copies++;
       const { text, blocks, metadata } = args as { text?: string; blocks?: never; metadata?: never };
-      setTimeout(() => void otherWeb.chat.postMessage({ channel: ch, text: text ?? '', ...(blocks ? { blocks } : {}), ...(metadata ? { metadata } : {}) }).catch(() => undefined), 100);
+      setTimeout(
+        () =>
+          void otherWeb.chat
+            .postMessage({
+              channel: ch,
+              text: text ?? '',
+              ...(blocks ? { blocks } : {}),
+              ...(metadata ? { metadata } : {}),
+            })
+            .catch(() => undefined),
+        100,
+      );
     };
     s.slackApi.fault = (method, ch, call): SlackApiFault | undefined => {
-      if (!ch || !Object.values(channels).includes(ch) || method === 'conversations.history' || call.token !== token) return undefined;
+      if (!ch || !Object.values(channels).includes(ch) || method === 'conversations.history' || call.token !== token)
+        return undefined;
       // Every 8th post: its answer is lost, and another app posts a copy of it, metadata and all.
       if (method === 'chat.postMessage' && ++posts % 8 === 0) {
         faults++;
@@ -89,19 +123,26 @@ describe('fault injection, Slack app target', () => {
       return { answerDelayMs: 400 };
     };
 
-    const main = (await import('@azure/storage-queue')).QueueServiceClient.fromConnectionString(s.azurite.connectionString).getQueueClient(queueName);
+    const main = (await import('@azure/storage-queue')).QueueServiceClient.fromConnectionString(
+      s.azurite.connectionString,
+    ).getQueueClient(queueName);
     await main.createIfNotExists();
     const worker = new RestartedWorker(env, ['--lease-seconds', '4', '--visibility-timeout-seconds', '1']);
     const started = Date.now();
 
     const producer = (async () => {
       for (let i = 0; i < ids.length; i++) {
-        await main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }));
+        await main.sendMessage(
+          JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }),
+        );
         if (i % 10 === 9) await sleep(1000);
       }
     })();
     // Kill only while a Slack call is in flight: that is the case a webhook cannot tell apart.
-    const inFlight = () => s.slackApi.calls.some((c) => c.status === 200 && !c.error && Date.now() - c.at < 350 && c.method.startsWith('chat.'));
+    const inFlight = () =>
+      s.slackApi.calls.some(
+        (c) => c.status === 200 && !c.error && Date.now() - c.at < 350 && c.method.startsWith('chat.'),
+      );
     const chaos = (async () => {
       for (let k = 0; k < KILLS; k++) {
         await sleep(4000 + random() * 6000);
@@ -111,10 +152,16 @@ describe('fault injection, Slack app target', () => {
     })();
 
     const withMetadata = (target: (typeof TARGETS)[number], id: string) =>
-      s.slackApi.inChannel(channels[target]).filter((m) => m.metadata?.event_payload.command_id === id && m.metadata.event_payload.target === target);
+      s.slackApi
+        .inChannel(channels[target])
+        .filter((m) => m.metadata?.event_payload.command_id === id && m.metadata.event_payload.target === target);
     // Ours: posted by our bot. The other app's copies carry the same metadata.
-    const messagesOf = (target: (typeof TARGETS)[number], id: string) => withMetadata(target, id).filter((m) => m.botId === bot.botId);
-    const finished = () => ids.every((id) => TARGETS.every((t) => messagesOf(t, id).some((m) => !headerOf(m.blocks).includes('Running on'))));
+    const messagesOf = (target: (typeof TARGETS)[number], id: string) =>
+      withMetadata(target, id).filter((m) => m.botId === bot.botId);
+    const finished = () =>
+      ids.every((id) =>
+        TARGETS.every((t) => messagesOf(t, id).some((m) => !headerOf(m.blocks).includes('Running on'))),
+      );
 
     await Promise.all([producer, chaos]);
     const deadline = Date.now() + 300_000;
@@ -161,12 +208,22 @@ describe('fault injection, Slack app target', () => {
       slack_calls: s.slackApi.calls.filter((c) => c.channel && Object.values(channels).includes(c.channel)).length,
       injected_429: injected429,
       // 429s of the stand-in's own per-channel rate (1/s, bursts of 5), on top of the injected ones.
-      rate_limited: s.slackApi.calls.filter((c) => c.status === 429 && c.channel && Object.values(channels).includes(c.channel)).length - injected429,
+      rate_limited:
+        s.slackApi.calls.filter((c) => c.status === 429 && c.channel && Object.values(channels).includes(c.channel))
+          .length - injected429,
       copies_by_another_app: copies,
-      copies_in_channels: ids.reduce((n, id) => n + TARGETS.reduce((k, t) => k + withMetadata(t, id).filter((m) => m.botId === otherBot.botId).length, 0), 0),
+      copies_in_channels: ids.reduce(
+        (n, id) =>
+          n + TARGETS.reduce((k, t) => k + withMetadata(t, id).filter((m) => m.botId === otherBot.botId).length, 0),
+        0,
+      ),
       // Slack refuses an update of another app's message: every such answer is a copy taken for ours.
-      copies_taken_for_ours: s.slackApi.calls.filter((c) => c.error === 'cant_update_message' && c.channel && Object.values(channels).includes(c.channel)).length,
-      history_lookups: s.slackApi.calls.filter((c) => c.method === 'conversations.history' && c.channel && Object.values(channels).includes(c.channel)).length,
+      copies_taken_for_ours: s.slackApi.calls.filter(
+        (c) => c.error === 'cant_update_message' && c.channel && Object.values(channels).includes(c.channel),
+      ).length,
+      history_lookups: s.slackApi.calls.filter(
+        (c) => c.method === 'conversations.history' && c.channel && Object.values(channels).includes(c.channel),
+      ).length,
       in_doubt_after_kill: lines.filter((l) => /ended without a record/.test(l)).length,
       unanswered_posts: lines.filter((l) => /looks for it in the channel first/.test(l)).length,
     };
@@ -181,8 +238,14 @@ describe('fault injection, Slack app target', () => {
     assert.equal(extra, 0, `exactly one message per command and target${said}`);
     assert.equal(notFinal, 0, `every message ends in its final state${said}`);
     assert.equal(filesWrong, 0, `long logs arrive whole in the thread; short ones need no file${said}`);
-    assert.ok(report.in_doubt_after_kill + report.unanswered_posts > 0, `the run met posts in doubt (else it proves nothing)${said}`);
-    assert.ok(report.copies_in_channels > 0, `another app's copies were in the channels (else the lookup was never tempted)${said}`);
+    assert.ok(
+      report.in_doubt_after_kill + report.unanswered_posts > 0,
+      `the run met posts in doubt (else it proves nothing)${said}`,
+    );
+    assert.ok(
+      report.copies_in_channels > 0,
+      `another app's copies were in the channels (else the lookup was never tempted)${said}`,
+    );
     assert.equal(report.copies_taken_for_ours, 0, `another app's copy is never taken for ours${said}`);
     for (const line of lines) assert.ok(!line.includes(token), `a log line leaks the token: ${line}`);
   });

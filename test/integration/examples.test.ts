@@ -73,8 +73,14 @@ describe('examples', () => {
         assert.ok(Array.isArray(opts.target) && (opts.target as string[]).includes('ops'));
         assert.ok((opts.context as string[]).some((c) => c.startsWith('link=')));
       }
-      assert.ok(scripts.some((s) => /npm install --global \S*aks-command-notifier-cli-\*\.tgz/.test(s)), 'installs the packed artefact');
-      await assert.rejects(parseWithCli(['run', '--cluster', 'x', '--command', 'y', '--no-such-option']), /unknown option/);
+      assert.ok(
+        scripts.some((s) => /npm install --global \S*aks-command-notifier-cli-\*\.tgz/.test(s)),
+        'installs the packed artefact',
+      );
+      await assert.rejects(
+        parseWithCli(['run', '--cluster', 'x', '--command', 'y', '--no-such-option']),
+        /unknown option/,
+      );
     });
   }
 });
@@ -97,14 +103,26 @@ describe('the packed CLI', () => {
   });
 
   it('installs with no dependencies and runs where no repository is', async () => {
-    const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
-    assert.deepEqual(Object.keys(lock.packages).sort(), ['', 'node_modules/aks-command-notifier-cli'], 'nothing but itself');
+    const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, unknown>;
+    };
+    assert.deepEqual(
+      Object.keys(lock.packages).sort(),
+      ['', 'node_modules/aks-command-notifier-cli'],
+      'nothing but itself',
+    );
     const h = await harness();
     const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the packed CLI' } });
+    stack().arm.addCommand(CLUSTER, id, {
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the packed CLI' },
+    });
     const clusterId = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-      const child = spawn(join(dir, 'node_modules', '.bin', 'aks-command-notifier'), ['result', '--cluster', clusterId, '--command-id', id], { cwd: dir, env: { ...process.env, ...h.env } });
+      const child = spawn(
+        join(dir, 'node_modules', '.bin', 'aks-command-notifier'),
+        ['result', '--cluster', clusterId, '--command-id', id],
+        { cwd: dir, env: { ...process.env, ...h.env } },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -113,7 +131,9 @@ describe('the packed CLI', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /with exitcode=0\nfrom the packed CLI/);
-    const help = execFileSync(join(dir, 'node_modules', '.bin', 'aks-command-notifier'), ['run', '--help'], { encoding: 'utf8' });
+    const help = execFileSync(join(dir, 'node_modules', '.bin', 'aks-command-notifier'), ['run', '--help'], {
+      encoding: 'utf8',
+    });
     assert.match(help, /--file <path>[\s\S]*--wait[\s\S]*--output <format>/);
   });
 });

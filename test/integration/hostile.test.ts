@@ -8,7 +8,17 @@ import { parsePoisonEnvelope } from '../../src/queue/storage';
 import { StoreRejectedError } from '../../src/store/entityStore';
 import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledger';
 import { createPollHandler } from '../../src/pipeline/queueHandler';
-import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack, unique, waitFor } from '../support/stack';
+import {
+  CLUSTER,
+  CLUSTER_ID,
+  commandId,
+  harness,
+  setUpStack,
+  stack,
+  tearDownStack,
+  unique,
+  waitFor,
+} from '../support/stack';
 import { spawnWorker } from '../support/worker';
 
 before(setUpStack);
@@ -44,28 +54,51 @@ describe('hostile producers', () => {
 
   it('a newline in a field name cannot forge a second log line', async () => {
     const h = await harness();
-    await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'abc', 'x\nERROR admin password changed': 1 }));
+    await h.invoke(
+      JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'abc', 'x\nERROR admin password changed': 1 }),
+    );
     const line = h.logs.find((l) => l.includes('admin password changed'));
     assert.ok(line && !line.includes('\n'), line);
     assert.ok(h.logs.every((l) => !l.startsWith('ERROR admin')));
   });
 
   it('forged bookkeeping (a deadline in 2099) with POLL_TIMEOUT_MINUTES=0.1 ends within 30 s and 10 reads, in one "gave up"', async () => {
-    const h = await harness({ POLL_TIMEOUT_MINUTES: '0.1', POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '2' });
+    const h = await harness({
+      POLL_TIMEOUT_MINUTES: '0.1',
+      POLL_INITIAL_DELAY_SECONDS: '1',
+      POLL_MAX_DELAY_SECONDS: '2',
+    });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {}); // runs for ever
-    await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, _notifier: { attempt: 0, firstSeenAt: '2099-01-01T00:00:00Z', deadlineAt: '2099-01-01T02:00:00Z', lastDelaySeconds: 0 } }));
+    await h.main.sendMessage(
+      JSON.stringify({
+        clusterResourceId: CLUSTER_ID,
+        commandId: id,
+        _notifier: {
+          attempt: 0,
+          firstSeenAt: '2099-01-01T00:00:00Z',
+          deadlineAt: '2099-01-01T02:00:00Z',
+          lastDelaySeconds: 0,
+        },
+      }),
+    );
     const started = Date.now();
     const w = spawnWorker(h.env);
     try {
-      await waitFor('the "gave up" notification', () => (stack().receivers.for('slack', h.channel).length > 0 ? true : undefined), 30_000);
+      await waitFor(
+        'the "gave up" notification',
+        () => (stack().receivers.for('slack', h.channel).length > 0 ? true : undefined),
+        30_000,
+      );
       await new Promise((r) => setTimeout(r, 3000));
     } finally {
       await w.stop();
     }
     const seconds = (Date.now() - started) / 1000;
     const reads = stack().arm.readsFor(id).length;
-    console.log(`forged bookkeeping (deadline in 2099, POLL_TIMEOUT_MINUTES=0.1): gave up after ${seconds.toFixed(1)} s and ${reads} ARM reads`);
+    console.log(
+      `forged bookkeeping (deadline in 2099, POLL_TIMEOUT_MINUTES=0.1): gave up after ${seconds.toFixed(1)} s and ${reads} ARM reads`,
+    );
     assert.ok(seconds < 30, `${seconds}s`);
     assert.ok(reads <= 10, `${reads} ARM reads`);
     const posts = stack().receivers.for('slack', h.channel);
@@ -73,13 +106,15 @@ describe('hostile producers', () => {
     assert.match(JSON.stringify(posts[0]!.body), /gave up waiting/);
   });
 
-  it("a context that JSON escaping grows past a Table property: stored trimmed with a marker, delivered, never taken for an outage", async () => {
+  it('a context that JSON escaping grows past a Table property: stored trimmed with a marker, delivered, never taken for an outage', async () => {
     const s = stack();
     const h = await harness();
     const id = commandId();
     s.arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok' } });
     // 19 values of 1,000 quotes (each stored as \" ) and one of control characters (each \u0001): 44K characters as JSON.
-    const context = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i ? '"'.repeat(1000) : '\u0001'.repeat(1000)]));
+    const context = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`k${i}`, i ? '"'.repeat(1000) : '\u0001'.repeat(1000)]),
+    );
     const outcome = await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, context }));
     assert.equal(outcome.kind, 'notified', JSON.stringify(outcome));
     assert.ok(!h.logs.some((l) => /Table storage\) (answered|failed|refused)/.test(l)), h.logs.join('\n'));
@@ -88,7 +123,10 @@ describe('hostile producers', () => {
     assert.ok(stored.length <= MAX_CONTEXT_STORED_CHARS, `${stored.length} characters stored`);
     const back = JSON.parse(stored) as Record<string, string>;
     assert.equal(Object.keys(back).length, 20, 'every key kept');
-    assert.ok(Object.values(back).every((v) => v.endsWith(TRIMMED)), 'each cut value says so');
+    assert.ok(
+      Object.values(back).every((v) => v.endsWith(TRIMMED)),
+      'each cut value says so',
+    );
     assert.equal(s.receivers.for('slack', h.channel).length, 1);
     assert.equal(s.receivers.for('teams', h.channel).length, 1);
   });
@@ -98,7 +136,11 @@ describe('hostile producers', () => {
     const store = h.rt.ledger.store;
     await assert.rejects(
       store.insertAll([{ partitionKey: 'p', rowKey: unique('r'), big: 'x'.repeat(40_000) }]),
-      (e: unknown) => e instanceof StoreRejectedError && e.status === 400 && e.code === 'PropertyValueTooLarge' && /refused the insert with 400 PropertyValueTooLarge/.test(e.message),
+      (e: unknown) =>
+        e instanceof StoreRejectedError &&
+        e.status === 400 &&
+        e.code === 'PropertyValueTooLarge' &&
+        /refused the insert with 400 PropertyValueTooLarge/.test(e.message),
     );
   });
 
@@ -106,7 +148,8 @@ describe('hostile producers', () => {
     const s = stack();
     const prod = unique('prod');
     const h = await harness({
-      SLACK_CLUSTERS: '/subscriptions/*/resourceGroups/rg-prod-*/providers/Microsoft.ContainerService/managedClusters/*',
+      SLACK_CLUSTERS:
+        '/subscriptions/*/resourceGroups/rg-prod-*/providers/Microsoft.ContainerService/managedClusters/*',
       NOTIFY_TARGETS: 'prod-ops',
       NOTIFY_TARGET_PROD_OPS_KIND: 'slack',
       NOTIFY_TARGET_PROD_OPS_URL: s.receivers.urlFor('slack', prod),
@@ -115,31 +158,55 @@ describe('hostile producers', () => {
     // CLUSTER_ID is in rg-test: the zero-config Slack target leaves it out, Teams takes every cluster.
     const id = commandId();
     s.arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
-    const named = await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['prod-ops'] }));
-    assert.deepEqual(named.kind === 'poisoned' && /prod-ops may not be told about this cluster/.test(named.reason), true, JSON.stringify(named));
+    const named = await h.invoke(
+      JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['prod-ops'] }),
+    );
+    assert.deepEqual(
+      named.kind === 'poisoned' && /prod-ops may not be told about this cluster/.test(named.reason),
+      true,
+      JSON.stringify(named),
+    );
     const byDefault = await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
-    assert.ok(byDefault.kind === 'notified' && byDefault.results.map((r) => r.target).join() === 'teams', JSON.stringify(byDefault));
-    assert.ok(h.logs.some((l) => /default target slack skipped: its _CLUSTERS setting leaves this cluster out/.test(l)));
+    assert.ok(
+      byDefault.kind === 'notified' && byDefault.results.map((r) => r.target).join() === 'teams',
+      JSON.stringify(byDefault),
+    );
+    assert.ok(
+      h.logs.some((l) => /default target slack skipped: its _CLUSTERS setting leaves this cluster out/.test(l)),
+    );
     assert.equal(s.receivers.for('slack', h.channel).length, 0);
     const prodCluster = { ...CLUSTER, resourceGroupName: 'rg-prod-weu', resourceName: 'aks-prod' };
     const prodId = commandId();
     s.arm.addCommand(prodCluster, prodId, { result: { provisioningState: 'Succeeded', exitCode: 0 } });
-    const inScope = await h.invoke(JSON.stringify({ ...prodCluster, commandId: prodId, targets: ['prod-ops', 'slack'] }));
+    const inScope = await h.invoke(
+      JSON.stringify({ ...prodCluster, commandId: prodId, targets: ['prod-ops', 'slack'] }),
+    );
     assert.equal(inScope.kind, 'notified', 'patterns match case-insensitively, * within one segment');
     assert.equal(s.receivers.for('slack', prod).length, 1);
 
-    const onlySlack = await harness({ TEAMS_WEBHOOK_URL: '', SLACK_CLUSTERS: '/subscriptions/*/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/*' });
+    const onlySlack = await harness({
+      TEAMS_WEBHOOK_URL: '',
+      SLACK_CLUSTERS: '/subscriptions/*/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/*',
+    });
     const none = await onlySlack.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: commandId() }));
-    assert.deepEqual(none.kind === 'poisoned' && none.reason, 'no notification target: every default target leaves this cluster out of its scope');
+    assert.deepEqual(
+      none.kind === 'poisoned' && none.reason,
+      'no notification target: every default target leaves this cluster out of its scope',
+    );
   });
 
   it('redacts what it throws to the host', async () => {
     const h = await harness();
     const url = h.env.SLACK_WEBHOOK_URL!;
-    h.rt.deps.queue.send = async () => Promise.reject(new Error(`socket hang up talking to ${url} (${encodeURIComponent(url)})`));
+    h.rt.deps.queue.send = async () =>
+      Promise.reject(new Error(`socket hang up talking to ${url} (${encodeURIComponent(url)})`));
     stack().arm.addCommand(CLUSTER, 'x1', {});
     const handler = createPollHandler(() => h.rt);
-    const context = new InvocationContext({ functionName: 'p', triggerMetadata: { dequeueCount: 1, id: 'm' }, logHandler: () => undefined });
+    const context = new InvocationContext({
+      functionName: 'p',
+      triggerMetadata: { dequeueCount: 1, id: 'm' },
+      logHandler: () => undefined,
+    });
     const err = await handler(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'x1' }), context).then(
       () => undefined,
       (e: Error) => e,

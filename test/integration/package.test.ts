@@ -24,7 +24,8 @@ let app: string;
 before(async () => {
   await setUpStack();
   work = mkdtempSync(join(tmpdir(), 'package-'));
-  for (const f of ['host.json', 'package.json', '.funcignore']) writeFileSync(join(work, f), readFileSync(join(ROOT, f)));
+  for (const f of ['host.json', 'package.json', '.funcignore'])
+    writeFileSync(join(work, f), readFileSync(join(ROOT, f)));
   await buildAll(work);
   zipPath = join(work, 'dist', 'notifier.zip');
   writePackage(work, zipPath);
@@ -39,7 +40,11 @@ after(async () => {
   await tearDownStack();
 });
 
-function runIn(dir: string, script: string, env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runIn(
+  dir: string,
+  script: string,
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   // Async: the stand-ins live in this process and must keep answering.
   return new Promise((done) => {
     const child = spawn(process.execPath, ['-e', script], { cwd: dir, env: { ...process.env, ...env, NODE_PATH: '' } });
@@ -54,18 +59,32 @@ function runIn(dir: string, script: string, env: Record<string, string>): Promis
 describe('deployable package', () => {
   it('holds exactly host.json, package.json and the bundles, and nothing else', () => {
     const names = Object.keys(unzipSync(readFileSync(zipPath))).sort();
-    assert.deepEqual(names, ['dist/function/handler.js', 'dist/function/index.js', 'dist/function/telemetry.js', 'host.json', 'package.json']);
+    assert.deepEqual(names, [
+      'dist/function/handler.js',
+      'dist/function/index.js',
+      'dist/function/telemetry.js',
+      'host.json',
+      'package.json',
+    ]);
     assert.ok(!existsSync(join(app, 'node_modules')));
     const index = readFileSync(join(app, 'dist/function/index.js'), 'utf8');
-    assert.ok(/import\("\.\/handler\.js"\)|require\("\.\/handler\.js"\)/.test(index), 'the handler is loaded lazily from handler.js');
-    assert.ok(!/ManagedIdentityCredential|QueueServiceClient|TableClient|BlobServiceClient|msal/i.test(index), 'no SDK in the start-up file');
+    assert.ok(
+      /import\("\.\/handler\.js"\)|require\("\.\/handler\.js"\)/.test(index),
+      'the handler is loaded lazily from handler.js',
+    );
+    assert.ok(
+      !/ManagedIdentityCredential|QueueServiceClient|TableClient|BlobServiceClient|msal/i.test(index),
+      'no SDK in the start-up file',
+    );
     assert.match(index, /cleanLedger/, 'the retention timer is registered');
   });
 
   it('unpacked into an empty folder, runs a message end to end', async () => {
     const h = await harness();
     const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the package' } });
+    stack().arm.addCommand(CLUSTER, id, {
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the package' },
+    });
     const script = `
       const { pollCommandResult } = require('./dist/function/index.js');
       const log = () => {};
@@ -108,26 +127,57 @@ describe('deployable package', () => {
     assert.ok(existsSync(join(app, 'dist/function/telemetry.js')), 'the telemetry bundle is in the package');
     const sent = ai.envelopes.slice(before);
     assert.equal(ai.refused, 0, 'every request carried a valid Entra token');
-    const metricNames = sent.filter((e) => e.data?.baseType === 'MetricData').flatMap((e) => ((e.data!.baseData!.metrics as { name: string }[]) ?? []).map((m) => m.name));
-    for (const name of ['aksnotifier.commands.tracked', 'aksnotifier.polls', 'aksnotifier.commands.finished', 'aksnotifier.deliveries', 'aksnotifier.notification.lag']) {
+    const metricNames = sent
+      .filter((e) => e.data?.baseType === 'MetricData')
+      .flatMap((e) => ((e.data!.baseData!.metrics as { name: string }[]) ?? []).map((m) => m.name));
+    for (const name of [
+      'aksnotifier.commands.tracked',
+      'aksnotifier.polls',
+      'aksnotifier.commands.finished',
+      'aksnotifier.deliveries',
+      'aksnotifier.notification.lag',
+    ]) {
       assert.ok(metricNames.includes(name), `${name} exported (got ${[...new Set(metricNames)].join(', ')})`);
     }
     const span = sent.find((e) => e.data?.baseType === 'RequestData' && JSON.stringify(e).includes(id));
     assert.ok(span, `a request for the message's span (got ${sent.map((e) => e.data?.baseType).join(', ')})`);
     const props = (span.data!.baseData!.properties ?? {}) as Record<string, string>;
-    assert.deepEqual([props['aks.command_id'], props['aks.result'], props['messaging.message.id']], [id, 'exitCode', 'pkg-2']);
+    assert.deepEqual(
+      [props['aks.command_id'], props['aks.result'], props['messaging.message.id']],
+      [id, 'exitCode', 'pkg-2'],
+    );
     // Each delivery is a trace record of the span (the README's lag percentiles query reads these).
-    const deliveries = sent.filter((e) => e.data?.baseType === 'MessageData' && e.data.baseData?.message === 'delivery');
-    assert.deepEqual(deliveries.map((e) => (e.data!.baseData!.properties as Record<string, string>)['aks.target']).sort(), ['slack', 'teams']);
-    assert.ok(deliveries.every((e) => Number((e.data!.baseData!.properties as Record<string, string>)['aks.delivery.lag_ms']) >= 0));
-    const secrets = [...stack().identity.tokens.keys(), stack().identity.header, h.env.SLACK_WEBHOOK_URL!, h.env.TEAMS_WEBHOOK_URL!, 'kubectl get pods'];
-    for (const body of ai.bodies) for (const secret of secrets) assert.ok(!body.includes(secret), `telemetry carries ${secret.slice(0, 20)}…`);
+    const deliveries = sent.filter(
+      (e) => e.data?.baseType === 'MessageData' && e.data.baseData?.message === 'delivery',
+    );
+    assert.deepEqual(
+      deliveries.map((e) => (e.data!.baseData!.properties as Record<string, string>)['aks.target']).sort(),
+      ['slack', 'teams'],
+    );
+    assert.ok(
+      deliveries.every(
+        (e) => Number((e.data!.baseData!.properties as Record<string, string>)['aks.delivery.lag_ms']) >= 0,
+      ),
+    );
+    const secrets = [
+      ...stack().identity.tokens.keys(),
+      stack().identity.header,
+      h.env.SLACK_WEBHOOK_URL!,
+      h.env.TEAMS_WEBHOOK_URL!,
+      'kubectl get pods',
+    ];
+    for (const body of ai.bodies)
+      for (const secret of secrets) assert.ok(!body.includes(secret), `telemetry carries ${secret.slice(0, 20)}…`);
   });
 
   it('reports an unresolved Key Vault reference at start-up, naming the setting', () => {
     const r = spawnSync(process.execPath, ['-e', "require('./dist/function/index.js')"], {
       cwd: app,
-      env: { ...process.env, AzureWebJobsStorage: 'UseDevelopmentStorage=true', SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/slack/)' },
+      env: {
+        ...process.env,
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+        SLACK_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/slack/)',
+      },
       encoding: 'utf8',
     });
     assert.match(r.stderr, /invalid setting SLACK_WEBHOOK_URL: is an unresolved Key Vault reference/);
@@ -141,8 +191,14 @@ describe('deployable package', () => {
         mkdirSync(dirname(join(copy, f)), { recursive: true });
         writeFileSync(join(copy, f), readFileSync(join(work!, f)));
       }
-      writeFileSync(join(copy, '.funcignore'), '*\n!host.json\n!package.json\n!dist/\n!dist/function/\n!dist/function/index.js\n');
-      assert.throws(() => writePackage(copy, join(copy, 'out.zip')), /leaves out files the app loads: dist\/function\/handler\.js/);
+      writeFileSync(
+        join(copy, '.funcignore'),
+        '*\n!host.json\n!package.json\n!dist/\n!dist/function/\n!dist/function/index.js\n',
+      );
+      assert.throws(
+        () => writePackage(copy, join(copy, 'out.zip')),
+        /leaves out files the app loads: dist\/function\/handler\.js/,
+      );
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }

@@ -14,7 +14,10 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 
 describe('retention', () => {
   it('deletes rows and stored results older than the retention, and nothing younger', async () => {
-    const h = await harness({ DELIVERY_TABLE_NAME: `ret${commandId().slice(0, 10)}`, RESULT_CONTAINER_NAME: `ret-${commandId().slice(0, 10)}` });
+    const h = await harness({
+      DELIVERY_TABLE_NAME: `ret${commandId().slice(0, 10)}`,
+      RESULT_CONTAINER_NAME: `ret-${commandId().slice(0, 10)}`,
+    });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'x' } });
     assert.equal((await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))).kind, 'notified');
@@ -24,10 +27,16 @@ describe('retention', () => {
     assert.ok(await h.rt.deps.results.get(key));
 
     // Seen 29 days from now, nothing is older than 30 days yet.
-    assert.deepEqual(await sweepOld(h.rt.ledger.store, h.rt.deps.results, 30, Date.now() + 29 * DAY, quiet), { rows: 0, results: 0 });
+    assert.deepEqual(await sweepOld(h.rt.ledger.store, h.rt.deps.results, 30, Date.now() + 29 * DAY, quiet), {
+      rows: 0,
+      results: 0,
+    });
     assert.equal(await rows(), 3);
     // Seen 31 days from now, all of it is.
-    assert.deepEqual(await sweepOld(h.rt.ledger.store, h.rt.deps.results, 30, Date.now() + 31 * DAY, quiet), { rows: 3, results: 1 });
+    assert.deepEqual(await sweepOld(h.rt.ledger.store, h.rt.deps.results, 30, Date.now() + 31 * DAY, quiet), {
+      rows: 3,
+      results: 1,
+    });
     assert.equal(await rows(), 0);
     assert.equal(await h.rt.deps.results.get(key), undefined);
   });

@@ -30,9 +30,16 @@ after(async () => {
   await tearDownStack();
 });
 
-function cli(args: string[], env: Record<string, string | undefined>, options: { cwd?: string; stdin?: string } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { cwd?: string; stdin?: string } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: options.cwd ?? work, env: { ...process.env, ...env } as NodeJS.ProcessEnv });
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+      cwd: options.cwd ?? work,
+      env: { ...process.env, ...env } as NodeJS.ProcessEnv,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -47,11 +54,16 @@ let n = 0;
 function cluster(script: Parameters<ReturnType<typeof stack>['arm']['addCluster']>[1] = {}) {
   const c = { ...CLUSTER, resourceName: `aks-run-${++n}` };
   stack().arm.addCluster(c, script);
-  return { ref: c, id: `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${c.resourceName}` };
+  return {
+    ref: c,
+    id: `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${c.resourceName}`,
+  };
 }
 
 async function queued(h: Harness): Promise<Record<string, unknown>[]> {
-  return (await h.main.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) => JSON.parse(m.messageText) as Record<string, unknown>);
+  return (await h.main.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map(
+    (m) => JSON.parse(m.messageText) as Record<string, unknown>,
+  );
 }
 
 describe('run', () => {
@@ -63,7 +75,23 @@ describe('run', () => {
     writeFileSync(join(dir, 'deployment.yaml'), 'kind: Deployment\n');
     writeFileSync(join(dir, 'values.bin'), Buffer.from([0, 1, 2, 255]));
     const r = await cli(
-      ['run', '--cluster', c.id, '--command', 'kubectl apply -f deployment.yaml', '--file', 'files1/deployment.yaml', '--file', join(dir, 'values.bin'), '--target', 'slack', '--context', 'pipeline=release-42', '--output', 'json'],
+      [
+        'run',
+        '--cluster',
+        c.id,
+        '--command',
+        'kubectl apply -f deployment.yaml',
+        '--file',
+        'files1/deployment.yaml',
+        '--file',
+        join(dir, 'values.bin'),
+        '--target',
+        'slack',
+        '--context',
+        'pipeline=release-42',
+        '--output',
+        'json',
+      ],
       h.env,
     );
     assert.equal(r.status, 0, r.stderr);
@@ -72,7 +100,11 @@ describe('run', () => {
     const body = stack().arm.started.get(out.commandId)!;
     assert.equal(body.command, 'kubectl apply -f deployment.yaml');
     assert.equal(body.clusterToken, undefined, 'no cluster token for a cluster without AKS-managed Entra ID');
-    assert.equal(stack().identity.tokens.get(body.token!)!.resource.replace(/\/$/, ''), stack().arm.endpoint, 'the token is for ARM');
+    assert.equal(
+      stack().identity.tokens.get(body.token!)!.resource.replace(/\/$/, ''),
+      stack().arm.endpoint,
+      'the token is for ARM',
+    );
     const files = unzipSync(Buffer.from(body.context!, 'base64'));
     assert.deepEqual(Object.keys(files).sort(), ['deployment.yaml', 'values.bin'], 'flattened to their base names');
     assert.equal(Buffer.from(files['deployment.yaml']!).toString(), 'kind: Deployment\n');
@@ -94,10 +126,15 @@ describe('run', () => {
     mkdirSync(join(dir, 'charts', 'web'), { recursive: true });
     writeFileSync(join(dir, 'a.yaml'), 'a');
     writeFileSync(join(dir, 'charts', 'web', 'values.yaml'), 'v');
-    const r = await cli(['run', '--cluster', c.id, '--command', 'ls -R', '--file', '.', '--output', 'json'], h.env, { cwd: dir });
+    const r = await cli(['run', '--cluster', c.id, '--command', 'ls -R', '--file', '.', '--output', 'json'], h.env, {
+      cwd: dir,
+    });
     assert.equal(r.status, 0, r.stderr);
     const { commandId: id } = JSON.parse(r.stdout) as { commandId: string };
-    assert.deepEqual(Object.keys(unzipSync(Buffer.from(stack().arm.started.get(id)!.context!, 'base64'))).sort(), ['a.yaml', 'charts/web/values.yaml']);
+    assert.deepEqual(Object.keys(unzipSync(Buffer.from(stack().arm.started.get(id)!.context!, 'base64'))).sort(), [
+      'a.yaml',
+      'charts/web/values.yaml',
+    ]);
   });
 
   it('gets a cluster token for the AKS server application only for an AKS-managed Entra ID cluster', async () => {
@@ -107,7 +144,11 @@ describe('run', () => {
     assert.equal(r.status, 0, r.stderr);
     const body = stack().arm.started.get((JSON.parse(r.stdout) as { commandId: string }).commandId)!;
     assert.ok(body.clusterToken);
-    assert.equal(stack().identity.tokens.get(body.clusterToken)!.resource.replace(/\/$/, ''), AKS_SERVER_APP_ID, `minted for ${AKS_SERVER_APP_ID}/.default`);
+    assert.equal(
+      stack().identity.tokens.get(body.clusterToken)!.resource.replace(/\/$/, ''),
+      AKS_SERVER_APP_ID,
+      `minted for ${AKS_SERVER_APP_ID}/.default`,
+    );
   });
 
   for (const [name, result, code] of [
@@ -122,7 +163,8 @@ describe('run', () => {
       const r = await cli(['run', '--cluster', c.id, '--command', 'do it', '--wait'], h.env);
       assert.equal(r.status, code, `${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /^command id: [0-9a-f]+, cluster: /);
-      if (result.provisioningState === 'Succeeded') assert.match(r.stdout, new RegExp(`with exitcode=${result.exitCode}`));
+      if (result.provisioningState === 'Succeeded')
+        assert.match(r.stdout, new RegExp(`with exitcode=${result.exitCode}`));
       else assert.match(r.stdout, /command failed with reason: ImagePullBackoff/);
       if (name === 'exit code 0') assert.match(r.stdout, /ok red/, 'escape sequences stripped');
       assert.match(r.stderr, /Running after \d+s; next look in 1s/);
@@ -131,19 +173,45 @@ describe('run', () => {
   }
 
   it('--wait gives up at POLL_TIMEOUT_MINUTES with 124, and --raw keeps escape sequences', async () => {
-    const h = await harness({ POLL_INITIAL_DELAY_SECONDS: '1', POLL_MAX_DELAY_SECONDS: '1', POLL_TIMEOUT_MINUTES: '0.05' });
+    const h = await harness({
+      POLL_INITIAL_DELAY_SECONDS: '1',
+      POLL_MAX_DELAY_SECONDS: '1',
+      POLL_TIMEOUT_MINUTES: '0.05',
+    });
     const c = cluster({ script: () => ({}) });
     const r = await cli(['run', '--cluster', c.id, '--command', 'sleep infinity', '--wait'], h.env);
     assert.equal(r.status, 124, r.stderr);
-    assert.match(r.stdout, /gave up waiting after \ds: it was still Running\. Follow it with: aks-command-notifier result --cluster/);
-    const raw = cluster({ script: () => ({ runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'a\u001b[31mb' } }) });
-    const r2 = await cli(['run', '--cluster', raw.id, '--command', 'x', '--wait', '--raw'], { ...h.env, POLL_TIMEOUT_MINUTES: '1' });
+    assert.match(
+      r.stdout,
+      /gave up waiting after \ds: it was still Running\. Follow it with: aks-command-notifier result --cluster/,
+    );
+    const raw = cluster({
+      script: () => ({ runSeconds: 1, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'a\u001b[31mb' } }),
+    });
+    const r2 = await cli(['run', '--cluster', raw.id, '--command', 'x', '--wait', '--raw'], {
+      ...h.env,
+      POLL_TIMEOUT_MINUTES: '1',
+    });
     assert.ok(r2.stdout.includes('a\u001b[31mb'), JSON.stringify(r2.stdout));
   });
 
   for (const [name, script, pattern] of [
-    ['403 on runcommand/action', { runCommandError: { status: 403, code: 'AuthorizationFailed', message: 'does not have authorization to perform action runcommand/action' } }, /not allowed to run commands on .*Microsoft\.ContainerService\/managedClusters\/runcommand\/action: built-in roles that have it are Azure Kubernetes Service Cluster Admin Role, Azure Kubernetes Service Contributor Role and Contributor/],
-    ['409 (stopped)', { runCommandError: { status: 409, code: 'OperationNotAllowed', message: 'cluster is in stopped state' } }, /did not accept the command \(ARM answered 409 OperationNotAllowed: cluster is in stopped state\): it may be stopped/],
+    [
+      '403 on runcommand/action',
+      {
+        runCommandError: {
+          status: 403,
+          code: 'AuthorizationFailed',
+          message: 'does not have authorization to perform action runcommand/action',
+        },
+      },
+      /not allowed to run commands on .*Microsoft\.ContainerService\/managedClusters\/runcommand\/action: built-in roles that have it are Azure Kubernetes Service Cluster Admin Role, Azure Kubernetes Service Contributor Role and Contributor/,
+    ],
+    [
+      '409 (stopped)',
+      { runCommandError: { status: 409, code: 'OperationNotAllowed', message: 'cluster is in stopped state' } },
+      /did not accept the command \(ARM answered 409 OperationNotAllowed: cluster is in stopped state\): it may be stopped/,
+    ],
   ] as const) {
     it(`refuses clearly and enqueues nothing: ${name}`, async () => {
       const h = await harness();
@@ -164,27 +232,53 @@ describe('run', () => {
 
     const c = cluster();
     const armBefore = stack().arm.requests.length;
-    const noCredential = await cli(['run', '--cluster', c.id, '--command', 'x'], { ...h.env, IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined, MSI_ENDPOINT: undefined, AZURE_CLIENT_ID: undefined, PATH: '/nonexistent' });
+    const noCredential = await cli(['run', '--cluster', c.id, '--command', 'x'], {
+      ...h.env,
+      IDENTITY_ENDPOINT: undefined,
+      IDENTITY_HEADER: undefined,
+      MSI_ENDPOINT: undefined,
+      AZURE_CLIENT_ID: undefined,
+      PATH: '/nonexistent',
+    });
     assert.equal(noCredential.status, 2, noCredential.stderr);
-    assert.match(noCredential.stderr, /no Azure credential is available\. Tried:[\s\S]*EnvironmentCredential[\s\S]*ManagedIdentityCredential[\s\S]*AzureCliCredential/);
+    assert.match(
+      noCredential.stderr,
+      /no Azure credential is available\. Tried:[\s\S]*EnvironmentCredential[\s\S]*ManagedIdentityCredential[\s\S]*AzureCliCredential/,
+    );
 
     const big = join(work, 'big.bin');
-    writeFileSync(big, Buffer.from(Array.from({ length: MAX_CONTEXT_ZIP_BYTES + 1024 }, () => Math.floor(Math.random() * 256))));
+    writeFileSync(
+      big,
+      Buffer.from(Array.from({ length: MAX_CONTEXT_ZIP_BYTES + 1024 }, () => Math.floor(Math.random() * 256))),
+    );
     for (const [files, pattern] of [
       [['missing.yaml'], /--file missing\.yaml: no such file/],
       [['files1'], /--file files1: not a file \(only "\." attaches a folder/],
       [['.', 'big.bin'], /cannot be combined/],
-      [['big.bin'], /zip to more than 2\.5 MiB \(from 2\.5 MiB\); at most 2\.5 MiB fits in a request .*biggest: big\.bin \(2\.5 MiB\)/],
+      [
+        ['big.bin'],
+        /zip to more than 2\.5 MiB \(from 2\.5 MiB\); at most 2\.5 MiB fits in a request .*biggest: big\.bin \(2\.5 MiB\)/,
+      ],
     ] as const) {
       const r = await cli(['run', '--cluster', c.id, '--command', 'x', ...files.flatMap((f) => ['--file', f])], h.env);
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, pattern);
     }
-    const badContext = await cli(['run', '--cluster', c.id, '--command', 'x', '--context', 'requestedBy=mallory'], h.env);
+    const badContext = await cli(
+      ['run', '--cluster', c.id, '--command', 'x', '--context', 'requestedBy=mallory'],
+      h.env,
+    );
     assert.match(badContext.stderr, /requestedBy is set from your login/);
     const badTarget = await cli(['run', '--cluster', c.id, '--command', 'x', '--target', 'nobody'], h.env);
     assert.match(badTarget.stderr, /unknown --target nobody; configured here: slack, teams/);
-    assert.equal(stack().arm.requests.filter((q) => q.method === 'POST').length - stack().arm.requests.slice(0, armBefore).filter((q) => q.method === 'POST').length, 0, 'nothing was started');
+    assert.equal(
+      stack().arm.requests.filter((q) => q.method === 'POST').length -
+        stack()
+          .arm.requests.slice(0, armBefore)
+          .filter((q) => q.method === 'POST').length,
+      0,
+      'nothing was started',
+    );
     assert.equal((await queued(h)).length, 0);
   });
 });
@@ -193,7 +287,10 @@ describe('run --file: nothing from outside what was named', () => {
   // Names from the zip's own directory (an object of entries would lose "__proto__").
   const entriesOf = (stdout: string) => {
     const names: string[] = [];
-    unzipSync(Buffer.from(stack().arm.started.get((JSON.parse(stdout) as { commandId: string }).commandId)!.context!, 'base64'), { filter: (f) => (names.push(f.name), false) });
+    unzipSync(
+      Buffer.from(stack().arm.started.get((JSON.parse(stdout) as { commandId: string }).commandId)!.context!, 'base64'),
+      { filter: (f) => (names.push(f.name), false) },
+    );
     return names.sort();
   };
 
@@ -209,13 +306,17 @@ describe('run --file: nothing from outside what was named', () => {
     symlinkSync('a.yaml', join(dir, 'inner-link'));
     symlinkSync('sub', join(dir, 'dir-link'));
     symlinkSync('..', join(dir, 'sub', 'loop'));
-    const r = await cli(['run', '--cluster', c.id, '--command', 'ls -R', '--file', '.', '--output', 'json'], h.env, { cwd: dir });
+    const r = await cli(['run', '--cluster', c.id, '--command', 'ls -R', '--file', '.', '--output', 'json'], h.env, {
+      cwd: dir,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(entriesOf(r.stdout), ['__proto__', 'a.yaml', 'constructor', 'inner-link', 'sub/b.yaml']);
     assert.match(r.stderr, /left out dir-link: a link to a folder, not followed/);
     assert.match(r.stderr, /left out sub\/loop: a link to a folder, not followed/);
     for (const name of ['__proto__', 'constructor']) {
-      const one = await cli(['run', '--cluster', c.id, '--command', 'cat', '--file', name, '--output', 'json'], h.env, { cwd: dir });
+      const one = await cli(['run', '--cluster', c.id, '--command', 'cat', '--file', name, '--output', 'json'], h.env, {
+        cwd: dir,
+      });
       assert.equal(one.status, 0, one.stderr);
       assert.deepEqual(entriesOf(one.stdout), [name]);
     }
@@ -232,22 +333,44 @@ describe('run --file: nothing from outside what was named', () => {
       return dir;
     };
     const cases: [string, (dir: string) => void, RegExp][] = [
-      ['out-proc', (d) => symlinkSync('/proc/self/environ', join(d, 'environ')), /--file \.: environ is a link to \/proc\/self\/environ, outside the folder: nothing outside it is attached/],
-      ['out-parent', (d) => symlinkSync(join(work, 'big.bin'), join(d, 'neighbour')), /neighbour is a link to .*big\.bin, outside the folder/],
-      ['backslash', (d) => writeFileSync(join(d, 'a\\..\\..\\evil.sh'), 'x'), /--file a\\\.\.\\\.\.\\evil\.sh: the name "a\\\\\.\.\\\\\.\.\\\\evil\.sh" holds a backslash, which unzip takes for a folder separator: rename it/],
+      [
+        'out-proc',
+        (d) => symlinkSync('/proc/self/environ', join(d, 'environ')),
+        /--file \.: environ is a link to \/proc\/self\/environ, outside the folder: nothing outside it is attached/,
+      ],
+      [
+        'out-parent',
+        (d) => symlinkSync(join(work, 'big.bin'), join(d, 'neighbour')),
+        /neighbour is a link to .*big\.bin, outside the folder/,
+      ],
+      [
+        'backslash',
+        (d) => writeFileSync(join(d, 'a\\..\\..\\evil.sh'), 'x'),
+        /--file a\\\.\.\\\.\.\\evil\.sh: the name "a\\\\\.\.\\\\\.\.\\\\evil\.sh" holds a backslash, which unzip takes for a folder separator: rename it/,
+      ],
       ['broken', (d) => symlinkSync('nowhere', join(d, 'dangling')), /dangling is a link to nothing/],
       ['fifo', (d) => execFileSync('mkfifo', [join(d, 'pipe')]), /pipe is not a file \(a FIFO, socket or device\)/],
-      ['sparse', (d) => truncateSync((writeFileSync(join(d, 'huge.bin'), ''), join(d, 'huge.bin')), 1024 ** 3), /the attached files hold 1 GiB; at most 32 MiB may be attached, and at most 2\.5 MiB once zipped .*biggest: huge\.bin \(1 GiB\), ok\.yaml \(2 B\)/],
+      [
+        'sparse',
+        (d) => truncateSync((writeFileSync(join(d, 'huge.bin'), ''), join(d, 'huge.bin')), 1024 ** 3),
+        /the attached files hold 1 GiB; at most 32 MiB may be attached, and at most 2\.5 MiB once zipped .*biggest: huge\.bin \(1 GiB\), ok\.yaml \(2 B\)/,
+      ],
     ];
     const before = stack().arm.requests.filter((q) => q.method === 'POST').length;
     for (const [name, make, pattern] of cases) {
-      const r = await cli(['run', '--cluster', c.id, '--command', 'x', '--file', '.'], h.env, { cwd: tree(name, make) });
+      const r = await cli(['run', '--cluster', c.id, '--command', 'x', '--file', '.'], h.env, {
+        cwd: tree(name, make),
+      });
       assert.equal(r.status, 2, `${name}: ${r.stderr}`);
       assert.match(r.stderr, pattern, name);
     }
     const nested = tree('nested-big', (d) => {
       mkdirSync(join(d, 'node_modules', 'pkg'), { recursive: true });
-      for (let i = 0; i < 3; i++) truncateSync((writeFileSync(join(d, 'node_modules', 'pkg', `blob${i}`), ''), join(d, 'node_modules', 'pkg', `blob${i}`)), 20 * 1024 ** 2);
+      for (let i = 0; i < 3; i++)
+        truncateSync(
+          (writeFileSync(join(d, 'node_modules', 'pkg', `blob${i}`), ''), join(d, 'node_modules', 'pkg', `blob${i}`)),
+          20 * 1024 ** 2,
+        );
     });
     const r = await cli(['run', '--cluster', c.id, '--command', 'x', '--file', '.'], h.env, { cwd: nested });
     assert.equal(r.status, 2);
@@ -257,19 +380,43 @@ describe('run --file: nothing from outside what was named', () => {
   });
 });
 
-describe('queue URLs: the caller\'s Storage token goes to Storage alone', () => {
+describe("queue URLs: the caller's Storage token goes to Storage alone", () => {
   it('a queue URL on another host is refused before any token is asked for or any connection made', async () => {
     const h = await harness();
     const c = cluster();
-    const storageTokens = () => [...stack().identity.tokens.values()].filter((t) => /storage\.azure\.com/.test(t.resource)).length;
+    const storageTokens = () =>
+      [...stack().identity.tokens.values()].filter((t) => /storage\.azure\.com/.test(t.resource)).length;
     const tokensBefore = storageTokens();
     const postsBefore = stack().arm.requests.filter((q) => q.method === 'POST').length;
     const publicCloud = { ARM_ENDPOINT: 'https://management.azure.com' };
     for (const [args, env, setting, pattern] of [
       // ARM is the loopback stand-in here: no cloud, so only loopback Storage.
-      [['run', '--cluster', c.id, '--command', 'x', '--queue-url', 'https://collector.example.com/q'], {}, '--queue-url', /must be a loopback address: ARM_ENDPOINT names no cloud this app knows/],
-      [['enqueue', '--cluster', c.id, '--command-id', 'abc', '--queue-url', 'https://acct.queue.core.windows.net.example.com/q'], publicCloud, '--queue-url', /must be https:\/\/<account>\.queue\.core\.windows\.net\/<queue> .*so it is sent nowhere else/],
-      [['enqueue', '--cluster', c.id, '--command-id', 'abc'], { ...publicCloud, COMMAND_QUEUE_URL: 'https://acct.blob.core.windows.net/q' }, 'COMMAND_QUEUE_URL', /must be https:\/\/<account>\.queue\.core\.windows\.net/],
+      [
+        ['run', '--cluster', c.id, '--command', 'x', '--queue-url', 'https://collector.example.com/q'],
+        {},
+        '--queue-url',
+        /must be a loopback address: ARM_ENDPOINT names no cloud this app knows/,
+      ],
+      [
+        [
+          'enqueue',
+          '--cluster',
+          c.id,
+          '--command-id',
+          'abc',
+          '--queue-url',
+          'https://acct.queue.core.windows.net.example.com/q',
+        ],
+        publicCloud,
+        '--queue-url',
+        /must be https:\/\/<account>\.queue\.core\.windows\.net\/<queue> .*so it is sent nowhere else/,
+      ],
+      [
+        ['enqueue', '--cluster', c.id, '--command-id', 'abc'],
+        { ...publicCloud, COMMAND_QUEUE_URL: 'https://acct.blob.core.windows.net/q' },
+        'COMMAND_QUEUE_URL',
+        /must be https:\/\/<account>\.queue\.core\.windows\.net/,
+      ],
     ] as const) {
       const r = await cli([...args], { ...h.env, ...env });
       assert.equal(r.status, 2, r.stderr);
@@ -282,7 +429,8 @@ describe('queue URLs: the caller\'s Storage token goes to Storage alone', () => 
 });
 
 describe('run: a start is never sent twice', () => {
-  const postsTo = (name: string) => stack().arm.requests.filter((q) => q.method === 'POST' && q.path.endsWith(`/${name}/runCommand`));
+  const postsTo = (name: string) =>
+    stack().arm.requests.filter((q) => q.method === 'POST' && q.path.endsWith(`/${name}/runCommand`));
   const startedOn = (name: string) => postsTo(name).filter((q) => q.commandId).length;
 
   for (const [name, fault] of [
@@ -298,9 +446,19 @@ describe('run: a start is never sent twice', () => {
       const posts = postsTo(c.ref.resourceName);
       assert.equal(posts.length, 1, 'the POST was not retried');
       assert.equal(startedOn(c.ref.resourceName), 1, 'the command did start');
-      if (fault.status === 502) assert.match(r.stderr, /may have started on \S+: the runCommand request was answered 502, which a gateway may send after ARM took it\./);
-      assert.match(r.stderr, /the command may have started on .*It was not sent again \(a second request would start a second command\), and nothing was enqueued/s);
-      assert.ok(posts[0]!.clientRequestId && r.stderr.includes(`x-ms-client-request-id): ${posts[0]!.clientRequestId}`), r.stderr);
+      if (fault.status === 502)
+        assert.match(
+          r.stderr,
+          /may have started on \S+: the runCommand request was answered 502, which a gateway may send after ARM took it\./,
+        );
+      assert.match(
+        r.stderr,
+        /the command may have started on .*It was not sent again \(a second request would start a second command\), and nothing was enqueued/s,
+      );
+      assert.ok(
+        posts[0]!.clientRequestId && r.stderr.includes(`x-ms-client-request-id): ${posts[0]!.clientRequestId}`),
+        r.stderr,
+      );
       assert.match(r.stderr, /Activity Log .*kubectl get pods -n aks-command/s);
       assert.equal((await queued(h)).length, 0);
     });
@@ -308,19 +466,46 @@ describe('run: a start is never sent twice', () => {
 
   it('a 429 is a refusal: tried again after its Retry-After, and the command starts once', async () => {
     const h = await harness();
-    const c = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '1' }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
+    const c = cluster({
+      startFaults: [
+        {
+          starts: false,
+          status: 429,
+          headers: { 'retry-after': '1' },
+          body: { error: { code: 'TooManyRequests', message: 'throttled' } },
+        },
+      ],
+    });
     const r = await cli(['run', '--cluster', c.id, '--command', 'kubectl get nodes', '--output', 'json'], h.env);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual([postsTo(c.ref.resourceName).length, startedOn(c.ref.resourceName)], [2, 1]);
     assert.match(r.stderr, /ARM refused the start with 429 \(nothing was started\); trying again in 1s/);
     assert.equal((await queued(h)).length, 1);
-    const refusedLong = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '3600' }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
+    const refusedLong = cluster({
+      startFaults: [
+        {
+          starts: false,
+          status: 429,
+          headers: { 'retry-after': '3600' },
+          body: { error: { code: 'TooManyRequests', message: 'throttled' } },
+        },
+      ],
+    });
     const r2 = await cli(['run', '--cluster', refusedLong.id, '--command', 'x'], h.env);
     assert.equal(r2.status, 2);
     assert.match(r2.stderr, /ARM answered 429 TooManyRequests: throttled; try again in 3600s \(nothing was started\)/);
     assert.equal(postsTo(refusedLong.ref.resourceName).length, 1, 'a Retry-After beyond the bound is not waited out');
     // A Retry-After too long to be a number (it parses to Infinity): not a reason to try again at once.
-    const absurd = cluster({ startFaults: [{ starts: false, status: 429, headers: { 'retry-after': '9'.repeat(400) }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } }] });
+    const absurd = cluster({
+      startFaults: [
+        {
+          starts: false,
+          status: 429,
+          headers: { 'retry-after': '9'.repeat(400) },
+          body: { error: { code: 'TooManyRequests', message: 'throttled' } },
+        },
+      ],
+    });
     const r3 = await cli(['run', '--cluster', absurd.id, '--command', 'x'], h.env);
     assert.equal(r3.status, 2);
     assert.match(r3.stderr, /throttled; try again later \(nothing was started\)/);
@@ -335,7 +520,8 @@ describe('run: a start is never sent twice', () => {
     let refused = 0;
     const httpClient: HttpClient = {
       sendRequest: (request) => {
-        if (refused++ === 0) return Promise.reject(new RestError('connect ECONNREFUSED 127.0.0.1', { code: 'ECONNREFUSED', request }));
+        if (refused++ === 0)
+          return Promise.reject(new RestError('connect ECONNREFUSED 127.0.0.1', { code: 'ECONNREFUSED', request }));
         return real.sendRequest(request);
       },
     };
@@ -375,14 +561,19 @@ describe('result and enqueue --from-az-output', () => {
   it('enqueue reads the command id from what az aks command invoke --no-wait printed', async () => {
     const h = await harness();
     const clusterId = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
-    const printed = 'command id: 0123456789abcdef0123456789abcdef, started at: 2026-11-28 10:00:00+00:00, status: Running\nUse "az aks command result -g rg -n aks -i 0123456789abcdef0123456789abcdef" to get the result.\n';
+    const printed =
+      'command id: 0123456789abcdef0123456789abcdef, started at: 2026-11-28 10:00:00+00:00, status: Running\nUse "az aks command result -g rg -n aks -i 0123456789abcdef0123456789abcdef" to get the result.\n';
     const r = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, { stdin: printed });
     assert.equal(r.status, 0, r.stderr);
     assert.equal((await queued(h))[0]!.commandId, '0123456789abcdef0123456789abcdef');
-    const failedToFetch = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, { stdin: 'failed to fetch command result for command id: fedcba9876543210fedcba9876543210\n' });
+    const failedToFetch = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, {
+      stdin: 'failed to fetch command result for command id: fedcba9876543210fedcba9876543210\n',
+    });
     assert.equal(failedToFetch.status, 0, failedToFetch.stderr);
     assert.equal((await queued(h))[1]!.commandId, 'fedcba9876543210fedcba9876543210');
-    const nothing = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, { stdin: 'ERROR: something else\n' });
+    const nothing = await cli(['enqueue', '--cluster', clusterId, '--from-az-output', '-'], h.env, {
+      stdin: 'ERROR: something else\n',
+    });
     assert.equal(nothing.status, 2);
     assert.match(nothing.stderr, /found no "command id: <id>"/);
   });

@@ -11,7 +11,17 @@ import type { SlackBot, SlackMessage } from '../../src/dev/slackApiStandIn';
 import { METADATA_EVENT, slackApp } from '../../src/notify/providers/slackApp';
 import { sampleReport } from '../../src/notify/samples';
 import { commandKey, readTarget } from '../../src/store/ledger';
-import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack, waitFor, type Harness } from '../support/stack';
+import {
+  CLUSTER,
+  CLUSTER_ID,
+  commandId,
+  harness,
+  setUpStack,
+  stack,
+  tearDownStack,
+  waitFor,
+  type Harness,
+} from '../support/stack';
 import { spawnWorker } from '../support/worker';
 
 before(setUpStack);
@@ -19,13 +29,25 @@ after(tearDownStack);
 
 const channelId = () => `C${randomBytes(5).toString('hex').toUpperCase()}`;
 const tokenFor = () => `xoxb-${randomBytes(6).toString('hex')}-${randomBytes(10).toString('hex')}`;
-const msg = (id: string, extra: Record<string, unknown> = {}) => JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl rollout status deploy/web', ...extra });
-const header = (blocks: unknown[] | undefined) => String((blocks?.[0] as { text?: { text?: string } })?.text?.text ?? '');
+const msg = (id: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    clusterResourceId: CLUSTER_ID,
+    commandId: id,
+    command: 'kubectl rollout status deploy/web',
+    ...extra,
+  });
+const header = (blocks: unknown[] | undefined) =>
+  String((blocks?.[0] as { text?: { text?: string } })?.text?.text ?? '');
 const isRunning = (m: { blocks?: unknown[] }) => header(m.blocks).includes('Running on');
 
 /** Logs as ARM may return them: long, with escape sequences, mentions, backticks and non-ASCII text. */
 function hostileLogs(lines = 400): string {
-  return Array.from({ length: lines }, (_, i) => `${i} \u001b[31mERR\u001b[0m <!channel> \`\`\` ünïcödé 🚀 ${'x'.repeat(40)}\r\n`).join('') + 'last line, no newline';
+  return (
+    Array.from(
+      { length: lines },
+      (_, i) => `${i} \u001b[31mERR\u001b[0m <!channel> \`\`\` ünïcödé 🚀 ${'x'.repeat(40)}\r\n`,
+    ).join('') + 'last line, no newline'
+  );
 }
 
 interface App {
@@ -39,7 +61,11 @@ interface App {
 function appTargets(targets: { name: string; options?: Record<string, string> }[], channel = channelId()): App {
   const token = tokenFor();
   const bot = stack().slackApi.addBot(token, [channel]);
-  const env: Record<string, string> = { SLACK_WEBHOOK_URL: '', TEAMS_WEBHOOK_URL: '', NOTIFY_TARGETS: targets.map((t) => t.name).join(',') };
+  const env: Record<string, string> = {
+    SLACK_WEBHOOK_URL: '',
+    TEAMS_WEBHOOK_URL: '',
+    NOTIFY_TARGETS: targets.map((t) => t.name).join(','),
+  };
   for (const t of targets) {
     const p = `NOTIFY_TARGET_${t.name.toUpperCase().replace(/-/g, '_')}_`;
     Object.assign(env, { [`${p}KIND`]: 'slack-app', [`${p}CHANNEL`]: channel, [`${p}TOKEN`]: token });
@@ -48,22 +74,40 @@ function appTargets(targets: { name: string; options?: Record<string, string> }[
   return { channel, token, bot, env };
 }
 
-const calls = (channel: string, method?: string) => stack().slackApi.calls.filter((c) => c.channel === channel && (!method || c.method === method));
+const calls = (channel: string, method?: string) =>
+  stack().slackApi.calls.filter((c) => c.channel === channel && (!method || c.method === method));
 /** Messages with this command's metadata; with `by`, only those that bot posted. */
 const ours = (channel: string, id: string, target: string, by?: SlackBot): SlackMessage[] =>
-  stack().slackApi.inChannel(channel).filter((m) => m.metadata?.event_payload.command_id === id && m.metadata.event_payload.target === target && (!by || m.botId === by.botId));
+  stack()
+    .slackApi.inChannel(channel)
+    .filter(
+      (m) =>
+        m.metadata?.event_payload.command_id === id &&
+        m.metadata.event_payload.target === target &&
+        (!by || m.botId === by.botId),
+    );
 
 /** Another app in the same channel, with history and chat:write: it can read our metadata and post a copy. */
 function otherApp(channel: string) {
   const token = tokenFor();
   const bot = stack().slackApi.addBot(token, [channel]);
   const web = new WebClient(token, { slackApiUrl: stack().slackApi.url, retryConfig: { retries: 0 } });
-  return { bot, copy: (args: Record<string, unknown>) => web.chat.postMessage({ channel, text: String(args.text ?? ''), ...(args.blocks ? { blocks: args.blocks as never } : {}), ...(args.metadata ? { metadata: args.metadata as never } : {}) }) };
+  return {
+    bot,
+    copy: (args: Record<string, unknown>) =>
+      web.chat.postMessage({
+        channel,
+        text: String(args.text ?? ''),
+        ...(args.blocks ? { blocks: args.blocks as never } : {}),
+        ...(args.metadata ? { metadata: args.metadata as never } : {}),
+      }),
+  };
 }
 
 async function untilNotified(h: Harness, first: Awaited<ReturnType<Harness['invoke']>>, rounds = 20) {
   let outcome = first;
-  for (let i = 0; i < rounds && outcome.kind !== 'notified'; i++) outcome = (await h.pollOnce(15_000))?.outcome ?? outcome;
+  for (let i = 0; i < rounds && outcome.kind !== 'notified'; i++)
+    outcome = (await h.pollOnce(15_000))?.outcome ?? outcome;
   assert.equal(outcome.kind, 'notified', JSON.stringify(outcome));
   return outcome;
 }
@@ -74,19 +118,32 @@ describe('Slack app target', () => {
     const h = await harness(app.env);
     const id = commandId();
     const logs = hostileLogs();
-    stack().arm.addCommand(CLUSTER, id, { runSeconds: 2, result: { provisioningState: 'Succeeded', exitCode: 1, logs } });
+    stack().arm.addCommand(CLUSTER, id, {
+      runSeconds: 2,
+      result: { provisioningState: 'Succeeded', exitCode: 1, logs },
+    });
     const first = await h.invoke(msg(id));
     assert.equal(first.kind, 'requeued');
     // Within one poll of first sight: read back from the channel's history, as a user would see it.
-    const history = await new WebClient(app.token, { slackApiUrl: stack().slackApi.url }).conversations.history({ channel: app.channel, include_all_metadata: true });
+    const history = await new WebClient(app.token, { slackApiUrl: stack().slackApi.url }).conversations.history({
+      channel: app.channel,
+      include_all_metadata: true,
+    });
     const ownReads = calls(app.channel, 'conversations.history').length;
     assert.equal(history.messages?.length, 1);
     assert.match(String(history.messages?.[0]?.text), /Running on aks-test/);
-    assert.deepEqual(history.messages?.[0]?.metadata, { event_type: METADATA_EVENT, event_payload: { command_id: id, cluster: CLUSTER_ID.toLowerCase(), target: 'ops' } });
+    assert.deepEqual(history.messages?.[0]?.metadata, {
+      event_type: METADATA_EVENT,
+      event_payload: { command_id: id, cluster: CLUSTER_ID.toLowerCase(), target: 'ops' },
+    });
     const live = ours(app.channel, id, 'ops');
     assert.equal(live.length, 1);
     assert.ok(isRunning(live[0]!), header(live[0]!.blocks));
-    assert.match(JSON.stringify(live[0]!.blocks), /kubectl rollout status deploy\/web/, 'the running message shows the command');
+    assert.match(
+      JSON.stringify(live[0]!.blocks),
+      /kubectl rollout status deploy\/web/,
+      'the running message shows the command',
+    );
 
     await untilNotified(h, first);
     const after = ours(app.channel, id, 'ops');
@@ -101,9 +158,11 @@ describe('Slack app target', () => {
     const file = after[0]!.files[0]!;
     assert.equal(file.name, `aks-test-${id}.log`);
     assert.equal(file.threadTs, after[0]!.ts);
-    assert.ok(file.bytes.equals(Buffer.from(logs, 'utf8')), 'the thread file is byte-identical to ARM\'s logs');
+    assert.ok(file.bytes.equals(Buffer.from(logs, 'utf8')), "the thread file is byte-identical to ARM's logs");
     // The token went to the API only: the pre-signed upload URL got the bytes without it.
-    const upload = stack().slackApi.calls.filter((c) => c.method === 'upload').at(-1)!;
+    const upload = stack()
+      .slackApi.calls.filter((c) => c.method === 'upload')
+      .at(-1)!;
     assert.equal(upload.authorization, undefined);
     assert.ok(calls(app.channel).every((c) => c.authorization === `Bearer ${app.token}`));
     assert.equal(calls(app.channel, 'conversations.history').length, ownReads, 'no lookup without a doubt');
@@ -115,8 +174,13 @@ describe('Slack app target', () => {
     const h = await harness({ ...app.env, NOTIFY_DEFAULT_TARGETS: 'ops,quiet' });
     const failed = commandId();
     const ok = commandId();
-    stack().arm.addCommand(CLUSTER, failed, { result: { provisioningState: 'Failed', reason: 'ImagePullBackoff', logs: hostileLogs(200) } });
-    stack().arm.addCommand(CLUSTER, ok, { runSeconds: 2, result: { provisioningState: 'Succeeded', exitCode: 0, logs: hostileLogs(200) } });
+    stack().arm.addCommand(CLUSTER, failed, {
+      result: { provisioningState: 'Failed', reason: 'ImagePullBackoff', logs: hostileLogs(200) },
+    });
+    stack().arm.addCommand(CLUSTER, ok, {
+      runSeconds: 2,
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: hostileLogs(200) },
+    });
 
     await untilNotified(h, await h.invoke(msg(failed)));
     const [opsFailed] = ours(app.channel, failed, 'ops');
@@ -152,7 +216,10 @@ describe('Slack app target', () => {
     try {
       const first = await h.invoke(msg(id));
       assert.equal(first.kind, 'deferred');
-      assert.ok(h.logs.some((l) => /looks for it in the channel first/.test(l)), h.logs.join('\n'));
+      assert.ok(
+        h.logs.some((l) => /looks for it in the channel first/.test(l)),
+        h.logs.join('\n'),
+      );
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(ours(app.channel, id, 'ops').length, 1, 'Slack took the first post');
       await untilNotified(h, first);
@@ -175,10 +242,14 @@ describe('Slack app target', () => {
     const other = otherApp(app.channel);
     const h = await harness({ ...app.env, WEBHOOK_TIMEOUT_SECONDS: '1' });
     const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { runSeconds: 3, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'done' } });
+    stack().arm.addCommand(CLUSTER, id, {
+      runSeconds: 3,
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'done' },
+    });
     let copies: Promise<unknown>[] = [];
     stack().slackApi.fault = (method, ch, call) => {
-      if (ch !== app.channel || method !== 'chat.postMessage' || call.token !== app.token || copies.length > 0) return undefined;
+      if (ch !== app.channel || method !== 'chat.postMessage' || call.token !== app.token || copies.length > 0)
+        return undefined;
       // Slack takes our post but the answer is lost; meanwhile the other app posts a copy (newer than ours).
       copies = [new Promise((r) => setTimeout(r, 200)).then(() => other.copy(call.args))];
       return { answerDelayMs: 2500 };
@@ -199,8 +270,17 @@ describe('Slack app target', () => {
     const copy = ours(app.channel, id, 'ops', other.bot);
     assert.equal(copy.length, 1);
     assert.equal(copy[0]!.versions.length, 1, 'the copy was left alone');
-    assert.equal(calls(app.channel).filter((c) => c.error === 'cant_update_message').length, 0, 'the copy was never taken for ours');
-    assert.ok(h.logs.some((l) => /1 message\(s\) in the channel carry this command's metadata but were not posted by this app/.test(l)), h.logs.join('\n'));
+    assert.equal(
+      calls(app.channel).filter((c) => c.error === 'cant_update_message').length,
+      0,
+      'the copy was never taken for ours',
+    );
+    assert.ok(
+      h.logs.some((l) =>
+        /1 message\(s\) in the channel carry this command's metadata but were not posted by this app/.test(l),
+      ),
+      h.logs.join('\n'),
+    );
   });
 
   it('an update answered cant_update_message (the recorded message is not ours) finishes the message our bot posted instead of posting a second, even when that lookup fails once', async () => {
@@ -208,7 +288,10 @@ describe('Slack app target', () => {
     const other = otherApp(app.channel);
     const h = await harness(app.env);
     const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { runSeconds: 2, result: { provisioningState: 'Failed', reason: 'ImagePullBackoff' } });
+    stack().arm.addCommand(CLUSTER, id, {
+      runSeconds: 2,
+      result: { provisioningState: 'Failed', reason: 'ImagePullBackoff' },
+    });
     assert.equal((await h.invoke(msg(id))).kind, 'requeued');
     const [running] = ours(app.channel, id, 'ops', app.bot);
     assert.ok(running && isRunning(running));
@@ -216,11 +299,18 @@ describe('Slack app target', () => {
     // The ledger now names the copy (a row rewritten by hand, or a Slack that mixed them up).
     const key = commandKey(CLUSTER_ID, id);
     const row = readTarget((await h.rt.ledger.store.listPartition(key)).entities.find((e) => e.rowKey === 'ops')!);
-    assert.ok(await h.rt.ledger.writeTarget(key, row, { providerState: JSON.stringify({ channel: app.channel, ts: copied.ts }) }));
+    assert.ok(
+      await h.rt.ledger.writeTarget(key, row, {
+        providerState: JSON.stringify({ channel: app.channel, ts: copied.ts }),
+      }),
+    );
     await new Promise((r) => setTimeout(r, 2000));
     // And the first lookup after the refusal is throttled: the next attempt must still look before it posts.
     let throttled = false;
-    stack().slackApi.fault = (method, ch) => (ch === app.channel && method === 'conversations.history' && !throttled ? ((throttled = true), { status: 429, retryAfter: 1 }) : undefined);
+    stack().slackApi.fault = (method, ch) =>
+      ch === app.channel && method === 'conversations.history' && !throttled
+        ? ((throttled = true), { status: 429, retryAfter: 1 })
+        : undefined;
     try {
       await untilNotified(h, await h.invokeNext());
     } finally {
@@ -266,49 +356,87 @@ describe('Slack app target', () => {
 
   it('classifies answers: membership, token and scope failures are permanent with the fix; 429 defers by Retry-After; 5xx is transient', async () => {
     const app = appTargets([{ name: 'ops' }]);
-    const h = await harness({ ...app.env, NOTIFY_TARGETS: 'ops,elsewhere,badtoken', NOTIFY_TARGET_ELSEWHERE_KIND: 'slack-app', NOTIFY_TARGET_ELSEWHERE_CHANNEL: channelId(), NOTIFY_TARGET_ELSEWHERE_TOKEN: app.token, NOTIFY_TARGET_BADTOKEN_KIND: 'slack-app', NOTIFY_TARGET_BADTOKEN_CHANNEL: channelId(), NOTIFY_TARGET_BADTOKEN_TOKEN: 'xoxb-revoked-000000000000', NOTIFY_DEFAULT_TARGETS: 'ops,elsewhere,badtoken' });
+    const h = await harness({
+      ...app.env,
+      NOTIFY_TARGETS: 'ops,elsewhere,badtoken',
+      NOTIFY_TARGET_ELSEWHERE_KIND: 'slack-app',
+      NOTIFY_TARGET_ELSEWHERE_CHANNEL: channelId(),
+      NOTIFY_TARGET_ELSEWHERE_TOKEN: app.token,
+      NOTIFY_TARGET_BADTOKEN_KIND: 'slack-app',
+      NOTIFY_TARGET_BADTOKEN_CHANNEL: channelId(),
+      NOTIFY_TARGET_BADTOKEN_TOKEN: 'xoxb-revoked-000000000000',
+      NOTIFY_DEFAULT_TARGETS: 'ops,elsewhere,badtoken',
+    });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 2, logs: 'x' } });
     const script = [{ status: 429, retryAfter: 2 }, { status: 503 }];
-    stack().slackApi.fault = (method, ch) => (ch === app.channel && method === 'chat.postMessage' && script.length ? script.shift() : undefined);
+    stack().slackApi.fault = (method, ch) =>
+      ch === app.channel && method === 'chat.postMessage' && script.length ? script.shift() : undefined;
     try {
       const first = await h.invoke(msg(id));
       assert.ok(first.kind === 'deferred' && first.delaySeconds >= 2, JSON.stringify(first));
       const byTarget = Object.fromEntries(first.results.map((r) => [r.target, r]));
       assert.equal(byTarget.elsewhere?.status, 'failed');
       assert.equal(byTarget.badtoken?.status, 'failed');
-      assert.ok(h.logs.some((l) => /target elsewhere: permanent failure.*not_in_channel: invite the bot to the channel.*NOTIFY_TARGET_ELSEWHERE_CHANNEL/.test(l)), h.logs.join('\n'));
-      assert.ok(h.logs.some((l) => /target badtoken: permanent failure.*invalid_auth: the bot token is not valid/.test(l)));
+      assert.ok(
+        h.logs.some((l) =>
+          /target elsewhere: permanent failure.*not_in_channel: invite the bot to the channel.*NOTIFY_TARGET_ELSEWHERE_CHANNEL/.test(
+            l,
+          ),
+        ),
+        h.logs.join('\n'),
+      );
+      assert.ok(
+        h.logs.some((l) => /target badtoken: permanent failure.*invalid_auth: the bot token is not valid/.test(l)),
+      );
       await untilNotified(h, first);
     } finally {
       stack().slackApi.fault = undefined;
     }
-    assert.deepEqual(calls(app.channel, 'chat.postMessage').map((c) => c.status), [429, 503, 200]);
+    assert.deepEqual(
+      calls(app.channel, 'chat.postMessage').map((c) => c.status),
+      [429, 503, 200],
+    );
     const gap = calls(app.channel, 'chat.postMessage')[1]!.at - calls(app.channel, 'chat.postMessage')[0]!.at;
     assert.ok(gap >= 2000, `Retry-After honoured (${gap} ms)`);
     assert.equal(ours(app.channel, id, 'ops').length, 1);
-    for (const line of h.logs) assert.ok(!line.includes(app.token) && !line.includes('xoxb-revoked'), `a log line leaks a token: ${line}`);
+    for (const line of h.logs)
+      assert.ok(!line.includes(app.token) && !line.includes('xoxb-revoked'), `a log line leaks a token: ${line}`);
 
     // missing_scope names the scope to add.
     const h2 = await harness(appTargets([{ name: 'ops' }]).env);
     const id2 = commandId();
     stack().arm.addCommand(CLUSTER, id2, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'x' } });
-    stack().slackApi.fault = (method) => (method === 'chat.postMessage' ? { error: 'missing_scope', needed: 'chat:write' } : undefined);
+    stack().slackApi.fault = (method) =>
+      method === 'chat.postMessage' ? { error: 'missing_scope', needed: 'chat:write' } : undefined;
     try {
       const r = await h2.invoke(msg(id2));
       assert.ok(r.kind === 'notified' && r.results[0]?.status === 'failed', JSON.stringify(r));
     } finally {
       stack().slackApi.fault = undefined;
     }
-    assert.ok(h2.logs.some((l) => /missing_scope: add the scope chat:write to the app and reinstall it/.test(l)), h2.logs.join('\n'));
+    assert.ok(
+      h2.logs.some((l) => /missing_scope: add the scope chat:write to the app and reinstall it/.test(l)),
+      h2.logs.join('\n'),
+    );
   });
 
   it('classifies every answer the issue names, one call each, against the Web API stand-in', async () => {
     const channel = channelId();
     const token = tokenFor();
     stack().slackApi.addBot(token, [channel]);
-    const settings = { channel, token, apiUrl: stack().slackApi.url, channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL', tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN' };
-    const payload = slackApp.render(sampleReport('failed'), { armEndpoint: 'https://management.azure.com', includeLogs: true, target: 'ops' }, 'full');
+    const settings = {
+      channel,
+      token,
+      apiUrl: stack().slackApi.url,
+      channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL',
+      tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN',
+    };
+    const payload = slackApp.render(
+      sampleReport('failed'),
+      { armEndpoint: 'https://management.azure.com', includeLogs: true, target: 'ops' },
+      'full',
+    );
     const expect: [Record<string, unknown>, string, RegExp][] = [
       [{ error: 'channel_not_found' }, 'permanent', /channel id.*invite it/],
       [{ error: 'not_in_channel' }, 'permanent', /invite the bot/],
@@ -328,7 +456,10 @@ describe('Slack app target', () => {
       for (const [fault, failure, detail] of expect) {
         stack().slackApi.fault = (method) => (method === 'chat.postMessage' ? (fault as never) : undefined);
         const r = await slackApp.send(settings, payload, { timeoutMs: 2000 });
-        assert.ok(!r.ok && r.failure === failure && detail.test(r.detail), `${JSON.stringify(fault)} → ${JSON.stringify(r)}`);
+        assert.ok(
+          !r.ok && r.failure === failure && detail.test(r.detail),
+          `${JSON.stringify(fault)} → ${JSON.stringify(r)}`,
+        );
         if (fault.retryAfter) assert.equal(!r.ok && r.retryAfterSeconds, 7);
         assert.ok(!JSON.stringify(r).includes(token));
       }
@@ -339,7 +470,9 @@ describe('Slack app target', () => {
           srv.close(() => done(p));
         });
       });
-      const closed = await slackApp.send({ ...settings, apiUrl: `http://127.0.0.1:${port}/api/` }, payload, { timeoutMs: 2000 });
+      const closed = await slackApp.send({ ...settings, apiUrl: `http://127.0.0.1:${port}/api/` }, payload, {
+        timeoutMs: 2000,
+      });
       assert.ok(!closed.ok && closed.failure === 'transient' && !closed.mayHaveArrived, JSON.stringify(closed));
       stack().slackApi.fault = (method) => (method === 'chat.postMessage' ? { answerDelayMs: 1500 } : undefined);
       const slow = await slackApp.send(settings, payload, { timeoutMs: 500 });
@@ -353,11 +486,16 @@ describe('Slack app target', () => {
     const app = appTargets([{ name: 'ops' }]);
     const h = await harness(app.env);
     const ids = Array.from({ length: 50 }, () => commandId());
-    for (const id of ids) stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok' } });
+    for (const id of ids)
+      stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok' } });
     await Promise.all(ids.map((id) => h.main.sendMessage(msg(id))));
     const worker = spawnWorker(h.env);
     try {
-      await waitFor('50 messages', () => ids.every((id) => ours(app.channel, id, 'ops').length > 0) || undefined, 120_000);
+      await waitFor(
+        '50 messages',
+        () => ids.every((id) => ours(app.channel, id, 'ops').length > 0) || undefined,
+        120_000,
+      );
     } finally {
       await worker.stop();
     }

@@ -16,18 +16,36 @@ describe('status', () => {
     const h = await harness();
     // What a raw message shaped like our envelope (moved to poison by the host) can carry.
     const reason = 'see \u001b]8;;https://evil.example\u0007this\u001b]8;;\u0007\nFAKE: all clear \u202egnp.exe';
-    await h.poison.sendMessage(JSON.stringify({ kind: 'aks-command-notifier/poison', reason, at: new Date().toISOString(), original: '{"commandId":"x"}' }));
+    await h.poison.sendMessage(
+      JSON.stringify({
+        kind: 'aks-command-notifier/poison',
+        reason,
+        at: new Date().toISOString(),
+        original: '{"commandId":"x"}',
+      }),
+    );
     const r = await status(openOperatorStores(h.env), { poison: 10, deliveries: 1, windowHours: 1 });
     const shown = r.poison.recent[0]!.reason;
-    assert.equal(shown, 'see \\u001b]8;;https://evil.example\\u0007this\\u001b]8;;\\u0007\\u000aFAKE: all clear \\u202egnp.exe');
-    for (const line of formatStatus(r).split('\n')) assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]|\p{Bidi_Control}/u);
+    assert.equal(
+      shown,
+      'see \\u001b]8;;https://evil.example\\u0007this\\u001b]8;;\\u0007\\u000aFAKE: all clear \\u202egnp.exe',
+    );
+    for (const line of formatStatus(r).split('\n'))
+      assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]|\p{Bidi_Control}/u);
     const lines: string[] = [];
-    const moved = await redrive(openOperatorStores(h.env).queue, { max: 5, dryRun: true, retentionDays: 30, log: (l) => lines.push(l) });
+    const moved = await redrive(openOperatorStores(h.env).queue, {
+      max: 5,
+      dryRun: true,
+      retentionDays: 30,
+      log: (l) => lines.push(l),
+    });
     assert.equal(moved.moved, 1);
-    assert.ok(lines.length > 0 && lines.every((l) => !/[\u0000-\u001f\u007f-\u009f]|\p{Bidi_Control}/u.test(l)), JSON.stringify(lines));
+    assert.ok(
+      lines.length > 0 && lines.every((l) => !/[\u0000-\u001f\u007f-\u009f]|\p{Bidi_Control}/u.test(l)),
+      JSON.stringify(lines),
+    );
     assert.ok(moved.reasons[0]!.includes('\\u202e'));
   });
-
 
   it('shows queue and poison depth, poison reasons, recent deliveries with their lag, and undelivered targets', async () => {
     const s = stack();
@@ -40,8 +58,13 @@ describe('status', () => {
     s.arm.addCommand(CLUSTER, broken, { result: { provisioningState: 'Failed', reason: 'x' } });
     s.arm.addCommand(CLUSTER, waiting, { result: { provisioningState: 'Succeeded', exitCode: 1 } });
     s.arm.addCommand(CLUSTER, running, {});
-    s.receivers.script('slack', h.channel, [{ status: 200, body: 'ok' }, { status: 410, body: 'channel_is_archived' }, { status: 503 }]);
-    for (const id of [ok, broken, waiting]) await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
+    s.receivers.script('slack', h.channel, [
+      { status: 200, body: 'ok' },
+      { status: 410, body: 'channel_is_archived' },
+      { status: 503 },
+    ]);
+    for (const id of [ok, broken, waiting])
+      await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
     await h.invoke(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: running }));
     await h.invoke('{"clusterResourceId":"/subscriptions/x","commandId":"bad1"}');
 
@@ -53,7 +76,10 @@ describe('status', () => {
     assert.match(r.poison.recent[0]!.reason, /invalid message: clusterResourceId must be/);
     assert.equal(r.poison.recent[0]!.commandId, 'bad1');
     const find = (id: string, target: string) => r.deliveries.find((d) => d.commandId === id && d.target === target);
-    assert.deepEqual([find(ok, 'slack')?.state, find(ok, 'slack')?.form, find(ok, 'slack')?.cluster], ['delivered', 'full', CLUSTER.resourceName]);
+    assert.deepEqual(
+      [find(ok, 'slack')?.state, find(ok, 'slack')?.form, find(ok, 'slack')?.cluster],
+      ['delivered', 'full', CLUSTER.resourceName],
+    );
     assert.equal(typeof find(ok, 'teams')?.lagSeconds, 'number');
     assert.equal(find(broken, 'slack')?.state, 'failed');
     assert.equal(find(waiting, 'slack')?.state, 'pending');
@@ -69,7 +95,10 @@ describe('status', () => {
 
     // The CLI, as an operator runs it: a table, or one JSON object.
     const cli = (args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../src/cli/main.ts'), 'status', ...args], { env: { ...process.env, ...h.env }, encoding: 'utf8' });
+      spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../src/cli/main.ts'), 'status', ...args], {
+        env: { ...process.env, ...h.env },
+        encoding: 'utf8',
+      });
     const table = cli(['--hours', '1']);
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, /poison queue \(oldest first, 1 shown\)/);

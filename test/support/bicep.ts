@@ -6,7 +6,13 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
-const RID: Record<string, string> = { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'darwin-x64': 'osx-x64', 'darwin-arm64': 'osx-arm64', 'win32-x64': 'win-x64' };
+const RID: Record<string, string> = {
+  'linux-x64': 'linux-x64',
+  'linux-arm64': 'linux-arm64',
+  'darwin-x64': 'osx-x64',
+  'darwin-arm64': 'osx-arm64',
+  'win32-x64': 'win-x64',
+};
 
 function works(path: string): boolean {
   return spawnSync(path, ['--version'], { encoding: 'utf8' }).status === 0;
@@ -34,7 +40,10 @@ export interface BicepCli {
 
 /** The Bicep CLI, or why there is none. */
 export function findBicep(): BicepCli | { missing: string } {
-  if (process.env.BICEP_PATH) return works(process.env.BICEP_PATH) ? { path: process.env.BICEP_PATH, how: 'BICEP_PATH' } : { missing: `BICEP_PATH=${process.env.BICEP_PATH} does not run` };
+  if (process.env.BICEP_PATH)
+    return works(process.env.BICEP_PATH)
+      ? { path: process.env.BICEP_PATH, how: 'BICEP_PATH' }
+      : { missing: `BICEP_PATH=${process.env.BICEP_PATH} does not run` };
   if (works('bicep')) return { path: 'bicep', how: 'PATH' };
   const az = join(homedir(), '.azure', 'bin', process.platform === 'win32' ? 'bicep.exe' : 'bicep');
   if (existsSync(az) && works(az)) return { path: az, how: 'az bicep install' };
@@ -43,16 +52,27 @@ export function findBicep(): BicepCli | { missing: string } {
     const rid = RID[`${process.platform}-${process.arch}`];
     if (!rid) return { missing: `no Bicep CLI package for ${process.platform}-${process.arch}` };
     if (spawnSync('dotnet', ['--version']).status !== 0) {
-      return { missing: 'no Bicep CLI: install it (az bicep install, or put bicep on PATH, or set BICEP_PATH), or install the .NET SDK so the tests can restore it from NuGet' };
+      return {
+        missing:
+          'no Bicep CLI: install it (az bicep install, or put bicep on PATH, or set BICEP_PATH), or install the .NET SDK so the tests can restore it from NuGet',
+      };
     }
     try {
-      execFileSync('dotnet', ['restore', join(ROOT, 'infra', 'tools', 'bicep.csproj'), `-p:BicepRid=${rid}`, '--nologo', '-v', 'q'], { stdio: 'pipe' });
+      execFileSync(
+        'dotnet',
+        ['restore', join(ROOT, 'infra', 'tools', 'bicep.csproj'), `-p:BicepRid=${rid}`, '--nologo', '-v', 'q'],
+        { stdio: 'pipe' },
+      );
     } catch (err) {
-      return { missing: `dotnet restore of Azure.Bicep.CommandLine.${rid} failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message}` };
+      return {
+        missing: `dotnet restore of Azure.Bicep.CommandLine.${rid} failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message}`,
+      };
     }
     exe = restored();
   }
-  return exe && works(exe) ? { path: exe, how: 'NuGet Azure.Bicep.CommandLine' } : { missing: 'the restored Bicep CLI does not run' };
+  return exe && works(exe)
+    ? { path: exe, how: 'NuGet Azure.Bicep.CommandLine' }
+    : { missing: 'the restored Bicep CLI does not run' };
 }
 
 export function runBicep(cli: BicepCli, args: string[]): { status: number; stdout: string; stderr: string } {

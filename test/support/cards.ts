@@ -2,7 +2,10 @@
 // Workflows answers 202 and fails later, so an invalid card would be a silent loss.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js') as {
-  AdaptiveCard: new () => { parse(json: unknown, ctx: unknown): void; validateProperties(): { validationEvents: { message: string }[] } };
+  AdaptiveCard: new () => {
+    parse(json: unknown, ctx: unknown): void;
+    validateProperties(): { validationEvents: { message: string }[] };
+  };
   SerializationContext: new (version: unknown) => { eventCount: number; getEventAt(i: number): { message: string } };
   Versions: { v1_4: unknown };
 };

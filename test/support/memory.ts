@@ -9,7 +9,8 @@ import { MemoryEntityStore } from '../../src/store/entityStore';
 import { Ledger } from '../../src/store/ledger';
 import { MemoryResultStore } from '../../src/store/results';
 
-export const CLUSTER_ID = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks';
+export const CLUSTER_ID =
+  '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks';
 export const MESSAGE = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'abc' });
 export const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -58,7 +59,18 @@ export function memoryWorld(overrides: Partial<PollDeps> = {}, targetNames: stri
   let self: MemoryWorld;
   const provider = fakeProvider(() => self);
   const targets = new Map<string, Target>(
-    targetNames.map((name) => [name, { name, kind: 'fake', provider: provider as Provider<unknown>, settings: { channel: name }, notifyOn: 'all', includeLogs: true, scope: new ClusterScope([]) }]),
+    targetNames.map((name) => [
+      name,
+      {
+        name,
+        kind: 'fake',
+        provider: provider as Provider<unknown>,
+        settings: { channel: name },
+        notifyOn: 'all',
+        includeLogs: true,
+        scope: new ClusterScope([]),
+      },
+    ]),
   );
   self = {
     clock,

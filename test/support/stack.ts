@@ -10,7 +10,9 @@ import type { PollOutcome } from '../../src/pipeline/pollCommand';
 let current: StandIns | undefined;
 
 export async function setUpStack(): Promise<StandIns> {
-  current ??= await startStandIns({ ...(process.env.AKS_NOTIFIER_TEST_TLS_DIR ? { tlsDir: process.env.AKS_NOTIFIER_TEST_TLS_DIR } : {}) });
+  current ??= await startStandIns({
+    ...(process.env.AKS_NOTIFIER_TEST_TLS_DIR ? { tlsDir: process.env.AKS_NOTIFIER_TEST_TLS_DIR } : {}),
+  });
   // The credential reads the managed identity endpoint from the process environment, as in Azure.
   Object.assign(process.env, current.identity.env);
   return current;
@@ -89,7 +91,12 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
       new InvocationContext({
         functionName: 'pollCommandResult',
         invocationId: randomBytes(8).toString('hex'),
-        triggerMetadata: { dequeueCount: 1, insertionTime: new Date().toISOString(), id: randomBytes(8).toString('hex'), ...meta },
+        triggerMetadata: {
+          dequeueCount: 1,
+          insertionTime: new Date().toISOString(),
+          id: randomBytes(8).toString('hex'),
+          ...meta,
+        },
         logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
       }),
     );
@@ -111,10 +118,16 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
     async pollOnce(waitMs = 10_000) {
       const started = Date.now();
       while (Date.now() - started < waitMs) {
-        const { receivedMessageItems: [m] } = await rt.queue.main.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 30 });
+        const {
+          receivedMessageItems: [m],
+        } = await rt.queue.main.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 30 });
         if (m) {
           const receivedAt = Date.now();
-          const outcome = await invoke(JSON.parse(m.messageText), { dequeueCount: m.dequeueCount, id: m.messageId, insertionTime: m.insertedOn });
+          const outcome = await invoke(JSON.parse(m.messageText), {
+            dequeueCount: m.dequeueCount,
+            id: m.messageId,
+            insertionTime: m.insertedOn,
+          });
           await rt.queue.main.deleteMessage(m.messageId, m.popReceipt);
           return { outcome, receivedAt, text: m.messageText };
         }
@@ -129,7 +142,11 @@ export async function visibleCount(queue: QueueClient): Promise<number> {
   return (await queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

@@ -13,10 +13,14 @@ export interface WorkerProcess {
 const MAIN = resolve(__dirname, '../../src/cli/main.ts');
 
 export function spawnWorker(env: Record<string, string>, args: string[] = []): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'worker', '--max-polling-interval-ms', '200', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', MAIN, 'worker', '--max-polling-interval-ms', '200', ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   for (const s of [proc.stdout!, proc.stderr!]) createInterface({ input: s }).on('line', (l) => lines.push(l));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

@@ -14,38 +14,84 @@ const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 describe('classifying ARM answers', () => {
   it('202 is running, whatever the body', () => {
-    assert.deepEqual(classifyArmResponse(res(202, { properties: { provisioningState: 'Running' } }), NOW), { kind: 'running', provisioningState: 'Running' });
+    assert.deepEqual(classifyArmResponse(res(202, { properties: { provisioningState: 'Running' } }), NOW), {
+      kind: 'running',
+      provisioningState: 'Running',
+    });
     assert.deepEqual(classifyArmResponse(res(202), NOW), { kind: 'running', provisioningState: 'Running' });
-    assert.deepEqual(classifyArmResponse(res(202, undefined, { 'retry-after': '7' }), NOW), { kind: 'running', provisioningState: 'Running', retryAfterSeconds: 7 });
+    assert.deepEqual(classifyArmResponse(res(202, undefined, { 'retry-after': '7' }), NOW), {
+      kind: 'running',
+      provisioningState: 'Running',
+      retryAfterSeconds: 7,
+    });
   });
 
   it('200 with a non-final state keeps polling; final states compare case-insensitively', () => {
     assert.equal(classifyArmResponse(res(200, { properties: { provisioningState: 'Accepted' } }), NOW).kind, 'running');
     for (const state of ['Succeeded', 'succeeded', 'FAILED', 'Canceled']) {
-      assert.equal(classifyArmResponse(res(200, { properties: { provisioningState: state } }), NOW).kind, 'finished', state);
+      assert.equal(
+        classifyArmResponse(res(200, { properties: { provisioningState: state } }), NOW).kind,
+        'finished',
+        state,
+      );
     }
   });
 
   it('maps the API page examples to the right outcomes', () => {
-    const req = parsePollRequest({ clusterResourceId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1', commandId: 'def7b3ea71bd4f7e9d226ddbc0f00ad9' });
-    const ok = classifyArmResponse(res(200, { id: 'def7', properties: { provisioningState: 'succeeded', exitCode: 0, startedAt: '2021-02-17T00:28:20Z', finishedAt: '2021-02-17T00:28:33Z', logs: 'namespace dummy created' } }), NOW);
-    const reportForAnswer = (r: typeof req, answer: ArmAnswer, waitedSeconds: number) => buildReport({ cluster: r.cluster, commandId: r.commandId, waitedSeconds }, finalAnswer(answer)!);
+    const req = parsePollRequest({
+      clusterResourceId:
+        '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/clustername1',
+      commandId: 'def7b3ea71bd4f7e9d226ddbc0f00ad9',
+    });
+    const ok = classifyArmResponse(
+      res(200, {
+        id: 'def7',
+        properties: {
+          provisioningState: 'succeeded',
+          exitCode: 0,
+          startedAt: '2021-02-17T00:28:20Z',
+          finishedAt: '2021-02-17T00:28:33Z',
+          logs: 'namespace dummy created',
+        },
+      }),
+      NOW,
+    );
+    const reportForAnswer = (r: typeof req, answer: ArmAnswer, waitedSeconds: number) =>
+      buildReport({ cluster: r.cluster, commandId: r.commandId, waitedSeconds }, finalAnswer(answer)!);
     const okReport = reportForAnswer(req, ok, 10);
     assert.equal(okReport.outcome, 'succeeded');
     assert.equal(okReport.durationSeconds, 13);
-    const failed = reportForAnswer(req, classifyArmResponse(res(200, { properties: { provisioningState: 'failed', reason: 'ImagePullBackoff' } }), NOW), 10);
+    const failed = reportForAnswer(
+      req,
+      classifyArmResponse(res(200, { properties: { provisioningState: 'failed', reason: 'ImagePullBackoff' } }), NOW),
+      10,
+    );
     assert.deepEqual([failed.outcome, failed.reason], ['failed', 'ImagePullBackoff']);
-    const exit = reportForAnswer(req, classifyArmResponse(res(200, { properties: { provisioningState: 'Succeeded', exitCode: 2 } }), NOW), 10);
+    const exit = reportForAnswer(
+      req,
+      classifyArmResponse(res(200, { properties: { provisioningState: 'Succeeded', exitCode: 2 } }), NOW),
+      10,
+    );
     assert.deepEqual([exit.outcome, exit.exitCode], ['exitCode', 2]);
   });
 
   it('errors: 404 not found, 401/403 forbidden, 429/5xx/408 transient, others rejected', () => {
-    assert.deepEqual(classifyArmResponse(res(404, { error: { code: 'NotFound', message: 'gone' } }), NOW), { kind: 'notFound', error: { code: 'NotFound', message: 'gone' } });
+    assert.deepEqual(classifyArmResponse(res(404, { error: { code: 'NotFound', message: 'gone' } }), NOW), {
+      kind: 'notFound',
+      error: { code: 'NotFound', message: 'gone' },
+    });
     assert.equal(classifyArmResponse(res(403), NOW).kind, 'forbidden');
     assert.equal(classifyArmResponse(res(401), NOW).kind, 'forbidden');
     const throttled = classifyArmResponse(res(429, undefined, { 'retry-after': '12' }), NOW);
-    assert.deepEqual(throttled, { kind: 'transient', detail: 'ARM throttled the read (429)', status: 429, throttled: true, retryAfterSeconds: 12 });
-    for (const s of [500, 502, 503, 504, 408]) assert.equal(classifyArmResponse(res(s), NOW).kind, 'transient', String(s));
+    assert.deepEqual(throttled, {
+      kind: 'transient',
+      detail: 'ARM throttled the read (429)',
+      status: 429,
+      throttled: true,
+      retryAfterSeconds: 12,
+    });
+    for (const s of [500, 502, 503, 504, 408])
+      assert.equal(classifyArmResponse(res(s), NOW).kind, 'transient', String(s));
     for (const s of [400, 409, 302]) assert.equal(classifyArmResponse(res(s), NOW).kind, 'rejected', String(s));
   });
 

@@ -4,9 +4,15 @@ import { describe, it } from 'node:test';
 import { ConfigError, RANGES, SETTING_NAMES, loadConfig, scopeForArmEndpoint } from '../../src/config';
 import { readQueueHostSettings } from '../../src/hostSettings';
 
-const BASE = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x' };
+const BASE = {
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x',
+};
 const fails = (env: Record<string, string>, setting: string, pattern: RegExp) =>
-  assert.throws(() => loadConfig({ ...BASE, ...env }), (e: unknown) => e instanceof ConfigError && e.setting === setting && pattern.test(e.message));
+  assert.throws(
+    () => loadConfig({ ...BASE, ...env }),
+    (e: unknown) => e instanceof ConfigError && e.setting === setting && pattern.test(e.message),
+  );
 
 describe('settings', () => {
   it('have the documented defaults', () => {
@@ -39,9 +45,18 @@ describe('settings', () => {
   });
 
   it('derive the token scope from the ARM endpoint (sovereign clouds, stand-ins)', () => {
-    assert.equal(scopeForArmEndpoint('https://management.usgovcloudapi.net/'), 'https://management.usgovcloudapi.net/.default');
-    assert.equal(scopeForArmEndpoint('https://management.chinacloudapi.cn'), 'https://management.chinacloudapi.cn/.default');
-    assert.equal(loadConfig({ ...BASE, ARM_ENDPOINT: 'https://127.0.0.1:8443' }).armScope, 'https://127.0.0.1:8443/.default');
+    assert.equal(
+      scopeForArmEndpoint('https://management.usgovcloudapi.net/'),
+      'https://management.usgovcloudapi.net/.default',
+    );
+    assert.equal(
+      scopeForArmEndpoint('https://management.chinacloudapi.cn'),
+      'https://management.chinacloudapi.cn/.default',
+    );
+    assert.equal(
+      loadConfig({ ...BASE, ARM_ENDPOINT: 'https://127.0.0.1:8443' }).armScope,
+      'https://127.0.0.1:8443/.default',
+    );
   });
 
   it('fail fast and name the setting', () => {
@@ -52,7 +67,11 @@ describe('settings', () => {
     fails({ POLL_INITIAL_DELAY_SECONDS: 'soon' }, 'POLL_INITIAL_DELAY_SECONDS', /number/);
     fails({ POLL_MAX_DELAY_SECONDS: '2' }, 'POLL_MAX_DELAY_SECONDS', /at least/);
     fails({ LEDGER_RETENTION_DAYS: '2.5' }, 'LEDGER_RETENTION_DAYS', /whole/);
-    fails({ LEDGER_RETENTION_DAYS: '1' }, 'LEDGER_RETENTION_DAYS', /must cover POLL_TIMEOUT_MINUTES plus DELIVERY_TIMEOUT_HOURS \(at least 2 days\)/);
+    fails(
+      { LEDGER_RETENTION_DAYS: '1' },
+      'LEDGER_RETENTION_DAYS',
+      /must cover POLL_TIMEOUT_MINUTES plus DELIVERY_TIMEOUT_HOURS \(at least 2 days\)/,
+    );
     fails({ RESULT_CONTAINER_NAME: 'Results' }, 'RESULT_CONTAINER_NAME', /lowercase/);
     fails({ COMMAND_QUEUE_NAME: 'Bad_Name' }, 'COMMAND_QUEUE_NAME', /lowercase/);
     fails({ AKS_API_VERSION: 'latest' }, 'AKS_API_VERSION', /2024-09-01/);
@@ -63,38 +82,74 @@ describe('settings', () => {
     const ref = '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/slack/)';
     assert.throws(
       () => loadConfig({ ...BASE, TEAMS_WEBHOOK_URL: ref }),
-      (e: unknown) => e instanceof ConfigError && e.setting === 'TEAMS_WEBHOOK_URL' && /Key Vault/.test(e.message) && !e.message.includes('kv.vault'),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.setting === 'TEAMS_WEBHOOK_URL' &&
+        /Key Vault/.test(e.message) &&
+        !e.message.includes('kv.vault'),
     );
   });
 
   it('judge only their own settings', () => {
     const ref = '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)';
     assert.doesNotThrow(() => loadConfig({ ...BASE, SOME_OTHER_APP_SETTING: ref }));
-    assert.throws(() => loadConfig({ ...BASE, NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack', NOTIFY_TARGET_OPS_URL: ref }), /NOTIFY_TARGET_OPS_URL: is an unresolved Key Vault reference/);
+    assert.throws(
+      () => loadConfig({ ...BASE, NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack', NOTIFY_TARGET_OPS_URL: ref }),
+      /NOTIFY_TARGET_OPS_URL: is an unresolved Key Vault reference/,
+    );
   });
 
   it('read a Slack app target: channel id, bot token (a secret), SLACK_API_URL under the URL rules', () => {
-    const app = { NOTIFY_TARGETS: 'ops', NOTIFY_TARGET_OPS_KIND: 'slack-app', NOTIFY_TARGET_OPS_CHANNEL: 'C0123456789', NOTIFY_TARGET_OPS_TOKEN: 'xoxb-1234-5678-abcdefghij' };
+    const app = {
+      NOTIFY_TARGETS: 'ops',
+      NOTIFY_TARGET_OPS_KIND: 'slack-app',
+      NOTIFY_TARGET_OPS_CHANNEL: 'C0123456789',
+      NOTIFY_TARGET_OPS_TOKEN: 'xoxb-1234-5678-abcdefghij',
+    };
     const c = loadConfig({ ...BASE, ...app });
     const ops = c.targets.find((t) => t.name === 'ops')!;
     assert.equal(ops.kind, 'slack-app');
-    assert.deepEqual(ops.settings, { channel: 'C0123456789', token: 'xoxb-1234-5678-abcdefghij', apiUrl: 'https://slack.com/api/', channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL', tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN' });
+    assert.deepEqual(ops.settings, {
+      channel: 'C0123456789',
+      token: 'xoxb-1234-5678-abcdefghij',
+      apiUrl: 'https://slack.com/api/',
+      channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL',
+      tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN',
+    });
     assert.deepEqual(ops.provider.secrets(ops.settings), ['xoxb-1234-5678-abcdefghij']);
     assert.ok(!ops.provider.describe(ops.settings).includes('xoxb'), 'described by setting names, never by value');
-    assert.equal((loadConfig({ ...BASE, ...app, SLACK_API_URL: 'http://127.0.0.1:9/api/' }).targets[1]!.settings as { apiUrl: string }).apiUrl, 'http://127.0.0.1:9/api/');
+    assert.equal(
+      (
+        loadConfig({ ...BASE, ...app, SLACK_API_URL: 'http://127.0.0.1:9/api/' }).targets[1]!.settings as {
+          apiUrl: string;
+        }
+      ).apiUrl,
+      'http://127.0.0.1:9/api/',
+    );
     fails({ ...app, NOTIFY_TARGET_OPS_CHANNEL: '' }, 'NOTIFY_TARGET_OPS_CHANNEL', /required.*channel id/);
     fails({ ...app, NOTIFY_TARGET_OPS_CHANNEL: '#ops' }, 'NOTIFY_TARGET_OPS_CHANNEL', /channel id/);
     fails({ ...app, NOTIFY_TARGET_OPS_TOKEN: '' }, 'NOTIFY_TARGET_OPS_TOKEN', /bot token/);
-    fails({ ...app, NOTIFY_TARGET_OPS_TOKEN: 'xoxp-user-token-123456' }, 'NOTIFY_TARGET_OPS_TOKEN', /bot token \(xoxb-/);
+    fails(
+      { ...app, NOTIFY_TARGET_OPS_TOKEN: 'xoxp-user-token-123456' },
+      'NOTIFY_TARGET_OPS_TOKEN',
+      /bot token \(xoxb-/,
+    );
     fails({ ...app, SLACK_API_URL: 'http://slack.example/api/' }, 'SLACK_API_URL', /https/);
     fails({ ...app, SLACK_API_URL: 'https://user:pw@slack.com/api/' }, 'SLACK_API_URL', /credentials/);
     fails({ ...app, SLACK_API_URL: 'https://slack.com/api' }, 'SLACK_API_URL', /end with/);
     // The token's value never appears in an error.
-    assert.throws(() => loadConfig({ ...BASE, ...app, NOTIFY_TARGET_OPS_TOKEN: 'xoxb-$$$secret$$$' }), (e: unknown) => e instanceof ConfigError && !e.message.includes('secret'));
+    assert.throws(
+      () => loadConfig({ ...BASE, ...app, NOTIFY_TARGET_OPS_TOKEN: 'xoxb-$$$secret$$$' }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes('secret'),
+    );
   });
 
   it('allow http webhooks only on loopback', () => {
-    assert.equal((loadConfig({ ...BASE, SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack/x' }).targets[0]!.settings as { url: string }).url, 'http://127.0.0.1:9/slack/x');
+    assert.equal(
+      (loadConfig({ ...BASE, SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/slack/x' }).targets[0]!.settings as { url: string })
+        .url,
+      'http://127.0.0.1:9/slack/x',
+    );
     fails({ SLACK_WEBHOOK_URL: 'http://10.0.0.1/slack' }, 'SLACK_WEBHOOK_URL', /https/);
   });
 
@@ -113,7 +168,11 @@ describe('settings', () => {
       blobServiceUri: 'https://acct.blob.core.windows.net',
       clientId: 'abc',
     });
-    assert.equal(loadConfig({ SLACK_WEBHOOK_URL: BASE.SLACK_WEBHOOK_URL, AzureWebJobsStorage__accountName: 'acct' }).storage.tableServiceUri, 'https://acct.table.core.windows.net');
+    assert.equal(
+      loadConfig({ SLACK_WEBHOOK_URL: BASE.SLACK_WEBHOOK_URL, AzureWebJobsStorage__accountName: 'acct' }).storage
+        .tableServiceUri,
+      'https://acct.table.core.windows.net',
+    );
   });
 
   it('send a Storage token only to Storage hosts of the cloud ARM_ENDPOINT names, or to loopback', () => {
@@ -124,7 +183,12 @@ describe('settings', () => {
       AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
       ...extra,
     });
-    for (const uri of ['https://acct.queue.core.windows.net', 'https://acct.queue.core.windows.net/', 'https://127.0.0.1:10001/devstoreaccount1', 'http://localhost:10001/devstoreaccount1']) {
+    for (const uri of [
+      'https://acct.queue.core.windows.net',
+      'https://acct.queue.core.windows.net/',
+      'https://127.0.0.1:10001/devstoreaccount1',
+      'http://localhost:10001/devstoreaccount1',
+    ]) {
       assert.doesNotThrow(() => loadConfig({ ...BASE, ...identity(uri) }), uri);
     }
     for (const uri of [
@@ -139,18 +203,65 @@ describe('settings', () => {
     ]) {
       fails(identity(uri), 'AzureWebJobsStorage__queueServiceUri', /must (be|not carry)/);
     }
-    assert.doesNotThrow(() => loadConfig({ ...BASE, ...identity('https://acct.queue.core.usgovcloudapi.net', { ARM_ENDPOINT: 'https://management.usgovcloudapi.net', AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.usgovcloudapi.net', AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.usgovcloudapi.net' }) }));
-    assert.equal(loadConfig({ ...BASE, AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__accountName: 'acct', ARM_ENDPOINT: 'https://management.chinacloudapi.cn' }).storage.queueServiceUri, 'https://acct.queue.core.chinacloudapi.cn');
-    fails(identity('https://acct.queue.core.windows.net', { ARM_ENDPOINT: 'https://management.example.org' }), 'AzureWebJobsStorage__queueServiceUri', /ARM_ENDPOINT names no cloud this app knows/);
-    fails({ AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__accountName: 'evil.example.com/x' }, 'AzureWebJobsStorage__accountName', /3-24 lowercase letters and digits/);
+    assert.doesNotThrow(() =>
+      loadConfig({
+        ...BASE,
+        ...identity('https://acct.queue.core.usgovcloudapi.net', {
+          ARM_ENDPOINT: 'https://management.usgovcloudapi.net',
+          AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.usgovcloudapi.net',
+          AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.usgovcloudapi.net',
+        }),
+      }),
+    );
+    assert.equal(
+      loadConfig({
+        ...BASE,
+        AzureWebJobsStorage: undefined as unknown as string,
+        AzureWebJobsStorage__accountName: 'acct',
+        ARM_ENDPOINT: 'https://management.chinacloudapi.cn',
+      }).storage.queueServiceUri,
+      'https://acct.queue.core.chinacloudapi.cn',
+    );
+    fails(
+      identity('https://acct.queue.core.windows.net', { ARM_ENDPOINT: 'https://management.example.org' }),
+      'AzureWebJobsStorage__queueServiceUri',
+      /ARM_ENDPOINT names no cloud this app knows/,
+    );
+    fails(
+      { AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__accountName: 'evil.example.com/x' },
+      'AzureWebJobsStorage__accountName',
+      /3-24 lowercase letters and digits/,
+    );
   });
 
   it('name the storage service a connection string misses (an emulator habit: only QueueEndpoint)', () => {
-    const queueOnly = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;';
-    fails({ AzureWebJobsStorage: queueOnly }, 'AzureWebJobsStorage', /has no TableEndpoint \(the delivery ledger needs the Table service\): it names only QueueEndpoint/);
-    fails({ AzureWebJobsStorage: `${queueOnly}TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;` }, 'AzureWebJobsStorage', /has no BlobEndpoint \(the stored results need the Blob service\)/);
-    assert.doesNotThrow(() => loadConfig({ ...BASE, AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net' }));
-    fails({ AzureWebJobsStorage: undefined as unknown as string, AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net' }, 'AzureWebJobsStorage__tableServiceUri', /Table service/);
+    const queueOnly =
+      'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;';
+    fails(
+      { AzureWebJobsStorage: queueOnly },
+      'AzureWebJobsStorage',
+      /has no TableEndpoint \(the delivery ledger needs the Table service\): it names only QueueEndpoint/,
+    );
+    fails(
+      { AzureWebJobsStorage: `${queueOnly}TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;` },
+      'AzureWebJobsStorage',
+      /has no BlobEndpoint \(the stored results need the Blob service\)/,
+    );
+    assert.doesNotThrow(() =>
+      loadConfig({
+        ...BASE,
+        AzureWebJobsStorage:
+          'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+      }),
+    );
+    fails(
+      {
+        AzureWebJobsStorage: undefined as unknown as string,
+        AzureWebJobsStorage__queueServiceUri: 'https://acct.queue.core.windows.net',
+      },
+      'AzureWebJobsStorage__tableServiceUri',
+      /Table service/,
+    );
   });
 
   it('reject every numeric setting outside its range, naming the setting and the range', () => {

@@ -21,12 +21,55 @@ const ARM = 'https://management.azure.com';
 const MARK = 'QZX';
 
 const TRICKS = [
-  '<!channel>', '<!here>', '<!everyone>', '<@U012AB3CD>', '<#C012AB3CD|general>', '<!subteam^S123|@oncall>',
-  '<https://evil.example/login|Re-run the pipeline>', 'https://evil.example/x', '#general', '@here', '```', '`', '``````',
-  '*bold* _it_ ~s~', '[click](https://evil.example)', '<at>Boss</at>', '&lt;', '&amp;', '<', '>', '&',
-  '\u001b[31m', '\u001b]8;;https://evil.example\u0007link\u001b]8;;\u0007', '\u001b]0;title\u001b\\', '\u009b31m', '\u009d0;t\u009c',
-  '\u202e', '\u2066', '\u061c', '\u200b', '\ufeff', '\u00ad', '\u2028', '\u2029', '\u0085', '\r', '\u0000', '\u007f', '\u0090',
-  '\ud800', '\udfff', '\ud83d', '🚀', '👨‍👩‍👧', '中文', 'é', 'e\u0301', '\n', '\t',
+  '<!channel>',
+  '<!here>',
+  '<!everyone>',
+  '<@U012AB3CD>',
+  '<#C012AB3CD|general>',
+  '<!subteam^S123|@oncall>',
+  '<https://evil.example/login|Re-run the pipeline>',
+  'https://evil.example/x',
+  '#general',
+  '@here',
+  '```',
+  '`',
+  '``````',
+  '*bold* _it_ ~s~',
+  '[click](https://evil.example)',
+  '<at>Boss</at>',
+  '&lt;',
+  '&amp;',
+  '<',
+  '>',
+  '&',
+  '\u001b[31m',
+  '\u001b]8;;https://evil.example\u0007link\u001b]8;;\u0007',
+  '\u001b]0;title\u001b\\',
+  '\u009b31m',
+  '\u009d0;t\u009c',
+  '\u202e',
+  '\u2066',
+  '\u061c',
+  '\u200b',
+  '\ufeff',
+  '\u00ad',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\r',
+  '\u0000',
+  '\u007f',
+  '\u0090',
+  '\ud800',
+  '\udfff',
+  '\ud83d',
+  '🚀',
+  '👨‍👩‍👧',
+  '中文',
+  'é',
+  'e\u0301',
+  '\n',
+  '\t',
 ];
 const piece = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...TRICKS) },
@@ -48,13 +91,33 @@ const reportArb = fc.record({
   state: fc.option(fc.oneof(hostile(5), fc.constantFrom('Succeeded', 'running', 'FAILED')), { nil: undefined }),
   times: fc.option(fc.tuple(hostile(3), hostile(3)), { nil: undefined }),
   context: fc.option(fc.dictionary(contextKey, hostile(10), { maxKeys: 20 }), { nil: undefined }),
-  link: fc.option(fc.oneof(fc.constant(`https://example.com/${'中'.repeat(1970)}`), fc.webUrl(), hostile(5)), { nil: undefined }),
+  link: fc.option(fc.oneof(fc.constant(`https://example.com/${'中'.repeat(1970)}`), fc.webUrl(), hostile(5)), {
+    nil: undefined,
+  }),
   logs: fc.option(fc.oneof(hostile(50), fc.constant(`${MARK}<!channel>\n`.repeat(40_000))), { nil: undefined }),
 });
 
 function build(r: fc.Arbitrary<unknown> extends fc.Arbitrary<infer T> ? T : never): CommandReport {
-  const x = r as { outcome: Outcome; command?: string; reason?: string; detail?: string; state?: string; times?: [string, string]; context?: Record<string, string>; link?: string; logs?: string };
-  const { command: _c, reason: _r, detail: _d, logs: _l, context: _x, provisioningState: _p, ...base } = sampleReport(x.outcome);
+  const x = r as {
+    outcome: Outcome;
+    command?: string;
+    reason?: string;
+    detail?: string;
+    state?: string;
+    times?: [string, string];
+    context?: Record<string, string>;
+    link?: string;
+    logs?: string;
+  };
+  const {
+    command: _c,
+    reason: _r,
+    detail: _d,
+    logs: _l,
+    context: _x,
+    provisioningState: _p,
+    ...base
+  } = sampleReport(x.outcome);
   const context = { ...(x.context ?? {}), ...(x.link !== undefined ? { link: x.link } : {}) };
   return {
     ...base,
@@ -95,16 +158,31 @@ function checkSlack(report: CommandReport, p: SlackPayload, mention?: string): v
     const text = (b.text as { text?: string } | undefined)?.text;
     if (b.type === 'header') assert.ok(text!.length <= SLACK_LIMITS.header);
     if (b.type === 'section' && text) assert.ok(text.length <= SLACK_LIMITS.sectionText);
-    for (const f of (b.fields as { text: string }[] | undefined) ?? []) assert.ok(f.text.length <= SLACK_LIMITS.fieldText);
+    for (const f of (b.fields as { text: string }[] | undefined) ?? [])
+      assert.ok(f.text.length <= SLACK_LIMITS.fieldText);
     if (b.type === 'context') assert.ok((b.elements as unknown[]).length <= SLACK_LIMITS.contextElements);
-    if (b.type === 'actions') for (const e of b.elements as { url: string }[]) assert.ok(e.url.length <= MAX_URL_CHARS, `button URL of ${e.url.length}`);
+    if (b.type === 'actions')
+      for (const e of b.elements as { url: string }[])
+        assert.ok(e.url.length <= MAX_URL_CHARS, `button URL of ${e.url.length}`);
   }
   const portal = `<https://portal.azure.com/#resource${report.clusterResourceId}/overview|${report.clusterName}>`;
   for (const t of [...slackTexts(p), { text: p.text, verbatim: true }]) {
     assert.equal(t.verbatim, true, 'every mrkdwn text object is verbatim');
-    const untrusted = t.text.split(portal).join('').split(mention ?? '\u0000').join('');
-    assert.doesNotMatch(untrusted, /<[!@#]|<https?:/i, `a mention or link from untrusted text: ${untrusted.slice(0, 200)}`);
-    assert.doesNotMatch(t.text, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u061c\ufeff]/, 'no controls, bidi or format characters');
+    const untrusted = t.text
+      .split(portal)
+      .join('')
+      .split(mention ?? '\u0000')
+      .join('');
+    assert.doesNotMatch(
+      untrusted,
+      /<[!@#]|<https?:/i,
+      `a mention or link from untrusted text: ${untrusted.slice(0, 200)}`,
+    );
+    assert.doesNotMatch(
+      t.text,
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u061c\ufeff]/,
+      'no controls, bidi or format characters',
+    );
     assert.ok(t.text.isWellFormed(), 'no lone surrogates');
   }
   assert.ok(!p.text.includes(MARK), 'the notification text holds no untrusted text');
@@ -120,10 +198,16 @@ function checkTeams(p: ReturnType<typeof renderTeams>): void {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!node || typeof node !== 'object') return;
     const o = node as Record<string, unknown>;
-    if (o.type === 'TextBlock') assert.ok(!String(o.text).includes(MARK), `untrusted text in a TextBlock: ${String(o.text).slice(0, 100)}`);
-    if (o.type === 'FactSet') for (const f of o.facts as { title: string; value: string }[]) assert.ok(!`${f.title}${f.value}`.includes(MARK), 'untrusted text in a FactSet');
+    if (o.type === 'TextBlock')
+      assert.ok(!String(o.text).includes(MARK), `untrusted text in a TextBlock: ${String(o.text).slice(0, 100)}`);
+    if (o.type === 'FactSet')
+      for (const f of o.facts as { title: string; value: string }[])
+        assert.ok(!`${f.title}${f.value}`.includes(MARK), 'untrusted text in a FactSet');
     if (o.type === 'TextRun') {
-      assert.doesNotMatch(String(o.text), /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u061c\ufeff]/);
+      assert.doesNotMatch(
+        String(o.text),
+        /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u061c\ufeff]/,
+      );
       assert.ok(String(o.text).isWellFormed());
     }
     for (const v of Object.values(o)) visit(v);
@@ -138,9 +222,19 @@ describe('hostile reports (property-based)', () => {
       fc.property(reportArb, fc.boolean(), (r, logs) => {
         const report = build(r);
         for (const form of ['full', 'minimal'] as const) {
-          checkSlack(report, renderSlack(report, { armEndpoint: ARM, includeLogs: logs, mention: '<!subteam^S0OPS>' }, form), '<!subteam^S0OPS>');
-          checkTeams(renderTeams(report, { armEndpoint: ARM, includeLogs: logs, mention: 'oncall@contoso.com|On-call' }, form));
-          const app = slackApp.render(report, { armEndpoint: ARM, includeLogs: logs, target: 'ops', mention: '<!subteam^S0OPS>' }, form) as SlackAppPayload;
+          checkSlack(
+            report,
+            renderSlack(report, { armEndpoint: ARM, includeLogs: logs, mention: '<!subteam^S0OPS>' }, form),
+            '<!subteam^S0OPS>',
+          );
+          checkTeams(
+            renderTeams(report, { armEndpoint: ARM, includeLogs: logs, mention: 'oncall@contoso.com|On-call' }, form),
+          );
+          const app = slackApp.render(
+            report,
+            { armEndpoint: ARM, includeLogs: logs, target: 'ops', mention: '<!subteam^S0OPS>' },
+            form,
+          ) as SlackAppPayload;
           checkSlack(report, app.message, '<!subteam^S0OPS>');
           assert.ok(!JSON.stringify(app.metadata).includes(MARK), 'metadata holds validated ids only');
           // The thread file is the one place the logs go as they are: a file, never rendered as mrkdwn.
@@ -157,7 +251,10 @@ describe('hostile text: regressions', () => {
   const failed = (reason: string): CommandReport => ({ ...sampleReport('failed'), reason });
 
   it("ARM's reason never reaches Slack's notification text, and is escaped wherever it is shown", () => {
-    const p = renderSlack(failed('<!channel> <https://evil.example/login|Re-run the pipeline>'), { armEndpoint: ARM, includeLogs: true });
+    const p = renderSlack(failed('<!channel> <https://evil.example/login|Re-run the pipeline>'), {
+      armEndpoint: ARM,
+      includeLogs: true,
+    });
     assert.doesNotMatch(p.text, /<!channel>|evil/);
     const mrkdwn = JSON.stringify(slackTexts(p));
     assert.doesNotMatch(mrkdwn, /<!channel>|<https:\/\/evil/);
@@ -177,7 +274,10 @@ describe('hostile text: regressions', () => {
 
   it('20 context values of multi-byte text with lone surrogates: the Teams request stays under 24 KB', () => {
     const context = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, '\ud800'.repeat(2048)]));
-    const p = renderTeams({ ...sampleReport('exitCode', 'x\n'.repeat(30_000)), context }, { armEndpoint: ARM, includeLogs: true });
+    const p = renderTeams(
+      { ...sampleReport('exitCode', 'x\n'.repeat(30_000)), context },
+      { armEndpoint: ARM, includeLogs: true },
+    );
     assert.ok(Buffer.byteLength(JSON.stringify(p), 'utf8') <= TEAMS_MAX_BYTES);
     checkTeams(p);
     assert.match(JSON.stringify(p), /trimmed to fit the channel's size limit: context/);
@@ -216,7 +316,10 @@ describe('redaction of every form of a secret', () => {
     ['JSON-escaped', JSON.stringify({ u: url }).replace(/\//g, '\\/')],
     ['a Slack bot token', 'token xoxb-1111-2222-abcdefabcdef'],
     ['a Slack webhook of another workspace', 'https://hooks.slack.com/services/T9/B9/zzzzzzzzzzzz'],
-    ['a Teams workflow signature', 'https://prod.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=1&sig=SECRET123456'],
+    [
+      'a Teams workflow signature',
+      'https://prod.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=1&sig=SECRET123456',
+    ],
   ] as const) {
     it(form, () => {
       const out = redact(`before ${text} after`);
@@ -228,15 +331,35 @@ describe('redaction of every form of a secret', () => {
     assert.ok(secretForms(url).length >= 8);
   });
   it('makes every log line one line', () => {
-    assert.equal(oneLine('unknown field(s): "a\nFAKE: admin logged in"'), 'unknown field(s): "a\\nFAKE: admin logged in"');
+    assert.equal(
+      oneLine('unknown field(s): "a\nFAKE: admin logged in"'),
+      'unknown field(s): "a\\nFAKE: admin logged in"',
+    );
   });
   it('escapes bidi controls, so a line reads as it is written', () => {
-    for (const c of ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
+    for (const c of [
+      '\u061c',
+      '\u200e',
+      '\u200f',
+      '\u202a',
+      '\u202b',
+      '\u202c',
+      '\u202d',
+      '\u202e',
+      '\u2066',
+      '\u2067',
+      '\u2068',
+      '\u2069',
+    ]) {
       const escaped = `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
       assert.equal(oneLine(`user ${c}nimda logged in`), `user ${escaped}nimda logged in`);
       assert.equal(escapeForLog(`field ${c}x`), `field ${escaped}x`);
     }
-    assert.equal(oneLine('emoji 👩\u200d💻 stays'), 'emoji 👩\u200d💻 stays', 'a zero-width joiner is not a bidi control');
+    assert.equal(
+      oneLine('emoji 👩\u200d💻 stays'),
+      'emoji 👩\u200d💻 stays',
+      'a zero-width joiner is not a bidi control',
+    );
   });
 });
 
@@ -253,10 +376,21 @@ describe('Teams answers, judged by the kind of endpoint', () => {
   });
   it('a connector: 200 with "1" is taken; 200 with an error text is not', () => {
     assert.deepEqual(classifyTeamsAnswer('connector', 200, '1'), { ok: true });
-    const tooBig = classifyTeamsAnswer('connector', 200, 'Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413');
+    const tooBig = classifyTeamsAnswer(
+      'connector',
+      200,
+      'Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413',
+    );
     assert.deepEqual([tooBig.ok, (tooBig as { failure: string }).failure], [false, 'refused']);
-    assert.equal((classifyTeamsAnswer('connector', 200, 'Microsoft Teams endpoint returned HTTP error 429') as { failure: string }).failure, 'transient');
-    const other = classifyTeamsAnswer('connector', 200, 'Bad payload received by generic incoming webhook.') as { failure: string; detail: string };
+    assert.equal(
+      (classifyTeamsAnswer('connector', 200, 'Microsoft Teams endpoint returned HTTP error 429') as { failure: string })
+        .failure,
+      'transient',
+    );
+    const other = classifyTeamsAnswer('connector', 200, 'Bad payload received by generic incoming webhook.') as {
+      failure: string;
+      detail: string;
+    };
     assert.deepEqual([other.failure, /Bad payload received/.test(other.detail)], ['permanent', true]);
     assert.equal((classifyTeamsAnswer('connector', 202, '') as { failure: string }).failure, 'permanent');
   });

@@ -14,8 +14,12 @@ const ARM = 'https://management.azure.com';
 const HOSTILE = [
   '<!channel> <!here> <@U012AB3CD> <!subteam^S123>',
   '<https://evil.example/login|Azure portal> [click here](https://evil.example) ![img](https://evil.example/x.png)',
-  '```', '`````` code ```', '*bold* _it_ ~strike~ # heading', '&lt;already escaped&gt; & <b>',
-  '\u001b[31mred\u001b[0m \u202eevil\u202c', 'emoji 🚀 and 中文 and é',
+  '```',
+  '`````` code ```',
+  '*bold* _it_ ~strike~ # heading',
+  '&lt;already escaped&gt; & <b>',
+  '\u001b[31mred\u001b[0m \u202eevil\u202c',
+  'emoji 🚀 and 中文 and é',
 ].join('\n');
 
 function lines(n: number, width = 80): string {
@@ -47,7 +51,8 @@ function slackTexts(p: SlackPayload): string[] {
     const text = (b.text as { text?: string } | undefined)?.text;
     if (text) out.push(text);
     for (const f of (b.fields as { text: string }[] | undefined) ?? []) out.push(f.text);
-    for (const e of (b.elements as { text?: unknown }[] | undefined) ?? []) if (typeof e.text === 'string') out.push(e.text);
+    for (const e of (b.elements as { text?: unknown }[] | undefined) ?? [])
+      if (typeof e.text === 'string') out.push(e.text);
   }
   return out;
 }
@@ -56,17 +61,32 @@ describe('Slack messages', () => {
   for (const outcome of OUTCOMES) {
     for (const [size, logs] of Object.entries(LOGS)) {
       it(`${outcome} with ${size} logs stays within Block Kit limits`, () => {
-        const p = renderSlack(report(outcome, logs), { armEndpoint: ARM, includeLogs: true, mention: '<!subteam^S0OPS>' });
+        const p = renderSlack(report(outcome, logs), {
+          armEndpoint: ARM,
+          includeLogs: true,
+          mention: '<!subteam^S0OPS>',
+        });
         assert.equal(slackPayloadProblem(p), undefined);
         assert.ok(p.blocks.length <= SLACK_LIMITS.blocks);
-        assert.ok(JSON.stringify(p.blocks).length <= SLACK_LIMITS.blocksTotal, `blocks ${JSON.stringify(p.blocks).length}`);
+        assert.ok(
+          JSON.stringify(p.blocks).length <= SLACK_LIMITS.blocksTotal,
+          `blocks ${JSON.stringify(p.blocks).length}`,
+        );
         assert.ok(p.text.length <= 40_000);
         for (const t of slackTexts(p)) assert.ok(t.length <= SLACK_LIMITS.sectionText, `text of ${t.length}`);
         const logSection = slackTexts(p).find((t) => t.startsWith('*Logs*'));
         if (logs?.trim()) {
           assert.ok(logSection, 'logs are shown');
           assert.equal(logSection.match(/```/g)?.length, 2, 'exactly one code block, whatever the logs hold');
-          if (size !== '512 kB backticks') assert.ok(logSection.replace(/\u200b/g, '').includes(tail(logs, 40).text.slice(-10).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')), 'the end of the logs is kept');
+          if (size !== '512 kB backticks')
+            assert.ok(
+              logSection
+                .replace(/\u200b/g, '')
+                .includes(
+                  tail(logs, 40).text.slice(-10).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+                ),
+              'the end of the logs is kept',
+            );
           if (logs.length > 3000) assert.match(logSection, /… \d+ lines? \([\d.]+ (kB|B)\) omitted/);
         } else {
           assert.equal(logSection, undefined);
@@ -76,23 +96,40 @@ describe('Slack messages', () => {
   }
 
   it('keeps mentions, links and formatting from untrusted text inert', () => {
-    const report = { ...sampleReport('exitCode', HOSTILE), command: HOSTILE, reason: HOSTILE, context: { note: HOSTILE } };
+    const report = {
+      ...sampleReport('exitCode', HOSTILE),
+      command: HOSTILE,
+      reason: HOSTILE,
+      context: { note: HOSTILE },
+    };
     const p = renderSlack(report, { armEndpoint: ARM, includeLogs: true });
     const all = slackTexts(p).join('\n') + p.text;
     assert.doesNotMatch(all, /<!(channel|here|subteam)/);
     assert.doesNotMatch(all, /<@U/);
     assert.doesNotMatch(all, /<https:\/\/evil/);
     assert.doesNotMatch(all, /\u001b|\u202e/);
-    for (const t of slackTexts(p)) assert.equal((t.match(/```/g)?.length ?? 0) % 2, 0, `unbalanced fence in ${t.slice(0, 80)}`);
+    for (const t of slackTexts(p))
+      assert.equal((t.match(/```/g)?.length ?? 0) % 2, 0, `unbalanced fence in ${t.slice(0, 80)}`);
     // Only our own portal link is a link.
-    assert.deepEqual(all.match(/<https?:[^>]*>/g)?.map((l) => l.split('|')[0]), [`<https://portal.azure.com/#resource${report.clusterResourceId}/overview`]);
+    assert.deepEqual(
+      all.match(/<https?:[^>]*>/g)?.map((l) => l.split('|')[0]),
+      [`<https://portal.azure.com/#resource${report.clusterResourceId}/overview`],
+    );
   });
 
   it('mentions only where configured, and only on failures', () => {
     const mention = '<!subteam^S0OPS>';
-    assert.ok(renderSlack(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true, mention }).text.startsWith(mention));
-    assert.ok(!JSON.stringify(renderSlack(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention })).includes(mention));
-    assert.ok(!JSON.stringify(renderSlack(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true })).includes('<!'));
+    assert.ok(
+      renderSlack(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true, mention }).text.startsWith(mention),
+    );
+    assert.ok(
+      !JSON.stringify(
+        renderSlack(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }),
+      ).includes(mention),
+    );
+    assert.ok(
+      !JSON.stringify(renderSlack(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true })).includes('<!'),
+    );
   });
 
   it('leaves logs out when the target says so', () => {
@@ -105,7 +142,11 @@ describe('Teams cards', () => {
   for (const outcome of OUTCOMES) {
     for (const [size, logs] of Object.entries(LOGS)) {
       it(`${outcome} with ${size} logs is a valid 1.4 card under the size limit`, () => {
-        const p = renderTeams(report(outcome, logs), { armEndpoint: ARM, includeLogs: true, mention: 'oncall@contoso.com|On-call' });
+        const p = renderTeams(report(outcome, logs), {
+          armEndpoint: ARM,
+          includeLogs: true,
+          mention: 'oncall@contoso.com|On-call',
+        });
         const bytes = Buffer.byteLength(JSON.stringify(p), 'utf8');
         assert.ok(bytes <= TEAMS_MAX_BYTES, `${bytes} bytes`);
         assert.ok(bytes < TEAMS_MAX_REQUEST_BYTES);
@@ -113,14 +154,20 @@ describe('Teams cards', () => {
         assert.equal(p.attachments[0].contentType, 'application/vnd.microsoft.card.adaptive');
         assert.deepEqual(cardProblems(p.attachments[0].content), []);
         const json = JSON.stringify(p);
-        if (logs?.trim() && size !== '512 kB backticks') assert.ok(json.includes(JSON.stringify(logs.slice(-8)).slice(1, -1)), 'the end of the logs is kept');
+        if (logs?.trim() && size !== '512 kB backticks')
+          assert.ok(json.includes(JSON.stringify(logs.slice(-8)).slice(1, -1)), 'the end of the logs is kept');
         if (logs && logs.length > 20_000) assert.match(json, /… \d+ lines? \([\d.]+ kB\) omitted/);
       });
     }
   }
 
   it('puts untrusted text only in TextRuns, which Teams never renders as markdown', () => {
-    const report = { ...sampleReport('failed', HOSTILE), command: HOSTILE, reason: HOSTILE, context: { note: HOSTILE } };
+    const report = {
+      ...sampleReport('failed', HOSTILE),
+      command: HOSTILE,
+      reason: HOSTILE,
+      context: { note: HOSTILE },
+    };
     const card = renderTeams(report, { armEndpoint: ARM, includeLogs: true }).attachments[0].content;
     assert.deepEqual(cardProblems(card), []);
     const markdownTexts: string[] = [];
@@ -129,7 +176,8 @@ describe('Teams cards', () => {
       if (!node || typeof node !== 'object') return;
       const o = node as Record<string, unknown>;
       if (o.type === 'TextBlock') markdownTexts.push(String(o.text));
-      if (o.type === 'FactSet') for (const f of o.facts as { title: string; value: string }[]) markdownTexts.push(f.title, f.value);
+      if (o.type === 'FactSet')
+        for (const f of o.facts as { title: string; value: string }[]) markdownTexts.push(f.title, f.value);
       Object.values(o).forEach(walk);
     };
     walk(card);
@@ -138,9 +186,13 @@ describe('Teams cards', () => {
 
   it('mentions only where configured, and only on failures', () => {
     const mention = 'oncall@contoso.com|On-call';
-    const failed = renderTeams(sampleReport('failed'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0].content;
-    assert.deepEqual((failed.msteams as { entities: unknown[] }).entities, [{ type: 'mention', text: '<at>On-call</at>', mentioned: { id: 'oncall@contoso.com', name: 'On-call' } }]);
-    const ok = renderTeams(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0].content;
+    const failed = renderTeams(sampleReport('failed'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
+      .content;
+    assert.deepEqual((failed.msteams as { entities: unknown[] }).entities, [
+      { type: 'mention', text: '<at>On-call</at>', mentioned: { id: 'oncall@contoso.com', name: 'On-call' } },
+    ]);
+    const ok = renderTeams(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
+      .content;
     assert.equal((ok.msteams as { entities?: unknown }).entities, undefined);
     assert.ok(!JSON.stringify(ok).includes('<at>'));
   });

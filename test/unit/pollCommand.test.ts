@@ -9,15 +9,21 @@ import { COMMAND_ROW, commandKey, Ledger, readTarget } from '../../src/store/led
 import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../support/memory';
 
 const KEY = commandKey(CLUSTER_ID, 'abc');
-const finished = { kind: 'finished' as const, result: { provisioningState: 'Succeeded', exitCode: 0, finishedAt: '2026-01-01T00:00:00Z', logs: 'ok' } };
-const body = (w: MemoryWorld, i = -1) => JSON.parse(w.sent.at(i)![0]) as { _notifier: Record<string, unknown>; targets?: string[] };
-const run = (w: MemoryWorld, text: string, id: string, extra: Partial<{ insertionTime: Date }> = {}) => processPollMessage(text, { dequeueCount: 1, id, ...extra }, w.deps, quiet);
+const finished = {
+  kind: 'finished' as const,
+  result: { provisioningState: 'Succeeded', exitCode: 0, finishedAt: '2026-01-01T00:00:00Z', logs: 'ok' },
+};
+const body = (w: MemoryWorld, i = -1) =>
+  JSON.parse(w.sent.at(i)![0]) as { _notifier: Record<string, unknown>; targets?: string[] };
+const run = (w: MemoryWorld, text: string, id: string, extra: Partial<{ insertionTime: Date }> = {}) =>
+  processPollMessage(text, { dequeueCount: 1, id, ...extra }, w.deps, quiet);
 const rows = async (w: MemoryWorld) => (await w.store.listPartition(KEY)).entities;
 const target = async (w: MemoryWorld, name: string) => readTarget((await rows(w)).find((e) => e.rowKey === name)!);
 
 /** Makes the store fail (as if Table storage were unreachable) while `down()` is true. */
 function flaky(store: EntityStore, down: () => boolean): EntityStore {
-  const fail = () => Promise.reject(new StoreUnavailableError('the delivery ledger (Table storage) failed: ECONNREFUSED on write'));
+  const fail = () =>
+    Promise.reject(new StoreUnavailableError('the delivery ledger (Table storage) failed: ECONNREFUSED on write'));
   return {
     listPartition: (pk) => (down() ? fail() : store.listPartition(pk)),
     insertAll: (e) => (down() ? fail() : store.insertAll(e)),
@@ -33,7 +39,16 @@ function flaky(store: EntityStore, down: () => boolean): EntityStore {
 function refusing(store: EntityStore, refuses: (e: Record<string, unknown>) => boolean): EntityStore {
   return {
     ...flaky(store, () => false),
-    insertAll: (es) => (es.some(refuses) ? Promise.reject(new StoreRejectedError('the delivery ledger (Table storage) refused the insert with 400 PropertyValueTooLarge', 400, 'PropertyValueTooLarge')) : store.insertAll(es)),
+    insertAll: (es) =>
+      es.some(refuses)
+        ? Promise.reject(
+            new StoreRejectedError(
+              'the delivery ledger (Table storage) refused the insert with 400 PropertyValueTooLarge',
+              400,
+              'PropertyValueTooLarge',
+            ),
+          )
+        : store.insertAll(es),
   };
 }
 
@@ -43,21 +58,44 @@ describe('a store that refuses a request', () => {
     const errors: string[] = [];
     w.deps.ledger = new Ledger(refusing(w.store, (e) => e.context !== undefined));
     w.arm = [finished];
-    const r = await processPollMessage(JSON.stringify({ ...JSON.parse(MESSAGE), command: 'kubectl get nodes', context: { who: 'me' } }), { dequeueCount: 1, id: 'm1' }, w.deps, { ...quiet, error: (m) => errors.push(m) });
+    const r = await processPollMessage(
+      JSON.stringify({ ...JSON.parse(MESSAGE), command: 'kubectl get nodes', context: { who: 'me' } }),
+      { dequeueCount: 1, id: 'm1' },
+      w.deps,
+      { ...quiet, error: (m) => errors.push(m) },
+    );
     assert.equal(r.kind, 'notified', JSON.stringify(r));
-    assert.match(errors.join('\n'), /refused the insert with 400 PropertyValueTooLarge .*recorded without this copy's command and context/);
+    assert.match(
+      errors.join('\n'),
+      /refused the insert with 400 PropertyValueTooLarge .*recorded without this copy's command and context/,
+    );
     assert.match(JSON.stringify(w.posted.get('slack')), /"who":"me"/);
   });
 
   it('a refusal in the delivery stage fails that target alone: the others are delivered, nothing is poisoned', async () => {
     const w = memoryWorld({}, ['slack', 'teams']);
     const store = w.store;
-    const refused = new StoreRejectedError('the delivery ledger (Table storage) refused the write with 400 InvalidInput', 400, 'InvalidInput');
-    w.deps.ledger = new Ledger({ ...refusing(store, () => false), replace: (e, etag) => (e.rowKey === 'teams' && e.state === 'claimed' ? Promise.reject(refused) : store.replace(e, etag)) });
+    const refused = new StoreRejectedError(
+      'the delivery ledger (Table storage) refused the write with 400 InvalidInput',
+      400,
+      'InvalidInput',
+    );
+    w.deps.ledger = new Ledger({
+      ...refusing(store, () => false),
+      replace: (e, etag) =>
+        e.rowKey === 'teams' && e.state === 'claimed' ? Promise.reject(refused) : store.replace(e, etag),
+    });
     w.arm = [finished];
     const errors: string[] = [];
-    const r = await processPollMessage(MESSAGE, { dequeueCount: 1, id: 'm1' }, w.deps, { ...quiet, error: (m) => errors.push(m) });
-    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => `${x.target}:${x.status}`).sort(), ['slack:delivered', 'teams:failed'], JSON.stringify(r));
+    const r = await processPollMessage(MESSAGE, { dequeueCount: 1, id: 'm1' }, w.deps, {
+      ...quiet,
+      error: (m) => errors.push(m),
+    });
+    assert.deepEqual(
+      r.kind === 'notified' && r.results.map((x) => `${x.target}:${x.status}`).sort(),
+      ['slack:delivered', 'teams:failed'],
+      JSON.stringify(r),
+    );
     assert.match(errors.join('\n'), /target teams: not delivered: .*refused the write with 400 InvalidInput/);
     assert.equal(w.poisoned.length, 0);
   });
@@ -66,7 +104,10 @@ describe('a store that refuses a request', () => {
     const w = memoryWorld();
     w.deps.ledger = new Ledger(refusing(w.store, () => true));
     const r = await run(w, MESSAGE, 'm1');
-    assert.ok(r.kind === 'poisoned' && /refused the insert with 400 PropertyValueTooLarge/.test(r.reason), JSON.stringify(r));
+    assert.ok(
+      r.kind === 'poisoned' && /refused the insert with 400 PropertyValueTooLarge/.test(r.reason),
+      JSON.stringify(r),
+    );
     assert.equal(w.sent.length, 0, 'no deferral');
   });
 });
@@ -75,7 +116,10 @@ describe('poll stage', () => {
   it('throws a RetryableError when the re-enqueue fails, so the host retries the original', async () => {
     const w = memoryWorld();
     w.deps.queue.send = async () => Promise.reject(new Error('503 ServerBusy'));
-    await assert.rejects(run(w, MESSAGE, 'm1'), (e: unknown) => e instanceof RetryableError && /could not re-enqueue: 503/.test(e.message));
+    await assert.rejects(
+      run(w, MESSAGE, 'm1'),
+      (e: unknown) => e instanceof RetryableError && /could not re-enqueue: 503/.test(e.message),
+    );
   });
 
   it('re-enqueues with bookkeeping that the next poll reads back, and steps the chain in one write', async () => {
@@ -85,7 +129,17 @@ describe('poll stage', () => {
     const book = body(w)._notifier;
     assert.deepEqual(
       { ...book, etag: typeof book.etag },
-      { v: 2, attempt: 1, firstSeenAt: '2025-12-31T23:59:00.000Z', deadlineAt: '2026-01-01T01:59:00.000Z', lastDelaySeconds: 6, gen: 2, etag: 'string', stage: 'poll', round: 0 },
+      {
+        v: 2,
+        attempt: 1,
+        firstSeenAt: '2025-12-31T23:59:00.000Z',
+        deadlineAt: '2026-01-01T01:59:00.000Z',
+        lastDelaySeconds: 6,
+        gen: 2,
+        etag: 'string',
+        stage: 'poll',
+        round: 0,
+      },
     );
     // The next message steps the chain with one conditional write: the row now holds generation 3.
     w.clock.now += 6000;
@@ -98,7 +152,10 @@ describe('poll stage', () => {
   it('announces "gave up" with the last error when ARM keeps failing past the deadline', async () => {
     const w = memoryWorld();
     w.arm = [{ kind: 'transient', detail: 'ARM answered 503', status: 503, throttled: true }];
-    const past = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 50, firstSeenAt: '2025-12-31T22:00:00Z', deadlineAt: '2025-12-31T23:59:59Z' } });
+    const past = JSON.stringify({
+      ...JSON.parse(MESSAGE),
+      _notifier: { attempt: 50, firstSeenAt: '2025-12-31T22:00:00Z', deadlineAt: '2025-12-31T23:59:59Z' },
+    });
     const r = await run(w, past, 'm1');
     assert.deepEqual(r.kind === 'notified' && r.outcome, 'timedOut');
     assert.match(JSON.stringify(w.posted.get('slack')), /the last poll failed: ARM answered 503/);
@@ -109,14 +166,21 @@ describe('poll stage', () => {
     const w = memoryWorld({}, ['slack', 'teams']);
     await run(w, JSON.stringify({ ...JSON.parse(MESSAGE), targets: ['slack'], context: { who: 'first' } }), 'm1');
     const readsBefore = w.armReads;
-    const second = await run(w, JSON.stringify({ ...JSON.parse(MESSAGE), targets: ['teams'], context: { who: 'second' } }), 'c2');
+    const second = await run(
+      w,
+      JSON.stringify({ ...JSON.parse(MESSAGE), targets: ['teams'], context: { who: 'second' } }),
+      'c2',
+    );
     assert.equal(second.kind, 'merged');
     assert.equal(w.armReads, readsBefore, 'the second copy did not poll ARM');
     assert.equal(w.sent.length, 1, 'and did not re-enqueue itself');
     w.arm = [finished];
     w.clock.now += 6000;
     const done = await run(w, w.sent[0]![0], 'm2');
-    assert.deepEqual(done.kind === 'notified' && done.results.map((x) => `${x.target}:${x.status}`).sort(), ['slack:delivered', 'teams:delivered']);
+    assert.deepEqual(done.kind === 'notified' && done.results.map((x) => `${x.target}:${x.status}`).sort(), [
+      'slack:delivered',
+      'teams:delivered',
+    ]);
     // Each target shows the context of the copy that named it.
     assert.match(JSON.stringify(w.posted.get('slack')), /"who":"first"/);
     assert.match(JSON.stringify(w.posted.get('teams')), /"who":"second"/);
@@ -160,21 +224,24 @@ describe('poll stage', () => {
     ['in 2099', '2099-01-01T00:00:00Z', '2099-01-01T02:00:00Z'],
     ['six days after now', '2026-01-01T00:00:00Z', '2026-01-07T00:00:00Z'],
   ]) {
-  it(`clamps forged bookkeeping: a deadline ${what} ends at firstSeen + POLL_TIMEOUT_MINUTES`, async () => {
-    const w = memoryWorld({ timeoutMinutes: 0.1, schedule: { initialDelaySeconds: 1, maxDelaySeconds: 3 } });
-    const forged = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 0, firstSeenAt, deadlineAt, lastDelaySeconds: 0 } });
-    let text = forged;
-    let outcome: PollOutcome | undefined;
-    for (let i = 0; i < 20 && outcome?.kind !== 'notified'; i++) {
-      outcome = await run(w, text, `m${i}`, { insertionTime: new Date(w.clock.now) });
-      if (outcome.kind === 'requeued') {
-        text = w.sent.at(-1)![0];
-        w.clock.now += outcome.delaySeconds * 1000;
+    it(`clamps forged bookkeeping: a deadline ${what} ends at firstSeen + POLL_TIMEOUT_MINUTES`, async () => {
+      const w = memoryWorld({ timeoutMinutes: 0.1, schedule: { initialDelaySeconds: 1, maxDelaySeconds: 3 } });
+      const forged = JSON.stringify({
+        ...JSON.parse(MESSAGE),
+        _notifier: { attempt: 0, firstSeenAt, deadlineAt, lastDelaySeconds: 0 },
+      });
+      let text = forged;
+      let outcome: PollOutcome | undefined;
+      for (let i = 0; i < 20 && outcome?.kind !== 'notified'; i++) {
+        outcome = await run(w, text, `m${i}`, { insertionTime: new Date(w.clock.now) });
+        if (outcome.kind === 'requeued') {
+          text = w.sent.at(-1)![0];
+          w.clock.now += outcome.delaySeconds * 1000;
+        }
       }
-    }
-    assert.deepEqual(outcome?.kind === 'notified' && outcome.outcome, 'timedOut');
-    assert.ok(w.armReads <= 10, `${w.armReads} ARM reads`);
-  });
+      assert.deepEqual(outcome?.kind === 'notified' && outcome.outcome, 'timedOut');
+      assert.ok(w.armReads <= 10, `${w.armReads} ARM reads`);
+    });
   }
 
   it('a wall clock stepping back an hour does not stall polls: budgets run on the monotonic clock', async () => {
@@ -185,7 +252,12 @@ describe('poll stage', () => {
     for (let i = 0; i < 20; i++) {
       w.clock.now -= 3600_000 / 20; // NTP steps the wall clock back
       mono += 1500;
-      kinds.push((await run(w, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: `c${i}` }), `m${i}`)).kind === 'requeued' && w.sent.at(-1)![1] > 10 ? 'deferred' : 'ok');
+      kinds.push(
+        (await run(w, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: `c${i}` }), `m${i}`)).kind ===
+          'requeued' && w.sent.at(-1)![1] > 10
+          ? 'deferred'
+          : 'ok',
+      );
     }
     assert.ok(!kinds.includes('deferred'), kinds.join());
   });
@@ -218,7 +290,15 @@ describe('delivery stage', () => {
   it('an absurd Retry-After is believed for 15 minutes at most, and poisons nothing', async () => {
     const w = memoryWorld();
     w.arm = [finished];
-    w.answers.set('slack', [{ ok: false, failure: 'transient', detail: 'Slack answered 429 rate_limited', status: 429, retryAfterSeconds: 99_999_999 }]);
+    w.answers.set('slack', [
+      {
+        ok: false,
+        failure: 'transient',
+        detail: 'Slack answered 429 rate_limited',
+        status: 429,
+        retryAfterSeconds: 99_999_999,
+      },
+    ]);
     const r = await run(w, MESSAGE, 'm1');
     assert.ok(r.kind === 'deferred' && r.delaySeconds === 900, JSON.stringify(r));
     assert.equal((await target(w, 'slack')).waitMs, 900_000);
@@ -230,14 +310,23 @@ describe('delivery stage', () => {
   it('a refused payload is sent again at once in the minimal form, and the ledger says so', async () => {
     const w = memoryWorld();
     w.arm = [finished];
-    w.answers.set('slack', [{ ok: false, failure: 'refused', detail: 'Slack answered 400 invalid_blocks', status: 400 }]);
+    w.answers.set('slack', [
+      { ok: false, failure: 'refused', detail: 'Slack answered 400 invalid_blocks', status: 400 },
+    ]);
     const r = await run(w, MESSAGE, 'm1');
-    assert.deepEqual(r.kind === 'notified' && r.results[0], { target: 'slack', status: 'delivered', form: 'minimal', attempts: 2, lagMs: 0, inDoubt: false });
+    assert.deepEqual(r.kind === 'notified' && r.results[0], {
+      target: 'slack',
+      status: 'delivered',
+      form: 'minimal',
+      attempts: 2,
+      lagMs: 0,
+      inDoubt: false,
+    });
     assert.equal((await target(w, 'slack')).form, 'minimal');
     assert.equal((w.posted.get('slack')![0] as { form: string }).form, 'minimal');
   });
 
-  it('a permanent failure is recorded and not retried, until the target\'s configuration changes', async () => {
+  it("a permanent failure is recorded and not retried, until the target's configuration changes", async () => {
     const w = memoryWorld();
     w.arm = [finished];
     w.answers.set('slack', [{ ok: false, failure: 'permanent', detail: 'Slack answered 404 no_service', status: 404 }]);
@@ -254,7 +343,15 @@ describe('delivery stage', () => {
   it('gives up at the delivery deadline: poison with the target, the time waited and the last error', async () => {
     const w = memoryWorld({ delivery: { timeoutHours: 1, maxDelaySeconds: 900 } });
     w.arm = [finished];
-    w.answers.set('slack', Array.from({ length: 100 }, () => ({ ok: false as const, failure: 'transient' as const, detail: 'Slack answered 503', status: 503 })));
+    w.answers.set(
+      'slack',
+      Array.from({ length: 100 }, () => ({
+        ok: false as const,
+        failure: 'transient' as const,
+        detail: 'Slack answered 503',
+        status: 503,
+      })),
+    );
     let outcome = await run(w, MESSAGE, 'm0');
     for (let i = 1; i < 50 && outcome.kind === 'deferred'; i++) {
       w.clock.now += outcome.delaySeconds * 1000;
@@ -262,7 +359,10 @@ describe('delivery stage', () => {
     }
     assert.equal(outcome.kind, 'poisoned');
     const [, reason] = w.poisoned[0]!;
-    assert.match(reason, /delivery deadline passed: target slack not delivered after 1h \d+m \(last error: Slack answered 503\)/);
+    assert.match(
+      reason,
+      /delivery deadline passed: target slack not delivered after 1h \d+m \(last error: Slack answered 503\)/,
+    );
     assert.deepEqual([(await target(w, 'slack')).state, (await target(w, 'slack')).failure], ['failed', 'expired']);
     // Brought back (redrive strips the bookkeeping): a fresh window, and the target is tried again.
     w.answers.set('slack', []);
@@ -307,7 +407,7 @@ describe('delivery stage', () => {
       w.clock.now += outcome.delaySeconds * 1000;
       outcome = await run(w, w.sent.at(-1)![0], `m${i}`);
     }
-    assert.deepEqual(delays, [2, 4, 8, 16, 32, 60], 'backoff doubles, capped at the poll stage\'s max delay');
+    assert.deepEqual(delays, [2, 4, 8, 16, 32, 60], "backoff doubles, capped at the poll stage's max delay");
     assert.equal(outcome.kind, 'notified');
     assert.equal(w.posted.get('slack')!.length, 1);
     assert.equal(w.poisoned.length, 0);
@@ -318,18 +418,35 @@ describe('rolling deploys', () => {
   it('reads messages and ledger rows of other versions without poisoning them', async () => {
     const w = memoryWorld({}, ['slack', 'teams']);
     // 0.1's bookkeeping (no v, no gen) and a future version's unknown fields.
-    const v1 = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { attempt: 3, firstSeenAt: '2025-12-31T23:50:00Z', deadlineAt: '2026-01-01T01:50:00Z', lastDelaySeconds: 6 } });
+    const v1 = JSON.stringify({
+      ...JSON.parse(MESSAGE),
+      _notifier: {
+        attempt: 3,
+        firstSeenAt: '2025-12-31T23:50:00Z',
+        deadlineAt: '2026-01-01T01:50:00Z',
+        lastDelaySeconds: 6,
+      },
+    });
     assert.equal((await run(w, v1, 'old')).kind, 'requeued');
-    const v3 = JSON.stringify({ ...JSON.parse(MESSAGE), _notifier: { v: 3, attempt: 4, gen: 'x', shiny: { new: true }, stage: 'later' } });
+    const v3 = JSON.stringify({
+      ...JSON.parse(MESSAGE),
+      _notifier: { v: 3, attempt: 4, gen: 'x', shiny: { new: true }, stage: 'later' },
+    });
     assert.notEqual((await run(w, v3, 'new')).kind, 'poisoned');
     // 0.1 ledger rows: slack delivered, teams claimed until a moment ago on the writer's clock.
     const etagOf = async (rk: string) => (await rows(w)).find((e) => e.rowKey === rk)!.etag;
     await w.store.replace({ partitionKey: KEY, rowKey: 'slack', state: 'delivered' }, await etagOf('slack'));
-    await w.store.replace({ partitionKey: KEY, rowKey: 'teams', state: 'claimed', until: w.clock.now - 1 }, await etagOf('teams'));
+    await w.store.replace(
+      { partitionKey: KEY, rowKey: 'teams', state: 'claimed', until: w.clock.now - 1 },
+      await etagOf('teams'),
+    );
     w.arm = [finished];
     w.clock.now += 6000;
     const r = await run(w, w.sent.at(-1)![0], 'after');
-    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => `${x.target}:${x.status}`).sort(), ['slack:skipped', 'teams:delivered']);
+    assert.deepEqual(r.kind === 'notified' && r.results.map((x) => `${x.target}:${x.status}`).sort(), [
+      'slack:skipped',
+      'teams:delivered',
+    ]);
     assert.equal(w.posted.get('slack'), undefined);
   });
 });
@@ -337,9 +454,14 @@ describe('rolling deploys', () => {
 describe('the running hook (targets with a live message)', () => {
   const live = (w: MemoryWorld, name: string, notifyOn: 'all' | 'failure' = 'all') => {
     const t = w.deps.targets.get(name)!;
-    (w.deps.targets as Map<string, typeof t>).set(name, { ...t, notifyOn, provider: { ...t.provider, liveMessage: true } });
+    (w.deps.targets as Map<string, typeof t>).set(name, {
+      ...t,
+      notifyOn,
+      provider: { ...t.provider, liveMessage: true },
+    });
   };
-  const outcomes = (w: MemoryWorld, name: string) => (w.posted.get(name) ?? []).map((p) => (p as { report: { outcome: string } }).report.outcome);
+  const outcomes = (w: MemoryWorld, name: string) =>
+    (w.posted.get(name) ?? []).map((p) => (p as { report: { outcome: string } }).report.outcome);
 
   it('posts the running message at the first running poll only; the result goes to the same target after', async () => {
     const w = memoryWorld({}, ['app', 'hook']);

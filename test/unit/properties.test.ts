@@ -13,7 +13,37 @@ const RUNS = 3000;
 const TEMPLATE =
   /^\/subscriptions\/[0-9a-fA-F-]{36}\/resourceGroups\/[^/?#]+\/providers\/Microsoft\.ContainerService\/managedClusters\/[A-Za-z0-9_-]+\/commandResults\/[A-Za-z0-9_-]+$/;
 
-const TRICKS = ['..', '.', '/', '\\', '%2f', '%2F', '%2e%2e', '%252f', '?', '#', '@', ':', '％２ｆ', '．．', '／', '\u2215', '\u0000', '\n', ' ', '&', '=', 'https://evil.example', '//evil.example', '\u202e', 'é', '(', ')', '_', '-'];
+const TRICKS = [
+  '..',
+  '.',
+  '/',
+  '\\',
+  '%2f',
+  '%2F',
+  '%2e%2e',
+  '%252f',
+  '?',
+  '#',
+  '@',
+  ':',
+  '％２ｆ',
+  '．．',
+  '／',
+  '\u2215',
+  '\u0000',
+  '\n',
+  ' ',
+  '&',
+  '=',
+  'https://evil.example',
+  '//evil.example',
+  '\u202e',
+  'é',
+  '(',
+  ')',
+  '_',
+  '-',
+];
 const piece = fc.oneof(
   fc.constantFrom(...TRICKS),
   fc.string({ maxLength: 12 }),
@@ -23,7 +53,8 @@ const piece = fc.oneof(
 );
 const field = fc.array(piece, { minLength: 1, maxLength: 4 }).map((parts) => parts.join(''));
 /** Mostly hostile, often valid: so that valid, mixed and hostile combinations all occur. */
-const fieldOr = (valid: fc.Arbitrary<string>) => fc.oneof({ weight: 2, arbitrary: valid }, { weight: 3, arbitrary: field });
+const fieldOr = (valid: fc.Arbitrary<string>) =>
+  fc.oneof({ weight: 2, arbitrary: valid }, { weight: 3, arbitrary: field });
 const token = fc.stringMatching(/^[A-Za-z0-9][-_A-Za-z0-9]{0,10}[A-Za-z0-9]$/);
 
 /** Either a valid command or a MessageError; anything else is a bug. */
@@ -46,13 +77,19 @@ function checkUrl(req: ReturnType<typeof parsePollRequest>): void {
   assert.match(url.pathname, TEMPLATE);
   assert.deepEqual([...url.searchParams.keys()], ['api-version']);
   const segments = url.pathname.split('/').map(decodeURIComponent);
-  assert.deepEqual([segments[2], segments[4], segments[8], segments[10]], [req.cluster.subscriptionId, req.cluster.resourceGroupName, req.cluster.resourceName, req.commandId]);
+  assert.deepEqual(
+    [segments[2], segments[4], segments[8], segments[10]],
+    [req.cluster.subscriptionId, req.cluster.resourceGroupName, req.cluster.resourceName, req.commandId],
+  );
   for (const s of segments) assert.ok(s !== '.' && s !== '..');
 }
 
 describe('hostile input (property-based)', () => {
   it('arbitrary strings end as a command or a clear rejection', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => void outcome(s)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => void outcome(s)),
+      { numRuns: RUNS },
+    );
   });
 
   it('JSON of every shape ends as a command or a clear rejection', () => {
@@ -80,18 +117,32 @@ describe('hostile input (property-based)', () => {
   it('traversal, encodings and unicode tricks in every path field never leave the template', () => {
     let accepted = 0;
     fc.assert(
-      fc.property(fieldOr(fc.uuid()), fieldOr(token), fieldOr(token), fieldOr(token), fc.boolean(), (sub, rg, name, id, asResourceId) => {
-        const msg = asResourceId
-          ? { clusterResourceId: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`, commandId: id }
-          : { subscriptionId: sub, resourceGroupName: rg, resourceName: name, commandId: id };
-        for (const raw of [msg, JSON.stringify(msg), Buffer.from(JSON.stringify(msg)).toString('base64')]) {
-          const r = outcome(raw);
-          if (r instanceof MessageError) continue;
-          accepted++;
-          checkUrl(r);
-          assert.deepEqual(parsePollRequest(serializePollRequest(r)), r, 'what we write back parses to the same command');
-        }
-      }),
+      fc.property(
+        fieldOr(fc.uuid()),
+        fieldOr(token),
+        fieldOr(token),
+        fieldOr(token),
+        fc.boolean(),
+        (sub, rg, name, id, asResourceId) => {
+          const msg = asResourceId
+            ? {
+                clusterResourceId: `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`,
+                commandId: id,
+              }
+            : { subscriptionId: sub, resourceGroupName: rg, resourceName: name, commandId: id };
+          for (const raw of [msg, JSON.stringify(msg), Buffer.from(JSON.stringify(msg)).toString('base64')]) {
+            const r = outcome(raw);
+            if (r instanceof MessageError) continue;
+            accepted++;
+            checkUrl(r);
+            assert.deepEqual(
+              parsePollRequest(serializePollRequest(r)),
+              r,
+              'what we write back parses to the same command',
+            );
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
     assert.ok(accepted > 0, 'the generator also produces valid commands');
@@ -118,17 +169,29 @@ describe('hostile input (property-based)', () => {
 
   it('64 KB messages are handled, not crashed on', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 60_000, maxLength: 70_000 }), fc.constantFrom('command', 'commandId', 'junk'), (big, key) => {
-        const r = outcome({ clusterResourceId: `/subscriptions/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks`, commandId: 'abc', [key]: big });
-        assert.ok(r instanceof MessageError);
-      }),
+      fc.property(
+        fc.string({ minLength: 60_000, maxLength: 70_000 }),
+        fc.constantFrom('command', 'commandId', 'junk'),
+        (big, key) => {
+          const r = outcome({
+            clusterResourceId: `/subscriptions/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks`,
+            commandId: 'abc',
+            [key]: big,
+          });
+          assert.ok(r instanceof MessageError);
+        },
+      ),
       { numRuns: 20 },
     );
   });
 });
 
 describe('what the ledger stores of a context', () => {
-  const value = fc.oneof(fc.string({ maxLength: 2048 }), fc.string({ unit: 'binary', maxLength: 2048 }), fc.constantFrom('"'.repeat(2048), '\u0001'.repeat(2048), '\ud800'.repeat(2048), '😀'.repeat(1024)));
+  const value = fc.oneof(
+    fc.string({ maxLength: 2048 }),
+    fc.string({ unit: 'binary', maxLength: 2048 }),
+    fc.constantFrom('"'.repeat(2048), '\u0001'.repeat(2048), '\ud800'.repeat(2048), '😀'.repeat(1024)),
+  );
   it('fits its bound whatever the values (escaping included), keeps every key, and marks every cut', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.stringMatching(/^[\w.-]{1,64}$/), value, { maxKeys: 20 }), (context) => {

@@ -5,7 +5,10 @@ import { MAX_SUBSCRIPTIONS, ReadBudget } from '../../src/core/readBudget';
 describe('ARM read budget', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {
     const b = new ReadBudget({ burst: 3, perSecond: 10 });
-    assert.deepEqual([0, 0, 0].map(() => b.take('s', 0)), [0, 0, 0]);
+    assert.deepEqual(
+      [0, 0, 0].map(() => b.take('s', 0)),
+      [0, 0, 0],
+    );
     const waits = Array.from({ length: 5 }, () => b.take('s', 0));
     assert.deepEqual(waits, [100, 200, 300, 400, 500]);
   });

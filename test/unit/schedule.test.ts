@@ -1,14 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { baseIntervalSeconds, cappedRetryAfterSeconds, decideAfterFailure, deliveryRoundDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextDelaySeconds, RETRY_AFTER_CAP_SECONDS, retryDelaySeconds, START_ATTEMPTS, START_RETRY_AFTER_CAP_SECONDS, startRetryDelaySeconds, storeRetryDelaySeconds } from '../../src/core/schedule';
+import {
+  baseIntervalSeconds,
+  cappedRetryAfterSeconds,
+  decideAfterFailure,
+  deliveryRoundDelaySeconds,
+  MAX_QUEUE_DELAY_SECONDS,
+  nextDelaySeconds,
+  RETRY_AFTER_CAP_SECONDS,
+  retryDelaySeconds,
+  START_ATTEMPTS,
+  START_RETRY_AFTER_CAP_SECONDS,
+  startRetryDelaySeconds,
+  storeRetryDelaySeconds,
+} from '../../src/core/schedule';
 import { nextRun } from '../../src/core/ncrontab';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
-const at = (elapsedSeconds: number, extra = {}) => nextDelaySeconds(S, { elapsedSeconds, remainingSeconds: 1e9, random: 0, ...extra });
+const at = (elapsedSeconds: number, extra = {}) =>
+  nextDelaySeconds(S, { elapsedSeconds, remainingSeconds: 1e9, random: 0, ...extra });
 
 describe('poll schedule', () => {
   it('starts at the initial delay, grows with 10% of the time waited, stops at the max', () => {
-    assert.deepEqual([0, 30, 50, 100, 300, 600, 6000].map((e) => at(e)), [5, 5, 5, 10, 30, 60, 60]);
+    assert.deepEqual(
+      [0, 30, 50, 100, 300, 600, 6000].map((e) => at(e)),
+      [5, 5, 5, 10, 30, 60, 60],
+    );
     assert.equal(baseIntervalSeconds(S, 120), 12);
   });
   it('jitter only shortens a delay, by at most 20%', () => {
@@ -35,16 +52,36 @@ describe('poll schedule', () => {
 
 describe('retries of a start (the runCommand POST)', () => {
   it('a connection never made backs off 1, 2, 4 s; a 429 waits its Retry-After; both stop after the last attempt', () => {
-    assert.deepEqual([1, 2, 3].map((attempt) => startRetryDelaySeconds({ attempt, refusal: 'not-connected' })), [1, 2, 4]);
+    assert.deepEqual(
+      [1, 2, 3].map((attempt) => startRetryDelaySeconds({ attempt, refusal: 'not-connected' })),
+      [1, 2, 4],
+    );
     assert.equal(startRetryDelaySeconds({ attempt: START_ATTEMPTS, refusal: 'not-connected' }), undefined);
     assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: 7.2 }), 8);
     assert.equal(startRetryDelaySeconds({ attempt: 2, refusal: 'throttled' }), 2, 'no Retry-After: the backoff');
-    assert.equal(startRetryDelaySeconds({ attempt: START_ATTEMPTS, refusal: 'throttled', retryAfterSeconds: 1 }), undefined);
+    assert.equal(
+      startRetryDelaySeconds({ attempt: START_ATTEMPTS, refusal: 'throttled', retryAfterSeconds: 1 }),
+      undefined,
+    );
   });
   it('a Retry-After beyond the bound is not waited out: the caller is told to try later', () => {
-    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS }), START_RETRY_AFTER_CAP_SECONDS);
-    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS + 1 }), undefined);
-    assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: Infinity }), undefined, 'a Retry-After too long to be a number');
+    assert.equal(
+      startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS }),
+      START_RETRY_AFTER_CAP_SECONDS,
+    );
+    assert.equal(
+      startRetryDelaySeconds({
+        attempt: 1,
+        refusal: 'throttled',
+        retryAfterSeconds: START_RETRY_AFTER_CAP_SECONDS + 1,
+      }),
+      undefined,
+    );
+    assert.equal(
+      startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: Infinity }),
+      undefined,
+      'a Retry-After too long to be a number',
+    );
     assert.equal(startRetryDelaySeconds({ attempt: 1, refusal: 'throttled', retryAfterSeconds: NaN }), undefined);
   });
 });
@@ -52,14 +89,23 @@ describe('retries of a start (the runCommand POST)', () => {
 describe('delivery retries and deferrals', () => {
   const P = { maxDelaySeconds: 900 };
   it('back off from 2 s, doubling, jittered down by at most 20 %, up to the cap', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 9, 10, 11, 40].map((round) => retryDelaySeconds(P, { round, random: 0 })), [2, 4, 8, 16, 32, 512, 900, 900, 900]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 9, 10, 11, 40].map((round) => retryDelaySeconds(P, { round, random: 0 })),
+      [2, 4, 8, 16, 32, 512, 900, 900, 900],
+    );
     for (const random of [0.5, 0.999]) assert.ok(retryDelaySeconds(P, { round: 5, random }) >= 26);
   });
-  it('honour a Retry-After up to 15 minutes and the configured cap, never past the queue\'s 7 days', () => {
+  it("honour a Retry-After up to 15 minutes and the configured cap, never past the queue's 7 days", () => {
     assert.equal(retryDelaySeconds(P, { round: 1, random: 0, retryAfterSeconds: 30 }), 30);
     assert.equal(retryDelaySeconds(P, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }), 900);
-    assert.equal(retryDelaySeconds({ maxDelaySeconds: 10_000_000 }, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }), RETRY_AFTER_CAP_SECONDS);
-    assert.equal(retryDelaySeconds({ maxDelaySeconds: 20 }, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }), 20);
+    assert.equal(
+      retryDelaySeconds({ maxDelaySeconds: 10_000_000 }, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }),
+      RETRY_AFTER_CAP_SECONDS,
+    );
+    assert.equal(
+      retryDelaySeconds({ maxDelaySeconds: 20 }, { round: 1, random: 0, retryAfterSeconds: 99_999_999 }),
+      20,
+    );
     assert.equal(cappedRetryAfterSeconds(-5, 900), 0);
     assert.ok(RETRY_AFTER_CAP_SECONDS < MAX_QUEUE_DELAY_SECONDS);
   });
@@ -75,9 +121,16 @@ describe('delivery retries and deferrals', () => {
     assert.equal(deliveryRoundDelaySeconds(P, { waitsMs: [60_000], msToDeadline: 10_000 }), 11);
   });
   it('wait out a store that is down no longer than the poll interval while polling', () => {
-    const at = (stage: 'poll' | 'deliver', round: number) => storeRetryDelaySeconds({ stage, round, deliveryMaxDelaySeconds: 900, pollMaxDelaySeconds: 60, random: 0 });
-    assert.deepEqual([1, 6, 20].map((r) => at('poll', r)), [2, 60, 60]);
-    assert.deepEqual([1, 6, 20].map((r) => at('deliver', r)), [2, 64, 900]);
+    const at = (stage: 'poll' | 'deliver', round: number) =>
+      storeRetryDelaySeconds({ stage, round, deliveryMaxDelaySeconds: 900, pollMaxDelaySeconds: 60, random: 0 });
+    assert.deepEqual(
+      [1, 6, 20].map((r) => at('poll', r)),
+      [2, 60, 60],
+    );
+    assert.deepEqual(
+      [1, 6, 20].map((r) => at('deliver', r)),
+      [2, 64, 900],
+    );
   });
 });
 

@@ -13,15 +13,32 @@ export interface SlackWebhookSettings {
   urlSetting: string;
 }
 
-const REFUSED = new Set(['invalid_blocks', 'invalid_payload', 'no_text', 'msg_too_long', 'msg_blocks_too_long', 'too_many_attachments', 'invalid_attachments']);
+const REFUSED = new Set([
+  'invalid_blocks',
+  'invalid_payload',
+  'no_text',
+  'msg_too_long',
+  'msg_blocks_too_long',
+  'too_many_attachments',
+  'invalid_attachments',
+]);
 
 /** Classifies a webhook answer: status plus Slack's plain-text error code. */
 export function classifySlackAnswer(status: number, body: string, retryAfter?: number): SendResult {
   if (status >= 200 && status < 300) return { ok: true };
-  const code = body.trim().slice(0, 100).replace(/[^\w.-]/g, '');
+  const code = body
+    .trim()
+    .slice(0, 100)
+    .replace(/[^\w.-]/g, '');
   const detail = `Slack answered ${status}${code ? ` ${code}` : ''}`;
   if (status === 429 || status === 408 || status >= 500) {
-    return { ok: false, failure: 'transient', detail, status, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
+    return {
+      ok: false,
+      failure: 'transient',
+      detail,
+      status,
+      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+    };
   }
   if (status === 413 || REFUSED.has(code)) return { ok: false, failure: 'refused', detail, status };
   if ([401, 403, 404, 410].includes(status)) return { ok: false, failure: 'permanent', detail, status };
@@ -47,7 +64,8 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
   secrets: (s) => [s.url],
   identity: (s) => s.url,
   validateMention(ctx, mention) {
-    if (!/^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention)) ctx.fail('MENTION', 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>');
+    if (!/^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention))
+      ctx.fail('MENTION', 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>');
   },
   render: (report, options, form) => renderSlack(report, options, form),
   asText: slackAsText,
@@ -63,7 +81,10 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
         const response = await fetch(input, { ...init, redirect: 'error', signal: AbortSignal.timeout(ctx.timeoutMs) });
         status = response.status;
         retryAfter = response.headers.get('retry-after');
-        body = await response.clone().text().catch(() => '');
+        body = await response
+          .clone()
+          .text()
+          .catch(() => '');
         return response;
       },
     });
@@ -73,10 +94,19 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
     } catch (err) {
       const e = err as { code?: string; statusCode?: number; body?: string; original?: unknown };
       if (e.code === 'slack_webhook_http_error' && typeof e.statusCode === 'number') {
-        return classifySlackAnswer(e.statusCode, typeof e.body === 'string' ? e.body : body, parseRetryAfter(retryAfter));
+        return classifySlackAnswer(
+          e.statusCode,
+          typeof e.body === 'string' ? e.body : body,
+          parseRetryAfter(retryAfter),
+        );
       }
       if (status) return classifySlackAnswer(status, body, parseRetryAfter(retryAfter));
-      return { ok: false, failure: 'transient', detail: `Slack ${describeRequestError(e.original ?? err)}`, mayHaveArrived: mayHaveArrived(e.original ?? err) };
+      return {
+        ok: false,
+        failure: 'transient',
+        detail: `Slack ${describeRequestError(e.original ?? err)}`,
+        mayHaveArrived: mayHaveArrived(e.original ?? err),
+      };
     }
   },
 };

@@ -75,7 +75,8 @@ function readState(text: string | undefined, channel: string): LiveState {
 }
 
 const PERMANENT: Record<string, string> = {
-  channel_not_found: 'check that the channel setting holds the channel id (C…, from the channel details) and that the bot can see it (private channels: invite it)',
+  channel_not_found:
+    'check that the channel setting holds the channel id (C…, from the channel details) and that the bot can see it (private channels: invite it)',
   not_in_channel: 'invite the bot to the channel (/invite @<app name>)',
   is_archived: 'the channel is archived: unarchive it or choose another',
   channel_is_archived: 'the channel is archived: unarchive it or choose another',
@@ -91,13 +92,33 @@ const PERMANENT: Record<string, string> = {
   team_access_not_granted: 'the token has no access to this workspace: install the app there',
 };
 const REFUSED = new Set([
-  'invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'msg_blocks_too_long', 'no_text', 'too_many_attachments', 'invalid_attachments',
-  'invalid_metadata_format', 'invalid_metadata_schema', 'metadata_too_large', 'metadata_must_be_sent_from_app', 'invalid_arguments',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'msg_blocks_too_long',
+  'no_text',
+  'too_many_attachments',
+  'invalid_attachments',
+  'invalid_metadata_format',
+  'invalid_metadata_schema',
+  'metadata_too_large',
+  'metadata_must_be_sent_from_app',
+  'invalid_arguments',
 ]);
-const TRANSIENT = new Set(['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'team_added_to_org']);
+const TRANSIENT = new Set([
+  'ratelimited',
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'team_added_to_org',
+]);
 
 /** Classifies what @slack/web-api threw for one call. */
-export function classifySlackAppError(err: unknown, tokenSetting = 'the token setting'): Extract<SendResult, { ok: false }> {
+export function classifySlackAppError(
+  err: unknown,
+  tokenSetting = 'the token setting',
+): Extract<SendResult, { ok: false }> {
   // With rejectRateLimitedCalls the SDK wraps its rate-limit error in p-retry's AbortError.
   const e = ((err as { originalError?: unknown })?.originalError ?? err) as {
     code?: string;
@@ -109,11 +130,21 @@ export function classifySlackAppError(err: unknown, tokenSetting = 'the token se
   };
   switch (e?.code) {
     case 'slack_webapi_rate_limited_error':
-      return { ok: false, failure: 'transient', detail: 'Slack answered 429 ratelimited', status: 429, ...(typeof e.retryAfter === 'number' ? { retryAfterSeconds: e.retryAfter } : {}) };
+      return {
+        ok: false,
+        failure: 'transient',
+        detail: 'Slack answered 429 ratelimited',
+        status: 429,
+        ...(typeof e.retryAfter === 'number' ? { retryAfterSeconds: e.retryAfter } : {}),
+      };
     case 'slack_webapi_platform_error': {
-      const code = String(e.data?.error ?? 'unknown_error').replace(/[^\w.-]/g, '').slice(0, 60);
+      const code = String(e.data?.error ?? 'unknown_error')
+        .replace(/[^\w.-]/g, '')
+        .slice(0, 60);
       if (code === 'missing_scope') {
-        const needed = String(e.data?.needed ?? '').replace(/[^\w:,.-]/g, '').slice(0, 100);
+        const needed = String(e.data?.needed ?? '')
+          .replace(/[^\w:,.-]/g, '')
+          .slice(0, 100);
         return {
           ok: false,
           failure: 'permanent',
@@ -121,10 +152,19 @@ export function classifySlackAppError(err: unknown, tokenSetting = 'the token se
         };
       }
       const fix = PERMANENT[code];
-      if (fix) return { ok: false, failure: 'permanent', detail: `Slack answered ${code}: ${fix.replace('the token setting', tokenSetting)}` };
+      if (fix)
+        return {
+          ok: false,
+          failure: 'permanent',
+          detail: `Slack answered ${code}: ${fix.replace('the token setting', tokenSetting)}`,
+        };
       if (TRANSIENT.has(code)) return { ok: false, failure: 'transient', detail: `Slack answered ${code}` };
       // A refused payload, or an error we do not know: the minimal form tells (and fails for good if it is not the payload).
-      return { ok: false, failure: 'refused', detail: `Slack answered ${code}${REFUSED.has(code) ? '' : ' (not a known error)'}` };
+      return {
+        ok: false,
+        failure: 'refused',
+        detail: `Slack answered ${code}${REFUSED.has(code) ? '' : ' (not a known error)'}`,
+      };
     }
     case 'slack_webapi_http_error': {
       const status = e.statusCode ?? 0;
@@ -133,10 +173,20 @@ export function classifySlackAppError(err: unknown, tokenSetting = 'the token se
       return { ok: false, failure: 'permanent', detail: `${detail} (check SLACK_API_URL)`, status };
     }
     case 'slack_webapi_request_error':
-      return { ok: false, failure: 'transient', detail: `Slack ${describeRequestError(e.original)}`, mayHaveArrived: mayHaveArrived(e.original) };
+      return {
+        ok: false,
+        failure: 'transient',
+        detail: `Slack ${describeRequestError(e.original)}`,
+        mayHaveArrived: mayHaveArrived(e.original),
+      };
     default:
       // The upload to Slack's file URL, or an error before any request.
-      return { ok: false, failure: 'transient', detail: `Slack file upload failed: ${describeRequestError(err)}`, mayHaveArrived: true };
+      return {
+        ok: false,
+        failure: 'transient',
+        detail: `Slack file upload failed: ${describeRequestError(err)}`,
+        mayHaveArrived: true,
+      };
   }
 }
 
@@ -150,7 +200,15 @@ async function client(settings: SlackAppSettings, timeoutMs: number): Promise<We
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     allowAbsoluteUrls: false,
-    logger: { debug() {}, info() {}, warn() {}, error() {}, setLevel() {}, getLevel: () => 'error' as never, setName() {} },
+    logger: {
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+      setLevel() {},
+      getLevel: () => 'error' as never,
+      setName() {},
+    },
     fetch: async (input, init) => {
       const url = new URL(String(input instanceof Request ? input.url : input));
       const headers = new Headers(init?.headers);
@@ -175,8 +233,15 @@ function whoAmI(web: WebClient, token: string): Promise<BotIdentity> {
   let known = identities.get(token);
   if (!known) {
     known = web.auth.test().then((r) => {
-      const id = { ...(typeof r.user_id === 'string' && r.user_id ? { userId: r.user_id } : {}), ...(typeof r.bot_id === 'string' && r.bot_id ? { botId: r.bot_id } : {}) };
-      if (!id.userId && !id.botId) throw Object.assign(new Error('auth.test named neither a user nor a bot'), { code: 'slack_webapi_platform_error', data: { error: 'not_allowed_token_type' } });
+      const id = {
+        ...(typeof r.user_id === 'string' && r.user_id ? { userId: r.user_id } : {}),
+        ...(typeof r.bot_id === 'string' && r.bot_id ? { botId: r.bot_id } : {}),
+      };
+      if (!id.userId && !id.botId)
+        throw Object.assign(new Error('auth.test named neither a user nor a bot'), {
+          code: 'slack_webapi_platform_error',
+          data: { error: 'not_allowed_token_type' },
+        });
       return id;
     });
     identities.set(token, known);
@@ -226,7 +291,14 @@ async function lookup(
     })) as WebAPICallResult & { messages?: HistoryMessage[]; has_more?: boolean };
     for (const m of res.messages ?? []) {
       const p = m.metadata?.event_payload;
-      if (!m.ts || m.metadata?.event_type !== METADATA_EVENT || p?.command_id !== want.command_id || p?.cluster !== want.cluster || p?.target !== want.target) continue;
+      if (
+        !m.ts ||
+        m.metadata?.event_type !== METADATA_EVENT ||
+        p?.command_id !== want.command_id ||
+        p?.cluster !== want.cluster ||
+        p?.target !== want.target
+      )
+        continue;
       if (!isOurs(m, self)) {
         foreign++;
         continue;
@@ -253,14 +325,22 @@ export const slackApp: Provider<SlackAppSettings> = {
   readSettings(ctx: SettingsContext): SlackAppSettings {
     const channel = ctx.get('CHANNEL');
     if (!channel) ctx.fail('CHANNEL', 'is required: the channel id (C…, in the channel details), not its name');
-    if (!/^[CG][A-Z0-9]{6,20}$/.test(channel)) ctx.fail('CHANNEL', 'must be a channel id (C… or G…, in the channel details), not its name');
+    if (!/^[CG][A-Z0-9]{6,20}$/.test(channel))
+      ctx.fail('CHANNEL', 'must be a channel id (C… or G…, in the channel details), not its name');
     const token = ctx.get('TOKEN');
-    if (!token) ctx.fail('TOKEN', 'is required: the app\'s bot token (xoxb-…), as a Key Vault reference in Azure');
+    if (!token) ctx.fail('TOKEN', "is required: the app's bot token (xoxb-…), as a Key Vault reference in Azure");
     if (!/^xoxb-[A-Za-z0-9-]{8,250}$/.test(token)) ctx.fail('TOKEN', 'must be a bot token (xoxb-…)');
     const apiUrl = ctx.shared('SLACK_API_URL') ?? 'https://slack.com/api/';
     const parsed = parseHttpsUrl('SLACK_API_URL', apiUrl, true);
-    if (!parsed.pathname.endsWith('/')) throw new ConfigError('SLACK_API_URL', 'must end with "/" (https://slack.com/api/)');
-    return { channel, token, apiUrl: parsed.toString(), channelSetting: ctx.nameOf('CHANNEL'), tokenSetting: ctx.nameOf('TOKEN') };
+    if (!parsed.pathname.endsWith('/'))
+      throw new ConfigError('SLACK_API_URL', 'must end with "/" (https://slack.com/api/)');
+    return {
+      channel,
+      token,
+      apiUrl: parsed.toString(),
+      channelSetting: ctx.nameOf('CHANNEL'),
+      tokenSetting: ctx.nameOf('TOKEN'),
+    };
   },
   describe: (s) => `the channel in ${s.channelSetting} and the token in ${s.tokenSetting}`,
   secrets: (s) => [s.token],
@@ -273,11 +353,21 @@ export const slackApp: Provider<SlackAppSettings> = {
     const { payload, logsCut } = renderSlackMessage(report, options, form, final ? FULL_LOGS_NOTE : undefined);
     const withFile = final && logsCut && options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
     if (withFile && form === 'minimal') {
-      payload.blocks.splice(-1, 0, { type: 'context', elements: [{ type: 'mrkdwn', text: `Logs: ${FULL_LOGS_NOTE}`, verbatim: true }] });
+      payload.blocks.splice(-1, 0, {
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: `Logs: ${FULL_LOGS_NOTE}`, verbatim: true }],
+      });
     }
     return {
       message: payload,
-      metadata: { event_type: METADATA_EVENT, event_payload: { command_id: report.commandId, cluster: report.clusterResourceId.toLowerCase(), target: options.target ?? '' } },
+      metadata: {
+        event_type: METADATA_EVENT,
+        event_payload: {
+          command_id: report.commandId,
+          cluster: report.clusterResourceId.toLowerCase(),
+          target: options.target ?? '',
+        },
+      },
       final,
       ...(withFile ? { file: { name: fileName(report), content: report.logs! } } : {}),
     };
@@ -286,7 +376,9 @@ export const slackApp: Provider<SlackAppSettings> = {
   asText(payload: unknown): string {
     const p = payload as SlackAppPayload;
     const text = slackAsText(p.message);
-    return p.file ? `${text}\n  ↳ thread: ${p.file.name} (${formatBytes(Buffer.byteLength(p.file.content, 'utf8'))}, the logs as ARM returned them)` : text;
+    return p.file
+      ? `${text}\n  ↳ thread: ${p.file.name} (${formatBytes(Buffer.byteLength(p.file.content, 'utf8'))}, the logs as ARM returned them)`
+      : text;
   },
 
   async send(settings, payload, ctx): Promise<SendResult> {
@@ -303,11 +395,23 @@ export const slackApp: Provider<SlackAppSettings> = {
     const find = async (sinceMs: number, exclude?: string): Promise<PollFailure | undefined> => {
       step = 'lookup';
       const found = await lookup(web, settings, state, p, sinceMs, budgetLeft, exclude);
-      if (found.foreign > 0) notes.push(`${found.foreign} message(s) in the channel carry this command's metadata but were not posted by this app; they were left alone`);
+      if (found.foreign > 0)
+        notes.push(
+          `${found.foreign} message(s) in the channel carry this command's metadata but were not posted by this app; they were left alone`,
+        );
       if (found.ts) state.ts = found.ts;
       // Out of time: the lookup still owed (lookFrom) stays in the state for the next attempt.
-      else if (!found.complete && !budgetLeft()) return { ok: false, failure: 'transient', detail: 'looking for an earlier post took this attempt\'s time', providerState: out() };
-      else if (!found.complete) notes.push(`the lookup for an earlier post read ${LOOKUP_PAGES * LOOKUP_PAGE_SIZE} messages without reaching the time of the doubt; the channel may show this command twice`);
+      else if (!found.complete && !budgetLeft())
+        return {
+          ok: false,
+          failure: 'transient',
+          detail: "looking for an earlier post took this attempt's time",
+          providerState: out(),
+        };
+      else if (!found.complete)
+        notes.push(
+          `the lookup for an earlier post read ${LOOKUP_PAGES * LOOKUP_PAGE_SIZE} messages without reaching the time of the doubt; the channel may show this command twice`,
+        );
       delete state.lookFrom;
       return undefined;
     };
@@ -337,7 +441,13 @@ export const slackApp: Provider<SlackAppSettings> = {
             const stop = await find(state.lookFrom, gone);
             if (stop) return stop;
             if (state.ts) {
-              if (!budgetLeft()) return { ok: false, failure: 'transient', detail: 'no time left in this attempt to update the message found', providerState: out() };
+              if (!budgetLeft())
+                return {
+                  ok: false,
+                  failure: 'transient',
+                  detail: 'no time left in this attempt to update the message found',
+                  providerState: out(),
+                };
               step = 'chat.update';
               await web.chat.update({ channel: state.channel, ts: state.ts, ...message });
             }
@@ -345,14 +455,33 @@ export const slackApp: Provider<SlackAppSettings> = {
         }
       }
       if (!state.ts) {
-        if (!budgetLeft()) return { ok: false, failure: 'transient', detail: 'no time left in this attempt to post', providerState: out() };
+        if (!budgetLeft())
+          return {
+            ok: false,
+            failure: 'transient',
+            detail: 'no time left in this attempt to post',
+            providerState: out(),
+          };
         step = 'chat.postMessage';
         const res = await web.chat.postMessage({ channel: state.channel, ...message });
-        if (typeof res.ts !== 'string') return { ok: false, failure: 'transient', detail: 'Slack answered chat.postMessage without a ts', mayHaveArrived: true, providerState: out() };
+        if (typeof res.ts !== 'string')
+          return {
+            ok: false,
+            failure: 'transient',
+            detail: 'Slack answered chat.postMessage without a ts',
+            mayHaveArrived: true,
+            providerState: out(),
+          };
         state.ts = res.ts;
       }
       if (p.final && p.file && !state.filed) {
-        if (!budgetLeft()) return { ok: false, failure: 'transient', detail: 'no time left in this attempt to upload the logs', providerState: out() };
+        if (!budgetLeft())
+          return {
+            ok: false,
+            failure: 'transient',
+            detail: 'no time left in this attempt to upload the logs',
+            providerState: out(),
+          };
         step = 'files.uploadV2';
         await web.filesUploadV2({
           channel_id: state.channel,
@@ -371,7 +500,12 @@ export const slackApp: Provider<SlackAppSettings> = {
         return { ok: true, providerState: out(), note: `the full logs could not be attached: ${failed.detail}` };
       }
       // Doubt matters only for a post: an update or an upload of a known message cannot make a second one.
-      return { ...failed, detail: `${step}: ${failed.detail}`, mayHaveArrived: step === 'chat.postMessage' && !!failed.mayHaveArrived, providerState: out() };
+      return {
+        ...failed,
+        detail: `${step}: ${failed.detail}`,
+        mayHaveArrived: step === 'chat.postMessage' && !!failed.mayHaveArrived,
+        providerState: out(),
+      };
     }
   },
 };

@@ -12,7 +12,17 @@ import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
 import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
 import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../provider';
-import { capLadder, contextEntries, contextLink, outcomeEmoji, portalUrl, trimmedNote, trustedFacts, unknownState, type FieldCaps } from '../render';
+import {
+  capLadder,
+  contextEntries,
+  contextLink,
+  outcomeEmoji,
+  portalUrl,
+  trimmedNote,
+  trustedFacts,
+  unknownState,
+  type FieldCaps,
+} from '../render';
 
 export interface TeamsSettings {
   url: string;
@@ -23,14 +33,21 @@ export const TEAMS_MAX_BYTES = 24 * 1024;
 
 export interface TeamsPayload {
   type: 'message';
-  attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive'; contentUrl: null; content: Record<string, unknown> }];
+  attachments: [
+    { contentType: 'application/vnd.microsoft.card.adaptive'; contentUrl: null; content: Record<string, unknown> },
+  ];
 }
 
 type Element = Record<string, unknown>;
 
 function colour(report: CommandReport): { style: string; color: string } {
   if (report.outcome === 'succeeded') return { style: 'good', color: 'Good' };
-  if (report.outcome === 'timedOut' || report.outcome === 'notFound' || report.outcome === 'forbidden' || report.outcome === 'error') {
+  if (
+    report.outcome === 'timedOut' ||
+    report.outcome === 'notFound' ||
+    report.outcome === 'forbidden' ||
+    report.outcome === 'error'
+  ) {
     return { style: 'warning', color: 'Warning' };
   }
   return { style: 'attention', color: 'Attention' };
@@ -47,7 +64,10 @@ function textRuns(label: string, value: string, monospace = false): Element {
 }
 
 function envelope(card: Record<string, unknown>): TeamsPayload {
-  return { type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] };
+  return {
+    type: 'message',
+    attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
+  };
 }
 
 const DEFAULT_CAPS: FieldCaps = { contextEntries: 20, contextValue: 300, command: 1000, reason: 500, detail: 1000 };
@@ -64,7 +84,9 @@ function logElements(t: Tail): Element[] {
         {
           type: 'RichTextBlock',
           inlines: [
-            ...(t.omittedLines > 0 ? [{ type: 'TextRun', text: `${omittedMarker(t.omittedLines, t.omittedBytes)}\n`, isSubtle: true }] : []),
+            ...(t.omittedLines > 0
+              ? [{ type: 'TextRun', text: `${omittedMarker(t.omittedLines, t.omittedBytes)}\n`, isSubtle: true }]
+              : []),
             { type: 'TextRun', text: t.text, fontType: 'Monospace', size: 'Small' },
           ],
         },
@@ -74,14 +96,20 @@ function logElements(t: Tail): Element[] {
 }
 
 /** Untrusted text, each field in TextRuns (never markdown), within the caps of this step. */
-function untrustedElements(report: CommandReport, caps: FieldCaps, note: (left: number) => string | undefined): Element[] {
+function untrustedElements(
+  report: CommandReport,
+  caps: FieldCaps,
+  note: (left: number) => string | undefined,
+): Element[] {
   const out: Element[] = [];
   const state = unknownState(report);
   if (state) out.push(textRuns('State', clip(state, 64)));
-  if (report.command !== undefined && caps.command > 0) out.push(textRuns('Command', clip(report.command, caps.command), true));
+  if (report.command !== undefined && caps.command > 0)
+    out.push(textRuns('Command', clip(report.command, caps.command), true));
   const explains = report.outcome !== 'succeeded' && report.outcome !== 'exitCode';
   if (explains && report.reason && caps.reason > 0) out.push(textRuns('Reason', clip(report.reason, caps.reason)));
-  if (explains && report.detail && caps.detail > 0) out.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, caps.detail) }] });
+  if (explains && report.detail && caps.detail > 0)
+    out.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, caps.detail) }] });
   const { shown, left } = contextEntries(report, caps);
   for (const [k, v] of shown) out.push({ ...textRuns(k, v), spacing: 'None' });
   const trimmed = note(left);
@@ -104,7 +132,16 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
       type: 'Container',
       style,
       bleed: true,
-      items: [{ type: 'TextBlock', text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`, weight: 'Bolder', size: 'Medium', color, wrap: true }],
+      items: [
+        {
+          type: 'TextBlock',
+          text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`,
+          weight: 'Bolder',
+          size: 'Medium',
+          color,
+          wrap: true,
+        },
+      ],
     },
   ];
   const msteams: Record<string, unknown> = { width: 'Full' };
@@ -118,7 +155,14 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
   const cl = minimal ? undefined : contextLink(report);
   if (cl) actions.push({ type: 'Action.OpenUrl', title: 'Open link', url: cl });
   const card = (body: Element[]): TeamsPayload =>
-    envelope({ type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: '1.4', msteams, body, actions });
+    envelope({
+      type: 'AdaptiveCard',
+      $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+      version: '1.4',
+      msteams,
+      body,
+      actions,
+    });
   if (minimal) return card(head);
 
   const wantsLogs = options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
@@ -139,7 +183,12 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
 
   function withLogs(body: Element[], room: number): TeamsPayload {
     // A JSON array of the log elements, spliced into the body: its size is what it adds, plus a comma.
-    const logsJson = fitTail(report.logs!, Math.max(0, room - 1), (t) => JSON.stringify(logElements(t)), (s) => Buffer.byteLength(s, 'utf8'));
+    const logsJson = fitTail(
+      report.logs!,
+      Math.max(0, room - 1),
+      (t) => JSON.stringify(logElements(t)),
+      (s) => Buffer.byteLength(s, 'utf8'),
+    );
     return card([...body, ...(JSON.parse(logsJson) as Element[])]);
   }
 }
@@ -148,11 +197,18 @@ export type TeamsEndpointKind = 'workflows' | 'connector';
 
 export function teamsEndpointKind(url: string): TeamsEndpointKind {
   const host = new URL(url).hostname.toLowerCase();
-  return host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com' ? 'connector' : 'workflows';
+  return host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com'
+    ? 'connector'
+    : 'workflows';
 }
 
 /** Classifies an answer from a Teams endpoint of the given kind. */
-export function classifyTeamsAnswer(kind: TeamsEndpointKind, status: number, body: string, retryAfter?: number): SendResult {
+export function classifyTeamsAnswer(
+  kind: TeamsEndpointKind,
+  status: number,
+  body: string,
+  retryAfter?: number,
+): SendResult {
   const excerpt = bodyExcerpt(body);
   if (kind === 'workflows' && (status === 202 || status === 200)) return { ok: true };
   if (kind === 'connector' && status === 200) {
@@ -166,12 +222,24 @@ export function classifyTeamsAnswer(kind: TeamsEndpointKind, status: number, bod
   }
   const detail = `Teams answered ${status}${excerpt ? `: ${excerpt}` : ''}`;
   if (status === 429 || status === 408 || status >= 500) {
-    return { ok: false, failure: 'transient', detail, status, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
+    return {
+      ok: false,
+      failure: 'transient',
+      detail,
+      status,
+      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+    };
   }
   if (status === 400 || status === 413) return { ok: false, failure: 'refused', detail, status };
-  if (status >= 400) return { ok: false, failure: [401, 403, 404, 410].includes(status) ? 'permanent' : 'refused', detail, status };
+  if (status >= 400)
+    return { ok: false, failure: [401, 403, 404, 410].includes(status) ? 'permanent' : 'refused', detail, status };
   // A 2xx or 3xx that this kind of endpoint does not give for a post it took.
-  return { ok: false, failure: 'permanent', detail: `${detail} (not what a ${kind === 'connector' ? 'connector' : 'Workflows'} endpoint answers to a post it took)`, status };
+  return {
+    ok: false,
+    failure: 'permanent',
+    detail: `${detail} (not what a ${kind === 'connector' ? 'connector' : 'Workflows'} endpoint answers to a post it took)`,
+    status,
+  };
 }
 
 /** What a Teams channel would show, as plain text. */
@@ -181,7 +249,8 @@ export function teamsAsText(body: unknown): string {
   const walk = (items: Record<string, any>[] = []) => {
     for (const e of items) {
       if (e.type === 'TextBlock') lines.push(e.text);
-      else if (e.type === 'FactSet') lines.push((e.facts as { title: string; value: string }[]).map((f) => `${f.title}: ${f.value}`).join(' | '));
+      else if (e.type === 'FactSet')
+        lines.push((e.facts as { title: string; value: string }[]).map((f) => `${f.title}: ${f.value}`).join(' | '));
       else if (e.type === 'RichTextBlock') lines.push((e.inlines as { text: string }[]).map((i) => i.text).join(''));
       else if (e.type === 'Container') walk(e.items);
     }
@@ -209,7 +278,8 @@ export const teams: Provider<TeamsSettings> = {
   secrets: (s) => [s.url],
   identity: (s) => s.url,
   validateMention(ctx, mention) {
-    if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention)) ctx.fail('MENTION', 'must be "user@domain|Display Name"');
+    if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention))
+      ctx.fail('MENTION', 'must be "user@domain|Display Name"');
   },
   render: (report, options, form) => renderTeams(report, options, form),
   asText: teamsAsText,
@@ -228,8 +298,18 @@ export const teams: Provider<TeamsSettings> = {
       });
       body = await response.text();
     } catch (err) {
-      return { ok: false, failure: 'transient', detail: `Teams ${describeRequestError(err)}`, mayHaveArrived: mayHaveArrived(err) };
+      return {
+        ok: false,
+        failure: 'transient',
+        detail: `Teams ${describeRequestError(err)}`,
+        mayHaveArrived: mayHaveArrived(err),
+      };
     }
-    return classifyTeamsAnswer(teamsEndpointKind(settings.url), response.status, body, parseRetryAfter(response.headers.get('retry-after')));
+    return classifyTeamsAnswer(
+      teamsEndpointKind(settings.url),
+      response.status,
+      body,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
   },
 };
