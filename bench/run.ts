@@ -11,8 +11,8 @@ import { createPipelineRequest, createDefaultHttpClient } from '@azure/core-rest
 import { createArmPipeline } from '../src/arm/commandResults';
 import { DEFAULTS } from '../src/config';
 import { commandResultUrl } from '../src/core/armUrl';
-import { startStandIns, type StandIns } from '../src/dev/standIns';
-import { createDevTls } from '../src/dev/tls';
+import { startStandIns, type StandIns } from '../dev/standIns';
+import { createDevTls } from '../dev/tls';
 import { createPollHandler } from '../src/pipeline/queueHandler';
 import { createCredential, createRuntime } from '../src/runtime';
 import { simulate } from './simulate';

@@ -4,7 +4,7 @@ import type { ArmRead } from '../src/core/armAnswer';
 import { DEFAULTS } from '../src/config';
 import { ReadBudget } from '../src/core/readBudget';
 import { ClusterScope } from '../src/core/scope';
-import { prng } from '../src/dev/prng';
+import { prng } from '../dev/prng';
 import { Cooldowns, Pacer } from '../src/notify/delivery';
 import type { Provider, Target } from '../src/notify/provider';
 import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';

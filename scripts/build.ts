@@ -73,8 +73,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       ...common,
       entryPoints: ['src/cli/main.ts'],
       outfile: join(dist, 'cli.js'),
-      // Development-only stand-ins are loaded from node_modules when the demo runs.
-      external: ['@azure/functions-core', 'azurite', 'selfsigned'],
+      external: ['@azure/functions-core'],
     }),
   ]);
 }

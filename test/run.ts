@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createDevTls } from '../src/dev/tls';
+import { createDevTls } from '../dev/tls';
 
 function runtimes(): { path: string; version: string }[] {
   const candidates = [process.execPath, process.env.npm_node_execpath].filter((p): p is string => !!p);

@@ -182,27 +182,16 @@ export function buildCli(): Command {
       },
     );
 
+  // The demo and the stand-ins it starts stay in the repository (dev/): they are not in the bundle, so the
+  // command only says where to run it. It stays in the list so that someone who read about it finds it.
   program
     .command('demo')
-    .description(
-      'the whole pipeline on this machine, no Azure account: Azurite, ARM, identity, Slack and Teams stand-ins',
-    )
-    .option(
-      '--slack-app',
-      "Slack as an app (Slack's Web API stand-in): one live message per command, updated in place, full logs in its thread",
-    )
-    .action(async (opts: { slackApp?: boolean }) => {
-      let demo: typeof import('./demo');
-      try {
-        demo = await import('./demo');
-        await import('azurite/package.json');
-      } catch {
-        // The packed CLI carries no stand-ins: the demo runs from a clone.
-        throw new MessageError(
-          'the demo needs the local stand-ins, which come with a clone of the repository: git clone …, then npm install && npm run demo',
-        );
-      }
-      process.exitCode = await demo.runDemo(90, { slackApp: !!opts.slackApp });
+    .description('the whole pipeline on this machine, no Azure account: runs from a clone of the repository')
+    .option('--slack-app', 'with Slack as an app (npm run demo -- --slack-app)')
+    .action((opts: { slackApp?: boolean }) => {
+      throw new MessageError(
+        `the demo is not part of the CLI: it starts local stand-ins, which stay in the repository. In a clone of it (git clone <repository>): npm install && npm run demo${opts.slackApp ? ' -- --slack-app' : ''}`,
+      );
     });
 
   program

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { WebClient } from '@slack/web-api';
-import type { SlackApiFault } from '../../src/dev/slackApiStandIn';
-import { prng } from '../../src/dev/prng';
+import type { SlackApiFault } from '../../dev/slackApiStandIn';
+import { prng } from '../../dev/prng';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
 import { RestartedWorker } from '../support/worker';
 

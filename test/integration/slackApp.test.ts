@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebClient } from '@slack/web-api';
-import type { SlackBot, SlackMessage } from '../../src/dev/slackApiStandIn';
+import type { SlackBot, SlackMessage } from '../../dev/slackApiStandIn';
 import { METADATA_EVENT, slackApp } from '../../src/notify/providers/slackApp';
 import { sampleReport } from '../../src/notify/samples';
 import { commandKey, readTarget } from '../../src/store/ledger';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
-import { startStandIns, type StandIns } from '../../src/dev/standIns';
+import { startStandIns, type StandIns } from '../../dev/standIns';
 import { createPollHandler } from '../../src/pipeline/queueHandler';
 import { createRuntime, type Runtime } from '../../src/runtime';
 import type { PollOutcome } from '../../src/pipeline/pollCommand';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { OUTCOMES, type CommandReport, type Outcome } from '../../src/core/report';
 import { cleanText, clip } from '../../src/core/text';
-import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../src/dev/webhookReceivers';
+import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
 import { createRedactor, oneLine, secretForms } from '../../src/log';
 import { escapeForLog } from '../../src/core/message';
 import { slackApp, type SlackAppPayload } from '../../src/notify/providers/slackApp';

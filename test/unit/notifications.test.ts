@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OUTCOMES, type CommandReport } from '../../src/core/report';
 import { tail } from '../../src/core/text';
-import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../src/dev/webhookReceivers';
+import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
 import { sampleReport } from '../../src/notify/samples';
 import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
 import { guardCodeFence } from '../../src/notify/slack/mrkdwn';

@@ -1,13 +1,16 @@
-// `aks-command-notifier demo`: the whole pipeline on this machine with no Azure account. Real code paths
-// (DefaultAzureCredential against a managed identity endpoint, core-rest-pipeline over HTTPS, the queue
-// SDK against Azurite, @slack/webhook) with stand-ins only on the far side of each wire.
+// `npm run demo` (`-- --slack-app` for the Slack app): the whole pipeline on this machine with no Azure
+// account. Real code paths (DefaultAzureCredential against a managed identity endpoint, core-rest-pipeline
+// over HTTPS, the queue SDK against Azurite, @slack/webhook) with stand-ins only on the far side of each
+// wire. It lives in dev/ with the stand-ins it starts, so that neither ships: the packed CLI's `demo` only
+// says to run it from a clone.
+import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { startStandIns, type StandIns } from '../dev/standIns';
-import { slackAsText } from '../notify/slack/blocks';
-import { teamsAsText } from '../notify/providers/teams';
-import { CommandQueue, createQueueServiceClient } from '../queue/storage';
-import { buildMessage } from './enqueue';
+import { startStandIns, type StandIns } from './standIns';
+import { slackAsText } from '../src/notify/slack/blocks';
+import { teamsAsText } from '../src/notify/providers/teams';
+import { CommandQueue, createQueueServiceClient } from '../src/queue/storage';
+import { buildMessage } from '../src/cli/enqueue';
 
 const CLUSTER = {
   subscriptionId: '00000000-0000-0000-0000-000000000000',
@@ -17,6 +20,10 @@ const CLUSTER = {
 const CLUSTER_ID = `/subscriptions/${CLUSTER.subscriptionId}/resourceGroups/${CLUSTER.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${CLUSTER.resourceName}`;
 
 const say = (line: string) => console.log(`[demo] ${line}`);
+
+// The demo runs `run` and `worker` as a pipeline and a developer would: the CLI from its source, under the
+// loader this process started with (tsx).
+const CLI = resolve(__dirname, '../src/cli/main.ts');
 
 const appMessages = (s: StandIns) => s.slackApi.inChannel(APP_CHANNEL);
 const isFinal = (blocks: unknown[] | undefined) => !JSON.stringify(blocks?.[0] ?? {}).includes('Running on');
@@ -116,7 +123,7 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
     ];
     say(`running: aks-command-notifier ${runArgs.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`);
     const started = await new Promise<{ code: number | null; out: string }>((done) => {
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...runArgs], {
+      const child = spawn(process.execPath, [...process.execArgv, CLI, ...runArgs], {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -139,14 +146,10 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
     });
 
     say('starting the worker (the same handler the Functions host runs)');
-    worker = spawn(
-      process.execPath,
-      [...process.execArgv, process.argv[1]!, 'worker', '--max-polling-interval-ms', '500'],
-      {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    worker = spawn(process.execPath, [...process.execArgv, CLI, 'worker', '--max-polling-interval-ms', '500'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     for (const stream of [worker.stdout!, worker.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => console.log(`[worker] ${line}`));
     }
@@ -192,4 +195,20 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
     }
     await s.stop();
   }
+}
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--slack-app');
+  if (unknown.length > 0) {
+    console.error(`error: unknown option ${unknown.join(' ')} (npm run demo [-- --slack-app])`);
+    process.exit(2);
+  }
+  runDemo(90, { slackApp: args.includes('--slack-app') }).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }
