@@ -8,9 +8,8 @@ import { prng } from '../dev/prng';
 import { Cooldowns, Pacer } from '../src/notify/delivery';
 import type { Provider, Target } from '../src/notify/provider';
 import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
-import { MemoryEntityStore } from '../src/store/entityStore';
+import { MemoryEntityStore, MemoryResultStore } from '../dev/memoryStores';
 import { Ledger } from '../src/store/ledger';
-import { MemoryResultStore } from '../src/store/results';
 
 export { prng };
 

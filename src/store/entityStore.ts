@@ -1,7 +1,7 @@
 // The few table operations the ledger needs, each conditional, each answered with the Table service's own
 // clock (its Date header and the entities' Timestamp), so that leases written by one instance are judged
-// by every other on one clock. Azure Tables (or Azurite) in production and tests; an in-memory table on a
-// simulated clock for the bench's simulations.
+// by every other on one clock. Azure Tables (or Azurite) in production and tests; the unit tests and the
+// bench's simulations use an in-memory table on a settable clock (dev/memoryStores.ts).
 import { RestError, TableClient, type TableEntity, type TableTransaction } from '@azure/data-tables';
 
 export type EntityValue = string | number | boolean;
@@ -263,73 +263,5 @@ export class TableEntityStore implements EntityStore {
     } catch (err) {
       throw unavailable(err, 'scan');
     }
-  }
-}
-
-/** An in-memory table on a given clock: the bench's simulations run the real ledger logic on it. */
-export class MemoryEntityStore implements EntityStore {
-  private readonly partitions = new Map<string, Map<string, StoredEntity>>();
-  private version = 0;
-
-  constructor(private readonly now: () => number = Date.now) {}
-
-  private get(pk: string, rk: string): StoredEntity | undefined {
-    return this.partitions.get(pk)?.get(rk);
-  }
-
-  private stamp(entity: NewEntity): StoredEntity {
-    const stored = { ...clean(entity), etag: `W/"${++this.version}"`, timestampMs: this.now() } as StoredEntity;
-    let partition = this.partitions.get(entity.partitionKey);
-    if (!partition) this.partitions.set(entity.partitionKey, (partition = new Map()));
-    partition.set(entity.rowKey, stored);
-    return stored;
-  }
-
-  async listPartition(partitionKey: string): Promise<{ entities: StoredEntity[]; serverNow: number }> {
-    const entities = [...(this.partitions.get(partitionKey)?.values() ?? [])].map((e) => ({ ...e }));
-    return { entities, serverNow: this.now() };
-  }
-
-  async insertAll(entities: NewEntity[]): Promise<boolean> {
-    if (entities.some((e) => this.get(e.partitionKey, e.rowKey))) return false;
-    for (const e of entities) this.stamp(e);
-    return true;
-  }
-
-  async replace(entity: NewEntity, etag: string): Promise<Written | undefined> {
-    const current = this.get(entity.partitionKey, entity.rowKey);
-    if (!current || current.etag !== etag) return undefined;
-    return { etag: this.stamp(entity).etag, serverNow: this.now() };
-  }
-
-  async merge(entity: NewEntity, etag: string): Promise<Written | undefined> {
-    const current = this.get(entity.partitionKey, entity.rowKey);
-    if (!current || current.etag !== etag) return undefined;
-    const { etag: _e, timestampMs: _t, ...kept } = current;
-    return { etag: this.stamp({ ...kept, ...clean(entity) } as NewEntity).etag, serverNow: this.now() };
-  }
-
-  async delete(partitionKey: string, rowKey: string, etag: string): Promise<boolean> {
-    const partition = this.partitions.get(partitionKey);
-    if (partition?.get(rowKey)?.etag !== etag) return false;
-    partition.delete(rowKey);
-    if (partition.size === 0) this.partitions.delete(partitionKey);
-    return true;
-  }
-
-  async *listOlderThan(cutoffMs: number): AsyncIterable<StoredEntity> {
-    for (const partition of [...this.partitions.values()])
-      for (const e of [...partition.values()]) if (e.timestampMs < cutoffMs) yield { ...e };
-  }
-
-  async *listSince(sinceMs: number): AsyncIterable<StoredEntity> {
-    for (const partition of [...this.partitions.values()])
-      for (const e of [...partition.values()]) if (e.timestampMs >= sinceMs) yield { ...e };
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const p of this.partitions.values()) n += p.size;
-    return n;
   }
 }

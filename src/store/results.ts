@@ -139,21 +139,3 @@ export class BlobResultStore implements ResultStore {
     }
   }
 }
-
-/** For the bench's simulations. */
-export class MemoryResultStore implements ResultStore {
-  readonly results = new Map<string, { result: StoredResult; at: number }>();
-  constructor(private readonly now: () => number = Date.now) {}
-  async put(key: string, result: StoredResult): Promise<void> {
-    this.results.set(key, { result: JSON.parse(JSON.stringify(result)) as StoredResult, at: this.now() });
-  }
-  async get(key: string): Promise<StoredResult | undefined> {
-    return this.results.get(key)?.result;
-  }
-  async delete(key: string): Promise<void> {
-    this.results.delete(key);
-  }
-  async *listOlderThan(cutoffMs: number): AsyncIterable<string> {
-    for (const [k, v] of [...this.results]) if (v.at < cutoffMs) yield k;
-  }
-}

@@ -5,9 +5,8 @@ import type { ArmRead } from '../../src/core/armAnswer';
 import { Cooldowns, Pacer } from '../../src/notify/delivery';
 import type { Provider, SendResult, Target } from '../../src/notify/provider';
 import type { PollDeps } from '../../src/pipeline/pollCommand';
-import { MemoryEntityStore } from '../../src/store/entityStore';
+import { MemoryEntityStore, MemoryResultStore } from '../../dev/memoryStores';
 import { Ledger } from '../../src/store/ledger';
-import { MemoryResultStore } from '../../src/store/results';
 
 export const CLUSTER_ID =
   '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks';
