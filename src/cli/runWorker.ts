@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { consoleLog, redactingLog } from '../log';
 import { findHostJson, readQueueHostSettings } from '../hostSettings';
-import { QueueWorker } from './worker';
+import { QueueHostEmulator } from '../host/queueHostEmulator';
 
 export interface WorkerCommandOptions {
   leaseSeconds?: number;
@@ -33,7 +33,7 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
   await runtime.queue.ensureQueues();
   const { pollCommandResult } = await import('../pipeline/queueHandler');
   const batchSize = options.batchSize ?? host.batchSize;
-  const worker = new QueueWorker({
+  const worker = new QueueHostEmulator({
     ...host,
     batchSize,
     newBatchThreshold: options.batchSize ? Math.floor(batchSize / 2) : host.newBatchThreshold,

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { QueueWorker } from '../../src/cli/worker';
+import { QueueHostEmulator } from '../../src/host/queueHostEmulator';
 import { readQueueHostSettings } from '../../src/hostSettings';
 import { after, before, describe, it } from 'node:test';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack, waitFor } from '../support/stack';
@@ -67,7 +67,7 @@ describe('worker', () => {
     const text = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: commandId() });
     await h.main.sendMessage(text);
     const calls: number[] = [];
-    const worker = new QueueWorker({
+    const worker = new QueueHostEmulator({
       ...readQueueHostSettings(hostJson),
       maxPollingIntervalMs: 100,
       queue: h.main,

@@ -1,8 +1,9 @@
-// Runs the queue-triggered handler outside the Functions host, with the host's queue semantics:
-// batches of batchSize fetched when at most newBatchThreshold are in flight, each message kept
-// invisible (and renewed) while it runs, deleted on success, released after visibilityTimeout on a
-// throw, moved to <queue>-poison once its dequeue count reaches maxDequeueCount. For local development
-// and tests; in Azure the host does this.
+// The Functions host's queue trigger, emulated: what the host does around the handler, so that the
+// `worker` command (src/cli/runWorker.ts) runs the same handler with the same semantics outside Azure:
+// batches of batchSize fetched when at most newBatchThreshold are in flight, each message kept invisible
+// (and renewed) while it runs, deleted on success, released after visibilityTimeout on a throw, moved to
+// <queue>-poison once its dequeue count reaches maxDequeueCount, and a grace period at shutdown. It ships in
+// the CLI with the worker command; in Azure the host itself does this.
 import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
@@ -11,7 +12,7 @@ import type { QueueHostSettings } from '../hostSettings';
 
 export type QueueHandler = (message: unknown, context: InvocationContext) => Promise<unknown>;
 
-export interface WorkerOptions extends QueueHostSettings {
+export interface QueueHostEmulatorOptions extends QueueHostSettings {
   queue: QueueClient;
   poison: QueueClient;
   handler: QueueHandler;
@@ -23,7 +24,7 @@ export interface WorkerOptions extends QueueHostSettings {
   log: Log;
 }
 
-export interface WorkerStats {
+export interface QueueHostEmulatorStats {
   received: number;
   /** The handler returned: the message was deleted. */
   succeeded: number;
@@ -88,14 +89,21 @@ class Lease {
   }
 }
 
-export class QueueWorker {
-  readonly stats: WorkerStats = { received: 0, succeeded: 0, failed: 0, poisoned: 0, returned: 0, unsettled: 0 };
+export class QueueHostEmulator {
+  readonly stats: QueueHostEmulatorStats = {
+    received: 0,
+    succeeded: 0,
+    failed: 0,
+    poisoned: 0,
+    returned: 0,
+    unsettled: 0,
+  };
   private readonly inFlight = new Map<string, { done: Promise<void>; release: () => Promise<void> }>();
   private stopping = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly options: WorkerOptions) {}
+  constructor(private readonly options: QueueHostEmulatorOptions) {}
 
   start(): void {
     this.loop ??= this.run();
