@@ -13,7 +13,7 @@ import { DEFAULTS } from '../src/config';
 import { commandResultUrl } from '../src/core/armUrl';
 import { startStandIns, type StandIns } from '../dev/standIns';
 import { createDevTls } from '../dev/tls';
-import { createPollHandler } from '../src/pipeline/queueHandler';
+import { createQueueHandler } from '../src/pipeline/queueHandler';
 import { createCredential, createRuntime } from '../src/runtime';
 import { simulate } from './simulate';
 
@@ -44,13 +44,13 @@ async function overhead(
   const env = s.env({ COMMAND_QUEUE_NAME: 'bench-overhead', ...UNLIMITED });
   const rt = createRuntime(env);
   await rt.queue.ensureQueues();
-  const handler = createPollHandler(() => rt);
+  const handler = createQueueHandler(() => rt);
   const id = 'benchoverhead0001';
   s.arm.addCommand(CLUSTER, id, {});
   const message = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl get nodes' });
   const context = (id: string) =>
     new InvocationContext({
-      functionName: 'pollCommandResult',
+      functionName: 'trackCommand',
       triggerMetadata: { dequeueCount: 1, id },
       logHandler: () => undefined,
     });
@@ -173,7 +173,7 @@ async function workerRun(
   const p1k = polls();
   const rss1k = rssKb(child.pid!);
   // Throughput over 4,000 polls: Azurite's in-memory queue collects its garbage every 60 s, and at this
-  // message rate that blocks the emulator for about a minute (an emulator artefact: see README).
+  // message rate that blocks the emulator for about a minute (an emulator artefact: see docs/performance.md).
   await waitFor(5000);
   const throughput = ((polls() - p1k) * 1000) / (performance.now() - t1k);
   await waitFor(10_000);

@@ -1,13 +1,14 @@
-// Simulations on a simulated clock that run the project's real poll logic (processPollMessage, the
+// Simulations on a simulated clock that run the project's real poll logic (handleCommandMessage, the
 // schedule, the read budget) with in-memory adapters: the queue is an event list, ARM a state machine.
 import type { ArmRead } from '../src/core/armAnswer';
 import { DEFAULTS } from '../src/config';
-import { ReadBudget } from '../src/core/readBudget';
+import { TokenBuckets } from '../src/core/tokenBucket';
 import { ClusterScope } from '../src/core/scope';
 import { prng } from '../dev/prng';
-import { Cooldowns, Pacer } from '../src/notify/delivery';
+import { Cooldowns } from '../src/notify/cooldowns';
 import type { Provider, Target } from '../src/notify/provider';
-import { processPollMessage, type PollDeps } from '../src/pipeline/pollCommand';
+import type { PipelineDeps } from '../src/pipeline/context';
+import { handleCommandMessage } from '../src/pipeline/handleMessage';
 import { MemoryEntityStore, MemoryResultStore } from '../dev/memoryStores';
 import { Ledger } from '../src/store/ledger';
 
@@ -136,7 +137,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     kind: 'sim',
     readSettings: () => null,
     describe: () => 'the simulation',
-    secrets: () => [],
+    docs: 'none',
+    options: {},
     identity: () => 'sim',
     render: (report) => report,
     asText: () => '',
@@ -157,7 +159,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     scope: new ClusterScope([]),
   };
   const clock = () => now;
-  const deps: PollDeps = {
+  const deps: PipelineDeps = {
     schedule: {
       initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS,
       maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS,
@@ -179,11 +181,11 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     armEndpoint: DEFAULTS.ARM_ENDPOINT,
     sendTimeoutMs: 1000,
     cooldowns: new Cooldowns(clock),
-    pacer: new Pacer(clock),
+    pacer: new TokenBuckets(),
     now: clock,
     monotonic: clock,
     random,
-    ...(options.readBudget ? { readBudget: new ReadBudget(options.readBudget) } : {}),
+    ...(options.readBudget ? { readBudget: new TokenBuckets(options.readBudget) } : {}),
   };
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -202,7 +204,7 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   let seq = 0;
   for (let e = events.pop(); e; e = events.pop()) {
     now = e.at;
-    await processPollMessage(e.value, { dequeueCount: 1, insertionTime: new Date(0), id: `m${++seq}` }, deps, quiet);
+    await handleCommandMessage(e.value, { insertionTime: new Date(0), id: `m${++seq}` }, deps, quiet);
   }
   let worst = 0;
   const lags: number[] = [];

@@ -1,87 +1,18 @@
-// Every setting the app reads, validated once, with its default and its range. Names are a contract with
-// infra/ (app settings), the README and other tools: test/unit/config.test.ts checks that they agree.
-// Each notification provider reads its own options (URL, channel, mention) through the registry.
-// zod/mini: the tree-shakable build, so that the start-up path stays small (README, Performance).
+// The app's configuration, validated once at start-up: the app's own settings (settings/defaults.ts), its
+// storage (settings/storage.ts) and its notification targets (settings/targets.ts, each read by its
+// channel's provider). What operator tools and the caller-side commands need is loaded on its own.
+// zod/mini: the tree-shakable build, so that the start-up path stays small (docs/performance.md).
 import * as z from 'zod/mini';
-import { ClusterScope, clusterPatternProblem } from './core/scope';
-import type { NotifyOn, Provider, SettingsContext, Target } from './notify/provider';
-import { PROVIDERS, providerFor } from './notify/registry';
-import { ConfigError, parseHttpsUrl, parseStorageUrl, storageSuffixFor } from './settingRules';
+import type { Target } from './notify/provider';
+import { PROVIDERS } from './notify/registry';
+import { settingNames } from './settings/catalog';
+import { DEFAULTS, RANGES } from './settings/defaults';
+import { ConfigError, numberIn, optional, parseHttpsUrl, read, type Env } from './settings/rules';
+import { loadStorageConfig, loadQueueName, type StorageConfig } from './settings/storage';
+import { loadTargets } from './settings/targets';
 
-export { ConfigError, isLoopbackHost, parseHttpsUrl, parseStorageUrl } from './settingRules';
-
-export type Env = Record<string, string | undefined>;
-
-export const DEFAULTS = {
-  COMMAND_QUEUE_NAME: 'aks-command-results',
-  ARM_ENDPOINT: 'https://management.azure.com',
-  AKS_API_VERSION: '2024-09-01',
-  POLL_INITIAL_DELAY_SECONDS: 5,
-  POLL_MAX_DELAY_SECONDS: 60,
-  POLL_TIMEOUT_MINUTES: 120,
-  ARM_TIMEOUT_SECONDS: 15,
-  WEBHOOK_TIMEOUT_SECONDS: 10,
-  DELIVERY_TABLE_NAME: 'aksnotifierdeliveries',
-  RESULT_CONTAINER_NAME: 'aksnotifier-results',
-  DELIVERY_TIMEOUT_HOURS: 24,
-  DELIVERY_MAX_DELAY_SECONDS: 900,
-  LEDGER_RETENTION_DAYS: 30,
-  ARM_READS_PER_SECOND: 20,
-  ARM_READ_BURST: 200,
-  SLACK_API_URL: 'https://slack.com/api/',
-} as const;
-
-/** The accepted range of every numeric setting: wide enough for tests, narrow enough to be sane. */
-export const RANGES = {
-  POLL_INITIAL_DELAY_SECONDS: [1, 3600],
-  POLL_MAX_DELAY_SECONDS: [1, 3600],
-  POLL_TIMEOUT_MINUTES: [0.05, 10080],
-  ARM_TIMEOUT_SECONDS: [1, 120],
-  WEBHOOK_TIMEOUT_SECONDS: [1, 60],
-  DELIVERY_TIMEOUT_HOURS: [0.01, 168],
-  DELIVERY_MAX_DELAY_SECONDS: [1, 900],
-  LEDGER_RETENTION_DAYS: [1, 3650],
-  ARM_READS_PER_SECOND: [1, 10000],
-  ARM_READ_BURST: [1, 10000],
-} as const satisfies Partial<Record<keyof typeof DEFAULTS, readonly [number, number]>>;
-
-/** Settings the code reads; infra must set (or deliberately default) each of them. */
-export const SETTING_NAMES = [
-  'COMMAND_QUEUE_NAME',
-  'AzureWebJobsStorage',
-  'ARM_ENDPOINT',
-  'AKS_API_VERSION',
-  'AZURE_CLIENT_ID',
-  'POLL_INITIAL_DELAY_SECONDS',
-  'POLL_MAX_DELAY_SECONDS',
-  'POLL_TIMEOUT_MINUTES',
-  'ARM_TIMEOUT_SECONDS',
-  'WEBHOOK_TIMEOUT_SECONDS',
-  'DELIVERY_TABLE_NAME',
-  'RESULT_CONTAINER_NAME',
-  'DELIVERY_TIMEOUT_HOURS',
-  'DELIVERY_MAX_DELAY_SECONDS',
-  'LEDGER_RETENTION_DAYS',
-  'ARM_READS_PER_SECOND',
-  'ARM_READ_BURST',
-  'SLACK_WEBHOOK_URL',
-  'SLACK_CLUSTERS',
-  'SLACK_API_URL',
-  'TEAMS_WEBHOOK_URL',
-  'TEAMS_CLUSTERS',
-  'NOTIFY_TARGETS',
-  'NOTIFY_DEFAULT_TARGETS',
-] as const;
-
-export interface StorageConfig {
-  /** Connection string (Azurite, or key-based accounts). */
-  connectionString?: string;
-  queueServiceUri?: string;
-  tableServiceUri?: string;
-  blobServiceUri?: string;
-  /** Client id of the user-assigned identity for identity-based connections. */
-  clientId?: string;
-}
+export { DEFAULTS, RANGES } from './settings/defaults';
+export { ConfigError, type Env } from './settings/rules';
 
 export interface AppConfig extends StorageSettings {
   armEndpoint: string;
@@ -98,12 +29,6 @@ export interface AppConfig extends StorageSettings {
 
 const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
 
-// Queue names: 3-63 chars, lowercase letters, digits, single hyphens (leaving room for "-poison").
-const queueName = z
-  .string()
-  .check(
-    z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}$/, 'must be 3-56 lowercase letters, digits or single hyphens'),
-  );
 const tableName = z
   .string()
   .check(z.regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, 'must be 3-63 letters or digits, starting with a letter'));
@@ -113,41 +38,15 @@ const containerName = z
     z.regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'must be 3-63 lowercase letters, digits or single hyphens'),
   );
 const apiVersion = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-09-01'));
-const targetName = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-
-function numberIn(min: number, max: number, integer: boolean) {
-  const message = `must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`;
-  return z.pipe(
-    z.string().check(z.regex(integer ? /^\d+$/ : /^\d+(\.\d+)?$/, message)),
-    z.pipe(z.transform(Number), z.number().check(z.refine((n) => n >= min && n <= max, message))),
-  );
-}
-
-function read<T>(env: Env, name: string, schema: z.ZodMiniType<T>, fallback: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const parsed = schema.safeParse(raw.trim());
-  if (!parsed.success) throw new ConfigError(name, parsed.error.issues[0]?.message ?? 'invalid value');
-  return parsed.data;
-}
 
 function readNumber(env: Env, name: keyof typeof RANGES, integer = false): number {
   const [min, max] = RANGES[name];
   return read(env, name, numberIn(min, max, integer), DEFAULTS[name]);
 }
 
-function optional(env: Env, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  return raw ? raw : undefined;
-}
-
 /** Settings this app reads (other apps' settings in the same environment are not ours to judge). */
 function isOwnSetting(name: string): boolean {
-  return (
-    (SETTING_NAMES as readonly string[]).includes(name) ||
-    name.startsWith('NOTIFY_TARGET_') ||
-    name.startsWith('AzureWebJobsStorage__')
-  );
+  return settingNames().includes(name) || name.startsWith('NOTIFY_TARGET_') || name.startsWith('AzureWebJobsStorage__');
 }
 
 /** Unresolved Key Vault references arrive as their literal text: say which setting, never its value. */
@@ -166,232 +65,6 @@ export function assertNoUnresolvedKeyVaultReferences(env: Env): void {
 /** ARM's token scope: known clouds by name, anything else (a stand-in, a private cloud) by its origin. */
 export function scopeForArmEndpoint(endpoint: string): string {
   return `${new URL(endpoint).origin}/.default`;
-}
-
-const SERVICES = [
-  { name: 'Queue', why: 'the command queue needs the Queue service' },
-  { name: 'Table', why: 'the delivery ledger needs the Table service' },
-  { name: 'Blob', why: 'the stored results need the Blob service' },
-] as const;
-
-/** Checks that a connection string reaches every service the app uses, naming the one it misses. */
-function checkConnectionString(value: string): void {
-  const parts = new Map<string, string>();
-  for (const pair of value.split(';')) {
-    const i = pair.indexOf('=');
-    if (i > 0) parts.set(pair.slice(0, i).trim().toLowerCase(), pair.slice(i + 1).trim());
-  }
-  if (parts.get('usedevelopmentstorage') === 'true') return;
-  if (!parts.has('accountname') && !parts.has('queueendpoint'))
-    throw new ConfigError('AzureWebJobsStorage', 'is not a storage connection string');
-  const derivable = parts.has('accountname') && parts.has('endpointsuffix');
-  for (const s of SERVICES) {
-    if (parts.has(`${s.name.toLowerCase()}endpoint`) || derivable) continue;
-    const named = SERVICES.filter((o) => parts.has(`${o.name.toLowerCase()}endpoint`)).map((o) => `${o.name}Endpoint`);
-    throw new ConfigError(
-      'AzureWebJobsStorage',
-      `has no ${s.name}Endpoint (${s.why})${named.length ? `: it names only ${named.join(', ')}` : ''}; add ${s.name}Endpoint=…, or AccountName with EndpointSuffix`,
-    );
-  }
-}
-
-/** ARM_ENDPOINT as given (checked where ARM is used): here, only to know the cloud's Storage suffix. */
-function armEndpointOf(env: Env): string {
-  return optional(env, 'ARM_ENDPOINT') ?? DEFAULTS.ARM_ENDPOINT;
-}
-
-/** A queue URL a producer's token goes to (--queue-url, COMMAND_QUEUE_URL). */
-export function parseQueueUrl(setting: string, value: string, env: Env): URL {
-  const url = parseStorageUrl(setting, value, 'queue', armEndpointOf(env));
-  if (url.pathname.split('/').filter(Boolean).length < 1) {
-    throw new ConfigError(
-      setting,
-      `must name the queue: https://<account>.queue.${storageSuffixFor(armEndpointOf(env)) ?? '<storage suffix>'}/<queue>`,
-    );
-  }
-  return url;
-}
-
-export function loadStorageConfig(env: Env): StorageConfig {
-  const connectionString = optional(env, 'AzureWebJobsStorage');
-  if (connectionString) {
-    checkConnectionString(connectionString);
-    return { connectionString };
-  }
-  const accountName = optional(env, 'AzureWebJobsStorage__accountName');
-  const armEndpoint = armEndpointOf(env);
-  if (accountName !== undefined && !/^[a-z0-9]{3,24}$/.test(accountName))
-    throw new ConfigError(
-      'AzureWebJobsStorage__accountName',
-      'must be a storage account name: 3-24 lowercase letters and digits',
-    );
-  const suffix = storageSuffixFor(armEndpoint);
-  const uri = (service: 'queue' | 'table' | 'blob') => {
-    const setting = `AzureWebJobsStorage__${service}ServiceUri`;
-    const given = optional(env, setting);
-    if (given) {
-      parseStorageUrl(setting, given, service, armEndpoint);
-      return given;
-    }
-    if (!accountName) return undefined;
-    if (!suffix)
-      throw new ConfigError(
-        'AzureWebJobsStorage__accountName',
-        `needs a cloud this app knows in ARM_ENDPOINT; set ${setting} instead`,
-      );
-    return `https://${accountName}.${service}.${suffix}`;
-  };
-  const queueServiceUri = uri('queue');
-  const tableServiceUri = uri('table');
-  const blobServiceUri = uri('blob');
-  if (!queueServiceUri) {
-    throw new ConfigError(
-      'AzureWebJobsStorage',
-      'set a connection string, or AzureWebJobsStorage__queueServiceUri (identity-based connection)',
-    );
-  }
-  if (!tableServiceUri)
-    throw new ConfigError(
-      'AzureWebJobsStorage__tableServiceUri',
-      'is required with an identity-based connection: the delivery ledger needs the Table service',
-    );
-  if (!blobServiceUri)
-    throw new ConfigError(
-      'AzureWebJobsStorage__blobServiceUri',
-      'is required with an identity-based connection: the stored results need the Blob service',
-    );
-  const clientId = optional(env, 'AzureWebJobsStorage__clientId');
-  return { queueServiceUri, tableServiceUri, blobServiceUri, ...(clientId ? { clientId } : {}) };
-}
-
-export function loadQueueName(env: Env): string {
-  return read(env, 'COMMAND_QUEUE_NAME', queueName, DEFAULTS.COMMAND_QUEUE_NAME);
-}
-
-function settingPrefix(name: string): string {
-  return `NOTIFY_TARGET_${name.toUpperCase().replace(/-/g, '_')}_`;
-}
-
-function settingsContext(env: Env, target: string, nameOf: (option: string) => string): SettingsContext {
-  return {
-    target,
-    nameOf,
-    get: (option) => optional(env, nameOf(option)),
-    shared: (name) => {
-      if (!(SETTING_NAMES as readonly string[]).includes(name)) throw new Error(`${name} is not in SETTING_NAMES`);
-      return optional(env, name) ?? (DEFAULTS as Record<string, string | number>)[name]?.toString();
-    },
-    fail: (option, message) => {
-      throw new ConfigError(nameOf(option), message);
-    },
-  };
-}
-
-function readScope(ctx: SettingsContext): ClusterScope {
-  const raw = ctx.get('CLUSTERS');
-  const patterns = (raw ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const p of patterns) {
-    const problem = clusterPatternProblem(p);
-    if (problem) ctx.fail('CLUSTERS', problem);
-  }
-  return new ClusterScope(patterns);
-}
-
-function buildTarget(
-  env: Env,
-  name: string,
-  provider: Provider<unknown>,
-  ctx: SettingsContext,
-  named: boolean,
-): Target {
-  const settings = provider.readSettings(ctx);
-  const notifyOn = named ? read(env, ctx.nameOf('ON'), z.enum(['all', 'failure']), 'all' as NotifyOn) : 'all';
-  const includeLogs = named ? read(env, ctx.nameOf('LOGS'), z.enum(['true', 'false']), 'true') === 'true' : true;
-  const mention = named ? ctx.get('MENTION') : undefined;
-  if (mention) {
-    if (!provider.validateMention) ctx.fail('MENTION', `is not supported by ${provider.kind} targets`);
-    provider.validateMention(ctx, mention);
-  }
-  return {
-    name,
-    kind: provider.kind,
-    provider,
-    settings,
-    notifyOn,
-    includeLogs,
-    ...(mention ? { mention } : {}),
-    scope: readScope(ctx),
-  };
-}
-
-function loadTargets(env: Env): { targets: Target[]; defaultTargets: string[] } {
-  const targets: Target[] = [];
-  for (const provider of PROVIDERS) {
-    const zero = provider.zeroConfig;
-    if (!zero || !optional(env, zero.settings.URL ?? '')) continue;
-    const ctx = settingsContext(
-      env,
-      zero.name,
-      (option) => zero.settings[option] ?? `${zero.name.toUpperCase()}_${option}`,
-    );
-    targets.push(buildTarget(env, zero.name, provider as Provider<unknown>, ctx, false));
-  }
-  const zeroConfig = targets.map((t) => t.name);
-
-  const named = (optional(env, 'NOTIFY_TARGETS') ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const name of named) {
-    if (!targetName.test(name) || name === 'default') {
-      throw new ConfigError(
-        'NOTIFY_TARGETS',
-        `target name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits or hyphens (and not "default")`,
-      );
-    }
-    if (targets.some((t) => t.name === name))
-      throw new ConfigError('NOTIFY_TARGETS', `target "${name}" is defined twice`);
-    const prefix = settingPrefix(name);
-    const kinds = PROVIDERS.map((p) => p.kind);
-    const kind = optional(env, `${prefix}KIND`);
-    if (!kind) throw new ConfigError(`${prefix}KIND`, `is required: ${kinds.join(', ')}`);
-    const provider = providerFor(kind);
-    if (!provider) throw new ConfigError(`${prefix}KIND`, `must be one of ${kinds.join(', ')}`);
-    targets.push(
-      buildTarget(
-        env,
-        name,
-        provider as Provider<unknown>,
-        settingsContext(env, name, (option) => `${prefix}${option}`),
-        true,
-      ),
-    );
-  }
-
-  const defaultsRaw = optional(env, 'NOTIFY_DEFAULT_TARGETS');
-  const defaultTargets = defaultsRaw
-    ? defaultsRaw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : zeroConfig.length > 0
-      ? zeroConfig
-      : targets.map((t) => t.name);
-  for (const name of defaultTargets) {
-    if (!targets.some((t) => t.name === name)) {
-      throw new ConfigError('NOTIFY_DEFAULT_TARGETS', `names "${name.slice(0, 40)}", which is not a configured target`);
-    }
-  }
-  if (targets.length === 0) {
-    throw new ConfigError(
-      'SLACK_WEBHOOK_URL',
-      'no notification target: set SLACK_WEBHOOK_URL, TEAMS_WEBHOOK_URL or NOTIFY_TARGETS',
-    );
-  }
-  return { targets, defaultTargets };
 }
 
 /** What operator tools (status, redrive, redeliver) need: storage and its names, no targets, no ARM. */
@@ -500,7 +173,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
 /** Values that must never reach a log line. */
 export function secretsOf(config: Pick<AppConfig, 'targets' | 'storage'>): string[] {
-  const secrets = config.targets.flatMap((t) => t.provider.secrets(t.settings));
+  const secrets = config.targets.flatMap((t) => t.secrets ?? []);
   if (config.storage.connectionString) {
     const key = /AccountKey=([^;]+)/i.exec(config.storage.connectionString)?.[1];
     const sas = /SharedAccessSignature=([^;]+)/i.exec(config.storage.connectionString)?.[1];

@@ -23,6 +23,6 @@ try {
 }
 
 // Exported for tests and tools that drive the deployed bundle without the host.
-export { pollCommandResult } from './functions/pollCommandResult';
+export { trackCommand } from './functions/trackCommand';
 export { cleanLedger } from './functions/cleanLedger';
 export { monitorQueue } from './functions/monitorQueue';

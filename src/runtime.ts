@@ -3,11 +3,11 @@ import { performance } from 'node:perf_hooks';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { createCommandResultReader } from './arm/commandResults';
 import { loadConfig, secretsOf, type AppConfig, type Env, type StorageSettings } from './config';
-import { createRedactor, type Log } from './log';
-import { ReadBudget } from './core/readBudget';
-import { Cooldowns, Pacer } from './notify/delivery';
+import { createRedactor } from './log';
+import { TokenBuckets } from './core/tokenBucket';
+import { Cooldowns } from './notify/cooldowns';
 import type { Target } from './notify/provider';
-import type { PollDeps } from './pipeline/pollCommand';
+import type { PipelineDeps } from './pipeline/context';
 import { CommandQueue, createQueueServiceClient, createTableClient } from './queue/storage';
 import { TableEntityStore } from './store/entityStore';
 import { Ledger } from './store/ledger';
@@ -17,7 +17,7 @@ import { createTelemetry } from './telemetry/telemetry';
 
 export interface Runtime {
   config: AppConfig;
-  deps: PollDeps;
+  deps: PipelineDeps;
   queue: CommandQueue;
   ledger: Ledger;
   redact: (text: string) => string;
@@ -53,14 +53,14 @@ export function createResultStore(config: StorageSettings, credential?: TokenCre
       );
 }
 
-export function createRuntime(env: Env = process.env, overrides: Partial<PollDeps> = {}): Runtime {
+export function createRuntime(env: Env = process.env, overrides: Partial<PipelineDeps> = {}): Runtime {
   const config = loadConfig(env);
   const credential = createCredential(config);
   const storageCred = config.storage.connectionString ? undefined : storageCredential(config);
   const queue = CommandQueue.fromService(createQueueServiceClient(config.storage, storageCred), config.queueName);
   const ledger = createLedger(config, storageCred);
   const monotonic = () => performance.now();
-  const deps: PollDeps = {
+  const deps: PipelineDeps = {
     schedule: { initialDelaySeconds: config.poll.initialDelaySeconds, maxDelaySeconds: config.poll.maxDelaySeconds },
     timeoutMinutes: config.poll.timeoutMinutes,
     delivery: config.delivery,
@@ -83,8 +83,13 @@ export function createRuntime(env: Env = process.env, overrides: Partial<PollDep
     armEndpoint: config.armEndpoint,
     sendTimeoutMs: config.webhookTimeoutMs,
     cooldowns: new Cooldowns(monotonic),
-    pacer: new Pacer(monotonic),
-    readBudget: new ReadBudget(config.armReads),
+    pacer: new TokenBuckets(),
+    readBudget: new TokenBuckets(config.armReads),
+    appToken: async (audience) => {
+      const token = await credential.getToken(`${audience.replace(/\/$/, '')}/.default`);
+      if (!token) throw new Error(`no token for ${audience} from the app's identity`);
+      return token.token;
+    },
     // Through the global providers: the SDK behind them (if any) is set up before the runtime is built.
     telemetry: createTelemetry(metrics.getMeter('aks-command-notifier'), trace.getTracer('aks-command-notifier')),
     now: Date.now,
@@ -103,5 +108,3 @@ export function getRuntime(): Runtime {
   shared ??= createRuntime(process.env);
   return shared;
 }
-
-export type { Log };

@@ -1,50 +1,13 @@
 // `aks-command-notifier preview`: the exact payloads each target would receive, for a sample report.
-// Offline: it renders with the providers' own code and sends nothing.
+// Offline: it renders with the providers' own code and sends nothing. Without configured targets it shows
+// one example target of every kind, built from the examples each provider declares for its options.
 import { readFileSync } from 'node:fs';
-import { DEFAULTS, loadConfig } from '../config';
-import { ClusterScope } from '../core/scope';
+import { DEFAULTS, loadConfig, type Env } from '../config';
 import { OUTCOMES, type Outcome } from '../core/report';
 import { renderOptions, wants, type Form, type Target } from '../notify/provider';
-import { slackWebhook } from '../notify/providers/slack';
-import { slackApp } from '../notify/providers/slackApp';
-import { teams } from '../notify/providers/teams';
-import { sampleReport } from '../notify/samples';
-
-const EXAMPLES: Target[] = [
-  {
-    name: 'slack',
-    kind: 'slack',
-    provider: slackWebhook,
-    settings: { url: 'https://hooks.slack.com/services/EXAMPLE', urlSetting: 'SLACK_WEBHOOK_URL' },
-    notifyOn: 'all',
-    includeLogs: true,
-    scope: new ClusterScope([]),
-  },
-  {
-    name: 'slack-app',
-    kind: 'slack-app',
-    provider: slackApp,
-    settings: {
-      channel: 'C0123456789',
-      token: 'xoxb-example',
-      apiUrl: DEFAULTS.SLACK_API_URL,
-      channelSetting: 'NOTIFY_TARGET_SLACK_APP_CHANNEL',
-      tokenSetting: 'NOTIFY_TARGET_SLACK_APP_TOKEN',
-    },
-    notifyOn: 'all',
-    includeLogs: true,
-    scope: new ClusterScope([]),
-  },
-  {
-    name: 'teams',
-    kind: 'teams',
-    provider: teams,
-    settings: { url: 'https://example.invalid/workflows', urlSetting: 'TEAMS_WEBHOOK_URL' },
-    notifyOn: 'all',
-    includeLogs: true,
-    scope: new ClusterScope([]),
-  },
-] as Target[];
+import { PROVIDERS } from '../notify/registry';
+import { sampleReport, sampleRunningReport } from '../notify/samples';
+import { settingPrefix } from '../settings/targets';
 
 export interface PreviewOptions {
   outcome: string;
@@ -54,15 +17,33 @@ export interface PreviewOptions {
   form?: Form;
 }
 
-export function runPreview(options: PreviewOptions, out: Pick<NodeJS.WritableStream, 'write'> = process.stdout): void {
+const LOCAL_STORAGE = { AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
+
+/** One named target per kind, called after its kind, with the example value of each option. */
+function exampleEnv(): Env {
+  const env: Env = { ...LOCAL_STORAGE, NOTIFY_TARGETS: PROVIDERS.map((p) => p.kind).join(',') };
+  for (const p of PROVIDERS) {
+    const prefix = settingPrefix(p.kind);
+    env[`${prefix}KIND`] = p.kind;
+    for (const [option, spec] of Object.entries(p.options)) env[`${prefix}${option}`] = spec.example;
+  }
+  return env;
+}
+
+function isConfigured(env: Env): boolean {
+  return !!env.NOTIFY_TARGETS || PROVIDERS.some((p) => p.zeroConfig?.settings.URL && env[p.zeroConfig.settings.URL]);
+}
+
+export function runPreview(
+  options: PreviewOptions,
+  out: Pick<NodeJS.WritableStream, 'write'> = process.stdout,
+  env: Env = process.env,
+): void {
   if (!(OUTCOMES as readonly string[]).includes(options.outcome)) {
     throw new Error(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   }
-  const configured = process.env.SLACK_WEBHOOK_URL || process.env.TEAMS_WEBHOOK_URL || process.env.NOTIFY_TARGETS;
-  const config = configured
-    ? loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...process.env })
-    : undefined;
-  const all = config?.targets ?? EXAMPLES;
+  const config = loadConfig(isConfigured(env) ? { ...LOCAL_STORAGE, ...env } : exampleEnv());
+  const all = config.targets;
   const chosen = options.targets
     ? options.targets.map((n) => all.find((t) => t.name === n) ?? failUnknown(n, all))
     : all;
@@ -70,17 +51,13 @@ export function runPreview(options: PreviewOptions, out: Pick<NodeJS.WritableStr
   const report = sampleReport(options.outcome as Outcome, logs);
   const form = options.form ?? 'full';
   const show = (target: Target, r: typeof report) => {
-    const payload = target.provider.render(
-      r,
-      renderOptions(target, config?.armEndpoint ?? DEFAULTS.ARM_ENDPOINT),
-      form,
-    );
+    const payload = target.provider.render(r, renderOptions(target, config.armEndpoint ?? DEFAULTS.ARM_ENDPOINT), form);
     out.write(`${options.text ? target.provider.asText(payload) : JSON.stringify(payload, null, 2)}\n`);
   };
   for (const target of chosen) {
     const wanted = wants(target, report.outcome);
     // A live message: first posted while the command runs, then updated in place with the result.
-    const running = target.provider.liveMessage && wants(target, 'running') ? sampleReport('running') : undefined;
+    const running = target.provider.liveMessage && wants(target, undefined) ? sampleRunningReport() : undefined;
     if (running) {
       out.write(`// target "${target.name}" (${target.kind}): the message while the command runs\n`);
       show(target, running);

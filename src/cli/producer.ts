@@ -4,7 +4,8 @@
 // the queue (infra does), except on a local emulator that has none yet.
 import type { TokenCredential } from '@azure/identity';
 import { QueueClient, RestError } from '@azure/storage-queue';
-import { loadQueueName, loadStorageConfig, parseQueueUrl, type Env } from '../config';
+import type { Env } from '../config';
+import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/storage';
 import { createQueueServiceClient } from '../queue/storage';
 
 export interface ProducerQueue {

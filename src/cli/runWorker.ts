@@ -31,7 +31,7 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
   const runtime = getRuntime();
   const log = redactingLog(consoleLog, runtime.redact);
   await runtime.queue.ensureQueues();
-  const { pollCommandResult } = await import('../pipeline/queueHandler');
+  const { handleQueueMessage } = await import('../pipeline/queueHandler');
   const batchSize = options.batchSize ?? host.batchSize;
   const worker = new QueueHostEmulator({
     ...host,
@@ -41,7 +41,7 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? host.visibilityTimeoutSeconds,
     queue: runtime.queue.main,
     poison: runtime.queue.poison,
-    handler: pollCommandResult,
+    handler: handleQueueMessage,
     leaseSeconds: options.leaseSeconds ?? 60,
     shutdownGraceMs: (options.shutdownGraceSeconds ?? 20) * 1000,
     log,

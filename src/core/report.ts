@@ -2,11 +2,9 @@
 import type { ArmAnswer, CloudErrorInfo, RunCommandResult } from './armAnswer';
 import { clusterResourceId, type ClusterRef } from './cluster';
 
-export type FinalOutcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
-/** 'running': the live message of targets that post one while the command runs, then update it. */
-export type Outcome = FinalOutcome | 'running';
+export type Outcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
 
-export const OUTCOMES: readonly FinalOutcome[] = [
+export const OUTCOMES: readonly Outcome[] = [
   'succeeded',
   'failed',
   'exitCode',
@@ -19,7 +17,8 @@ export const OUTCOMES: readonly FinalOutcome[] = [
 export const REQUIRED_PERMISSION = 'Microsoft.ContainerService/managedClusters/commandResults/read';
 
 export interface CommandReport {
-  outcome: Outcome;
+  /** How the command ended; absent while it still runs (the live message some channels post, then update). */
+  outcome?: Outcome;
   subscriptionId: string;
   resourceGroupName: string;
   clusterName: string;
@@ -40,8 +39,9 @@ export interface CommandReport {
   waitedSeconds?: number;
 }
 
-export function isFailure(outcome: Outcome): boolean {
-  return outcome !== 'succeeded' && outcome !== 'running';
+/** A command still running has not failed (yet). */
+export function isFailure(outcome: Outcome | undefined): boolean {
+  return outcome !== undefined && outcome !== 'succeeded';
 }
 
 function describeCloudError(error: CloudErrorInfo | undefined): string {
@@ -112,7 +112,7 @@ export interface ReportSubject {
 
 /** A report of a final answer, for one target (each target shows its own copy's command and context). */
 export function buildReport(subject: ReportSubject, answer: FinalAnswer): CommandReport {
-  const report: CommandReport = { ...subjectFacts(subject, 'error'), waitedSeconds: subject.waitedSeconds };
+  const report: CommandReport = { ...subjectFacts(subject), outcome: 'error', waitedSeconds: subject.waitedSeconds };
   switch (answer.kind) {
     case 'finished': {
       const r = answer.result;
@@ -160,12 +160,11 @@ export function buildReport(subject: ReportSubject, answer: FinalAnswer): Comman
 
 /** The report of a command still running: the same facts as the final one will have, as far as they are known. */
 export function runningReport(subject: ReportSubject, provisioningState: string, sinceIso: string): CommandReport {
-  return { ...subjectFacts(subject, 'running'), provisioningState, startedAt: sinceIso };
+  return { ...subjectFacts(subject), provisioningState, startedAt: sinceIso };
 }
 
-function subjectFacts(subject: ReportSubject, outcome: Outcome): CommandReport {
+function subjectFacts(subject: ReportSubject): CommandReport {
   return {
-    outcome,
     subscriptionId: subject.cluster.subscriptionId,
     resourceGroupName: subject.cluster.resourceGroupName,
     clusterName: subject.cluster.resourceName,
@@ -201,7 +200,7 @@ export function outcomeTitle(report: CommandReport, withReason = true): string {
       return 'Still running: gave up waiting';
     case 'error':
       return 'Could not read the command result';
-    case 'running': {
+    case undefined: {
       const since = report.startedAt ? Date.parse(report.startedAt) : Number.NaN;
       return `Running on ${report.clusterName}${Number.isNaN(since) ? '' : ` since ${new Date(since).toISOString().slice(11, 19)} UTC`}`;
     }

@@ -164,3 +164,81 @@ export function startRetryDelaySeconds(input: {
   if (asked !== undefined && !(asked <= START_RETRY_AFTER_CAP_SECONDS)) return undefined;
   return Math.max(1, Math.ceil(asked ?? backoff));
 }
+
+// --- The life of a command: its poll window, its poll chain, its delivery window. ---
+
+/** Grace on top of the next delay before a silent poll chain counts as dead and another copy may take over. */
+export const CHAIN_GRACE_SECONDS = 60;
+
+/** How long a poll chain's step holds the command: its next delay plus a grace (at least the delay again). */
+export function pollLeaseMs(nextDelaySeconds: number): number {
+  return (nextDelaySeconds + Math.max(CHAIN_GRACE_SECONDS, nextDelaySeconds)) * 1000;
+}
+
+/**
+ * When a command was first seen and when its polling gives up: never after now, never before the message
+ * was inserted, and the deadline never beyond first sight plus POLL_TIMEOUT_MINUTES (a message may only
+ * shorten its deadline, never extend it).
+ */
+export function pollWindow(input: {
+  nowMs: number;
+  insertedMs?: number;
+  firstSeenAt?: string;
+  deadlineAt?: string;
+  timeoutMinutes: number;
+}): { firstSeenMs: number; deadlineMs: number } {
+  const inserted = input.insertedMs ?? input.nowMs;
+  const claimed = input.firstSeenAt ? Date.parse(input.firstSeenAt) : inserted;
+  const firstSeenMs = Math.min(input.nowMs, Number.isNaN(claimed) ? inserted : claimed, inserted);
+  const asked = input.deadlineAt ? Date.parse(input.deadlineAt) : Infinity;
+  const deadlineMs = Math.max(
+    firstSeenMs,
+    Math.min(Number.isNaN(asked) ? Infinity : asked, firstSeenMs + input.timeoutMinutes * 60_000),
+  );
+  return { firstSeenMs, deadlineMs };
+}
+
+/** Until when a final result is delivered (DELIVERY_TIMEOUT_HOURS from `fromMs`: its final mark, or a redrive). */
+export function deliveryDeadlineMs(fromMs: number, timeoutHours: number): number {
+  return fromMs + timeoutHours * 3600_000;
+}
+
+/** A store outage is waited out until even the longest legitimate life of a command is over. */
+export function storeOutageGiveUpMs(pollDeadlineMs: number, deliveryTimeoutHours: number): number {
+  return deliveryDeadlineMs(pollDeadlineMs, deliveryTimeoutHours);
+}
+
+/** A poll over the read budget comes back at its slot: whole seconds (queue visibility), at least one. */
+export function budgetDelaySeconds(waitMs: number): number {
+  return waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0;
+}
+
+/** A re-enqueue the queue refused is tried again within the invocation, after these pauses, then left to the host. */
+export const REQUEUE_RETRY_PAUSES_MS = [250, 500] as const;
+
+// --- Delivery leases: one holder's claim outlasts everything it can do under it. ---
+
+/** Slack for the clocks, the event loop and the network between the steps of one claim. */
+export const CLAIM_MARGIN_MS = 3000;
+/** A target another delivery claimed first, or whose claim ran short, is looked at again this soon. */
+export const CLAIM_RETRY_MS = 1000;
+
+/** The claim covers two sends (the full payload, then the minimal one), two tries of the ledger write, margins. */
+export function claimLeaseMs(maxSendMs: number, ledgerTimeoutMs: number): number {
+  return 2 * maxSendMs + 2 * ledgerTimeoutMs + 2 * CLAIM_MARGIN_MS;
+}
+
+/** A send starts only while this much of the claim is left: the send itself and the record after it. */
+export function sendBudgetMs(maxSendMs: number, ledgerTimeoutMs: number): number {
+  return maxSendMs + 2 * ledgerTimeoutMs + CLAIM_MARGIN_MS;
+}
+
+/** A second ledger try after a post starts only while this much of the claim is left. */
+export function recordBudgetMs(ledgerTimeoutMs: number): number {
+  return ledgerTimeoutMs + CLAIM_MARGIN_MS;
+}
+
+/** A target held by another delivery: looked at again once its claim may have ended (ledger clock: whole seconds). */
+export function busyTargetWaitMs(claimLeftMs: number): number {
+  return claimLeftMs + CLAIM_RETRY_MS;
+}

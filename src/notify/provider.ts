@@ -1,14 +1,34 @@
-// One provider per kind of channel behind one interface, as in Flux's notification-controller: it reads its
-// own settings, renders a report (full, or minimal when the full one is refused), sends one attempt and
-// classifies the answer. Retries, deferrals and the ledger live in delivery.ts, for every provider alike.
+// One provider per kind of channel behind one interface, as in Flux's notification-controller. A provider
+// owns its channel: the settings it reads (declared, so that the registry can list them for config, infra,
+// the sample settings and the docs), their validation, its rendering, one send and the classification of
+// the answer, its docs page, and the optional capabilities it declares (a live message, a thread
+// attachment, a pace, a token for its service from the app's identity). Retries, deferrals, claims and the
+// ledger live in delivery.ts, one path for every provider alike.
 // A new kind of channel is one module under providers/ plus one line in registry.ts.
 import { createHash } from 'node:crypto';
 import type { SendFailureClass } from '../core/schedule';
 import type { ClusterScope } from '../core/scope';
-import type { CommandReport } from '../core/report';
+import { isFailure, type CommandReport, type Outcome } from '../core/report';
+import type { Rate } from '../core/tokenBucket';
 
 export type Form = 'full' | 'minimal';
 export type NotifyOn = 'all' | 'failure';
+
+/** One option of a target of this kind: NOTIFY_TARGET_<NAME>_<OPTION>. */
+export interface OptionSpec {
+  /** What it holds, for the settings reference. */
+  doc: string;
+  /** A credential: in Key Vault in Azure (infra's secretSettings), masked in every log line. */
+  secret?: boolean;
+  /** Shown by `preview` for the example target of this kind. */
+  example: string;
+}
+
+/** A setting shared by every target of a kind (SLACK_API_URL). */
+export interface SharedSetting {
+  doc: string;
+  default?: string;
+}
 
 /** Reads one target's settings: named targets use NOTIFY_TARGET_<NAME>_<OPTION>, zero-config ones their own names. */
 export interface SettingsContext {
@@ -19,7 +39,7 @@ export interface SettingsContext {
   get(option: string): string | undefined;
   /** Stops start-up with an error that names the setting (never its value). */
   fail(option: string, message: string): never;
-  /** A setting shared by every target of a kind (SLACK_API_URL), listed in config's SETTING_NAMES. */
+  /** A setting the provider declares in `shared`, or its default. */
   shared(name: string): string | undefined;
 }
 
@@ -33,7 +53,7 @@ export interface RenderOptions {
 
 export type SendResult =
   /** `note`: delivered, with something to tell the operator (a part that could not be added). */
-  | { ok: true; form?: Form; providerState?: string; note?: string }
+  | { ok: true; providerState?: string; note?: string }
   | {
       ok: false;
       failure: SendFailureClass;
@@ -54,26 +74,26 @@ export interface SendContext {
    * at or after this time on the ledger's clock. Providers that can look for their own posts do so first.
    */
   unsureSinceMs?: number;
-}
-
-/** At most `perSecond` sends to one target, with bursts of `burst` (per process). */
-export interface Pace {
-  perSecond: number;
-  burst: number;
+  /** A token for the audience the provider declares (`appTokenAudience`), from the app's identity. */
+  appToken?: () => Promise<string>;
 }
 
 export interface Provider<S = unknown> {
   readonly kind: string;
-  /** The zero-config target this kind offers (SLACK_WEBHOOK_URL…), if any: its name and setting names. */
-  readonly zeroConfig?: { name: string; settings: Record<string, string> };
+  /** Its page under docs/channels/: setup, settings, limits, answers. */
+  readonly docs: string;
+  /** The options a named target of this kind reads, besides the common ones (_KIND, _ON, _LOGS, _MENTION, _CLUSTERS). */
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Settings every target of this kind shares. */
+  readonly shared?: Readonly<Record<string, SharedSetting>>;
+  /** The zero-config target this kind offers (SLACK_WEBHOOK_URL…), if any: its name and the settings of its options. */
+  readonly zeroConfig?: { name: string; settings: Readonly<Record<string, string>> };
   readSettings(ctx: SettingsContext): S;
   /** Where to look when the target is wrong, without its value ("the URL in SLACK_WEBHOOK_URL"). */
   describe(settings: S): string;
-  /** Secret values of these settings: masked in every log line, in every form. */
-  secrets(settings: S): string[];
   /** Settings that identify the channel (URL, channel id…): a changed one is tried again after a failure. */
   identity(settings: S): unknown;
-  /** Checks a mention setting, or throws through ctx.fail. */
+  /** Checks a mention setting, or throws through ctx.fail. Absent: _MENTION is refused for this kind. */
   validateMention?(ctx: SettingsContext, mention: string): void;
   render(report: CommandReport, options: RenderOptions, form: Form): unknown;
   send(settings: S, payload: unknown, ctx: SendContext): Promise<SendResult>;
@@ -81,13 +101,19 @@ export interface Provider<S = unknown> {
   asText(payload: unknown): string;
   /** The longest one send can take, every HTTP call in it included (the claim lease covers it). */
   maxSendMs(timeoutMs: number): number;
+
+  // Optional capabilities, each served by the one delivery path.
   /**
    * A live message: posted when the command is first seen running, updated in place with the result, and
    * found again after an attempt in doubt, so that a channel sees exactly one message per command.
    */
   readonly liveMessage?: boolean;
+  /** The full logs follow in the message's thread when the message cuts them (preview and docs say so). */
+  readonly threadAttachment?: boolean;
   /** Spreads sends to one target (a burst of results in one channel) instead of meeting the channel's 429s. */
-  readonly pace?: Pace;
+  readonly pace?: Rate;
+  /** Sends carry a token for this audience from the app's identity (a bot service); it goes to that service only. */
+  appTokenAudience?(settings: S): string;
 }
 
 export interface Target<S = unknown> {
@@ -95,6 +121,8 @@ export interface Target<S = unknown> {
   kind: string;
   provider: Provider<S>;
   settings: S;
+  /** Values of its secret options (config reads them): masked in every log line. */
+  secrets?: string[];
   notifyOn: NotifyOn;
   includeLogs: boolean;
   mention?: string;
@@ -102,8 +130,9 @@ export interface Target<S = unknown> {
   scope: ClusterScope;
 }
 
-export function wants(target: Target, outcome: CommandReport['outcome']): boolean {
-  return target.notifyOn === 'all' || (outcome !== 'succeeded' && outcome !== 'running');
+/** Whether a target hears of this report: every outcome, or failures only (a running command has not failed). */
+export function wants(target: Target, outcome: Outcome | undefined): boolean {
+  return target.notifyOn === 'all' || isFailure(outcome);
 }
 
 export function renderOptions(target: Target, armEndpoint: string): RenderOptions {

@@ -1,20 +1,16 @@
 // Facts shared by every renderer: which fields a message shows, in which order, with which labels, which
 // of them are trusted (validated or derived by us) and which are untrusted text, and how a payload is
 // brought within a channel's size limit without failing.
+import { cloudOf } from '../core/clouds';
 import { formatDuration, type CommandReport } from '../core/report';
 import { clip } from '../core/text';
-
-const PORTALS: Record<string, string> = {
-  'management.usgovcloudapi.net': 'https://portal.azure.us',
-  'management.chinacloudapi.cn': 'https://portal.azure.cn',
-};
 
 /** Chat services refuse longer link URLs (Slack: 3,000 characters), counted after percent-encoding. */
 export const MAX_URL_CHARS = 3000;
 
 export function portalUrl(armEndpoint: string, resourceId: string): string {
-  const host = new URL(armEndpoint).hostname;
-  return new URL(`${PORTALS[host] ?? 'https://portal.azure.com'}/#resource${resourceId}/overview`).toString();
+  const portal = cloudOf(armEndpoint)?.portal ?? 'https://portal.azure.com';
+  return new URL(`${portal}/#resource${resourceId}/overview`).toString();
 }
 
 export interface Fact {
@@ -62,7 +58,7 @@ export function trustedFacts(report: CommandReport): Fact[] {
     facts.push({ title: 'Duration', value: formatDuration(report.durationSeconds) });
   const started = derivedTime(report.startedAt);
   const finished = derivedTime(report.finishedAt);
-  if (started) facts.push({ title: report.outcome === 'running' ? 'Running since' : 'Started', value: started });
+  if (started) facts.push({ title: report.outcome === undefined ? 'Running since' : 'Started', value: started });
   if (finished) facts.push({ title: 'Finished', value: finished });
   if (report.waitedSeconds !== undefined && report.durationSeconds === undefined) {
     facts.push({ title: 'Waited', value: formatDuration(report.waitedSeconds) });
@@ -82,7 +78,7 @@ export function outcomeEmoji(report: CommandReport): string {
     case 'succeeded':
       return '✅';
     case 'timedOut':
-    case 'running':
+    case undefined:
       return '⏳';
     case 'notFound':
     case 'forbidden':

@@ -68,9 +68,11 @@ export function sampleReport(outcome: Outcome, logs?: string): CommandReport {
       };
     case 'error':
       return { ...base, detail: 'ARM answered 400 InvalidParameter.' };
-    case 'running': {
-      const { waitedSeconds: _waited, ...rest } = base;
-      return { ...rest, provisioningState: 'Running', startedAt: ran.startedAt };
-    }
   }
+}
+
+/** The same command while it still runs: the live message a channel posts first, then updates. */
+export function sampleRunningReport(): CommandReport {
+  const { outcome: _outcome, waitedSeconds: _waited, detail: _detail, ...subject } = sampleReport('error');
+  return { ...subject, provisioningState: 'Running', startedAt: '2026-11-27T10:00:00Z' };
 }

@@ -5,7 +5,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { redactingLog } from '../log';
 import { getRuntime } from '../runtime';
-import { pollCommandResult as poll } from './queueHandler';
+import { handleQueueMessage } from './queueHandler';
 import { monitorQueues } from './queueMonitor';
 import { sweepOld } from './retention';
 import { noTelemetry } from '../telemetry/telemetry';
@@ -24,9 +24,9 @@ function ensureTelemetry(): Promise<void> {
   return telemetryReady;
 }
 
-export async function pollCommandResult(message: unknown, context: InvocationContext): Promise<unknown> {
+export async function trackCommand(message: unknown, context: InvocationContext): Promise<unknown> {
   await ensureTelemetry();
-  return poll(message, context);
+  return handleQueueMessage(message, context);
 }
 
 export async function cleanLedger(context: InvocationContext): Promise<void> {

@@ -1,11 +1,12 @@
-// The queue trigger's handler: translate the trigger into a call to processPollMessage, nothing more.
+// The queue trigger's handler: translate the trigger into a call to handleCommandMessage, nothing more.
 // Shared by the Functions registration and the worker, which must run exactly the same code.
 import type { InvocationContext } from '@azure/functions';
 import { readQueueHostSettings } from '../hostSettings';
 import { redactingLog } from '../log';
 import { getRuntime, type Runtime } from '../runtime';
 import { noTelemetry } from '../telemetry/telemetry';
-import { processPollMessage, type PollOutcome } from './pollCommand';
+import type { MessageOutcome } from './context';
+import { handleCommandMessage } from './handleMessage';
 
 function toDate(value: unknown): Date | undefined {
   if (value instanceof Date) return value;
@@ -30,8 +31,8 @@ function hostMaxDequeueCount(): number {
   return maxDequeueCount;
 }
 
-export function createPollHandler(runtime: () => Runtime) {
-  return async function pollCommandResult(message: unknown, context: InvocationContext): Promise<PollOutcome> {
+export function createQueueHandler(runtime: () => Runtime) {
+  return async function handleQueueMessage(message: unknown, context: InvocationContext): Promise<MessageOutcome> {
     const rt = runtime();
     const log = redactingLog(
       { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
@@ -43,7 +44,7 @@ export function createPollHandler(runtime: () => Runtime) {
     const id = typeof meta.id === 'string' ? meta.id : undefined;
     try {
       return await (rt.deps.telemetry ?? noTelemetry).messageSpan(
-        'pollCommandResult',
+        'trackCommand',
         {
           'messaging.system': 'azure_queue',
           'messaging.destination.name': rt.config.queueName,
@@ -51,9 +52,9 @@ export function createPollHandler(runtime: () => Runtime) {
           ...(id ? { 'messaging.message.id': id } : {}),
         },
         async (span) => {
-          const outcome = await processPollMessage(
+          const outcome = await handleCommandMessage(
             message,
-            { dequeueCount, ...(insertionTime ? { insertionTime } : {}), ...(id ? { id } : {}), span },
+            { ...(insertionTime ? { insertionTime } : {}), ...(id ? { id } : {}), span },
             rt.deps,
             log,
           );
@@ -79,4 +80,4 @@ export function createPollHandler(runtime: () => Runtime) {
   };
 }
 
-export const pollCommandResult = createPollHandler(getRuntime);
+export const handleQueueMessage = createQueueHandler(getRuntime);

@@ -3,7 +3,7 @@
 import { TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
-import type { StorageConfig } from '../config';
+import type { StorageConfig } from '../settings/storage';
 
 function storageCredential(storage: StorageConfig): TokenCredential {
   return storage.clientId

@@ -7,7 +7,7 @@ import { InvocationContext } from '@azure/functions';
 import { parsePoisonEnvelope } from '../../src/queue/storage';
 import { StoreRejectedError } from '../../src/store/entityStore';
 import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledger';
-import { createPollHandler } from '../../src/pipeline/queueHandler';
+import { createQueueHandler } from '../../src/pipeline/queueHandler';
 import {
   CLUSTER,
   CLUSTER_ID,
@@ -201,7 +201,7 @@ describe('hostile producers', () => {
     h.rt.deps.queue.send = async () =>
       Promise.reject(new Error(`socket hang up talking to ${url} (${encodeURIComponent(url)})`));
     stack().arm.addCommand(CLUSTER, 'x1', {});
-    const handler = createPollHandler(() => h.rt);
+    const handler = createQueueHandler(() => h.rt);
     const context = new InvocationContext({
       functionName: 'p',
       triggerMetadata: { dequeueCount: 1, id: 'm' },

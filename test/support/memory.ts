@@ -2,9 +2,10 @@
 // table, a queue that records what is sent, ARM answers from a script, a channel that records posts.
 import { ClusterScope } from '../../src/core/scope';
 import type { ArmRead } from '../../src/core/armAnswer';
-import { Cooldowns, Pacer } from '../../src/notify/delivery';
+import { TokenBuckets } from '../../src/core/tokenBucket';
+import { Cooldowns } from '../../src/notify/cooldowns';
 import type { Provider, SendResult, Target } from '../../src/notify/provider';
-import type { PollDeps } from '../../src/pipeline/pollCommand';
+import type { PipelineDeps } from '../../src/pipeline/context';
 import { MemoryEntityStore, MemoryResultStore } from '../../dev/memoryStores';
 import { Ledger } from '../../src/store/ledger';
 
@@ -14,7 +15,7 @@ export const MESSAGE = JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId
 export const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export interface MemoryWorld {
-  deps: PollDeps;
+  deps: PipelineDeps;
   clock: { now: number };
   store: MemoryEntityStore;
   results: MemoryResultStore;
@@ -35,7 +36,8 @@ export function fakeProvider(world: () => MemoryWorld): Provider<{ channel: stri
     kind: 'fake',
     readSettings: () => ({ channel: 'x' }),
     describe: (s) => `channel ${s.channel}`,
-    secrets: () => [],
+    docs: 'none',
+    options: {},
     identity: (s) => s.channel,
     render: (report, _o, form) => ({ report, form }),
     asText: () => '',
@@ -50,7 +52,7 @@ export function fakeProvider(world: () => MemoryWorld): Provider<{ channel: stri
   };
 }
 
-export function memoryWorld(overrides: Partial<PollDeps> = {}, targetNames: string[] = ['slack']): MemoryWorld {
+export function memoryWorld(overrides: Partial<PipelineDeps> = {}, targetNames: string[] = ['slack']): MemoryWorld {
   const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
   const now = () => clock.now;
   const store = new MemoryEntityStore(now);
@@ -81,7 +83,7 @@ export function memoryWorld(overrides: Partial<PollDeps> = {}, targetNames: stri
     armReads: 0,
     arm: [{ kind: 'running', provisioningState: 'Running' }],
     answers: new Map(),
-    deps: undefined as unknown as PollDeps,
+    deps: undefined as unknown as PipelineDeps,
   };
   self.deps = {
     schedule: { initialDelaySeconds: 5, maxDelaySeconds: 60 },
@@ -105,7 +107,7 @@ export function memoryWorld(overrides: Partial<PollDeps> = {}, targetNames: stri
     armEndpoint: 'https://management.azure.com',
     sendTimeoutMs: 1000,
     cooldowns: new Cooldowns(now),
-    pacer: new Pacer(now),
+    pacer: new TokenBuckets(),
     now,
     monotonic: now,
     random: () => 0,

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
 import { startStandIns, type StandIns } from '../../dev/standIns';
-import { createPollHandler } from '../../src/pipeline/queueHandler';
+import { createQueueHandler } from '../../src/pipeline/queueHandler';
 import { createRuntime, type Runtime } from '../../src/runtime';
-import type { PollOutcome } from '../../src/pipeline/pollCommand';
+import type { MessageOutcome } from '../../src/pipeline/context';
 
 let current: StandIns | undefined;
 
@@ -51,13 +51,13 @@ export interface Harness {
   logs: string[];
   main: QueueClient;
   poison: QueueClient;
-  invoke(message: unknown, meta?: Record<string, unknown>): Promise<PollOutcome>;
+  invoke(message: unknown, meta?: Record<string, unknown>): Promise<MessageOutcome>;
   /** Every re-enqueue the handler made (they also went to the queue), and when it was asked for (ms). */
   sent: { text: string; delaySeconds: number; at: number }[];
   /** Invokes the newest re-enqueued message at once, without waiting for it to become visible. */
-  invokeNext(): Promise<PollOutcome>;
+  invokeNext(): Promise<MessageOutcome>;
   /** Receives the next visible message (waiting up to `waitMs`), runs the handler, completes it. */
-  pollOnce(waitMs?: number): Promise<{ outcome: PollOutcome; receivedAt: number; text: string } | undefined>;
+  pollOnce(waitMs?: number): Promise<{ outcome: MessageOutcome; receivedAt: number; text: string } | undefined>;
 }
 
 /** An app with its own queue and its own Slack/Teams channel, so tests do not see each other. */
@@ -83,13 +83,13 @@ export async function harness(overrides: Record<string, string> = {}): Promise<H
     await send(text, delaySeconds);
     sent.push({ text, delaySeconds, at });
   };
-  const handler = createPollHandler(() => rt);
+  const handler = createQueueHandler(() => rt);
   const logs: string[] = [];
   const invoke = (message: unknown, meta: Record<string, unknown> = {}) =>
     handler(
       message,
       new InvocationContext({
-        functionName: 'pollCommandResult',
+        functionName: 'trackCommand',
         invocationId: randomBytes(8).toString('hex'),
         triggerMetadata: {
           dequeueCount: 1,

@@ -2,8 +2,9 @@
 // chain per command, delivery as its own stage, outages waited out, nothing posted twice without a crash.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReadBudget } from '../../src/core/readBudget';
-import { processPollMessage, RetryableError, type PollOutcome } from '../../src/pipeline/pollCommand';
+import { TokenBuckets } from '../../src/core/tokenBucket';
+import { RetryableError, type MessageOutcome } from '../../src/pipeline/context';
+import { handleCommandMessage } from '../../src/pipeline/handleMessage';
 import { StoreRejectedError, StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
 import { COMMAND_ROW, commandKey, Ledger, readTarget } from '../../src/store/ledger';
 import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../support/memory';
@@ -16,7 +17,7 @@ const finished = {
 const body = (w: MemoryWorld, i = -1) =>
   JSON.parse(w.sent.at(i)![0]) as { _notifier: Record<string, unknown>; targets?: string[] };
 const run = (w: MemoryWorld, text: string, id: string, extra: Partial<{ insertionTime: Date }> = {}) =>
-  processPollMessage(text, { dequeueCount: 1, id, ...extra }, w.deps, quiet);
+  handleCommandMessage(text, { id, ...extra }, w.deps, quiet);
 const rows = async (w: MemoryWorld) => (await w.store.listPartition(KEY)).entities;
 const target = async (w: MemoryWorld, name: string) => readTarget((await rows(w)).find((e) => e.rowKey === name)!);
 
@@ -58,9 +59,9 @@ describe('a store that refuses a request', () => {
     const errors: string[] = [];
     w.deps.ledger = new Ledger(refusing(w.store, (e) => e.context !== undefined));
     w.arm = [finished];
-    const r = await processPollMessage(
+    const r = await handleCommandMessage(
       JSON.stringify({ ...JSON.parse(MESSAGE), command: 'kubectl get nodes', context: { who: 'me' } }),
-      { dequeueCount: 1, id: 'm1' },
+      { id: 'm1' },
       w.deps,
       { ...quiet, error: (m) => errors.push(m) },
     );
@@ -87,7 +88,7 @@ describe('a store that refuses a request', () => {
     });
     w.arm = [finished];
     const errors: string[] = [];
-    const r = await processPollMessage(MESSAGE, { dequeueCount: 1, id: 'm1' }, w.deps, {
+    const r = await handleCommandMessage(MESSAGE, { id: 'm1' }, w.deps, {
       ...quiet,
       error: (m) => errors.push(m),
     });
@@ -171,7 +172,7 @@ describe('poll stage', () => {
       JSON.stringify({ ...JSON.parse(MESSAGE), targets: ['teams'], context: { who: 'second' } }),
       'c2',
     );
-    assert.equal(second.kind, 'merged');
+    assert.equal(second.kind, 'another-copy-polls');
     assert.equal(w.armReads, readsBefore, 'the second copy did not poll ARM');
     assert.equal(w.sent.length, 1, 'and did not re-enqueue itself');
     w.arm = [finished];
@@ -200,7 +201,11 @@ describe('poll stage', () => {
     const m2b = w.sent[2]![0];
     w.clock.now += 6000;
     const outcomes = [await run(w, m2, 'm2'), await run(w, m2b, 'm2b')];
-    assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['merged', 'requeued'], 'exactly one copy goes on polling');
+    assert.deepEqual(
+      outcomes.map((o) => o.kind).sort(),
+      ['another-copy-polls', 'requeued'],
+      'exactly one copy goes on polling',
+    );
   });
 
   it('takes over a chain that went quiet beyond its lease', async () => {
@@ -231,7 +236,7 @@ describe('poll stage', () => {
         _notifier: { attempt: 0, firstSeenAt, deadlineAt, lastDelaySeconds: 0 },
       });
       let text = forged;
-      let outcome: PollOutcome | undefined;
+      let outcome: MessageOutcome | undefined;
       for (let i = 0; i < 20 && outcome?.kind !== 'notified'; i++) {
         outcome = await run(w, text, `m${i}`, { insertionTime: new Date(w.clock.now) });
         if (outcome.kind === 'requeued') {
@@ -245,7 +250,7 @@ describe('poll stage', () => {
   }
 
   it('a wall clock stepping back an hour does not stall polls: budgets run on the monotonic clock', async () => {
-    const w = memoryWorld({ readBudget: new ReadBudget({ burst: 5, perSecond: 1 }) });
+    const w = memoryWorld({ readBudget: new TokenBuckets({ burst: 5, perSecond: 1 }) });
     let mono = 0;
     w.deps.monotonic = () => mono;
     const kinds: string[] = [];
@@ -461,7 +466,7 @@ describe('the running hook (targets with a live message)', () => {
     });
   };
   const outcomes = (w: MemoryWorld, name: string) =>
-    (w.posted.get(name) ?? []).map((p) => (p as { report: { outcome: string } }).report.outcome);
+    (w.posted.get(name) ?? []).map((p) => (p as { report: { outcome?: string } }).report.outcome ?? 'running');
 
   it('posts the running message at the first running poll only; the result goes to the same target after', async () => {
     const w = memoryWorld({}, ['app', 'hook']);

@@ -5,9 +5,9 @@ import { describe, it } from 'node:test';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ArmRead } from '../../src/core/armAnswer';
-import { ReadBudget } from '../../src/core/readBudget';
+import { TokenBuckets } from '../../src/core/tokenBucket';
 import { createRedactor } from '../../src/log';
-import { createPollHandler } from '../../src/pipeline/queueHandler';
+import { createQueueHandler } from '../../src/pipeline/queueHandler';
 import { monitorQueues } from '../../src/pipeline/queueMonitor';
 import type { Runtime } from '../../src/runtime';
 import { metricPoints, OnDemandMetricReader, type MetricPoint } from '../../src/telemetry/setup';
@@ -29,7 +29,7 @@ function instrumented(targets = ['slack', 'teams']) {
     deps: w.deps,
     redact: createRedactor(secrets),
   } as unknown as Runtime;
-  const handler = createPollHandler(() => rt);
+  const handler = createQueueHandler(() => rt);
   let n = 0;
   const run = (message: unknown) =>
     handler(message, {
@@ -119,7 +119,7 @@ describe('metrics', () => {
 
   it('count deferrals and poison moves by reason, and read-budget deferrals', async () => {
     const t = instrumented(['slack']);
-    t.w.deps.readBudget = new ReadBudget({ burst: 1, perSecond: 1 });
+    t.w.deps.readBudget = new TokenBuckets({ burst: 1, perSecond: 1 });
     await t.run(msg('a'));
     await t.run(msg('b')); // over the budget
     answer(t.w, { kind: 'finished', result: { provisioningState: 'Succeeded', exitCode: 0 } });

@@ -3,15 +3,12 @@
 // invalid_payload, no_text, msg_too_long and 413 refuse the payload; 401/403/404/410 (no_service,
 // channel_not_found, channel_is_archived, action_prohibited, invalid_token…) mean the target is wrong.
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
-import { parseHttpsUrl } from '../../settingRules';
+import { readWebhookUrl, webhookUrlOption, type WebhookSettings } from '../webhookUrl';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
-import type { Provider, SendResult, SettingsContext } from '../provider';
+import type { Provider, SendResult } from '../provider';
 
-export interface SlackWebhookSettings {
-  url: string;
-  urlSetting: string;
-}
+export type SlackWebhookSettings = WebhookSettings;
 
 const REFUSED = new Set([
   'invalid_blocks',
@@ -50,18 +47,13 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
   kind: 'slack',
   zeroConfig: { name: 'slack', settings: { URL: 'SLACK_WEBHOOK_URL', CLUSTERS: 'SLACK_CLUSTERS' } },
 
-  readSettings(ctx: SettingsContext): SlackWebhookSettings {
-    const url = ctx.get('URL');
-    if (!url) ctx.fail('URL', 'is required');
-    try {
-      parseHttpsUrl(ctx.nameOf('URL'), url, true);
-    } catch (err) {
-      ctx.fail('URL', (err as Error).message.replace(/^[^:]*: /, ''));
-    }
-    return { url, urlSetting: ctx.nameOf('URL') };
-  },
+  docs: 'docs/channels/slack.md',
+  options: webhookUrlOption(
+    'The Slack incoming webhook URL (https://hooks.slack.com/services/…).',
+    'https://hooks.slack.com/services/EXAMPLE',
+  ),
+  readSettings: readWebhookUrl,
   describe: (s) => `the URL in ${s.urlSetting}`,
-  secrets: (s) => [s.url],
   identity: (s) => s.url,
   validateMention(ctx, mention) {
     if (!/^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention))

@@ -9,7 +9,7 @@
 // (invalid_blocks, msg_too_long…) falls back to the minimal form. The token goes to SLACK_API_URL's origin
 // only: the upload URL Slack hands out is pre-signed and gets no Authorization header.
 import type { WebAPICallResult, WebClient } from '@slack/web-api';
-import { ConfigError, parseHttpsUrl } from '../../settingRules';
+import { ConfigError, parseHttpsUrl } from '../../settings/rules';
 import type { CommandReport } from '../../core/report';
 import { formatBytes } from '../../core/text';
 import { describeRequestError, mayHaveArrived } from '../http';
@@ -318,7 +318,23 @@ function fileName(report: CommandReport): string {
 
 export const slackApp: Provider<SlackAppSettings> = {
   kind: 'slack-app',
+  docs: 'docs/channels/slack-app.md',
+  options: {
+    CHANNEL: { doc: 'The channel id (C… or G…, in the channel details), not its name.', example: 'C0123456789' },
+    TOKEN: {
+      doc: "The app's bot token (xoxb-…): a Key Vault reference in Azure.",
+      secret: true,
+      example: 'xoxb-0000-example',
+    },
+  },
+  shared: {
+    SLACK_API_URL: {
+      doc: "Slack's Web API (a proxy, or a local stand-in on loopback).",
+      default: 'https://slack.com/api/',
+    },
+  },
   liveMessage: true,
+  threadAttachment: true,
   // Slack: about one message per second per channel, short bursts allowed.
   pace: { perSecond: 1, burst: 3 },
 
@@ -330,7 +346,7 @@ export const slackApp: Provider<SlackAppSettings> = {
     const token = ctx.get('TOKEN');
     if (!token) ctx.fail('TOKEN', "is required: the app's bot token (xoxb-…), as a Key Vault reference in Azure");
     if (!/^xoxb-[A-Za-z0-9-]{8,250}$/.test(token)) ctx.fail('TOKEN', 'must be a bot token (xoxb-…)');
-    const apiUrl = ctx.shared('SLACK_API_URL') ?? 'https://slack.com/api/';
+    const apiUrl = ctx.shared('SLACK_API_URL')!;
     const parsed = parseHttpsUrl('SLACK_API_URL', apiUrl, true);
     if (!parsed.pathname.endsWith('/'))
       throw new ConfigError('SLACK_API_URL', 'must end with "/" (https://slack.com/api/)');
@@ -343,13 +359,12 @@ export const slackApp: Provider<SlackAppSettings> = {
     };
   },
   describe: (s) => `the channel in ${s.channelSetting} and the token in ${s.tokenSetting}`,
-  secrets: (s) => [s.token],
   identity: (s) => [s.apiUrl, s.channel, s.token],
   validateMention: slackWebhook.validateMention!,
   maxSendMs: (timeoutMs) => 4 * timeoutMs + 1000,
 
   render(report: CommandReport, options: RenderOptions, form: Form): SlackAppPayload {
-    const final = report.outcome !== 'running';
+    const final = report.outcome !== undefined;
     const { payload, logsCut } = renderSlackMessage(report, options, form, final ? FULL_LOGS_NOTE : undefined);
     const withFile = final && logsCut && options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
     if (withFile && form === 'minimal') {

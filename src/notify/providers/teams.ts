@@ -7,11 +7,11 @@
 // other host) accept with 202 and run the flow later (200 when a flow answers itself); a legacy connector
 // (*.webhook.office.com, outlook.office.com) answers 200 with the body "1", and 200 with an error text
 // when the post failed. Anything else is a failure, its body (capped) in the reason.
-import { parseHttpsUrl } from '../../settingRules';
+import { readWebhookUrl, webhookUrlOption, type WebhookSettings } from '../webhookUrl';
 import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
 import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
-import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../provider';
+import type { Form, Provider, RenderOptions, SendResult } from '../provider';
 import {
   capLadder,
   contextEntries,
@@ -24,10 +24,7 @@ import {
   type FieldCaps,
 } from '../render';
 
-export interface TeamsSettings {
-  url: string;
-  urlSetting: string;
-}
+export type TeamsSettings = WebhookSettings;
 
 export const TEAMS_MAX_BYTES = 24 * 1024;
 
@@ -264,18 +261,13 @@ export const teams: Provider<TeamsSettings> = {
   kind: 'teams',
   zeroConfig: { name: 'teams', settings: { URL: 'TEAMS_WEBHOOK_URL', CLUSTERS: 'TEAMS_CLUSTERS' } },
 
-  readSettings(ctx: SettingsContext): TeamsSettings {
-    const url = ctx.get('URL');
-    if (!url) ctx.fail('URL', 'is required');
-    try {
-      parseHttpsUrl(ctx.nameOf('URL'), url, true);
-    } catch (err) {
-      ctx.fail('URL', (err as Error).message.replace(/^[^:]*: /, ''));
-    }
-    return { url, urlSetting: ctx.nameOf('URL') };
-  },
+  docs: 'docs/channels/teams.md',
+  options: webhookUrlOption(
+    'The Teams Workflows webhook URL ("When a Teams webhook request is received").',
+    'https://example.invalid/workflows',
+  ),
+  readSettings: readWebhookUrl,
   describe: (s) => `the URL in ${s.urlSetting}`,
-  secrets: (s) => [s.url],
   identity: (s) => s.url,
   validateMention(ctx, mention) {
     if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention))

@@ -71,7 +71,7 @@ function frame(report: CommandReport, options: RenderOptions, withReason: boolea
   if (fields.length > SLACK_LIMITS.fields) blocks.push({ type: 'section', fields: fields.slice(SLACK_LIMITS.fields) });
   // Our own words and validated names only: Slack parses this text, and shows it in notifications.
   const fallback = slackEscape(
-    `${title}${report.outcome === 'running' ? '' : ` on ${report.clusterName}`} (command ${report.commandId})`,
+    `${title}${report.outcome === undefined ? '' : ` on ${report.clusterName}`} (command ${report.commandId})`,
   );
   return { blocks, link, text: mention ? `${mention} ${fallback}` : fallback };
 }

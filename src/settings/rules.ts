@@ -1,5 +1,9 @@
 // Rules every setting reader shares (config.ts and the providers' own settings), kept apart from
 // config.ts so that providers can use them without importing the whole configuration.
+import * as z from 'zod/mini';
+import { cloudOf } from '../core/clouds';
+
+export type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
   constructor(
@@ -30,20 +34,9 @@ export function parseHttpsUrl(setting: string, value: string, allowLoopbackHttp:
   throw new ConfigError(setting, allowLoopbackHttp ? 'must be https (http only on loopback)' : 'must be https');
 }
 
-/** Each cloud's ARM host and its Storage suffix (private endpoints keep these names, through privatelink CNAMEs). */
-const STORAGE_SUFFIXES: Record<string, string> = {
-  'management.azure.com': 'core.windows.net',
-  'management.usgovcloudapi.net': 'core.usgovcloudapi.net',
-  'management.chinacloudapi.cn': 'core.chinacloudapi.cn',
-};
-
 /** The Storage suffix of the cloud ARM_ENDPOINT names, or undefined (a stand-in, a cloud we do not know). */
 export function storageSuffixFor(armEndpoint: string): string | undefined {
-  try {
-    return STORAGE_SUFFIXES[new URL(armEndpoint).hostname.toLowerCase()];
-  } catch {
-    return undefined;
-  }
+  return cloudOf(armEndpoint)?.storageSuffix;
 }
 
 export type StorageService = 'queue' | 'table' | 'blob';
@@ -74,4 +67,27 @@ export function parseStorageUrl(setting: string, value: string, service: Storage
   }
   if (url.search || url.hash) throw new ConfigError(setting, `must not carry a query or fragment (a SAS): ${shape}`);
   return url;
+}
+
+/** The trimmed value of a setting, or undefined when empty or unset. */
+export function optional(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+/** A setting through its schema, or the fallback when unset; an invalid value names the setting. */
+export function read<T>(env: Env, name: string, schema: z.ZodMiniType<T>, fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const parsed = schema.safeParse(raw.trim());
+  if (!parsed.success) throw new ConfigError(name, parsed.error.issues[0]?.message ?? 'invalid value');
+  return parsed.data;
+}
+
+export function numberIn(min: number, max: number, integer: boolean) {
+  const message = `must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`;
+  return z.pipe(
+    z.string().check(z.regex(integer ? /^\d+$/ : /^\d+(\.\d+)?$/, message)),
+    z.pipe(z.transform(Number), z.number().check(z.refine((n) => n >= min && n <= max, message))),
+  );
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_SUBSCRIPTIONS, ReadBudget } from '../../src/core/readBudget';
+import { MAX_KEYS, TokenBuckets } from '../../src/core/tokenBucket';
 
 describe('ARM read budget', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {
-    const b = new ReadBudget({ burst: 3, perSecond: 10 });
+    const b = new TokenBuckets({ burst: 3, perSecond: 10 });
     assert.deepEqual(
       [0, 0, 0].map(() => b.take('s', 0)),
       [0, 0, 0],
@@ -13,7 +13,7 @@ describe('ARM read budget', () => {
     assert.deepEqual(waits, [100, 200, 300, 400, 500]);
   });
   it('refills at the rate, up to the burst', () => {
-    const b = new ReadBudget({ burst: 2, perSecond: 4 });
+    const b = new TokenBuckets({ burst: 2, perSecond: 4 });
     b.take('s', 0);
     b.take('s', 0);
     assert.ok(b.take('s', 0) > 0);
@@ -22,13 +22,13 @@ describe('ARM read budget', () => {
     assert.ok(b.take('s', 10_000) > 0, 'never more than the burst');
   });
   it('keeps subscriptions apart', () => {
-    const b = new ReadBudget({ burst: 1, perSecond: 1 });
+    const b = new TokenBuckets({ burst: 1, perSecond: 1 });
     assert.equal(b.take('a', 0), 0);
     assert.equal(b.take('b', 0), 0);
     assert.ok(b.take('a', 0) > 0);
   });
   it('believes ARM when it says less is left', () => {
-    const b = new ReadBudget({ burst: 100, perSecond: 10 });
+    const b = new TokenBuckets({ burst: 100, perSecond: 10 });
     b.observe('s', 0, 0);
     assert.ok(b.take('s', 0) > 0);
     b.observe('s', undefined, 0);
@@ -36,7 +36,7 @@ describe('ARM read budget', () => {
     assert.equal(b.take('s', 1000), 0, 'a higher remaining does not add tokens');
   });
   it('keeps at most 10,000 subscriptions, least recently used out, and stays small for a million', () => {
-    const b = new ReadBudget({ burst: 2, perSecond: 1 });
+    const b = new TokenBuckets({ burst: 2, perSecond: 1 });
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const before = process.memoryUsage().heapUsed;
@@ -44,10 +44,10 @@ describe('ARM read budget', () => {
     gc?.();
     const grew = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
     console.log(`read budget: a million subscriptions, ${b.size} kept, heap grew ${grew.toFixed(1)} MB`);
-    assert.equal(b.size, MAX_SUBSCRIPTIONS);
+    assert.equal(b.size, MAX_KEYS);
     assert.ok(grew < 50, `heap grew ${grew.toFixed(1)} MB for a million subscriptions`);
     // A subscription in use stays; the oldest unused one went first.
-    const c = new ReadBudget({ burst: 1, perSecond: 0.001 }, 2);
+    const c = new TokenBuckets({ burst: 1, perSecond: 0.001 }, 2);
     c.take('a', 0);
     c.take('b', 0);
     c.take('a', 0);

@@ -1,0 +1,40 @@
+// The live-message hook of the poll stage: the first poll that sees the command running delivers the
+// running report to this message's targets whose provider keeps a live message, through the same
+// delivery path as the result (which later updates that message). Never fails the poll.
+import { runningReport } from '../core/report';
+import { deliverTarget } from '../notify/delivery';
+import { wants } from '../notify/provider';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
+import type { CommandContext } from './context';
+import { deliveryContext, reportSubject } from './deliver';
+
+/** True when nothing is left to do: each such target has its message, or cannot have one; false: try at the next poll. */
+export async function announceRunning(ctx: CommandContext, provisioningState: string): Promise<boolean> {
+  const { deps, log, label } = ctx;
+  const live = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, undefined));
+  if (live.length === 0) return false;
+  try {
+    const entries = await deps.ledger.load(ctx.key);
+    const since = new Date(ctx.firstSeenMs).toISOString();
+    const dctx = deliveryContext(ctx, false);
+    const settled = await Promise.all(
+      live.map(async (target) => {
+        const row = entries.targets.find((t) => t.name === target.name);
+        if (!row) return false;
+        const report = runningReport(reportSubject(ctx, row, 0), provisioningState, since);
+        const result = await deliverTarget(target, row, entries.serverNow, report, dctx);
+        if (result.status === 'posted') log.info(`${label}: target ${target.name}: running message posted`);
+        return result.status !== 'retry-later';
+      }),
+    );
+    return settled.every(Boolean);
+  } catch (err) {
+    if (err instanceof StoreRejectedError) {
+      log.error(`${label}: running message not posted: ${err.message}; the result will still be delivered`);
+      return true;
+    }
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    log.warn(`${label}: running message not posted: ${err.message}; trying again at the next poll`);
+    return false;
+  }
+}

@@ -1,0 +1,88 @@
+// What every stage of a queue message's journey shares: the adapters it runs on (so that the Functions
+// handler, the worker and the bench's simulations run exactly the same stages), the outcome of one
+// message, and the command a message is about once it has been accepted.
+import type { CommandResultReader } from '../arm/commandResults';
+import type { Bookkeeping, PollRequest } from '../core/message';
+import type { Outcome } from '../core/report';
+import type { PollSchedule } from '../core/schedule';
+import type { TokenBuckets } from '../core/tokenBucket';
+import type { Log } from '../log';
+import type { Cooldowns } from '../notify/cooldowns';
+import type { TargetResult } from '../notify/delivery';
+import type { Target } from '../notify/provider';
+import type { Ledger } from '../store/ledger';
+import type { ResultStore } from '../store/results';
+import { noTelemetry, type MessageSpan, type Telemetry } from '../telemetry/telemetry';
+
+export interface PipelineDeps {
+  schedule: PollSchedule;
+  timeoutMinutes: number;
+  delivery: { timeoutHours: number; maxDelaySeconds: number };
+  arm: CommandResultReader;
+  queue: {
+    send(text: string, delaySeconds: number): Promise<void>;
+    sendPoison(original: string, reason: string): Promise<void>;
+  };
+  targets: ReadonlyMap<string, Target>;
+  defaultTargets: readonly string[];
+  ledger: Ledger;
+  ledgerTimeoutMs: number;
+  results: ResultStore;
+  armEndpoint: string;
+  sendTimeoutMs: number;
+  cooldowns: Cooldowns;
+  /** Channel paces, one bucket per target. */
+  pacer: TokenBuckets;
+  /** Spreads ARM reads per subscription; absent: no client-side limit. */
+  readBudget?: TokenBuckets;
+  /** A token for an audience from the app's identity (providers that declare one). */
+  appToken?: (audience: string) => Promise<string>;
+  telemetry?: Telemetry;
+  now: () => number;
+  /** A clock that never jumps (budgets, leases measured by the holder). */
+  monotonic: () => number;
+  random: () => number;
+}
+
+export interface MessageMeta {
+  insertionTime?: Date;
+  id?: string;
+  /** The message's span: what this message was and became, as attributes and delivery events. */
+  span?: MessageSpan;
+}
+
+export type MessageOutcome =
+  | { kind: 'poisoned'; reason: string }
+  | { kind: 'requeued'; delaySeconds: number; attempt: number; state: string }
+  /** Another copy polls this command; this one's targets are recorded and it stops. */
+  | { kind: 'another-copy-polls'; reason: string }
+  | { kind: 'notified'; outcome: Outcome; results: TargetResult[] }
+  /** Delivery (or a store it needs) must wait: the message was re-enqueued for then. */
+  | { kind: 'deferred'; outcome?: Outcome; delaySeconds: number; results: TargetResult[]; reason: string };
+
+/** Thrown for work that must be retried by the host (the queue refused a re-enqueue). */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+}
+
+/** One accepted message: the command it is about, the targets it names, and the command's time window. */
+export interface CommandContext {
+  req: PollRequest;
+  raw: unknown;
+  meta: MessageMeta;
+  deps: PipelineDeps;
+  log: Log;
+  label: string;
+  clusterId: string;
+  key: string;
+  /** The targets this message names (resolved and in scope). */
+  targets: Target[];
+  book: Bookkeeping;
+  /** Clamped: never after now, the deadline never beyond firstSeen + POLL_TIMEOUT_MINUTES. */
+  firstSeenMs: number;
+  deadlineMs: number;
+}
+
+export function telemetryOf(deps: PipelineDeps): Telemetry {
+  return deps.telemetry ?? noTelemetry;
+}

@@ -1,0 +1,47 @@
+// One queue message, one decision: the stages of its journey, composed top to bottom.
+//
+//   accept   parse the message, route it to its targets, or poison it with the reason   (accept.ts)
+//   poll     one poll chain per command; ask ARM within the read budget; re-enqueue     (poll.ts)
+//            with a delay while the command runs, posting live messages the first time (announce.ts)
+//   store    a final answer is stored and the command marked final                     (store.ts)
+//   deliver  to every target any copy recorded, each at most once, until the deadline  (deliver.ts)
+//   requeue  re-enqueue with a delay, poison with a reason, wait out a store outage     (requeue.ts)
+//
+// The host's retries are left for what this code cannot decide: a queue that refuses the re-enqueue.
+import type { Log } from '../log';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
+import { accept } from './accept';
+import type { MessageMeta, MessageOutcome, PipelineDeps } from './context';
+import { deliver } from './deliver';
+import { joinChain, poll, pollFrom } from './poll';
+import { deferForStore, poison } from './requeue';
+
+export async function handleCommandMessage(
+  raw: unknown,
+  meta: MessageMeta,
+  deps: PipelineDeps,
+  log: Log,
+): Promise<MessageOutcome> {
+  const ctx = await accept(raw, meta, deps, log);
+  if ('kind' in ctx) return ctx;
+  const { book } = ctx;
+  try {
+    // The fast path of a live poll chain: one conditional write proves this message is the chain's newest.
+    if (book.stage !== 'deliver' && book.etag && book.gen !== undefined) {
+      const stepped = await poll(ctx, { etag: book.etag, gen: book.gen }, true);
+      if (stepped) return stepped;
+    }
+    const joined = await joinChain(ctx);
+    if ('kind' in joined) return joined;
+    if (joined.command.stage === 'final') return await deliver(ctx, joined.entries, joined.command);
+    return await pollFrom(ctx, joined.command);
+  } catch (err) {
+    if (err instanceof StoreRejectedError) {
+      // Not an outage: waiting changes nothing. The code goes with the reason (and the metrics say so).
+      const reason = `${err.message}: a request the store will never take (a bug; please report it with this line)`;
+      return poison(ctx, 'store-rejected', reason, ctx.label);
+    }
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    return deferForStore(ctx, err);
+  }
+}

@@ -1,0 +1,164 @@
+// The poll stage: one poll chain per command, and one read of ARM per step. Every step is a conditional
+// write of the command's ledger row, so a second copy of a message (enqueued twice, or a fork left by a
+// crash) finds the row moved on and stops, after recording its own targets. Over the ARM read budget, the
+// step is a deferral to a slot of its own instead of a read that would meet a 429.
+import type { ArmRead } from '../core/armAnswer';
+import { finalAnswer, timedOutAnswer } from '../core/report';
+import { budgetDelaySeconds, nextDelaySeconds, pollLeaseMs } from '../core/schedule';
+import { StoreUnavailableError } from '../store/entityStore';
+import type { CommandEntries, CommandState, TargetCopy } from '../store/ledger';
+import { armAnswerClass } from '../telemetry/telemetry';
+import { announceRunning } from './announce';
+import { telemetryOf, type CommandContext, type MessageOutcome } from './context';
+import { requeue } from './requeue';
+import { storeFinal } from './store';
+
+const ANOTHER_COPY: MessageOutcome = { kind: 'another-copy-polls', reason: 'another copy moved the poll chain on' };
+
+/**
+ * Records the command and this copy's targets, and decides who polls: the chain that owns the command
+ * (this copy, if it is the chain's newest, or if the chain went quiet), or nobody (the command is final).
+ */
+export async function joinChain(
+  ctx: CommandContext,
+): Promise<{ entries: CommandEntries; command: CommandState } | MessageOutcome> {
+  const { deps, req, meta, log, label, book } = ctx;
+  const copies: TargetCopy[] = ctx.targets.map((t) => ({
+    name: t.name,
+    ...(req.command !== undefined ? { command: req.command } : {}),
+    ...(req.context ? { context: req.context } : {}),
+  }));
+  const entries = await deps.ledger.register(
+    ctx.key,
+    {
+      clusterResourceId: ctx.clusterId,
+      commandId: req.commandId,
+      firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
+      deadlineAt: new Date(ctx.deadlineMs).toISOString(),
+      ...(meta.id ? { owner: meta.id } : {}),
+      pollLeaseMs: pollLeaseMs(deps.schedule.initialDelaySeconds),
+    },
+    copies,
+  );
+  if (entries.rejected) {
+    log.error(
+      `${label}: ${entries.rejected.message} (a bug: every stored field is bounded); its targets were recorded without this copy's command and context`,
+    );
+  }
+  const command = entries.command;
+  if (!command) throw new StoreUnavailableError('the command row vanished while it was registered');
+  if (entries.created) telemetryOf(deps).commandTracked();
+  // The ledger's row is the authority on the deadline (a message may only shorten it, never extend it).
+  ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(command.firstSeenAt) || ctx.firstSeenMs);
+  ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
+  if (command.stage === 'final') return { entries, command };
+  const mine =
+    entries.created ||
+    (meta.id !== undefined && command.owner === meta.id) ||
+    (book.etag !== undefined && command.etag === book.etag);
+  const leaseLeft = command.timestampMs + command.pollLeaseMs - entries.serverNow;
+  if (!mine && leaseLeft > 0) {
+    log.info(
+      `${label}: another copy polls this command (generation ${command.gen}); this copy's targets are recorded and it stops`,
+    );
+    return {
+      kind: 'another-copy-polls',
+      reason: `chain ${command.gen} is live for ${Math.ceil(leaseLeft / 1000)}s more`,
+    };
+  }
+  if (!mine)
+    log.warn(`${label}: the poll chain went quiet ${Math.round(-leaseLeft / 1000)}s ago; this copy takes over`);
+  return { entries, command };
+}
+
+/**
+ * A poll of ARM by the live chain. The chain's step is taken first, by a conditional write of the command
+ * row, so a stale copy stops before it reads ARM. With `fast` (the ETag came from the message), a failed
+ * write returns undefined and the caller looks at the ledger; otherwise the copy stops.
+ */
+export async function poll(
+  ctx: CommandContext,
+  command: Pick<CommandState, 'etag' | 'gen'>,
+  fast = false,
+): Promise<MessageOutcome | undefined> {
+  const { deps, req, log, label, book } = ctx;
+  const attempt = book.attempt + 1;
+
+  // Over our share of ARM's read budget: take a later slot instead of a 429.
+  const budgetWaitMs = deps.readBudget?.take(req.cluster.subscriptionId, deps.monotonic(), ctx.key) ?? 0;
+  const budgetDelay = budgetDelaySeconds(budgetWaitMs);
+  const stepped = await step(ctx, command, Math.max(budgetDelay, deps.schedule.maxDelaySeconds));
+  if (!stepped) return fast ? undefined : ANOTHER_COPY;
+  if (budgetDelay > 0) {
+    await requeue(ctx, { ...book, gen: stepped.gen, etag: stepped.etag, stage: 'poll' }, budgetDelay);
+    telemetryOf(deps).readBudgetDeferral();
+    telemetryOf(deps).deferral('read-budget');
+    log.info(`${label}: ARM read budget spent; poll ${attempt} in ${budgetDelay}s`);
+    return { kind: 'requeued', delaySeconds: budgetDelay, attempt: book.attempt, state: 'deferred (read budget)' };
+  }
+
+  const answer = await deps.arm.read(req.cluster, req.commandId);
+  deps.readBudget?.observe(req.cluster.subscriptionId, answer.remainingReads, deps.monotonic());
+  const answerClass = armAnswerClass(answer);
+  telemetryOf(deps).poll(answerClass);
+  ctx.meta.span?.set({ 'aks.attempt': attempt, 'aks.arm.answer': answerClass });
+  const now = deps.now();
+  const waitedSeconds = Math.max(0, (now - ctx.firstSeenMs) / 1000);
+  const final = finalAnswer(answer);
+  if (final) return storeFinal(ctx, final, waitedSeconds);
+  if (answer.kind === 'transient') log.warn(`${label}: poll ${attempt} failed: ${answer.detail}`);
+  if (now >= ctx.deadlineMs) return storeFinal(ctx, timedOutAnswer(answer), waitedSeconds);
+
+  // The first poll that sees the command running posts the live messages (targets that have one).
+  const announced =
+    book.announced || (answer.kind === 'running' && (await announceRunning(ctx, answer.provisioningState)));
+  const delaySeconds = nextDelaySeconds(deps.schedule, {
+    elapsedSeconds: waitedSeconds,
+    remainingSeconds: Math.max(1, (ctx.deadlineMs - now) / 1000),
+    throttled: answer.kind === 'transient' && answer.throttled,
+    random: deps.random(),
+    ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined
+      ? { retryAfterSeconds: answer.retryAfterSeconds }
+      : {}),
+    ...(book.lastDelaySeconds !== undefined ? { lastDelaySeconds: book.lastDelaySeconds } : {}),
+  });
+  const next = { ...book, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll' as const };
+  await requeue(
+    ctx,
+    { ...next, lastDelaySeconds: delaySeconds, round: 0, ...(announced ? { announced } : {}) },
+    delaySeconds,
+  );
+  log.info(`${label}: ${stateOf(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
+  return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
+}
+
+/** Polls from a ledger row this copy owns; a row that moved on meanwhile means another copy polls. */
+export async function pollFrom(
+  ctx: CommandContext,
+  command: Pick<CommandState, 'etag' | 'gen'>,
+): Promise<MessageOutcome> {
+  return (await poll(ctx, command)) ?? ANOTHER_COPY;
+}
+
+function stateOf(answer: ArmRead): string {
+  return answer.kind === 'running'
+    ? answer.provisioningState
+    : answer.kind === 'transient'
+      ? answer.detail
+      : answer.kind;
+}
+
+/** The chain's next step in the ledger: generation + 1, alive until the longest next poll plus a grace. */
+async function step(
+  ctx: CommandContext,
+  command: Pick<CommandState, 'etag' | 'gen'>,
+  delaySeconds: number,
+): Promise<{ gen: number; etag: string } | undefined> {
+  const gen = command.gen + 1;
+  const written = await ctx.deps.ledger.step(ctx.key, command.etag, {
+    gen,
+    ...(ctx.meta.id ? { owner: ctx.meta.id } : {}),
+    pollLeaseMs: pollLeaseMs(delaySeconds),
+  });
+  return written ? { gen, etag: written.etag } : undefined;
+}
