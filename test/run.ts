@@ -1,5 +1,5 @@
 // The test runner: makes the stand-ins' TLS certificate before any test process starts (Node reads
-// NODE_EXTRA_CA_CERTS only at start-up), then runs node's test runner over unit, infra, integration and
+// NODE_EXTRA_CA_CERTS only at start-up), then runs node's test runner over unit, docs, infra, integration and
 // fault tests — once on each runtime: Node 22 (the runtime Azure uses, pinned in the lockfile through
 // the npm package `node`, which npm scripts find first on PATH) and the machine's own Node, when it differs.
 // TEST_RUNTIMES=current runs only the first (a quicker loop while developing).
@@ -69,7 +69,7 @@ async function main(): Promise<number> {
   const files =
     only.length > 0
       ? only
-      : ['unit', 'infra', 'integration', 'faults'].flatMap((d) =>
+      : ['unit', 'docs', 'infra', 'integration', 'faults'].flatMap((d) =>
           readdirSync(join(root, 'test', d))
             .filter((f) => f.endsWith('.test.ts'))
             .sort()
