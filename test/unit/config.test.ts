@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, RANGES, SETTING_NAMES, loadConfig, scopeForArmEndpoint } from '../../src/config';
 import { readQueueHostSettings } from '../../src/hostSettings';
+import { PROVIDERS } from '../../src/notify/registry';
 
 const BASE = {
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
@@ -13,6 +15,43 @@ const fails = (env: Record<string, string>, setting: string, pattern: RegExp) =>
     () => loadConfig({ ...BASE, ...env }),
     (e: unknown) => e instanceof ConfigError && e.setting === setting && pattern.test(e.message),
   );
+
+/** The options every named target reads besides its kind's own (src/settings/targets.ts). */
+const COMMON_OPTIONS = ['KIND', 'ON', 'LOGS', 'MENTION', 'CLUSTERS'];
+
+/** The first cells of the rows of the first table under a "## " heading of docs/settings.md. */
+function settingsTable(heading: string): string[] {
+  const lines = readFileSync('docs/settings.md', 'utf8').split(/\r?\n/);
+  const start = lines.indexOf(`## ${heading}`);
+  assert.ok(start >= 0, `docs/settings.md has no heading "## ${heading}"`);
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((l) => l.startsWith('## '));
+  const section = end < 0 ? rest : rest.slice(0, end);
+  const first = section.findIndex((l) => l.startsWith('|'));
+  assert.ok(first >= 0, `docs/settings.md: no table under "## ${heading}"`);
+  const after = section.slice(first).findIndex((l) => !l.startsWith('|'));
+  const table = section.slice(first, after < 0 ? undefined : first + after);
+  // Skip the header and the |---| line; the first cell ends at the first | outside backticks.
+  return table.slice(2).map((row) => (/^\|\s*((?:`[^`]*`|[^|`])*?)\s*\|/.exec(row)?.[1] ?? row).trim());
+}
+
+/** The text of every TypeScript, Bicep and JSON file under these folders. */
+function codeText(dirs: string[]): string {
+  const read = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? e.name === 'node_modules' || e.name === 'obj'
+          ? []
+          : read(join(dir, e.name))
+        : /\.(ts|bicep|json)$/.test(e.name)
+          ? [readFileSync(join(dir, e.name), 'utf8')]
+          : [],
+    );
+  return dirs
+    .filter((d) => existsSync(d))
+    .flatMap(read)
+    .join('\n');
+}
 
 describe('settings', () => {
   it('have the documented defaults', () => {
@@ -29,7 +68,13 @@ describe('settings', () => {
     assert.deepEqual(c.defaultTargets, ['slack']);
   });
 
-  it('agree with host.json, local.settings.sample.json and the README', () => {
+  it('agree with host.json, local.settings.sample.json and docs/settings.md', () => {
+    // docs/settings.md, "## App settings": the first column of its table holds one backticked name a row.
+    // Every name in SETTING_NAMES is there, and so is a NOTIFY_TARGET_<NAME>_<OPTION> row for every option a
+    // named target reads (the common ones, and each provider's declared options). The table names nothing
+    // else but AzureWebJobsStorage__<property> forms (identity-based connections; the host reads some).
+    // "## Read by the CLI, the host and the tests" lists names that are not app settings: each must occur
+    // in the repository's code.
     const host = readQueueHostSettings();
     assert.equal(host.messageEncoding, 'none', 'the handler and our enqueue write plain JSON');
     // One source for the dequeue limit: host.json; no setting of ours competes with it.
@@ -37,10 +82,31 @@ describe('settings', () => {
     assert.ok(!readFileSync('local.settings.sample.json', 'utf8').includes('MAX_DEQUEUE_COUNT'));
     assert.ok(!readFileSync('infra/app/settings.json', 'utf8').includes('MAX_DEQUEUE_COUNT'));
     const sample = JSON.parse(readFileSync('local.settings.sample.json', 'utf8')) as { Values: Record<string, string> };
-    const readme = readFileSync('README.md', 'utf8');
-    for (const name of SETTING_NAMES) {
-      assert.ok(name in sample.Values, `local.settings.sample.json lacks ${name}`);
-      assert.ok(readme.includes(`\`${name}\``), `README does not document ${name}`);
+    for (const name of SETTING_NAMES) assert.ok(name in sample.Values, `local.settings.sample.json lacks ${name}`);
+
+    const rows = settingsTable('App settings');
+    const documented = rows.map((cell) => {
+      const name = /^`([^`]+)`$/.exec(cell)?.[1];
+      assert.ok(name, `docs/settings.md: the first column holds one backticked name a row, not "${cell}"`);
+      return name;
+    });
+    for (const name of SETTING_NAMES)
+      assert.ok(documented.includes(name), `docs/settings.md does not document ${name}`);
+    const options = new Set([...COMMON_OPTIONS, ...PROVIDERS.flatMap((p) => Object.keys(p.options))]);
+    for (const option of options) {
+      const row = `NOTIFY_TARGET_<NAME>_${option}`;
+      assert.ok(documented.includes(row), `docs/settings.md has no row for ${row}`);
+    }
+    for (const name of documented) {
+      if ((SETTING_NAMES as readonly string[]).includes(name) || /^AzureWebJobsStorage__[A-Za-z]+$/.test(name))
+        continue;
+      const option = /^NOTIFY_TARGET_<NAME>_([A-Z]+)$/.exec(name)?.[1];
+      assert.ok(option && options.has(option), `docs/settings.md documents ${name}, which the code does not know`);
+    }
+    const everywhere = codeText(['src', 'dev', 'test', 'bench', 'scripts', 'infra']);
+    for (const cell of settingsTable('Read by the CLI, the host and the tests')) {
+      for (const [, name] of cell.matchAll(/`([^`]+)`/g))
+        assert.ok(everywhere.includes(name!), `docs/settings.md lists ${name}, which nothing in the repository reads`);
     }
   });
 
