@@ -1,5 +1,5 @@
 // Bundles the deployable function app (dist/function/index.js) and the CLI (dist/cli.js) with esbuild.
-// One file loads far faster than hundreds of node_modules files on a cold start (see README, Performance).
+// One file loads far faster than hundreds of node_modules files on a cold start (see docs/performance.md).
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';

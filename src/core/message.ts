@@ -25,7 +25,7 @@ export interface SentNote {
 
 /**
  * What this app adds to a message it re-enqueues. A hint, never an authority: the ledger holds the
- * command's deadline and poll generation, and every value here is clamped before use (README, "Trust").
+ * command's deadline and poll generation, and every value here is clamped before use (docs/security.md, "Trust").
  * Read tolerantly, so that instances of another version (a rolling deploy) never poison each other's
  * messages: unknown fields are ignored and a malformed known field is dropped, not fatal.
  */

@@ -1,6 +1,6 @@
 // The app's own telemetry, on the OpenTelemetry API alone (no SDK here: the SDK and the Azure Monitor
 // exporter load lazily, in telemetry/setup.ts, only where they are configured). Names are a contract with
-// the alert rules in infra/ and the KQL in the README.
+// the alert rules in infra/ and the KQL in docs/operations.md.
 import { SpanKind, SpanStatusCode, type Attributes, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 
 export const METRICS = {

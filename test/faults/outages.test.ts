@@ -3,7 +3,7 @@
 // for good until it is fixed. Each must end with every command delivered once per target, none in the
 // poison queue and no manual step (but `redeliver` for the target that was broken).
 //
-// Durations are scaled down together with the settings they race (README, Reliability): outages of
+// Durations are scaled down together with the settings they race (docs/reliability.md): outages of
 // OUTAGE_SECONDS (default 60 s for Slack, two thirds of that for Table storage) against
 // DELIVERY_MAX_DELAY_SECONDS=10 and a poll interval of at most 3 s.
 import assert from 'node:assert/strict';

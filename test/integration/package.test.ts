@@ -146,7 +146,7 @@ describe('deployable package', () => {
       [props['aks.command_id'], props['aks.result'], props['messaging.message.id']],
       [id, 'exitCode', 'pkg-2'],
     );
-    // Each delivery is a trace record of the span (the README's lag percentiles query reads these).
+    // Each delivery is a trace record of the span (the lag percentiles query in docs/operations.md reads these).
     const deliveries = sent.filter(
       (e) => e.data?.baseType === 'MessageData' && e.data.baseData?.message === 'delivery',
     );
