@@ -1,5 +1,7 @@
 // aks-command-notifier: a Flex Consumption function app that waits for AKS run command results and posts
-// them to Slack/Teams. Everything authenticates with one user-assigned managed identity: no keys.
+// them to chat channels. Everything authenticates with one user-assigned managed identity: no keys.
+// The template knows no channel: which targets exist is the app's settings (extraAppSettings for the plain
+// ones, secretSettings for the credentials), so a new kind of target needs no edit here.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -21,21 +23,10 @@ param clusters array = []
 param producerPrincipalIds array = []
 
 @secure()
-@description('Slack incoming webhook URL (stored in Key Vault). Empty: no Slack target.')
-param slackWebhookUrl string = ''
+@description('Secret app settings: setting name → value (e.g. SLACK_WEBHOOK_URL, NOTIFY_TARGET_OPS_TOKEN). Each non-empty one is stored in Key Vault as the secret named by lowercasing it and turning _ into - (slack-webhook-url), and the app reads it through a Key Vault reference; empty ones are skipped, so azd can map variables that are not set.')
+param secretSettings object = {}
 
-@secure()
-@description('Teams Workflows webhook URL (stored in Key Vault). Empty: no Teams target.')
-param teamsWebhookUrl string = ''
-
-@secure()
-@description('Bot token (xoxb-…) of a Slack app (stored in Key Vault): the "slack-app" target, one live message per command. Empty: none.')
-param slackBotToken string = ''
-
-@description('Channel id (C…, from the channel details) the Slack app posts to; required with slackBotToken.')
-param slackChannelId string = ''
-
-@description('Settings passed to the app as they are (e.g. POLL_TIMEOUT_MINUTES, NOTIFY_TARGETS). Secrets belong in Key Vault.')
+@description('Settings passed to the app as they are: tuning (POLL_TIMEOUT_MINUTES) and the non-secret part of the targets (NOTIFY_TARGETS, NOTIFY_DEFAULT_TARGETS, NOTIFY_TARGET_<NAME>_KIND, _CHANNEL, SLACK_CLUSTERS). Secrets belong in secretSettings.')
 param extraAppSettings object = {}
 
 @minValue(1)
@@ -80,23 +71,14 @@ var names = {
 var identityKey = resourceId(subscription().subscriptionId, names.resourceGroup, 'Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
 var clusterRoleName = 'AKS command result reader (${environmentName})'
 var clusterRoleGuid = guid(subscription().id, clusterRoleName)
-// The defaults of src/config.ts; test/infra checks that they agree.
+// The code's defaults (src/settings/catalog.ts, channels' included); test/infra checks that they agree.
 var appDefaults = loadJsonContent('app/settings.json')
-var hasSlackApp = !empty(slackChannelId)
-// Plain booleans of whether each secret is given: a module's bool parameter is then passed a bool, not an
-// expression over a secure parameter (arm-ttk: parameter types consistent between parent and module).
-var hasSlackWebhook = !empty(slackWebhookUrl)
-var hasTeamsWebhook = !empty(teamsWebhookUrl)
+// A plain boolean of whether the alert webhook is given: a module's bool parameter is then passed a bool, not
+// an expression over a secure parameter (arm-ttk: parameter types consistent between parent and module).
 var hasAlertWebhook = !empty(alertWebhookUrl)
-// Targets: the zero-config webhooks, plus the Slack app as a named target; every one configured is a default.
-var targetSettings = hasSlackApp
-  ? {
-      NOTIFY_TARGETS: 'slack-app'
-      NOTIFY_TARGET_SLACK_APP_KIND: 'slack-app'
-      NOTIFY_TARGET_SLACK_APP_CHANNEL: slackChannelId
-      NOTIFY_DEFAULT_TARGETS: join(filter([hasSlackWebhook ? 'slack' : '', hasTeamsWebhook ? 'teams' : '', 'slack-app'], t => !empty(t)), ',')
-    }
-  : {}
+// The settings to store, by name only (no value): keyvault.bicep outputs their references, which must not
+// depend on a secure parameter. Empty values are skipped, so an unset azd variable makes no secret.
+var secretSettingNames = filter(objectKeys(secretSettings), k => !empty(secretSettings[k]))
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: names.resourceGroup
@@ -153,12 +135,8 @@ module keyVault 'app/keyvault.bicep' = {
     tags: tags
     principalId: identity.outputs.principalId
     principalKey: identityKey
-    slackWebhookUrl: slackWebhookUrl
-    teamsWebhookUrl: teamsWebhookUrl
-    slackBotToken: slackBotToken
-    hasSlack: hasSlackWebhook
-    hasTeams: hasTeamsWebhook
-    hasSlackApp: hasSlackApp
+    secretSettings: secretSettings
+    settingNames: secretSettingNames
     networkIsolation: networkIsolation
     workspaceId: monitoring.outputs.workspaceId
   }
@@ -206,7 +184,7 @@ module functionApp 'app/function.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.connectionString
-    settings: union(appDefaults, { ARM_ENDPOINT: environment().resourceManager }, targetSettings, extraAppSettings)
+    settings: union(appDefaults, { ARM_ENDPOINT: environment().resourceManager }, extraAppSettings)
     keyVaultReferences: keyVault.outputs.appSettings
     maximumInstanceCount: maximumInstanceCount
     networkIsolation: networkIsolation

@@ -12,7 +12,7 @@ param deploymentContainerName string
 param appInsightsConnectionString string
 @description('Plain (non-secret) settings the code reads, by their names in src/config.ts.')
 param settings object
-@description('Key Vault references for the webhook URLs and the Slack bot token, by setting name (keyvault.bicep).')
+@description('Key Vault references for the secret settings, by setting name (keyvault.bicep).')
 param keyVaultReferences object
 param maximumInstanceCount int
 @description('Subnet for VNet integration (empty: none). With it, the app reaches Storage and Key Vault through their private endpoints.')
@@ -60,7 +60,9 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: [for s in items(appSettings): { name: s.key, value: string(s.value) }]
+      // map() rather than a for-loop, whose count would wait for other modules' outputs: a preview that
+      // evaluates the template before deployment (bicep snapshot, as test/infra does) then lists each setting.
+      appSettings: map(items(appSettings), s => { name: s.key, value: string(s.value) })
     }
     functionAppConfig: {
       deployment: {

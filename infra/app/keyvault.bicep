@@ -1,5 +1,6 @@
-// Key Vault (RBAC) for the webhook URLs and the Slack bot token: they are credentials (anyone with one can
-// post to the channel).
+// Key Vault (RBAC) for the app's secret settings: webhook URLs, bot tokens, whatever a notification target
+// needs that is a credential (anyone with one can post to the channel). The settings come by name from
+// main.bicep's secretSettings, so this module knows no channel: a new kind of target needs no edit here.
 // The app reads them through Key Vault references with its identity (Key Vault Secrets User).
 param name string
 param location string
@@ -8,22 +9,36 @@ param principalId string
 @description('Known before deployment (the identity\'s resource id): names the role assignments, so What-If can predict them.')
 param principalKey string
 @secure()
-param slackWebhookUrl string
-@secure()
-param teamsWebhookUrl string
-@secure()
-param slackBotToken string
-@description('Whether each secret is given (plain booleans, so that no output depends on a secret).')
-param hasSlack bool
-param hasTeams bool
-param hasSlackApp bool
+@description('App setting name → secret value (main.bicep\'s secretSettings). Empty values are skipped: azd passes an unset variable as "".')
+param secretSettings object
+@description('The names of the non-empty entries of secretSettings (main.bicep), apart from the values: the names are no secret, and the references output below may then depend on them alone.')
+param settingNames array
 @description('No public network access: reachable only through its private endpoint (see network.bicep).')
 param networkIsolation bool
 @description('Log Analytics workspace for the vault\'s audit log (who read which secret).')
 param workspaceId string
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
-var secretNames = { slack: 'slack-webhook-url', teams: 'teams-webhook-url', slackApp: 'slack-bot-token' }
+
+// An app setting name (letters, digits, underscores: what App Service passes on as an environment variable)
+// maps to a Key Vault secret name (letters, digits, hyphens, 1-127) by lowercasing it and turning `_` into
+// `-`. SLACK_WEBHOOK_URL becomes slack-webhook-url, the name that secret had when infra named each channel,
+// so an existing vault keeps it. Every valid setting name makes a valid secret name, and two make the same
+// one only if they differ by case alone (`-` never occurs in a setting name), which Key Vault takes as one
+// secret. Either fails the deployment with the setting's name (never its value), rather than Key Vault
+// rejecting a name or one secret quietly replacing another.
+var settingCharacters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'
+var secretNames = [
+  for setting in settingNames: length(setting) >= 1 && length(setting) <= 127 && empty(filter(
+      range(0, length(setting)),
+      i => !contains(settingCharacters, substring(toUpper(setting), i, 1))
+    ))
+    ? replace(toLower(setting), '_', '-')
+    : fail('secretSettings: "${take(setting, 140)}" is not an app setting name (1-127 letters, digits and underscores)')
+]
+var checkedSecretNames = length(union(secretNames, [])) == length(secretNames)
+  ? secretNames
+  : fail('secretSettings: two names differ only by case (${join(settingNames, ', ')}), and Key Vault secret names ignore case')
 
 resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
   name: name
@@ -53,23 +68,13 @@ resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   }
 }
 
-resource slack 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasSlack) {
-  parent: vault
-  name: secretNames.slack
-  properties: { value: slackWebhookUrl, contentType: 'text/uri-list' }
-}
-
-resource teams 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasTeams) {
-  parent: vault
-  name: secretNames.teams
-  properties: { value: teamsWebhookUrl, contentType: 'text/uri-list' }
-}
-
-resource slackApp 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = if (hasSlackApp) {
-  parent: vault
-  name: secretNames.slackApp
-  properties: { value: slackBotToken, contentType: 'text/plain' }
-}
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = [
+  for (setting, i) in settingNames: {
+    parent: vault
+    name: checkedSecretNames[i]
+    properties: { value: secretSettings[setting] }
+  }
+]
 
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
@@ -86,8 +91,8 @@ output id string = vault.id
 // The app settings that read the secrets: Key Vault references by vault and secret name, without a version,
 // so a rotated secret is picked up (and no URI is built here: the app's cloud resolves the vault's host).
 var vaultReference = '@Microsoft.KeyVault(VaultName=${vault.name};SecretName='
-output appSettings object = union(
-  hasSlack ? { SLACK_WEBHOOK_URL: '${vaultReference}${secretNames.slack})' } : {},
-  hasTeams ? { TEAMS_WEBHOOK_URL: '${vaultReference}${secretNames.teams})' } : {},
-  hasSlackApp ? { NOTIFY_TARGET_SLACK_APP_TOKEN: '${vaultReference}${secretNames.slackApp})' } : {}
+output appSettings object = toObject(
+  range(0, length(settingNames)),
+  i => settingNames[i],
+  i => '${vaultReference}${checkedSecretNames[i]})'
 )

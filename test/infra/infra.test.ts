@@ -1,10 +1,14 @@
 // infra/ built and linted by the real Bicep CLI, then the compiled ARM JSON checked for what a security
 // review asks: no keys, shared key off, least privilege, secrets in Key Vault, Node >= 22, settings that
-// match what the code reads.
+// match what the code reads. What the template makes of given parameters (which secrets, which app
+// settings) is read from `bicep snapshot`, which evaluates it as ARM would before a deployment.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { DEFAULTS, SETTING_NAMES } from '../../src/config';
+// Every setting the code reads and every default it applies, channels' included: the lists the provider
+// registry builds, so that a new channel's settings are checked here without an edit.
+import { secretSettingNames, settingDefaults, settingNames } from '../../src/settings/catalog';
 import { METRICS } from '../../src/telemetry/telemetry';
 import { findBicep, runBicep, type BicepCli } from '../support/bicep';
 
@@ -31,6 +35,43 @@ function collect(template: Json, out: Resource[] = []): Resource[] {
   return out;
 }
 
+/** Settings the template sets from what it creates (identity, storage, the cloud): no deployment gives them. */
+const SET_BY_TEMPLATE = new Set(['AzureWebJobsStorage', 'AZURE_CLIENT_ID', 'ARM_ENDPOINT']);
+
+interface Predicted {
+  type: string;
+  name: string;
+  properties?: Json;
+  [key: string]: unknown;
+}
+interface Snapshot {
+  predictedResources: Predicted[];
+  outputs: Json;
+}
+
+/** A value as Bicep source, for a .bicepparam file. */
+function bicepLiteral(v: unknown): string {
+  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\$\{/g, '\\${')}'`;
+  if (Array.isArray(v)) return `[\n${v.map((x) => `  ${bicepLiteral(x)}`).join('\n')}\n]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v).map(
+      ([k, x]) => `  ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : bicepLiteral(k)}: ${bicepLiteral(x)}`,
+    );
+    return `{\n${entries.join('\n')}\n}`;
+  }
+  return String(v);
+}
+
+/** The parameters azd passes: infra/main.parameters.json with ${VAR} and ${VAR=default} substituted. */
+function azdParameters(env: Record<string, string>): Record<string, unknown> {
+  const text = readFileSync('infra/main.parameters.json', 'utf8').replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:=([^}]*))?\}/g,
+    (_, name: string, fallback?: string) => env[name] ?? fallback ?? '',
+  );
+  const file = JSON.parse(text) as { parameters: Record<string, { value: unknown }> };
+  return Object.fromEntries(Object.entries(file.parameters).map(([k, p]) => [k, p.value]));
+}
+
 const ROLE = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
@@ -41,11 +82,78 @@ const ROLE = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 };
 
+// Secret values no template text holds, so that finding one in a snapshot means the template carried it there.
+const SECRET_WEBHOOK = 'https://hooks.slack.com/services/T0INFRA/B0TEST/infra-test-webhook-secret';
+const SECRET_TOKEN = 'xoxb-infra-test-token-secret';
+
 describe('infra (Bicep)', () => {
   let cli: BicepCli | undefined;
   let templateText = '';
   let resources: Resource[] = [];
   const of = (type: string) => resources.filter((r) => r.type.toLowerCase() === type.toLowerCase());
+
+  // bicep snapshot leaves a secure parameter's value unknown, so it could not expand the loop over
+  // secretSettings. It is given the compiled template with every secure type made plain; nothing else
+  // differs, and that the real parameters are secure is checked on the compiled template itself. With the
+  // values visible, the snapshot shows where each one goes.
+  const snapshot = (parameters: Record<string, unknown>) => {
+    const relaxed = templateText.replace(
+      /"type": "secure(string|object)"/gi,
+      (_, t: string) => `"type": "${t.toLowerCase()}"`,
+    );
+    assert.notEqual(relaxed, templateText, 'the template has secure parameters');
+    mkdirSync(resolve('.tmp'), { recursive: true });
+    const dir = mkdtempSync(resolve('.tmp', 'infra-snapshot-'));
+    try {
+      writeFileSync(join(dir, 'main.json'), relaxed);
+      const lines = [
+        "using 'main.json'",
+        ...Object.entries(parameters).map(([k, v]) => `param ${k} = ${bicepLiteral(v)}`),
+      ];
+      writeFileSync(join(dir, 'main.bicepparam'), `${lines.join('\n')}\n`);
+      const run = runBicep(cli!, [
+        'snapshot',
+        join(dir, 'main.bicepparam'),
+        '--mode',
+        'overwrite',
+        '--subscription-id',
+        '11111111-1111-1111-1111-111111111111',
+        '--tenant-id',
+        '22222222-2222-2222-2222-222222222222',
+        '--location',
+        'westeurope',
+      ]);
+      const result =
+        run.status === 0 ? (JSON.parse(readFileSync(join(dir, 'main.snapshot.json'), 'utf8')) as Snapshot) : undefined;
+      return { ...run, result };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const expand = (parameters: Record<string, unknown>): Snapshot => {
+    const run = snapshot(parameters);
+    assert.equal(run.status, 0, run.stderr);
+    return run.result!;
+  };
+  const appSettingsOf = (s: Snapshot) => {
+    const sites = s.predictedResources.filter((r) => r.type === 'Microsoft.Web/sites');
+    assert.equal(sites.length, 1);
+    const list = (sites[0]!.properties!.siteConfig as { appSettings: unknown }).appSettings;
+    assert.ok(Array.isArray(list), `app settings a preview can list, not ${JSON.stringify(list)}`);
+    return new Map((list as { name: string; value: string }[]).map((x) => [x.name, x.value]));
+  };
+  const secretsOf = (s: Snapshot) => s.predictedResources.filter((r) => r.type === 'Microsoft.KeyVault/vaults/secrets');
+  const vaultNameOf = (s: Snapshot) => {
+    const vaults = s.predictedResources.filter((r) => r.type === 'Microsoft.KeyVault/vaults');
+    assert.equal(vaults.length, 1, 'one vault');
+    return vaults[0]!.name;
+  };
+  const azdEnv = { AZURE_ENV_NAME: 'infratest', AZURE_LOCATION: 'westeurope' };
+  // What azd passes with no secret variable set (each maps to ''), and with the webhook set and a named
+  // Slack app target added (its token beside the mapped variables, its plain settings in extraAppSettings):
+  // two secrets given, one empty.
+  let bare: Snapshot;
+  let given: Snapshot;
 
   before(() => {
     const found = findBicep();
@@ -61,6 +169,17 @@ describe('infra (Bicep)', () => {
     assert.equal(build.status, 0, build.stderr);
     templateText = build.stdout;
     resources = collect(JSON.parse(templateText) as Json);
+    bare = expand(azdParameters(azdEnv));
+    const parameters = azdParameters({ ...azdEnv, SLACK_WEBHOOK_URL: SECRET_WEBHOOK });
+    given = expand({
+      ...parameters,
+      secretSettings: { ...(parameters.secretSettings as object), NOTIFY_TARGET_OPS_TOKEN: SECRET_TOKEN },
+      extraAppSettings: {
+        NOTIFY_TARGETS: 'ops',
+        NOTIFY_TARGET_OPS_KIND: 'slack-app',
+        NOTIFY_TARGET_OPS_CHANNEL: 'C0INFRA',
+      },
+    });
   });
 
   const test = (name: string, fn: () => void) =>
@@ -104,8 +223,8 @@ describe('infra (Bicep)', () => {
       "the deployment package, the stored results and the host's two containers",
     );
     const settings = JSON.parse(readFileSync('infra/app/settings.json', 'utf8')) as Record<string, string>;
-    assert.equal(settings.COMMAND_QUEUE_NAME, DEFAULTS.COMMAND_QUEUE_NAME);
-    assert.equal(settings.DELIVERY_TABLE_NAME, DEFAULTS.DELIVERY_TABLE_NAME);
+    assert.equal(settings.COMMAND_QUEUE_NAME, settingDefaults().COMMAND_QUEUE_NAME);
+    assert.equal(settings.DELIVERY_TABLE_NAME, settingDefaults().DELIVERY_TABLE_NAME);
   });
 
   test('runs on Flex Consumption, Node >= 22, deploying from blob with the identity', () => {
@@ -128,77 +247,155 @@ describe('infra (Bicep)', () => {
     assert.ok(policies.every((p) => p.properties!.allow === false));
   });
 
-  test("sets every setting the code reads, with the code's defaults, and identity-based storage", () => {
+  // A setting the code reads is one of three kinds, and the kind decides where it comes from:
+  //  - it has a default in the code: infra/app/settings.json holds the same default, so the
+  //    deployed app shows every tunable value and an operator changes it in place;
+  //  - the template makes it from what it creates (SET_BY_TEMPLATE: identity, storage, the cloud);
+  //  - otherwise it is per deployment (which targets exist, their URLs, tokens and scopes): the deployment
+  //    passes it through extraAppSettings or secretSettings, and the template never names one, so a new
+  //    channel needs no edit in infra/. A new setting with a default must therefore land in settings.json,
+  //    or this test fails saying so.
+  test("sets every setting the code reads that has a default or comes from the deployment's resources, and names no per-deployment one", () => {
     const [site] = of('Microsoft.Web/sites');
     const text = site!.templateText;
     const settings = JSON.parse(readFileSync('infra/app/settings.json', 'utf8')) as Record<string, string>;
+    const defaults = settingDefaults();
     for (const [name, value] of Object.entries(settings)) {
-      assert.ok(name in DEFAULTS, `${name} in infra/app/settings.json is not a setting of src/config.ts`);
-      assert.equal(
-        String(DEFAULTS[name as keyof typeof DEFAULTS]),
-        value,
-        `${name}: infra ${value}, code ${DEFAULTS[name as keyof typeof DEFAULTS]}`,
-      );
+      assert.ok(name in defaults, `${name} in infra/app/settings.json is no default of the code`);
+      assert.equal(defaults[name], value, `${name}: infra ${value}, code ${defaults[name]}`);
     }
-    const inTemplate = (name: string) =>
-      name in settings ||
-      text.includes(`'${name}'`) ||
-      text.includes(`"${name}"`) ||
-      templateText.includes(`'${name}'`);
-    const optional = new Set(['NOTIFY_TARGETS', 'NOTIFY_DEFAULT_TARGETS', 'SLACK_CLUSTERS', 'TEAMS_CLUSTERS']); // per deployment, through extraAppSettings
-    for (const name of SETTING_NAMES) {
+    const deployed = appSettingsOf(bare);
+    const perDeployment: string[] = [];
+    for (const name of settingNames()) {
       if (name === 'AzureWebJobsStorage') {
-        for (const part of [
-          '__credential',
-          '__clientId',
-          '__blobServiceUri',
-          '__queueServiceUri',
-          '__tableServiceUri',
-        ]) {
-          assert.ok(text.includes(`AzureWebJobsStorage${part}`), `AzureWebJobsStorage${part}`);
-        }
-      } else if (!optional.has(name)) {
-        assert.ok(inTemplate(name), `infra does not set ${name}`);
+        for (const part of ['__credential', '__clientId', '__blobServiceUri', '__queueServiceUri', '__tableServiceUri'])
+          assert.ok(deployed.has(`AzureWebJobsStorage${part}`), `AzureWebJobsStorage${part}`);
+      } else if (name in settings) {
+        assert.equal(deployed.get(name), settings[name], `${name} as in infra/app/settings.json`);
+      } else if (SET_BY_TEMPLATE.has(name)) {
+        assert.ok(deployed.has(name), `infra does not set ${name}`);
+      } else {
+        assert.ok(!(name in defaults), `${name} has a default in the code: put it in infra/app/settings.json`);
+        assert.ok(!deployed.has(name), `${name} is per deployment, yet infra sets it unasked`);
+        assert.ok(
+          !templateText.includes(`'${name}'`) && !templateText.includes(`"${name}"`),
+          `infra names ${name}: a deployment passes it through extraAppSettings or secretSettings`,
+        );
+        perDeployment.push(name);
       }
     }
+    for (const name of ['NOTIFY_TARGETS', 'NOTIFY_DEFAULT_TARGETS'])
+      assert.ok(perDeployment.includes(name), `${name} is per deployment`);
+    assert.doesNotMatch(templateText, /['"]NOTIFY_TARGET_/, "a named target is the deployment's, not infra's");
     assert.match(text, /APPLICATIONINSIGHTS_AUTHENTICATION_STRING.*Authorization=AAD/);
     assert.doesNotMatch(text, /FUNCTIONS_WORKER_RUNTIME/, 'Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME');
   });
 
-  test('surfaces webhook URLs and the Slack bot token only as Key Vault references', () => {
+  test('takes secrets as one secure object of app settings, with no parameter per channel', () => {
     const [site] = of('Microsoft.Web/sites');
-    const text = site!.templateText;
     assert.match(
-      text,
+      site!.templateText,
       /union\(parameters\('settings'\), parameters\('keyVaultReferences'\)/,
-      'the app settings take the references the vault module makes',
+      'the app settings take the references the vault module makes, over the plain ones',
     );
-    const [vaultModule] = of('Microsoft.KeyVault/vaults');
-    assert.match(vaultModule!.templateText, /@Microsoft\.KeyVault\(VaultName=\{0\};SecretName=/);
-    for (const [setting, secret] of [
-      ['SLACK_WEBHOOK_URL', 'slack'],
-      ['TEAMS_WEBHOOK_URL', 'teams'],
-      ['NOTIFY_TARGET_SLACK_APP_TOKEN', 'slackApp'],
-    ]) {
-      assert.match(
-        vaultModule!.templateText,
-        new RegExp(
-          `createObject\\('${setting}', format\\('\\{0\\}\\{1\\}\\)', variables\\('vaultReference'\\), variables\\('secretNames'\\)\\.${secret}\\)\\)`,
-        ),
-        setting,
-      );
-    }
-    assert.match(templateText, /'NOTIFY_TARGET_SLACK_APP_KIND', 'slack-app'/);
     const [vault] = of('Microsoft.KeyVault/vaults');
     assert.equal(vault!.properties!.enableRbacAuthorization, true);
+    assert.match(vault!.templateText, /@Microsoft\.KeyVault\(VaultName=\{0\};SecretName=/);
+    const vaultModule = JSON.parse(vault!.templateText) as { parameters: Record<string, { type: string }> };
+    assert.equal(vaultModule.parameters.secretSettings!.type.toLowerCase(), 'secureobject');
     const main = JSON.parse(templateText) as {
-      parameters: Record<string, { type: string }>;
+      parameters: Record<string, { type: string; defaultValue?: unknown }>;
       outputs: Record<string, unknown>;
     };
-    assert.equal(main.parameters.slackWebhookUrl!.type, 'securestring');
-    assert.equal(main.parameters.teamsWebhookUrl!.type, 'securestring');
-    assert.equal(main.parameters.slackBotToken!.type, 'securestring');
-    assert.doesNotMatch(JSON.stringify(main.outputs), /WebhookUrl|BotToken/);
+    assert.equal(main.parameters.secretSettings!.type.toLowerCase(), 'secureobject');
+    assert.deepEqual(main.parameters.secretSettings!.defaultValue, {});
+    assert.deepEqual(
+      Object.keys(main.parameters).filter((p) => /slack|teams|webhookUrl|token|channel/i.test(p)),
+      ['alertWebhookUrl'],
+      'no parameter per channel',
+    );
+    assert.doesNotMatch(JSON.stringify(main.outputs), /secretSettings/);
+    // azd: every parameter the file maps exists, and each secret setting comes from the variable of its name,
+    // empty when unset, so that an unset one makes no secret.
+    const file = JSON.parse(readFileSync('infra/main.parameters.json', 'utf8')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    for (const name of Object.keys(file.parameters)) assert.ok(name in main.parameters, `${name} is no parameter`);
+    const mapped = Object.entries(file.parameters.secretSettings!.value as Record<string, string>);
+    assert.ok(mapped.length > 0);
+    for (const [name, value] of mapped) {
+      assert.equal(value, `\${${name}=}`, name);
+      assert.ok(
+        secretSettingNames().includes(name) || /^NOTIFY_TARGET_[A-Z0-9_]+$/.test(name),
+        `${name} is no secret setting the code reads`,
+      );
+    }
+  });
+
+  test('stores each non-empty secret setting as a Key Vault secret, and the app reads exactly those through references', () => {
+    const vault = vaultNameOf(given);
+    const secrets = Object.fromEntries(
+      secretsOf(given).map((r) => [r.name, (r.properties as { value: string }).value]),
+    );
+    assert.deepEqual(secrets, {
+      [`${vault}/notify-target-ops-token`]: SECRET_TOKEN,
+      [`${vault}/slack-webhook-url`]: SECRET_WEBHOOK,
+    });
+    const deployed = appSettingsOf(given);
+    const references = Object.fromEntries([...deployed].filter(([, v]) => /@Microsoft\.KeyVault/i.test(v)));
+    assert.deepEqual(references, {
+      NOTIFY_TARGET_OPS_TOKEN: `@Microsoft.KeyVault(VaultName=${vault};SecretName=notify-target-ops-token)`,
+      SLACK_WEBHOOK_URL: `@Microsoft.KeyVault(VaultName=${vault};SecretName=slack-webhook-url)`,
+    });
+    assert.ok(!deployed.has('TEAMS_WEBHOOK_URL'), 'an empty secret setting makes no setting at all');
+    assert.equal(deployed.get('NOTIFY_TARGETS'), 'ops', 'extraAppSettings as they are');
+    assert.equal(deployed.get('NOTIFY_TARGET_OPS_KIND'), 'slack-app');
+    assert.equal(deployed.get('NOTIFY_TARGET_OPS_CHANNEL'), 'C0INFRA');
+  });
+
+  test('puts no secret value anywhere but in its own Key Vault secret: not in app settings, not in outputs', () => {
+    for (const secret of [SECRET_WEBHOOK, SECRET_TOKEN]) {
+      const holders = given.predictedResources.filter((r) => JSON.stringify(r).includes(secret));
+      assert.deepEqual(
+        holders.map((r) => r.type),
+        ['Microsoft.KeyVault/vaults/secrets'],
+        'only its secret holds it',
+      );
+      assert.ok(![...appSettingsOf(given).values()].some((v) => v.includes(secret)), 'not in an app setting');
+      assert.ok(!JSON.stringify(given.outputs).includes(secret), 'not in an output');
+    }
+  });
+
+  test('with every secret setting empty (azd with none set) makes no secret and no reference; the vault and the role stay', () => {
+    assert.deepEqual(secretsOf(bare), []);
+    assert.ok(![...appSettingsOf(bare).values()].some((v) => /@Microsoft\.KeyVault/i.test(v)));
+    vaultNameOf(bare);
+    const roles = bare.predictedResources.filter(
+      (r) =>
+        r.type === 'Microsoft.Authorization/roleAssignments' &&
+        String((r.properties as { roleDefinitionId?: string }).roleDefinitionId).endsWith(ROLE.keyVaultSecretsUser),
+    );
+    assert.equal(roles.length, 1, 'Key Vault Secrets User for the app');
+  });
+
+  test('fails the deployment, naming the setting and not its value, for a name that cannot be a secret name', () => {
+    const base = azdParameters(azdEnv);
+    for (const [secretSettings, message] of [
+      [{ 'NOTIFY-TARGET-OPS-TOKEN': SECRET_TOKEN }, /"NOTIFY-TARGET-OPS-TOKEN" is not an app setting name/],
+      [{ ['T'.repeat(128)]: SECRET_TOKEN }, /"T{128}" is not an app setting name/],
+      [{ OPS_TOKEN: SECRET_TOKEN, ops_token: SECRET_WEBHOOK }, /two names differ only by case/],
+    ] as const) {
+      const run = snapshot({ ...base, secretSettings });
+      assert.notEqual(run.status, 0, JSON.stringify(Object.keys(secretSettings)));
+      assert.match(run.stderr, message);
+      assert.ok(!run.stderr.includes(SECRET_TOKEN) && !run.stderr.includes(SECRET_WEBHOOK), 'no value in the error');
+    }
+    const longest = expand({ ...base, secretSettings: { ['T'.repeat(127)]: SECRET_TOKEN } });
+    assert.deepEqual(
+      secretsOf(longest).map((r) => r.name.split('/')[1]),
+      ['t'.repeat(127)],
+      '127 characters is a name',
+    );
   });
 
   test('grants the data-plane roles the app uses, each on its one container, queue or table', () => {
