@@ -34,10 +34,10 @@ param extraAppSettings object = {}
 @description('Most instances the function app scales out to.')
 param maximumInstanceCount int = 40
 
-@description('People or groups who run status, redrive and redeliver: the data roles those need (README, Operate).')
+@description('People or groups who run status, redrive and redeliver: the data roles those need (docs/operations.md).')
 param operatorPrincipalIds array = []
 
-@description('A VNet, private endpoints for Storage and Key Vault, public access off on Storage, Key Vault and the app; Application Insights and Log Analytics keep public (Entra-only) ingestion and query (README, Network isolation).')
+@description('A VNet, private endpoints for Storage and Key Vault, public access off on Storage, Key Vault and the app; Application Insights and Log Analytics keep public (Entra-only) ingestion and query (docs/operations.md, Network isolation).')
 param networkIsolation bool = false
 
 @description('Email addresses the alerts notify.')
@@ -52,7 +52,7 @@ param alertWebhookUrl string = ''
 @description('Alert when the oldest command message has waited this long.')
 param backlogAlertMinutes int = 15
 
-@description('Storage log categories kept for the queue and table services. StorageRead is off by default: the host polls the queue every 2 s even when idle (README estimates the cost).')
+@description('Storage log categories kept for the queue and table services. StorageRead is off by default: the host polls the queue every 2 s even when idle (docs/operations.md estimates the cost).')
 param storageLogCategories array = ['StorageWrite', 'StorageDelete']
 
 var tags = { 'azd-env-name': environmentName, app: 'aks-command-notifier' }

@@ -216,7 +216,7 @@ export class QueueHostEmulator {
       /* not JSON: pass the text */
     }
     const context = new InvocationContext({
-      functionName: o.functionName ?? 'pollCommandResult',
+      functionName: o.functionName ?? 'trackCommand',
       invocationId: randomUUID(),
       triggerMetadata: {
         id: message.messageId,

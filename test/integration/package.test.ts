@@ -86,10 +86,10 @@ describe('deployable package', () => {
       result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the package' },
     });
     const script = `
-      const { pollCommandResult } = require('./dist/function/index.js');
+      const { trackCommand } = require('./dist/function/index.js');
       const log = () => {};
-      const context = { invocationId: 'x', functionName: 'pollCommandResult', triggerMetadata: { dequeueCount: 1, id: 'pkg-1' }, log, warn: log, error: (...a) => console.error(...a) };
-      pollCommandResult(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))}, context)
+      const context = { invocationId: 'x', functionName: 'trackCommand', triggerMetadata: { dequeueCount: 1, id: 'pkg-1' }, log, warn: log, error: (...a) => console.error(...a) };
+      trackCommand(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))}, context)
         .then((r) => { console.log(JSON.stringify(r)); })
         .catch((e) => { console.error(e); process.exit(1); });`;
     const r = await runIn(app, script, h.env);
@@ -106,10 +106,10 @@ describe('deployable package', () => {
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 3, logs: 'telemetry' } });
     const script = `
-      const { pollCommandResult } = require('./dist/function/index.js');
+      const { trackCommand } = require('./dist/function/index.js');
       const log = () => {};
-      const context = { invocationId: 'x', functionName: 'pollCommandResult', triggerMetadata: { dequeueCount: 1, id: 'pkg-2' }, log, warn: log, error: (...a) => console.error(...a) };
-      pollCommandResult(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl get pods' }))}, context)
+      const context = { invocationId: 'x', functionName: 'trackCommand', triggerMetadata: { dequeueCount: 1, id: 'pkg-2' }, log, warn: log, error: (...a) => console.error(...a) };
+      trackCommand(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: 'kubectl get pods' }))}, context)
         .then(async (r) => {
           console.log(JSON.stringify(r));
           await globalThis[Symbol.for('aks-command-notifier.telemetry')].shutdown();

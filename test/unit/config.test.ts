@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, RANGES, SETTING_NAMES, loadConfig, scopeForArmEndpoint } from '../../src/config';
+import { ConfigError, RANGES, loadConfig, scopeForArmEndpoint } from '../../src/config';
 import { readQueueHostSettings } from '../../src/hostSettings';
 import { PROVIDERS } from '../../src/notify/registry';
+import { settingNames } from '../../src/settings/catalog';
+
+const SETTING_NAMES = settingNames();
 
 const BASE = {
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
@@ -182,7 +185,7 @@ describe('settings', () => {
       channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL',
       tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN',
     });
-    assert.deepEqual(ops.provider.secrets(ops.settings), ['xoxb-1234-5678-abcdefghij']);
+    assert.deepEqual(ops.secrets, ['xoxb-1234-5678-abcdefghij']);
     assert.ok(!ops.provider.describe(ops.settings).includes('xoxb'), 'described by setting names, never by value');
     assert.equal(
       (

@@ -3,7 +3,7 @@
 // invalid_payload, no_text, msg_too_long and 413 refuse the payload; 401/403/404/410 (no_service,
 // channel_not_found, channel_is_archived, action_prohibited, invalid_token…) mean the target is wrong.
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
-import { readWebhookUrl, webhookUrlOption, type WebhookSettings } from '../webhookUrl';
+import { webhookChannel, type WebhookSettings } from '../webhookUrl';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
 import type { Provider, SendResult } from '../provider';
@@ -44,17 +44,11 @@ export function classifySlackAnswer(status: number, body: string, retryAfter?: n
 }
 
 export const slackWebhook: Provider<SlackWebhookSettings> = {
-  kind: 'slack',
-  zeroConfig: { name: 'slack', settings: { URL: 'SLACK_WEBHOOK_URL', CLUSTERS: 'SLACK_CLUSTERS' } },
-
-  docs: 'docs/channels/slack.md',
-  options: webhookUrlOption(
+  ...webhookChannel(
+    'slack',
     'The Slack incoming webhook URL (https://hooks.slack.com/services/…).',
     'https://hooks.slack.com/services/EXAMPLE',
   ),
-  readSettings: readWebhookUrl,
-  describe: (s) => `the URL in ${s.urlSetting}`,
-  identity: (s) => s.url,
   validateMention(ctx, mention) {
     if (!/^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention))
       ctx.fail('MENTION', 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>');

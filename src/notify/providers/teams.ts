@@ -7,7 +7,7 @@
 // other host) accept with 202 and run the flow later (200 when a flow answers itself); a legacy connector
 // (*.webhook.office.com, outlook.office.com) answers 200 with the body "1", and 200 with an error text
 // when the post failed. Anything else is a failure, its body (capped) in the reason.
-import { readWebhookUrl, webhookUrlOption, type WebhookSettings } from '../webhookUrl';
+import { webhookChannel, type WebhookSettings } from '../webhookUrl';
 import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
 import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
@@ -258,17 +258,11 @@ export function teamsAsText(body: unknown): string {
 }
 
 export const teams: Provider<TeamsSettings> = {
-  kind: 'teams',
-  zeroConfig: { name: 'teams', settings: { URL: 'TEAMS_WEBHOOK_URL', CLUSTERS: 'TEAMS_CLUSTERS' } },
-
-  docs: 'docs/channels/teams.md',
-  options: webhookUrlOption(
+  ...webhookChannel(
+    'teams',
     'The Teams Workflows webhook URL ("When a Teams webhook request is received").',
     'https://example.invalid/workflows',
   ),
-  readSettings: readWebhookUrl,
-  describe: (s) => `the URL in ${s.urlSetting}`,
-  identity: (s) => s.url,
   validateMention(ctx, mention) {
     if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention))
       ctx.fail('MENTION', 'must be "user@domain|Display Name"');
