@@ -70,7 +70,7 @@ async function main(): Promise<number> {
     only.length > 0
       ? only
       : ['unit', 'docs', 'infra', 'integration', 'faults'].flatMap((d) =>
-          readdirSync(join(root, 'test', d))
+          readdirSync(join(root, 'test', d), { recursive: true, encoding: 'utf8' })
             .filter((f) => f.endsWith('.test.ts'))
             .sort()
             .map((f) => join('test', d, f)),
