@@ -86,3 +86,14 @@ export const consoleLog: Log = {
   warn: (m) => console.warn(m),
   error: (m) => console.error(m),
 };
+
+/** An invocation's own log (the host's context.log/warn/error), redacted. */
+export function invocationLog(
+  context: { log(m: string): void; warn(m: string): void; error(m: string): void },
+  redact: (text: string) => string,
+): Log {
+  return redactingLog(
+    { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
+    redact,
+  );
+}

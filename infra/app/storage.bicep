@@ -19,7 +19,7 @@ param operatorPrincipalIds array
 param networkIsolation bool
 @description('Log Analytics workspace for the queue and table logs.')
 param workspaceId string
-@description('Storage log categories to keep for the queue and table services (StorageRead, StorageWrite, StorageDelete). README estimates their cost.')
+@description('Storage log categories to keep for the queue and table services (StorageRead, StorageWrite, StorageDelete). docs/operations.md estimates their cost.')
 param logCategories array
 
 var roles = {

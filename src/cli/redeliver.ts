@@ -2,7 +2,8 @@
 // stored result (ARM is not asked again). It resets the chosen targets in the ledger and enqueues a
 // message naming exactly them; the function delivers it as any other.
 import { clusterResourceId, parseClusterResourceId, checkCommandId, serializePollRequest } from '../core/message';
-import { commandKey, readiness } from '../store/ledger';
+import { readiness } from '../store/ledger';
+import { commandKey } from '../store/ledgerRows';
 import type { OperatorStores } from './operator';
 
 export interface RedeliverResult {
@@ -37,7 +38,7 @@ export async function redeliver(
       log(`target ${name}: not recorded for this command; it will be added`);
       continue;
     }
-    const state = readiness(row, entries.serverNow, now);
+    const state = readiness(row, entries.serverNow);
     if (state.kind === 'busy')
       throw new RedeliverError(
         `target ${name} is being delivered right now; try again in ${Math.ceil(state.waitMs / 1000)}s`,

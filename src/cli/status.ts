@@ -3,7 +3,7 @@
 // targets have notifications that did not arrive. A table for people, or --json for tools.
 import { parsePoisonEnvelope } from '../queue/storage';
 import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
-import { COMMAND_ROW, readCommand, readTarget, type CommandState } from '../store/ledger';
+import { COMMAND_ROW, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
 import type { StoredEntity } from '../store/entityStore';
 import { escapeForLog } from '../core/message';
 import type { OperatorStores } from './operator';

@@ -23,7 +23,8 @@ import {
 } from '../core/schedule';
 import type { TokenBuckets } from '../core/tokenBucket';
 import type { Log } from '../log';
-import { readiness, type Ledger, type TargetState } from '../store/ledger';
+import { readiness, type Ledger } from '../store/ledger';
+import { type TargetState } from '../store/ledgerRows';
 import type { Cooldowns } from './cooldowns';
 import { recordDelivery, recordFailure, recordRunning } from './deliveryRecords';
 import {
@@ -81,7 +82,7 @@ function readinessGate(
   ctx: DeliveryContext,
 ): TargetResult | { ready: true; inDoubt: boolean } {
   const name = target.name;
-  const state = readiness(row, serverNow, ctx.now());
+  const state = readiness(row, serverNow);
   if (state.kind === 'done') return { target: name, status: 'skipped', why: 'already-delivered' };
   if (state.kind === 'failed' && (running || !revivable(row, target, ctx.retryExpired))) {
     return { target: name, status: 'skipped', why: 'already-failed' };

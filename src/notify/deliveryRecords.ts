@@ -6,7 +6,8 @@ import type { SentNote } from '../core/message';
 import type { CommandReport } from '../core/report';
 import { cappedRetryAfterSeconds, decideAfterFailure, recordBudgetMs, retryDelaySeconds } from '../core/schedule';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
-import type { Ledger, TargetState } from '../store/ledger';
+import type { Ledger } from '../store/ledger';
+import type { TargetState } from '../store/ledgerRows';
 import type { DeliveryContext, TargetResult } from './delivery';
 import { fingerprint, type Form, type SendResult, type Target } from './provider';
 

@@ -5,7 +5,7 @@ import { clusterResourceId, MessageError, parsePollRequest, type PollRequest } f
 import { pollWindow } from '../core/schedule';
 import type { Log } from '../log';
 import type { Target } from '../notify/provider';
-import { commandKey } from '../store/ledger';
+import { commandKey } from '../store/ledgerRows';
 import type { PoisonReason } from '../telemetry/telemetry';
 import type { CommandContext, MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { poison } from './requeue';

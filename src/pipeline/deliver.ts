@@ -9,7 +9,7 @@ import type { Log } from '../log';
 import { deliverTarget, type DeliveryContext, type TargetResult } from '../notify/delivery';
 import { recordSentNote } from '../notify/deliveryRecords';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
-import type { CommandEntries, CommandState, TargetState } from '../store/ledger';
+import type { CommandEntries, CommandState, TargetState } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
 import { telemetryOf, type CommandContext, type MessageOutcome } from './context';
 import { pollFrom } from './poll';

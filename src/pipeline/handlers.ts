@@ -3,7 +3,7 @@
 // Telemetry's SDK is a third bundle (dist/function/telemetry.js), loaded here only when Application
 // Insights is configured.
 import type { InvocationContext } from '@azure/functions';
-import { redactingLog } from '../log';
+import { invocationLog } from '../log';
 import { getRuntime } from '../runtime';
 import { handleQueueMessage } from './queueHandler';
 import { monitorQueues } from './queueMonitor';
@@ -32,19 +32,13 @@ export async function trackCommand(message: unknown, context: InvocationContext)
 export async function cleanLedger(context: InvocationContext): Promise<void> {
   await ensureTelemetry();
   const rt = getRuntime();
-  const log = redactingLog(
-    { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
-    rt.redact,
-  );
+  const log = invocationLog(context, rt.redact);
   await sweepOld(rt.ledger.store, rt.deps.results, rt.config.retentionDays, Date.now(), log);
 }
 
 export async function monitorQueue(context: InvocationContext): Promise<void> {
   await ensureTelemetry();
   const rt = getRuntime();
-  const log = redactingLog(
-    { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
-    rt.redact,
-  );
+  const log = invocationLog(context, rt.redact);
   await monitorQueues(rt.queue, rt.deps.telemetry ?? noTelemetry, log);
 }

@@ -2,7 +2,7 @@
 // Shared by the Functions registration and the worker, which must run exactly the same code.
 import type { InvocationContext } from '@azure/functions';
 import { readQueueHostSettings } from '../hostSettings';
-import { redactingLog } from '../log';
+import { invocationLog } from '../log';
 import { getRuntime, type Runtime } from '../runtime';
 import { noTelemetry } from '../telemetry/telemetry';
 import type { MessageOutcome } from './context';
@@ -34,10 +34,7 @@ function hostMaxDequeueCount(): number {
 export function createQueueHandler(runtime: () => Runtime) {
   return async function handleQueueMessage(message: unknown, context: InvocationContext): Promise<MessageOutcome> {
     const rt = runtime();
-    const log = redactingLog(
-      { info: (m) => context.log(m), warn: (m) => context.warn(m), error: (m) => context.error(m) },
-      rt.redact,
-    );
+    const log = invocationLog(context, rt.redact);
     const meta = context.triggerMetadata ?? {};
     const dequeueCount = Number(meta.dequeueCount ?? 1) || 1;
     const insertionTime = toDate(meta.insertionTime);

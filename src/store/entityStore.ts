@@ -137,24 +137,31 @@ function clean(entity: NewEntity): TableEntity<Record<string, EntityValue>> {
   return { partitionKey: entity.partitionKey, rowKey: entity.rowKey, ...out };
 }
 
+/** A set-up step (create the table, the container) done once, and tried again by the next caller after a failure. */
+export function onceUntilFailure(step: () => Promise<unknown>): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () =>
+    (ready ??= step().then(
+      () => undefined,
+      (err: unknown) => {
+        ready = undefined;
+        throw err;
+      },
+    ));
+}
+
 /** Azure Table storage (or Azurite). Every call is bounded by `timeoutMs`, retries included. */
 export class TableEntityStore implements EntityStore {
-  private ready: Promise<void> | undefined;
-
   constructor(
     private readonly table: TableClient,
     private readonly timeoutMs = 5000,
   ) {}
 
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.table
-      .createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) })
-      .catch((err: unknown) => {
-        this.ready = undefined;
-        throw unavailable(err, 'create table');
-      });
-    return this.ready;
-  }
+  private readonly ensureTable = onceUntilFailure(() =>
+    this.table.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((err: unknown) => {
+      throw unavailable(err, 'create table');
+    }),
+  );
 
   private options(onDate?: (ms: number) => void) {
     return {
@@ -203,27 +210,20 @@ export class TableEntityStore implements EntityStore {
     }
   }
 
-  async replace(entity: NewEntity, etag: string): Promise<Written | undefined> {
-    await this.ensureTable();
-    let serverNow = Date.now();
-    try {
-      const res = await this.table.updateEntity(clean(entity), 'Replace', {
-        etag,
-        ...this.options((d) => (serverNow = d)),
-      });
-      return { etag: res.etag ?? '*', serverNow };
-    } catch (err) {
-      const status = statusOf(err);
-      if (status === 412 || status === 404) return undefined;
-      throw unavailable(err, 'write');
-    }
+  replace(entity: NewEntity, etag: string): Promise<Written | undefined> {
+    return this.update(entity, etag, 'Replace');
   }
 
-  async merge(entity: NewEntity, etag: string): Promise<Written | undefined> {
+  merge(entity: NewEntity, etag: string): Promise<Written | undefined> {
+    return this.update(entity, etag, 'Merge');
+  }
+
+  /** A conditional write: undefined when the row changed (412) or went (404) since `etag`. */
+  private async update(entity: NewEntity, etag: string, mode: 'Replace' | 'Merge'): Promise<Written | undefined> {
     await this.ensureTable();
     let serverNow = Date.now();
     try {
-      const res = await this.table.updateEntity(clean(entity), 'Merge', {
+      const res = await this.table.updateEntity(clean(entity), mode, {
         etag,
         ...this.options((d) => (serverNow = d)),
       });

@@ -5,293 +5,19 @@
 //     names it, with that copy's command text and context, and the target's delivery state.
 // Every write is conditional (insert-if-absent, or replace-if-unchanged by ETag), and every lease is
 // judged on the Table service's clock: a row's Timestamp plus the lease, against the Date of the answer
-// that read it. Rows are read tolerantly: fields this version does not know are kept on rewrite, and
-// rows written by 0.1 (no "v", a local-clock "until") are understood.
-import { createHash, randomUUID } from 'node:crypto';
+// that read it. Rows are read tolerantly: fields this version does not know are kept on rewrite.
+import { randomUUID } from 'node:crypto';
+import { StoreRejectedError, type EntityStore, type NewEntity } from './entityStore';
 import {
-  StoreRejectedError,
-  type EntityStore,
-  type EntityValue,
-  type NewEntity,
-  type StoredEntity,
-} from './entityStore';
-
-export const COMMAND_ROW = '_command';
-export const LEDGER_VERSION = 2;
-
-export function commandKey(clusterResourceId: string, commandId: string): string {
-  return createHash('sha256').update(`${clusterResourceId.toLowerCase()}|${commandId}`).digest('hex');
-}
-
-export interface CommandState {
-  etag: string;
-  timestampMs: number;
-  clusterResourceId: string;
-  commandId: string;
-  firstSeenAt: string;
-  deadlineAt: string;
-  stage: 'poll' | 'final';
-  /** Poll generation: every poll step of the live chain advances it. */
-  gen: number;
-  /** Queue message id of the message that made the last step (its retries may redo that step). */
-  owner?: string;
-  /** The chain is alive until the row's Timestamp plus this. */
-  pollLeaseMs: number;
-  finalAt?: string;
-  /** Targets not delivered by then are given up (delivery deadline). */
-  deliverBy?: string;
-  outcome?: string;
-  /** Fields of other versions, kept as they are. */
-  other: Record<string, EntityValue>;
-}
-
-export type TargetPhase = 'pending' | 'claimed' | 'delivered' | 'failed' | 'skipped';
-
-export interface TargetState {
-  etag: string;
-  timestampMs: number;
-  name: string;
-  state: TargetPhase;
-  /** The registering copy's command text and context (shown in this target's notification). */
-  command?: string;
-  context?: Record<string, string>;
-  /** Claimed: the holder's id, and how long its claim lasts from the row's Timestamp. */
-  claimId?: string;
-  claimLeaseMs?: number;
-  /** Pending: not before the row's Timestamp plus this (Retry-After, backoff). */
-  waitMs?: number;
-  attempts: number;
-  lastError?: string;
-  /** Failed: the target refused for good, or the delivery deadline passed. */
-  failure?: 'permanent' | 'expired';
-  form?: 'full' | 'minimal';
-  deliveredAt?: string;
-  lagMs?: number;
-  /** Hash of the target's configuration at the last attempt: a changed one is tried again. */
-  fingerprint?: string;
-  /** Provider-owned state (e.g. the Slack app's channel and message ts), as JSON. */
-  providerState?: string;
-  /**
-   * An attempt since this time (ledger clock, ms) may have posted without a record: its holder died, or
-   * its post got no answer. Cleared by the next success (providers that find their own posts look first).
-   */
-  unsureSince?: number;
-  /** 0.1 rows: claim end on the writer's clock. */
-  legacyUntil?: number;
-  other: Record<string, EntityValue>;
-}
-
-export interface CommandEntries {
-  command?: CommandState;
-  targets: TargetState[];
-  serverNow: number;
-}
-
-const COMMAND_FIELDS = [
-  'v',
-  'clusterResourceId',
-  'commandId',
-  'firstSeenAt',
-  'deadlineAt',
-  'stage',
-  'gen',
-  'owner',
-  'pollLeaseMs',
-  'finalAt',
-  'deliverBy',
-  'outcome',
-];
-const TARGET_FIELDS = [
-  'v',
-  'state',
-  'command',
-  'context',
-  'claimId',
-  'claimLeaseMs',
-  'waitMs',
-  'attempts',
-  'lastError',
-  'failure',
-  'form',
-  'deliveredAt',
-  'lagMs',
-  'fingerprint',
-  'providerState',
-  'unsureSince',
-  'until',
-  'detail',
-];
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v)
-    ? v
-    : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)
-      ? Number(v)
-      : undefined;
-
-function others(e: StoredEntity, known: string[]): Record<string, EntityValue> {
-  const out: Record<string, EntityValue> = {};
-  for (const [k, v] of Object.entries(e)) {
-    if (['partitionKey', 'rowKey', 'etag', 'timestampMs'].includes(k) || known.includes(k) || v === undefined) continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-function parseContext(text: string | undefined): Record<string, string> | undefined {
-  if (!text) return undefined;
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-export function readCommand(e: StoredEntity): CommandState {
-  return {
-    etag: e.etag,
-    timestampMs: e.timestampMs,
-    clusterResourceId: str(e.clusterResourceId) ?? '',
-    commandId: str(e.commandId) ?? '',
-    firstSeenAt: str(e.firstSeenAt) ?? new Date(e.timestampMs).toISOString(),
-    deadlineAt: str(e.deadlineAt) ?? new Date(e.timestampMs).toISOString(),
-    stage: e.stage === 'final' ? 'final' : 'poll',
-    gen: num(e.gen) ?? 0,
-    ...(str(e.owner) ? { owner: str(e.owner)! } : {}),
-    pollLeaseMs: num(e.pollLeaseMs) ?? 0,
-    ...(str(e.finalAt) ? { finalAt: str(e.finalAt)! } : {}),
-    ...(str(e.deliverBy) ? { deliverBy: str(e.deliverBy)! } : {}),
-    ...(str(e.outcome) ? { outcome: str(e.outcome)! } : {}),
-    other: others(e, COMMAND_FIELDS),
-  };
-}
-
-const PHASES: readonly TargetPhase[] = ['pending', 'claimed', 'delivered', 'failed', 'skipped'];
-
-export function readTarget(e: StoredEntity): TargetState {
-  const state = PHASES.includes(e.state as TargetPhase) ? (e.state as TargetPhase) : 'pending';
-  const legacy = num(e.v) === undefined;
-  const command = str(e.command);
-  const context = parseContext(str(e.context));
-  const lastError = str(e.lastError) ?? str(e.detail);
-  return {
-    etag: e.etag,
-    timestampMs: e.timestampMs,
-    name: e.rowKey,
-    state,
-    ...(command !== undefined ? { command } : {}),
-    ...(context ? { context } : {}),
-    ...(str(e.claimId) ? { claimId: str(e.claimId)! } : {}),
-    ...(num(e.claimLeaseMs) !== undefined ? { claimLeaseMs: num(e.claimLeaseMs)! } : {}),
-    ...(num(e.waitMs) !== undefined ? { waitMs: num(e.waitMs)! } : {}),
-    attempts: num(e.attempts) ?? 0,
-    ...(lastError ? { lastError } : {}),
-    ...(e.failure === 'permanent' || e.failure === 'expired'
-      ? { failure: e.failure }
-      : legacy && state === 'failed'
-        ? { failure: 'permanent' as const }
-        : {}),
-    ...(e.form === 'full' || e.form === 'minimal' ? { form: e.form } : {}),
-    ...(str(e.deliveredAt) ? { deliveredAt: str(e.deliveredAt)! } : {}),
-    ...(num(e.lagMs) !== undefined ? { lagMs: num(e.lagMs)! } : {}),
-    ...(str(e.fingerprint) ? { fingerprint: str(e.fingerprint)! } : {}),
-    ...(str(e.providerState) ? { providerState: str(e.providerState)! } : {}),
-    ...(num(e.unsureSince) !== undefined ? { unsureSince: num(e.unsureSince)! } : {}),
-    ...(legacy && num(e.until) !== undefined ? { legacyUntil: num(e.until)! } : {}),
-    other: others(e, TARGET_FIELDS),
-  };
-}
-
-function commandEntity(pk: string, c: Omit<CommandState, 'etag' | 'timestampMs'>): NewEntity {
-  return {
-    ...c.other,
-    partitionKey: pk,
-    rowKey: COMMAND_ROW,
-    v: LEDGER_VERSION,
-    clusterResourceId: c.clusterResourceId,
-    commandId: c.commandId,
-    firstSeenAt: c.firstSeenAt,
-    deadlineAt: c.deadlineAt,
-    stage: c.stage,
-    gen: c.gen,
-    owner: c.owner,
-    pollLeaseMs: Math.round(c.pollLeaseMs),
-    finalAt: c.finalAt,
-    deliverBy: c.deliverBy,
-    outcome: c.outcome,
-  };
-}
-
-/**
- * Table storage holds 32K UTF-16 characters a property and 1 MiB an entity, counted as stored: after JSON
- * escaping, which can grow a producer's text sixfold (a `"` becomes `\"`, a control character `\u0001`).
- * The stored copies are for display: what does not fit is cut with a visible marker, never refused.
- */
-const MAX_COMMAND_CHARS = 4000;
-const MAX_CONTEXT_VALUE_CHARS = 1000;
-export const MAX_CONTEXT_STORED_CHARS = 8000;
-export const TRIMMED = '… (trimmed)';
-
-/** The context as stored: at most MAX_CONTEXT_STORED_CHARS of JSON, the longest values cut first. */
-export function contextText(context: Record<string, string> | undefined): string | undefined {
-  if (!context || Object.keys(context).length === 0) return undefined;
-  const entries = Object.entries(context)
-    .slice(0, 20)
-    .map(([k, v]): [string, string] => [
-      k.slice(0, 64),
-      v.length > MAX_CONTEXT_VALUE_CHARS ? cut(v, MAX_CONTEXT_VALUE_CHARS) : v,
-    ]);
-  let text = JSON.stringify(Object.fromEntries(entries));
-  // Each round halves one value: ~11 rounds empty a value of 1,000, so this bound is never the one that stops.
-  for (let round = 0; text.length > MAX_CONTEXT_STORED_CHARS && round < 20 * 12; round++) {
-    // The value that takes the most room once escaped gives up half of itself.
-    let widest = 0;
-    for (let i = 1; i < entries.length; i++)
-      if (JSON.stringify(entries[i]![1]).length > JSON.stringify(entries[widest]![1]).length) widest = i;
-    const [key, value] = entries[widest]!;
-    const kept = value.endsWith(TRIMMED) ? value.slice(0, -TRIMMED.length) : value;
-    entries[widest] = [key, kept.length === 0 ? TRIMMED : cut(kept, Math.floor(kept.length / 2))];
-    text = JSON.stringify(Object.fromEntries(entries));
-  }
-  // Only keys too many and too long to fit could leave it over (the message contract rules that out).
-  return text.length <= MAX_CONTEXT_STORED_CHARS ? text : JSON.stringify({ context: TRIMMED });
-}
-
-/** The first `max` characters (never half a surrogate pair) and the marker. */
-function cut(text: string, max: number): string {
-  let end = Math.min(max, text.length);
-  if (end > 0 && /[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
-  return `${text.slice(0, end)}${TRIMMED}`;
-}
-
-function targetEntity(pk: string, t: Omit<TargetState, 'etag' | 'timestampMs'>): NewEntity {
-  return {
-    ...t.other,
-    partitionKey: pk,
-    rowKey: t.name,
-    v: LEDGER_VERSION,
-    state: t.state,
-    command: t.command?.slice(0, MAX_COMMAND_CHARS),
-    context: contextText(t.context),
-    claimId: t.state === 'claimed' ? t.claimId : undefined,
-    claimLeaseMs: t.state === 'claimed' && t.claimLeaseMs !== undefined ? Math.round(t.claimLeaseMs) : undefined,
-    waitMs: t.state === 'pending' && t.waitMs !== undefined ? Math.round(t.waitMs) : undefined,
-    attempts: t.attempts,
-    lastError: t.lastError?.slice(0, 1024),
-    failure: t.state === 'failed' ? t.failure : undefined,
-    form: t.form,
-    deliveredAt: t.deliveredAt,
-    lagMs: t.lagMs !== undefined ? Math.round(t.lagMs) : undefined,
-    fingerprint: t.fingerprint,
-    providerState: t.providerState,
-    unsureSince: t.state === 'pending' || t.state === 'claimed' ? t.unsureSince : undefined,
-  };
-}
+  COMMAND_ROW,
+  commandEntity,
+  readCommand,
+  readTarget,
+  targetEntity,
+  type CommandEntries,
+  type CommandState,
+  type TargetState,
+} from './ledgerRows';
 
 /** What a target row means now, on the server's clock. */
 export type TargetReadiness =
@@ -303,7 +29,7 @@ export type TargetReadiness =
   /** Free to claim; `inDoubt`: the last holder's claim ran out (it may have posted before it died). */
   | { kind: 'ready'; inDoubt: boolean };
 
-export function readiness(t: TargetState, serverNow: number, localNow: number): TargetReadiness {
+export function readiness(t: TargetState, serverNow: number): TargetReadiness {
   switch (t.state) {
     case 'delivered':
     case 'skipped':
@@ -311,10 +37,7 @@ export function readiness(t: TargetState, serverNow: number, localNow: number): 
     case 'failed':
       return { kind: 'failed' };
     case 'claimed': {
-      const left =
-        t.legacyUntil !== undefined && t.claimLeaseMs === undefined
-          ? t.legacyUntil - localNow
-          : t.timestampMs + (t.claimLeaseMs ?? 0) - serverNow;
+      const left = t.timestampMs + (t.claimLeaseMs ?? 0) - serverNow;
       return left > 0 ? { kind: 'busy', waitMs: left } : { kind: 'ready', inDoubt: true };
     }
     case 'pending': {
@@ -421,8 +144,6 @@ export class Ledger {
     next: Partial<Omit<TargetState, 'etag' | 'timestampMs' | 'name'>>,
   ): Promise<TargetState | undefined> {
     const merged: TargetState = { ...prev, ...next };
-    // A rewrite always leaves 0.1's local-clock claim behind.
-    delete merged.legacyUntil;
     const written = await this.store.replace(targetEntity(key, merged), prev.etag);
     return written ? { ...merged, etag: written.etag, timestampMs: written.serverNow } : undefined;
   }

@@ -5,7 +5,7 @@
 import { BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
 import type { FinalAnswer } from '../core/report';
-import { storeFailure, type StoreRejectedError, type StoreUnavailableError } from './entityStore';
+import { onceUntilFailure, storeFailure, type StoreRejectedError, type StoreUnavailableError } from './entityStore';
 
 export const RESULT_VERSION = 1;
 
@@ -53,8 +53,6 @@ function parseResult(text: string): StoredResult | undefined {
 }
 
 export class BlobResultStore implements ResultStore {
-  private ready: Promise<unknown> | undefined;
-
   constructor(
     private readonly container: ContainerClient,
     private readonly timeoutMs = 10_000,
@@ -76,15 +74,11 @@ export class BlobResultStore implements ResultStore {
     );
   }
 
-  private ensureContainer(): Promise<unknown> {
-    this.ready ??= this.container
-      .createIfNotExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) })
-      .catch((err: unknown) => {
-        this.ready = undefined;
-        throw unavailable(err, 'create container');
-      });
-    return this.ready;
-  }
+  private readonly ensureContainer = onceUntilFailure(() =>
+    this.container.createIfNotExists({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((err: unknown) => {
+      throw unavailable(err, 'create container');
+    }),
+  );
 
   private name(key: string): string {
     return `results/${key}.json`;

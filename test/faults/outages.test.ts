@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { commandKey, readTarget } from '../../src/store/ledger';
+import { commandKey, readTarget } from '../../src/store/ledgerRows';
 import { createRuntime } from '../../src/runtime';
 import { CLUSTER, CLUSTER_ID, commandId, setUpStack, stack, tearDownStack, unique, waitFor } from '../support/stack';
 import { startTcpProxy } from '../support/tcpProxy';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openOperatorStores } from '../../src/cli/operator';
 import { redeliver } from '../../src/cli/redeliver';
-import { commandKey, readTarget } from '../../src/store/ledger';
+import { commandKey, readTarget } from '../../src/store/ledgerRows';
 import {
   CLUSTER,
   CLUSTER_ID,

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { InvocationContext } from '@azure/functions';
 import { parsePoisonEnvelope } from '../../src/queue/storage';
 import { StoreRejectedError } from '../../src/store/entityStore';
-import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledger';
+import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledgerRows';
 import { createQueueHandler } from '../../src/pipeline/queueHandler';
 import {
   CLUSTER,

@@ -13,7 +13,7 @@ import { outcomeTitle, type CommandReport } from '../../src/core/report';
 import type { Provider, SendResult, SettingsContext } from '../../src/notify/provider';
 import { registerProvider } from '../../src/notify/registry';
 import { settingNames } from '../../src/settings/catalog';
-import { commandKey } from '../../src/store/ledger';
+import { commandKey } from '../../src/store/ledgerRows';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 const AUDIENCE = 'https://pager.example';

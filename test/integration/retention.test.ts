@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sweepOld } from '../../src/pipeline/retention';
-import { commandKey } from '../../src/store/ledger';
+import { commandKey } from '../../src/store/ledgerRows';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 before(setUpStack);

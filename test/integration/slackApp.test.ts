@@ -10,7 +10,7 @@ import { WebClient } from '@slack/web-api';
 import type { SlackBot, SlackMessage } from '../../dev/slackApiStandIn';
 import { METADATA_EVENT, slackApp } from '../../src/notify/providers/slackApp';
 import { sampleReport } from '../../src/notify/samples';
-import { commandKey, readTarget } from '../../src/store/ledger';
+import { commandKey, readTarget } from '../../src/store/ledgerRows';
 import {
   CLUSTER,
   CLUSTER_ID,

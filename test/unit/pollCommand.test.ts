@@ -6,7 +6,8 @@ import { TokenBuckets } from '../../src/core/tokenBucket';
 import { RetryableError, type MessageOutcome } from '../../src/pipeline/context';
 import { handleCommandMessage } from '../../src/pipeline/handleMessage';
 import { StoreRejectedError, StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
-import { COMMAND_ROW, commandKey, Ledger, readTarget } from '../../src/store/ledger';
+import { Ledger } from '../../src/store/ledger';
+import { COMMAND_ROW, commandKey, readTarget } from '../../src/store/ledgerRows';
 import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../support/memory';
 
 const KEY = commandKey(CLUSTER_ID, 'abc');
@@ -438,7 +439,7 @@ describe('rolling deploys', () => {
       _notifier: { v: 3, attempt: 4, gen: 'x', shiny: { new: true }, stage: 'later' },
     });
     assert.notEqual((await run(w, v3, 'new')).kind, 'poisoned');
-    // 0.1 ledger rows: slack delivered, teams claimed until a moment ago on the writer's clock.
+    // Rows of another version: slack delivered, teams claimed with a field this one does not know for its lease.
     const etagOf = async (rk: string) => (await rows(w)).find((e) => e.rowKey === rk)!.etag;
     await w.store.replace({ partitionKey: KEY, rowKey: 'slack', state: 'delivered' }, await etagOf('slack'));
     await w.store.replace(

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { commandResultUrl } from '../../src/core/armUrl';
 import { MessageError, parsePollRequest, serializePollRequest } from '../../src/core/message';
-import { contextText, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledger';
+import { contextText, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledgerRows';
 
 const ARM = 'https://management.azure.com';
 const RUNS = 3000;
