@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ArmRead } from '../../src/core/armAnswer';
-import { TokenBuckets } from '../../src/core/tokenBucket';
-import { createRedactor } from '../../src/log';
-import { createQueueHandler } from '../../src/pipeline/queueHandler';
-import { monitorQueues } from '../../src/pipeline/queueMonitor';
-import type { Runtime } from '../../src/runtime';
-import { metricPoints, OnDemandMetricReader, type MetricPoint } from '../../src/telemetry/setup';
-import { createTelemetry, METRICS } from '../../src/telemetry/telemetry';
-import { CLUSTER_ID, memoryWorld, type MemoryWorld } from '../support/memory';
+import type { ArmRead } from '../../../src/core/armAnswer';
+import { TokenBuckets } from '../../../src/core/tokenBucket';
+import { createRedactor } from '../../../src/log';
+import { createQueueHandler } from '../../../src/pipeline/queueHandler';
+import { monitorQueues } from '../../../src/pipeline/queueMonitor';
+import type { Runtime } from '../../../src/runtime';
+import { metricPoints, OnDemandMetricReader, type MetricPoint } from '../../../src/telemetry/setup';
+import { createTelemetry, METRICS } from '../../../src/telemetry/telemetry';
+import { CLUSTER_ID, memoryWorld, type MemoryWorld } from '../../support/memory';
 
 function instrumented(targets = ['slack', 'teams']) {
   const reader = new OnDemandMetricReader();

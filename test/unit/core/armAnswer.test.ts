@@ -1,9 +1,11 @@
+// How an answer of ARM to a commandResults read is classified (running, finished, not found, forbidden,
+// transient, rejected), and how its Retry-After is read.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyArmResponse, retryAfterSeconds } from '../../src/core/armAnswer';
-import { buildReport, finalAnswer } from '../../src/core/report';
-import type { ArmAnswer } from '../../src/core/armAnswer';
-import { parsePollRequest } from '../../src/core/message';
+import { classifyArmResponse, retryAfterSeconds } from '../../../src/core/armAnswer';
+import { buildReport, finalAnswer } from '../../../src/core/report';
+import type { ArmAnswer } from '../../../src/core/armAnswer';
+import { parsePollRequest } from '../../../src/core/message';
 
 const res = (status: number, body?: unknown, headers: Record<string, string> = {}) => ({
   status,

@@ -1,6 +1,7 @@
+// The ARM read budget: a token bucket per subscription, believing ARM's own count, bounded in memory.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_KEYS, TokenBuckets } from '../../src/core/tokenBucket';
+import { MAX_KEYS, TokenBuckets } from '../../../src/core/tokenBucket';
 
 describe('ARM read budget', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {

@@ -4,17 +4,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { OUTCOMES, type CommandReport, type Outcome } from '../../src/core/report';
-import { cleanText, clip } from '../../src/core/text';
-import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
-import { createRedactor, oneLine, secretForms } from '../../src/log';
-import { escapeForLog } from '../../src/core/message';
-import { slackApp, type SlackAppPayload } from '../../src/notify/providers/slackApp';
-import { classifyTeamsAnswer, renderTeams, TEAMS_MAX_BYTES, teamsEndpointKind } from '../../src/notify/providers/teams';
-import { MAX_URL_CHARS } from '../../src/notify/render';
-import { sampleReport, sampleRunningReport } from '../../src/notify/samples';
-import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
-import { cardProblems } from '../support/cards';
+import { OUTCOMES, type CommandReport, type Outcome } from '../../../src/core/report';
+import { cleanText, clip } from '../../../src/core/text';
+import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../../dev/webhookReceivers';
+import { createRedactor, oneLine, secretForms } from '../../../src/log';
+import { escapeForLog } from '../../../src/core/message';
+import { slackApp, type SlackAppPayload } from '../../../src/notify/providers/slackApp';
+import {
+  classifyTeamsAnswer,
+  renderTeams,
+  TEAMS_MAX_BYTES,
+  teamsEndpointKind,
+} from '../../../src/notify/providers/teams';
+import { MAX_URL_CHARS } from '../../../src/notify/render';
+import { sampleReport, sampleRunningReport } from '../../../src/notify/samples';
+import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../../src/notify/slack/blocks';
+import { cardProblems } from '../../support/cards';
 
 const ARM = 'https://management.azure.com';
 /** Every untrusted value carries this marker, so a test can tell where untrusted text went. */

@@ -1,7 +1,9 @@
+// The queue message contract: what parsePollRequest accepts and how it normalizes it, how a message
+// round-trips with its bookkeeping, and what it rejects, with a clear reason.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageError, parsePollRequest, serializePollRequest } from '../../src/core/message';
-import { commandResultUrl } from '../../src/core/armUrl';
+import { MessageError, parsePollRequest, serializePollRequest } from '../../../src/core/message';
+import { commandResultUrl } from '../../../src/core/armUrl';
 
 const SUB = '11111111-2222-3333-4444-555555555555';
 const ID = `/subscriptions/${SUB}/resourceGroups/rg-1/providers/Microsoft.ContainerService/managedClusters/aks-1`;

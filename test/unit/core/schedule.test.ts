@@ -1,3 +1,5 @@
+// The delays the app chooses: between polls, between retries of a start, between delivery rounds, and
+// while a store is down.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -13,8 +15,8 @@ import {
   START_RETRY_AFTER_CAP_SECONDS,
   startRetryDelaySeconds,
   storeRetryDelaySeconds,
-} from '../../src/core/schedule';
-import { nextRun } from '../../src/core/ncrontab';
+} from '../../../src/core/schedule';
+import { nextRun } from '../../../src/core/ncrontab';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
 const at = (elapsedSeconds: number, extra = {}) =>

@@ -1,14 +1,14 @@
 // Every outcome × log size against Slack's and Teams' limits, untrusted text kept inert, cards valid.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OUTCOMES, type CommandReport } from '../../src/core/report';
-import { tail } from '../../src/core/text';
-import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
-import { sampleReport } from '../../src/notify/samples';
-import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
-import { guardCodeFence } from '../../src/notify/slack/mrkdwn';
-import { renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams';
-import { cardProblems } from '../support/cards';
+import { OUTCOMES, type CommandReport } from '../../../../src/core/report';
+import { tail } from '../../../../src/core/text';
+import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../../../dev/webhookReceivers';
+import { sampleReport } from '../../../../src/notify/samples';
+import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../../../src/notify/slack/blocks';
+import { guardCodeFence } from '../../../../src/notify/slack/mrkdwn';
+import { renderTeams, TEAMS_MAX_BYTES } from '../../../../src/notify/providers/teams';
+import { cardProblems } from '../../../support/cards';
 
 const ARM = 'https://management.azure.com';
 const HOSTILE = [
@@ -214,7 +214,7 @@ describe('untrusted text helpers', () => {
 
 describe('preview', () => {
   it('prints the exact payload of every outcome for the example targets', async () => {
-    const { runPreview } = await import('../../src/cli/preview');
+    const { runPreview } = await import('../../../../src/cli/preview');
     for (const outcome of OUTCOMES) {
       let out = '';
       runPreview({ outcome, targets: ['teams'] }, { write: (s: string) => ((out += s), true) });

@@ -2,13 +2,13 @@
 // chain per command, delivery as its own stage, outages waited out, nothing posted twice without a crash.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TokenBuckets } from '../../src/core/tokenBucket';
-import { RetryableError, type MessageOutcome } from '../../src/pipeline/context';
-import { handleCommandMessage } from '../../src/pipeline/handleMessage';
-import { StoreRejectedError, StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
-import { Ledger } from '../../src/store/ledger';
-import { COMMAND_ROW, commandKey, readTarget } from '../../src/store/ledgerRows';
-import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../support/memory';
+import { TokenBuckets } from '../../../src/core/tokenBucket';
+import { RetryableError, type MessageOutcome } from '../../../src/pipeline/context';
+import { handleCommandMessage } from '../../../src/pipeline/handleMessage';
+import { StoreRejectedError, StoreUnavailableError, type EntityStore } from '../../../src/store/entityStore';
+import { Ledger } from '../../../src/store/ledger';
+import { COMMAND_ROW, commandKey, readTarget } from '../../../src/store/ledgerRows';
+import { CLUSTER_ID, MESSAGE, memoryWorld, quiet, type MemoryWorld } from '../../support/memory';
 
 const KEY = commandKey(CLUSTER_ID, 'abc');
 const finished = {
