@@ -9,6 +9,7 @@ import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../../../src/no
 import { guardCodeFence } from '../../../../src/notify/slack/mrkdwn';
 import { renderTeams, TEAMS_MAX_BYTES } from '../../../../src/notify/providers/teams';
 import { cardProblems } from '../../../support/cards';
+import { mrkdwnTexts } from '../../../support/rendering';
 
 const ARM = 'https://management.azure.com';
 const HOSTILE = [
@@ -135,6 +136,24 @@ describe('Slack messages', () => {
   it('leaves logs out when the target says so', () => {
     const p = renderSlack(sampleReport('exitCode', 'secret-ish output'), { armEndpoint: ARM, includeLogs: false });
     assert.ok(!JSON.stringify(p).includes('secret-ish output'));
+  });
+});
+
+describe('hostile text: regressions', () => {
+  const failed = (reason: string): CommandReport => ({ ...sampleReport('failed'), reason });
+
+  it("ARM's reason never reaches Slack's notification text, and is escaped wherever it is shown", () => {
+    const p = renderSlack(failed('<!channel> <https://evil.example/login|Re-run the pipeline>'), {
+      armEndpoint: ARM,
+      includeLogs: true,
+    });
+    assert.doesNotMatch(p.text, /<!channel>|evil/);
+    const mrkdwn = JSON.stringify(mrkdwnTexts(p));
+    assert.doesNotMatch(mrkdwn, /<!channel>|<https:\/\/evil/);
+    assert.match(mrkdwn, /&lt;!channel&gt;/, 'shown, as text');
+    // The header is plain_text, which Slack never parses: the reason is shown there as it is.
+    const header = p.blocks[0] as { text: { type: string; text: string } };
+    assert.deepEqual([header.text.type, header.text.text.includes('Re-run the pipeline')], ['plain_text', true]);
   });
 });
 

@@ -1,0 +1,100 @@
+// What the renderers' unit tests share: the marker every untrusted value carries, and the checks that a
+// Slack or Teams payload is within every limit of its channel, keeps untrusted text inert (no mention, channel
+// link or URL link from untrusted input in any mrkdwn field; in Teams, untrusted text only in TextRuns) and,
+// for Teams, is a valid Adaptive Card 1.4.
+import assert from 'node:assert/strict';
+import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
+import type { CommandReport } from '../../src/core/report';
+import { type renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams';
+import { MAX_URL_CHARS } from '../../src/notify/render';
+import { SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
+import { cardProblems } from './cards';
+
+/** Every untrusted value carries this marker, so a test can tell where untrusted text went. */
+export const MARK = 'QZX';
+
+export interface MrkdwnText {
+  text: string;
+  verbatim?: boolean;
+}
+
+/** Every mrkdwn text object of a Slack payload's blocks. */
+export function mrkdwnTexts(p: SlackPayload): MrkdwnText[] {
+  const out: MrkdwnText[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o.type === 'mrkdwn') out.push(o as unknown as MrkdwnText);
+    Object.values(o).forEach(visit);
+  };
+  visit(p.blocks);
+  return out;
+}
+
+export function checkSlack(report: CommandReport, p: SlackPayload, mention?: string): void {
+  assert.equal(slackPayloadProblem(p), undefined);
+  assert.ok(p.blocks.length <= SLACK_LIMITS.blocks);
+  assert.ok(JSON.stringify(p.blocks).length <= SLACK_LIMITS.blocksTotal, `blocks ${JSON.stringify(p.blocks).length}`);
+  assert.ok(p.text.length <= SLACK_LIMITS.text);
+  for (const b of p.blocks) {
+    const text = (b.text as { text?: string } | undefined)?.text;
+    if (b.type === 'header') assert.ok(text!.length <= SLACK_LIMITS.header);
+    if (b.type === 'section' && text) assert.ok(text.length <= SLACK_LIMITS.sectionText);
+    for (const f of (b.fields as { text: string }[] | undefined) ?? [])
+      assert.ok(f.text.length <= SLACK_LIMITS.fieldText);
+    if (b.type === 'context') assert.ok((b.elements as unknown[]).length <= SLACK_LIMITS.contextElements);
+    if (b.type === 'actions')
+      for (const e of b.elements as { url: string }[])
+        assert.ok(e.url.length <= MAX_URL_CHARS, `button URL of ${e.url.length}`);
+  }
+  const portal = `<https://portal.azure.com/#resource${report.clusterResourceId}/overview|${report.clusterName}>`;
+  for (const t of [...mrkdwnTexts(p), { text: p.text, verbatim: true }]) {
+    assert.equal(t.verbatim, true, 'every mrkdwn text object is verbatim');
+    const untrusted = t.text
+      .split(portal)
+      .join('')
+      .split(mention ?? '\u0000')
+      .join('');
+    assert.doesNotMatch(
+      untrusted,
+      /<[!@#]|<https?:/i,
+      `a mention or link from untrusted text: ${untrusted.slice(0, 200)}`,
+    );
+    assert.doesNotMatch(
+      t.text,
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u061c\ufeff]/,
+      'no controls, bidi or format characters',
+    );
+    assert.ok(t.text.isWellFormed(), 'no lone surrogates');
+  }
+  assert.ok(!p.text.includes(MARK), 'the notification text holds no untrusted text');
+}
+
+export function checkTeams(p: ReturnType<typeof renderTeams>): void {
+  const bytes = Buffer.byteLength(JSON.stringify(p), 'utf8');
+  assert.ok(bytes <= TEAMS_MAX_BYTES, `${bytes} bytes`);
+  assert.ok(bytes < TEAMS_MAX_REQUEST_BYTES);
+  const card = p.attachments[0].content;
+  assert.deepEqual(cardProblems(card), []);
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, unknown>;
+    if (o.type === 'TextBlock')
+      assert.ok(!String(o.text).includes(MARK), `untrusted text in a TextBlock: ${String(o.text).slice(0, 100)}`);
+    if (o.type === 'FactSet')
+      for (const f of o.facts as { title: string; value: string }[])
+        assert.ok(!`${f.title}${f.value}`.includes(MARK), 'untrusted text in a FactSet');
+    if (o.type === 'TextRun') {
+      assert.doesNotMatch(
+        String(o.text),
+        /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u061c\ufeff]/,
+      );
+      assert.ok(String(o.text).isWellFormed());
+    }
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(card);
+  for (const a of card.actions as { url: string }[]) assert.ok(a.url.length <= MAX_URL_CHARS);
+}

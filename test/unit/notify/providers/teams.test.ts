@@ -1,0 +1,61 @@
+// The Teams renderer and provider: cards within Teams' size limit whatever the logs, untrusted text only
+// in TextRuns, every card valid Adaptive Card 1.4, and the answers of Workflows and of legacy connectors
+// judged by the kind of endpoint.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  classifyTeamsAnswer,
+  renderTeams,
+  TEAMS_MAX_BYTES,
+  teamsEndpointKind,
+} from '../../../../src/notify/providers/teams';
+import { sampleReport } from '../../../../src/notify/samples';
+import { checkTeams } from '../../../support/rendering';
+
+const ARM = 'https://management.azure.com';
+
+describe('hostile text: regressions', () => {
+  it('20 context values of multi-byte text with lone surrogates: the Teams request stays under 24 KB', () => {
+    const context = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, '\ud800'.repeat(2048)]));
+    const p = renderTeams(
+      { ...sampleReport('exitCode', 'x\n'.repeat(30_000)), context },
+      { armEndpoint: ARM, includeLogs: true },
+    );
+    assert.ok(Buffer.byteLength(JSON.stringify(p), 'utf8') <= TEAMS_MAX_BYTES);
+    checkTeams(p);
+    assert.match(JSON.stringify(p), /trimmed to fit the channel's size limit: context/);
+  });
+});
+
+describe('Teams answers, judged by the kind of endpoint', () => {
+  it('tells Workflows from a legacy connector by host', () => {
+    assert.equal(teamsEndpointKind('https://prod-00.westeurope.logic.azure.com/workflows/x'), 'workflows');
+    assert.equal(teamsEndpointKind('https://default.environment.api.powerplatform.com/powerautomate/x'), 'workflows');
+    assert.equal(teamsEndpointKind('https://contoso.webhook.office.com/webhookb2/x'), 'connector');
+  });
+  it('Workflows: 202 (or 200 from a flow that answers itself) is taken', () => {
+    assert.deepEqual(classifyTeamsAnswer('workflows', 202, ''), { ok: true });
+    assert.deepEqual(classifyTeamsAnswer('workflows', 200, ''), { ok: true });
+    assert.equal((classifyTeamsAnswer('workflows', 204, '') as { failure: string }).failure, 'permanent');
+  });
+  it('a connector: 200 with "1" is taken; 200 with an error text is not', () => {
+    assert.deepEqual(classifyTeamsAnswer('connector', 200, '1'), { ok: true });
+    const tooBig = classifyTeamsAnswer(
+      'connector',
+      200,
+      'Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413',
+    );
+    assert.deepEqual([tooBig.ok, (tooBig as { failure: string }).failure], [false, 'refused']);
+    assert.equal(
+      (classifyTeamsAnswer('connector', 200, 'Microsoft Teams endpoint returned HTTP error 429') as { failure: string })
+        .failure,
+      'transient',
+    );
+    const other = classifyTeamsAnswer('connector', 200, 'Bad payload received by generic incoming webhook.') as {
+      failure: string;
+      detail: string;
+    };
+    assert.deepEqual([other.failure, /Bad payload received/.test(other.detail)], ['permanent', true]);
+    assert.equal((classifyTeamsAnswer('connector', 202, '') as { failure: string }).failure, 'permanent');
+  });
+});
