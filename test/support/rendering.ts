@@ -1,14 +1,52 @@
-// What the renderers' unit tests share: the marker every untrusted value carries, and the checks that a
+// What the renderers' unit tests share: reports with logs of every size and hostile text, the marker every
+// untrusted value carries, and the checks that a
 // Slack or Teams payload is within every limit of its channel, keeps untrusted text inert (no mention, channel
 // link or URL link from untrusted input in any mrkdwn field; in Teams, untrusted text only in TextRuns) and,
 // for Teams, is a valid Adaptive Card 1.4.
 import assert from 'node:assert/strict';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
-import type { CommandReport } from '../../src/core/report';
+import type { CommandReport, OUTCOMES } from '../../src/core/report';
 import { type renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams';
 import { MAX_URL_CHARS } from '../../src/notify/render';
 import { SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
+import { sampleReport } from '../../src/notify/samples';
 import { cardProblems } from './cards';
+
+/** Untrusted text that would mention, link, format or break a code block if it were not kept inert. */
+export const HOSTILE = [
+  '<!channel> <!here> <@U012AB3CD> <!subteam^S123>',
+  '<https://evil.example/login|Azure portal> [click here](https://evil.example) ![img](https://evil.example/x.png)',
+  '```',
+  '`````` code ```',
+  '*bold* _it_ ~strike~ # heading',
+  '&lt;already escaped&gt; & <b>',
+  '\u001b[31mred\u001b[0m \u202eevil\u202c',
+  'emoji 🚀 and 中文 and é',
+].join('\n');
+
+function lines(n: number, width = 80): string {
+  return Array.from({ length: n }, (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(width - 12)}`).join('\n');
+}
+
+/** Logs of every size a renderer must fit, the 512 kB ARM may return included. */
+export const LOGS: Record<string, string | undefined> = {
+  none: undefined,
+  empty: '',
+  'one line': 'namespace dummy created',
+  '3 kB': lines(40),
+  '100 kB': lines(1300),
+  '512 kB': lines(6600),
+  '512 kB hostile': `${`${HOSTILE}\n`.repeat(2400)}LAST LINE`,
+  '512 kB backticks': '`'.repeat(512 * 1024),
+  '512 kB one line of <': '<'.repeat(512 * 1024),
+  '512 kB multibyte': '🚀'.repeat(128 * 1024),
+};
+
+/** A sample report of that outcome carrying exactly these logs (or none). */
+export function reportWithLogs(outcome: (typeof OUTCOMES)[number], logs: string | undefined): CommandReport {
+  const { logs: _sample, ...rest } = sampleReport(outcome);
+  return logs === undefined ? rest : { ...rest, logs };
+}
 
 /** Every untrusted value carries this marker, so a test can tell where untrusted text went. */
 export const MARK = 'QZX';

@@ -1,8 +1,8 @@
 // Text as the app shows it: cleaned of escape sequences, controls, bidi and format characters and lone
-// surrogates, and clipped at a grapheme boundary.
+// surrogates, clipped at a grapheme boundary, and the tail of logs kept with a count of what was cut.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cleanText, clip } from '../../../src/core/text';
+import { cleanText, clip, tail } from '../../../src/core/text';
 
 describe('hostile text: regressions', () => {
   it('cleans escape sequences with their payloads, controls, bidi and format characters, and lone surrogates', () => {
@@ -14,5 +14,14 @@ describe('hostile text: regressions', () => {
     assert.equal(cleanText('👨‍👩‍👧'), '👨‍👩‍👧', 'emoji sequences keep their joiners');
     assert.equal(clip('👨‍👩‍👧👨‍👩‍👧', 10), '👨‍👩‍👧…', 'cut at a grapheme boundary');
     assert.equal(clip('ée\u0301e\u0301', 3), 'é…');
+  });
+});
+
+describe('untrusted text helpers', () => {
+  it('tails keep the end and count what was cut', () => {
+    const t = tail('a\nb\nc\nd\ne', 4);
+    assert.equal(t.text, 'd\ne');
+    assert.equal(t.omittedLines, 3);
+    assert.equal(t.omittedBytes, 6);
   });
 });

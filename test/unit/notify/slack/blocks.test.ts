@@ -1,50 +1,15 @@
-// Every outcome × log size against Slack's and Teams' limits, untrusted text kept inert, cards valid.
+// The Slack renderer (Block Kit): every outcome × log size within Block Kit's limits, the end of the logs kept
+// in exactly one code block, untrusted text kept inert, mentions only where configured.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OUTCOMES, type CommandReport } from '../../../../src/core/report';
 import { tail } from '../../../../src/core/text';
-import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../../../dev/webhookReceivers';
+import { slackPayloadProblem } from '../../../../dev/webhookReceivers';
 import { sampleReport } from '../../../../src/notify/samples';
 import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../../../src/notify/slack/blocks';
-import { guardCodeFence } from '../../../../src/notify/slack/mrkdwn';
-import { renderTeams, TEAMS_MAX_BYTES } from '../../../../src/notify/providers/teams';
-import { cardProblems } from '../../../support/cards';
-import { mrkdwnTexts } from '../../../support/rendering';
+import { HOSTILE, LOGS, mrkdwnTexts, reportWithLogs } from '../../../support/rendering';
 
 const ARM = 'https://management.azure.com';
-const HOSTILE = [
-  '<!channel> <!here> <@U012AB3CD> <!subteam^S123>',
-  '<https://evil.example/login|Azure portal> [click here](https://evil.example) ![img](https://evil.example/x.png)',
-  '```',
-  '`````` code ```',
-  '*bold* _it_ ~strike~ # heading',
-  '&lt;already escaped&gt; & <b>',
-  '\u001b[31mred\u001b[0m \u202eevil\u202c',
-  'emoji 🚀 and 中文 and é',
-].join('\n');
-
-function lines(n: number, width = 80): string {
-  return Array.from({ length: n }, (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(width - 12)}`).join('\n');
-}
-
-const LOGS: Record<string, string | undefined> = {
-  none: undefined,
-  empty: '',
-  'one line': 'namespace dummy created',
-  '3 kB': lines(40),
-  '100 kB': lines(1300),
-  '512 kB': lines(6600),
-  '512 kB hostile': `${`${HOSTILE}\n`.repeat(2400)}LAST LINE`,
-  '512 kB backticks': '`'.repeat(512 * 1024),
-  '512 kB one line of <': '<'.repeat(512 * 1024),
-  '512 kB multibyte': '🚀'.repeat(128 * 1024),
-};
-
-/** A sample report of that outcome carrying exactly these logs (or none). */
-function report(outcome: (typeof OUTCOMES)[number], logs: string | undefined): CommandReport {
-  const { logs: _sample, ...rest } = sampleReport(outcome);
-  return logs === undefined ? rest : { ...rest, logs };
-}
 
 function slackTexts(p: SlackPayload): string[] {
   const out: string[] = [];
@@ -62,7 +27,7 @@ describe('Slack messages', () => {
   for (const outcome of OUTCOMES) {
     for (const [size, logs] of Object.entries(LOGS)) {
       it(`${outcome} with ${size} logs stays within Block Kit limits`, () => {
-        const p = renderSlack(report(outcome, logs), {
+        const p = renderSlack(reportWithLogs(outcome, logs), {
           armEndpoint: ARM,
           includeLogs: true,
           mention: '<!subteam^S0OPS>',
@@ -154,92 +119,5 @@ describe('hostile text: regressions', () => {
     // The header is plain_text, which Slack never parses: the reason is shown there as it is.
     const header = p.blocks[0] as { text: { type: string; text: string } };
     assert.deepEqual([header.text.type, header.text.text.includes('Re-run the pipeline')], ['plain_text', true]);
-  });
-});
-
-describe('Teams cards', () => {
-  for (const outcome of OUTCOMES) {
-    for (const [size, logs] of Object.entries(LOGS)) {
-      it(`${outcome} with ${size} logs is a valid 1.4 card under the size limit`, () => {
-        const p = renderTeams(report(outcome, logs), {
-          armEndpoint: ARM,
-          includeLogs: true,
-          mention: 'oncall@contoso.com|On-call',
-        });
-        const bytes = Buffer.byteLength(JSON.stringify(p), 'utf8');
-        assert.ok(bytes <= TEAMS_MAX_BYTES, `${bytes} bytes`);
-        assert.ok(bytes < TEAMS_MAX_REQUEST_BYTES);
-        assert.equal(p.type, 'message');
-        assert.equal(p.attachments[0].contentType, 'application/vnd.microsoft.card.adaptive');
-        assert.deepEqual(cardProblems(p.attachments[0].content), []);
-        const json = JSON.stringify(p);
-        if (logs?.trim() && size !== '512 kB backticks')
-          assert.ok(json.includes(JSON.stringify(logs.slice(-8)).slice(1, -1)), 'the end of the logs is kept');
-        if (logs && logs.length > 20_000) assert.match(json, /… \d+ lines? \([\d.]+ kB\) omitted/);
-      });
-    }
-  }
-
-  it('puts untrusted text only in TextRuns, which Teams never renders as markdown', () => {
-    const report = {
-      ...sampleReport('failed', HOSTILE),
-      command: HOSTILE,
-      reason: HOSTILE,
-      context: { note: HOSTILE },
-    };
-    const card = renderTeams(report, { armEndpoint: ARM, includeLogs: true }).attachments[0].content;
-    assert.deepEqual(cardProblems(card), []);
-    const markdownTexts: string[] = [];
-    const walk = (node: unknown): void => {
-      if (Array.isArray(node)) return node.forEach(walk);
-      if (!node || typeof node !== 'object') return;
-      const o = node as Record<string, unknown>;
-      if (o.type === 'TextBlock') markdownTexts.push(String(o.text));
-      if (o.type === 'FactSet')
-        for (const f of o.facts as { title: string; value: string }[]) markdownTexts.push(f.title, f.value);
-      Object.values(o).forEach(walk);
-    };
-    walk(card);
-    for (const t of markdownTexts) assert.doesNotMatch(t, /evil|\[click|<!channel|`/, t);
-  });
-
-  it('mentions only where configured, and only on failures', () => {
-    const mention = 'oncall@contoso.com|On-call';
-    const failed = renderTeams(sampleReport('failed'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
-      .content;
-    assert.deepEqual((failed.msteams as { entities: unknown[] }).entities, [
-      { type: 'mention', text: '<at>On-call</at>', mentioned: { id: 'oncall@contoso.com', name: 'On-call' } },
-    ]);
-    const ok = renderTeams(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
-      .content;
-    assert.equal((ok.msteams as { entities?: unknown }).entities, undefined);
-    assert.ok(!JSON.stringify(ok).includes('<at>'));
-  });
-});
-
-describe('untrusted text helpers', () => {
-  it('guards code fences against every run of backticks', () => {
-    for (const s of ['`', '``', '```', 'a```b', '``````', 'x`']) {
-      assert.doesNotMatch('```' + guardCodeFence(s) + '```', /.```.*```|^````|````$/, s);
-    }
-  });
-  it('tails keep the end and count what was cut', () => {
-    const t = tail('a\nb\nc\nd\ne', 4);
-    assert.equal(t.text, 'd\ne');
-    assert.equal(t.omittedLines, 3);
-    assert.equal(t.omittedBytes, 6);
-  });
-});
-
-describe('preview', () => {
-  it('prints the exact payload of every outcome for the example targets', async () => {
-    const { runPreview } = await import('../../../../src/cli/preview');
-    for (const outcome of OUTCOMES) {
-      let out = '';
-      runPreview({ outcome, targets: ['teams'] }, { write: (s: string) => ((out += s), true) });
-      const json = JSON.parse(out.slice(out.indexOf('\n') + 1)) as { attachments: { content: unknown }[] };
-      assert.deepEqual(cardProblems(json.attachments[0]!.content), [], outcome);
-    }
-    assert.throws(() => runPreview({ outcome: 'maybe' }), /--outcome must be one of/);
   });
 });
