@@ -16,7 +16,6 @@ import {
   startRetryDelaySeconds,
   storeRetryDelaySeconds,
 } from '../../../src/core/schedule';
-import { nextRun } from '../../../src/core/ncrontab';
 
 const S = { initialDelaySeconds: 5, maxDelaySeconds: 60 };
 const at = (elapsedSeconds: number, extra = {}) =>
@@ -133,18 +132,5 @@ describe('delivery retries and deferrals', () => {
       [1, 6, 20].map((r) => at('deliver', r)),
       [2, 64, 900],
     );
-  });
-});
-
-describe('timer schedules', () => {
-  it('find the next run as the host would', () => {
-    const at = (schedule: string, iso: string) => new Date(nextRun(schedule, Date.parse(iso))).toISOString();
-    assert.equal(at('0 17 3 * * *', '2026-11-28T01:00:00Z'), '2026-11-28T03:17:00.000Z');
-    assert.equal(at('0 17 3 * * *', '2026-11-28T03:17:00Z'), '2026-11-29T03:17:00.000Z');
-    assert.equal(at('0 17 3 * * *', '2026-12-31T23:59:59Z'), '2027-01-01T03:17:00.000Z');
-    assert.equal(at('0 */5 * * * *', '2026-11-28T01:02:03Z'), '2026-11-28T01:05:00.000Z');
-    assert.equal(at('0 */5 * * * *', '2026-11-28T01:55:00Z'), '2026-11-28T02:00:00.000Z');
-    assert.throws(() => nextRun('*/5 * * * * *', 0), /only "sec min hour/);
-    assert.throws(() => nextRun('0 0 0 1 * *', 0), /only "sec min hour/);
   });
 });
