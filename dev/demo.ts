@@ -7,8 +7,8 @@ import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { startStandIns, type StandIns } from './standIns';
+import { providerFor } from '../src/notify/registry';
 import { slackAsText } from '../src/notify/slack/blocks';
-import { teamsAsText } from '../src/notify/providers/teams';
 import { CommandQueue, createQueueServiceClient } from '../src/queue/storage';
 import { buildMessage } from '../src/cli/enqueue';
 
@@ -170,7 +170,8 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
     }
     for (const r of s.receivers.received) {
       console.log(`\n──── ${r.kind === 'slack' ? 'Slack' : 'Teams'} #${r.channel} (${r.bytes} bytes) ────`);
-      console.log(r.kind === 'slack' ? slackAsText(r.body) : teamsAsText(r.body));
+      // Each channel's own text rendering: the provider that received it says what the channel would show.
+      console.log(providerFor(r.kind)!.asText(r.body));
     }
     for (const m of appMessages(s)) {
       const first = m.versions[0]!;

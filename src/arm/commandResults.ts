@@ -15,7 +15,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { classifyArmResponse, remainingReads, type ArmRead } from '../core/armAnswer';
 import { commandResultUrl } from '../core/armUrl';
-import type { ClusterRef } from '../core/message';
+import type { ClusterRef } from '../core/cluster';
 
 export interface CommandResultReader {
   read(cluster: ClusterRef, commandId: string): Promise<ArmRead>;

@@ -11,7 +11,7 @@
 import { createDefaultHttpClient, createPipelineRequest, isRestError } from '@azure/core-rest-pipeline';
 import { retryAfterSeconds } from '../core/armAnswer';
 import { commandIdFromLocation, managedClusterUrl, runCommandUrl } from '../core/armUrl';
-import type { ClusterRef } from '../core/message';
+import type { ClusterRef } from '../core/cluster';
 import { startRetryDelaySeconds } from '../core/schedule';
 import { createArmPipeline, headersOf, type ArmClientOptions } from './commandResults';
 

@@ -1,27 +1,12 @@
 #!/usr/bin/env node
 // aks-command-notifier: run, result, enqueue, worker, demo, preview, status, redrive, redeliver.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { ConfigError } from '../config';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { MessageError } from '../core/message';
 import { OUTCOMES } from '../core/report';
 import { buildMessage } from './enqueue';
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
-  return n;
-}
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number >= 0');
-  return n;
-}
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-function outputFormat(value: string): 'text' | 'json' {
-  if (value !== 'text' && value !== 'json') throw new InvalidArgumentError('must be text or json');
-  return value;
-}
+import { collect, nonNegativeInt, outputFormat, positiveInt, queueUrlOption } from './options';
 
 export function buildCli(): Command {
   const program = new Command('aks-command-notifier')
@@ -70,10 +55,7 @@ export function buildCli(): Command {
     .option('--wait', "follow the result here as well, and exit with the command's exit code")
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .option('--raw', 'print logs as ARM gave them (control and escape sequences included)')
-    .option(
-      '--queue-url <url>',
-      'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)',
-    )
+    .addOption(queueUrlOption())
     .action(
       async (opts: {
         cluster: string;
@@ -117,7 +99,7 @@ export function buildCli(): Command {
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .option('--raw', 'print logs as ARM gave them')
     .action(async (opts: { cluster: string; commandId: string; output: 'text' | 'json'; raw?: boolean }) => {
-      const { result } = await import('./run');
+      const { result } = await import('./result');
       process.exitCode = await result(
         { cluster: opts.cluster, commandId: opts.commandId, output: opts.output, ...(opts.raw ? { raw: true } : {}) },
         process.env,
@@ -141,10 +123,7 @@ export function buildCli(): Command {
     .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
     .option('--context <key=value>', 'extra context shown in the notification (repeatable)', collect)
     .option('--delay-seconds <n>', 'first poll after this many seconds', nonNegativeInt, 0)
-    .option(
-      '--queue-url <url>',
-      'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)',
-    )
+    .addOption(queueUrlOption())
     .action(
       async (opts: {
         cluster: string;

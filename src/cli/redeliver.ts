@@ -1,7 +1,8 @@
 // `aks-command-notifier redeliver`: sends a delivered or failed notification again, on purpose, from the
 // stored result (ARM is not asked again). It resets the chosen targets in the ledger and enqueues a
 // message naming exactly them; the function delivers it as any other.
-import { clusterResourceId, parseClusterResourceId, checkCommandId, serializePollRequest } from '../core/message';
+import { clusterResourceId } from '../core/cluster';
+import { parseClusterResourceId, checkCommandId, serializePollRequest } from '../core/message';
 import { readiness } from '../store/ledger';
 import { commandKey } from '../store/ledgerRows';
 import type { OperatorStores } from './operator';

@@ -2,7 +2,9 @@
 // Our own poison envelopes carry the original text; the host's poison messages are the original text.
 // A message older than the ledger's retention is refused (unless --force): its delivery records are gone,
 // so it would be announced again to targets that already had it.
-import { escapeForLog, parsePollRequest, readBookkeeping, serializePollRequest } from '../core/message';
+import { escapeForLog } from '../core/text';
+import { parsePollRequest, serializePollRequest } from '../core/message';
+import { readBookkeeping } from '../core/bookkeeping';
 import { parsePoisonEnvelope, type CommandQueue } from '../queue/storage';
 
 export interface RedriveResult {

@@ -8,7 +8,7 @@
 // errors, a refused start, or a start whose outcome is unknown: it may run, untracked), 130 when following
 // was interrupted (the notifier keeps tracking).
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { createCommandResultReader, type CommandResultReader } from '../arm/commandResults';
+import { createCommandResultReader } from '../arm/commandResults';
 import {
   AKS_SERVER_APP_ID,
   callerName,
@@ -16,27 +16,15 @@ import {
   RUN_COMMAND_ACTION,
   type ArmFailure,
 } from '../arm/runCommand';
-import { loadCallerSettings, type CallerSettings, type Env } from '../config';
-import { finalAnswer, formatDuration, REQUIRED_PERMISSION, timedOutAnswer, type FinalAnswer } from '../core/report';
-import { nextDelaySeconds } from '../core/schedule';
-import { cleanText } from '../core/text';
-import { parseClusterResourceId, type ClusterRef } from '../core/message';
+import { loadCallerSettings, type Env } from '../config';
+import { clusterResourceId } from '../core/cluster';
+import { REQUIRED_PERMISSION } from '../core/report';
+import { parseClusterResourceId } from '../core/message';
 import { attachFiles } from './attach';
 import { buildMessage } from './enqueue';
+import { follow, printResult, resultJson } from './follow';
+import { EXIT, RunError, type Io } from './io';
 import { openProducerQueue } from './producer';
-
-export const EXIT = { failed: 1, usage: 2, gaveUp: 124, interrupted: 130 } as const;
-
-/** Nothing was enqueued (an error before the start, or a start that was refused or is in doubt): exit code 2. */
-export class RunError extends Error {
-  override name = 'RunError';
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.usage,
-  ) {
-    super(message);
-  }
-}
 
 export interface RunInput {
   cluster: string;
@@ -49,16 +37,6 @@ export interface RunInput {
   raw?: boolean;
   queueUrl?: string;
 }
-
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-  /** Resolves when the user asks to stop following (Ctrl-C). */
-  interrupted?: Promise<void>;
-  sleep?(ms: number): Promise<void>;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const SOURCES: [RegExp, string][] = [
   [
@@ -114,96 +92,6 @@ function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 's
   return f.message;
 }
 
-/** Prints a final answer as `az aks command result` does; returns the exit code it means. */
-export function printResult(
-  answer: FinalAnswer,
-  cluster: ClusterRef,
-  commandId: string,
-  waitedSeconds: number,
-  io: Io,
-  raw = false,
-): number {
-  const text = (s: string) => (raw ? s : cleanText(s));
-  switch (answer.kind) {
-    case 'finished': {
-      const r = answer.result;
-      const state = r.provisioningState.toLowerCase();
-      if (state === 'succeeded') {
-        io.out(
-          `command started at ${r.startedAt ?? '?'}, finished at ${r.finishedAt ?? '?'} with exitcode=${r.exitCode ?? 0}`,
-        );
-        if (r.logs) io.out(text(r.logs).replace(/\n$/, ''));
-        const code = r.exitCode ?? 0;
-        return code < 0 || code > 255 ? 255 : code;
-      }
-      io.out(
-        `command ${state === 'canceled' || state === 'cancelled' ? 'was canceled' : 'failed'}${r.reason ? ` with reason: ${text(r.reason)}` : ''}`,
-      );
-      if (r.logs) io.out(text(r.logs).replace(/\n$/, ''));
-      return EXIT.failed;
-    }
-    case 'timedOut':
-      io.out(
-        `gave up waiting after ${formatDuration(waitedSeconds)}: ${answer.last}. Follow it with: aks-command-notifier result --cluster ${clusterResourceIdOf(cluster)} --command-id ${commandId}`,
-      );
-      return EXIT.gaveUp;
-    case 'notFound':
-      io.out(
-        `the command was not found (the id may be wrong, or its result expired)${answer.error?.message ? `: ${text(answer.error.message)}` : ''}`,
-      );
-      return EXIT.failed;
-    case 'forbidden':
-      io.out(`not allowed to read the result: your identity needs ${REQUIRED_PERMISSION}`);
-      return EXIT.failed;
-    case 'rejected':
-      io.out(`could not read the result: ${answer.detail}`);
-      return EXIT.failed;
-  }
-}
-
-function clusterResourceIdOf(c: ClusterRef): string {
-  return `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${c.resourceName}`;
-}
-
-/** Follows a command's result with the notifier's schedule until it is final or the deadline passes. */
-export async function follow(
-  reader: CommandResultReader,
-  settings: CallerSettings,
-  cluster: ClusterRef,
-  commandId: string,
-  io: Io,
-): Promise<{ answer: FinalAnswer; waitedSeconds: number } | 'interrupted'> {
-  const started = Date.now();
-  const deadline = started + settings.poll.timeoutMinutes * 60_000;
-  const nap = io.sleep ?? sleep;
-  let stop = false;
-  void io.interrupted?.then(() => (stop = true));
-  let lastDelay: number | undefined;
-  for (;;) {
-    const answer = await reader.read(cluster, commandId);
-    const waitedSeconds = (Date.now() - started) / 1000;
-    const final = finalAnswer(answer);
-    if (final) return { answer: final, waitedSeconds };
-    if (Date.now() >= deadline) return { answer: timedOutAnswer(answer), waitedSeconds };
-    const delay = nextDelaySeconds(settings.poll, {
-      elapsedSeconds: waitedSeconds,
-      remainingSeconds: Math.max(1, (deadline - Date.now()) / 1000),
-      throttled: answer.kind === 'transient' && answer.throttled,
-      random: Math.random(),
-      ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined
-        ? { retryAfterSeconds: answer.retryAfterSeconds }
-        : {}),
-      ...(lastDelay !== undefined ? { lastDelaySeconds: lastDelay } : {}),
-    });
-    lastDelay = delay;
-    io.err(
-      `${answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind} after ${formatDuration(waitedSeconds)}; next look in ${delay}s`,
-    );
-    await Promise.race([nap(delay * 1000), io.interrupted ?? new Promise(() => undefined)]);
-    if (stop) return 'interrupted';
-  }
-}
-
 export async function run(
   input: RunInput,
   env: Env,
@@ -213,7 +101,7 @@ export async function run(
   // Everything that can be checked is checked before anything is sent.
   const settings = loadCallerSettings(env);
   const cluster = parseClusterResourceId(input.cluster);
-  const clusterId = clusterResourceIdOf(cluster);
+  const clusterId = clusterResourceId(cluster);
   if (!input.command.trim()) throw new RunError('--command is empty');
   if ((input.context ?? []).some((pair) => /^requestedBy=/.test(pair))) {
     throw new RunError('--context requestedBy is set from your login (who ran the command) and cannot be given');
@@ -342,76 +230,6 @@ export async function run(
     return code;
   }
   return printResult(followed.answer, cluster, commandId, followed.waitedSeconds, io, input.raw);
-}
-
-function resultJson(answer: FinalAnswer, raw = false): Record<string, unknown> {
-  if (answer.kind !== 'finished')
-    return { outcome: answer.kind, ...(answer.kind === 'timedOut' ? { detail: answer.last } : {}) };
-  const r = answer.result;
-  return {
-    outcome: 'finished',
-    provisioningState: r.provisioningState,
-    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
-    ...(r.startedAt ? { startedAt: r.startedAt } : {}),
-    ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
-    ...(r.reason ? { reason: raw ? r.reason : cleanText(r.reason) } : {}),
-    ...(r.logs !== undefined ? { logs: raw ? r.logs : cleanText(r.logs) } : {}),
-  };
-}
-
-/** `result`: one read, printed like --wait's end. A command still running exits 75 ("try again later"). */
-export async function result(
-  input: { cluster: string; commandId: string; output?: 'text' | 'json'; raw?: boolean },
-  env: Env,
-  io: Io,
-  credentialFactory: () => TokenCredential = () => new DefaultAzureCredential(),
-): Promise<number> {
-  const settings = loadCallerSettings(env);
-  const cluster = parseClusterResourceId(input.cluster);
-  buildMessage({ cluster: input.cluster, commandId: input.commandId });
-  const reader = createCommandResultReader({
-    endpoint: settings.armEndpoint,
-    scope: settings.armScope,
-    apiVersion: settings.aksApiVersion,
-    credential: credentialFactory(),
-    timeoutMs: settings.armTimeoutMs,
-  });
-  const answer = await reader.read(cluster, input.commandId);
-  if (answer.kind === 'transient' && /token|credential/i.test(answer.detail)) throw new RunError(answer.detail);
-  const final = finalAnswer(answer);
-  if (!final) {
-    const state =
-      answer.kind === 'running' ? answer.provisioningState : answer.kind === 'transient' ? answer.detail : answer.kind;
-    if (input.output === 'json')
-      io.out(
-        JSON.stringify({
-          commandId: input.commandId,
-          clusterResourceId: clusterResourceIdOf(cluster),
-          result: { outcome: 'running', state },
-        }),
-      );
-    else io.out(`command ${input.commandId} is not finished: ${state}`);
-    return 75;
-  }
-  if (input.output === 'json') {
-    const code = printResult(
-      final,
-      cluster,
-      input.commandId,
-      0,
-      { out: () => undefined, err: () => undefined },
-      input.raw,
-    );
-    io.out(
-      JSON.stringify({
-        commandId: input.commandId,
-        clusterResourceId: clusterResourceIdOf(cluster),
-        result: { ...resultJson(final, input.raw), exitCodeOfCli: code },
-      }),
-    );
-    return code;
-  }
-  return printResult(final, cluster, input.commandId, 0, io, input.raw);
 }
 
 /** The command id in what `az aks command invoke --no-wait` printed (or its "failed to fetch" line). */

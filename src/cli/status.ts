@@ -5,7 +5,7 @@ import { parsePoisonEnvelope } from '../queue/storage';
 import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
 import { COMMAND_ROW, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
 import type { StoredEntity } from '../store/entityStore';
-import { escapeForLog } from '../core/message';
+import { escapeForLog } from '../core/text';
 import type { OperatorStores } from './operator';
 
 export interface PoisonEntry {

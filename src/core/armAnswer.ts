@@ -147,3 +147,12 @@ export function classifyArmResponse(res: RawArmResponse, nowMs: number): ArmAnsw
     ...withError,
   };
 }
+
+/** What a read that is not final says, for a log line: the state, or why the read failed. */
+export function describeRead(answer: ArmRead): string {
+  return answer.kind === 'running'
+    ? answer.provisioningState
+    : answer.kind === 'transient'
+      ? answer.detail
+      : answer.kind;
+}

@@ -1,7 +1,8 @@
 // The only place an ARM URL is made. Each segment is re-checked and encoded, then the result is
 // compared with its template, so neither a message nor a command line can steer a request (and the
 // bearer token with it) to another host or path.
-import { checkClusterRef, checkCommandId, type ClusterRef } from './message';
+import { checkClusterRef, checkCommandId } from './message';
+import { type ClusterRef } from './cluster';
 
 const CLUSTER_PATH =
   '/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/?#]+/providers/Microsoft\\.ContainerService/managedClusters/[^/?#]+';

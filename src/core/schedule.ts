@@ -1,6 +1,6 @@
 // Every retry and deferral decision, in one place: when to poll ARM again, when to try a target again,
 // how far a Retry-After is believed, when a message has waited long enough. Pure: callers pass the clock
-// and the randomness.
+// and the randomness. Leases and deadlines of a command's life are here too (below).
 //
 // Polls: interval = max(initial, 10% of the time already waited), capped at the max delay: short commands
 // are seen within seconds, long ones cost few reads, and the notification lag stays within
@@ -10,6 +10,7 @@
 // Deliveries (and a ledger or result store that is down): exponential backoff from 2 s, doubled per
 // round, jittered down, at most DELIVERY_MAX_DELAY_SECONDS (15 minutes by default) — the longest a
 // recovered channel waits to hear of a result — and a Retry-After is honoured up to that same cap.
+import type { ArmRead } from './armAnswer';
 
 export interface PollSchedule {
   initialDelaySeconds: number;
@@ -59,6 +60,24 @@ export function nextDelaySeconds(schedule: PollSchedule, input: DelayInput): num
   // Queue visibility is whole seconds: round, but never above the unjittered delay (the lag bound);
   // round up where the server asked us to wait.
   return Math.max(1, honourRetryAfter ? Math.ceil(delay) : Math.min(Math.floor(upper), Math.round(delay)));
+}
+
+/** The next poll after a read that is not final, for the notifier's chain and the CLI's --wait alike. */
+export function pollDelaySeconds(
+  schedule: PollSchedule,
+  answer: ArmRead,
+  input: { elapsedSeconds: number; remainingSeconds: number; lastDelaySeconds?: number; random: number },
+): number {
+  return nextDelaySeconds(schedule, {
+    elapsedSeconds: input.elapsedSeconds,
+    remainingSeconds: input.remainingSeconds,
+    throttled: answer.kind === 'transient' && answer.throttled,
+    random: input.random,
+    ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined
+      ? { retryAfterSeconds: answer.retryAfterSeconds }
+      : {}),
+    ...(input.lastDelaySeconds !== undefined ? { lastDelaySeconds: input.lastDelaySeconds } : {}),
+  });
 }
 
 /** A Retry-After as we believe it: never negative, never beyond the cap (nor the queue's 7 days). */

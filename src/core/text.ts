@@ -55,9 +55,16 @@ export interface Tail {
   omittedBytes: number;
 }
 
+/** A size for people: bytes below 1 KiB, then KiB, MiB… with one decimal where it says something. */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  return `${(bytes / 1024).toFixed(1)} kB`;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${n.toFixed(1).replace(/\.0$/, '')} ${units[u]}`;
 }
 
 export function omittedMarker(lines: number, bytes: number): string {
@@ -110,4 +117,10 @@ export function fitTail(
     if (maxChars === 0) break;
   }
   return render({ text: '', omittedLines: clean.split('\n').length, omittedBytes: Buffer.byteLength(clean, 'utf8') });
+}
+
+/** Text from a message on its way to a log line, a reason or a terminal: one line, controls and bidi controls escaped, capped. */
+export function escapeForLog(text: string, max = 200): string {
+  const escaped = text.replace(LOG_ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
 }

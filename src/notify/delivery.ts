@@ -11,7 +11,7 @@
 // clock. Only a holder that dies with a post in flight (or a post without an answer) leaves the target
 // "unsure"; after its lease another delivery posts again — or, for a provider with a live message, first
 // looks for that post and adopts it.
-import type { SentNote } from '../core/message';
+import type { SentNote } from '../core/bookkeeping';
 import type { CommandReport } from '../core/report';
 import {
   busyTargetWaitMs,

@@ -2,7 +2,7 @@
 // where the message is), a result delivered (or carried as a note when the ledger cannot take the record,
 // so that it is recorded later and never posted again), a failure given up or waiting for the schedule's
 // next try. Every write is conditional on the claim the attempt holds.
-import type { SentNote } from '../core/message';
+import type { SentNote } from '../core/bookkeeping';
 import type { CommandReport } from '../core/report';
 import { cappedRetryAfterSeconds, decideAfterFailure, recordBudgetMs, retryDelaySeconds } from '../core/schedule';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';

@@ -1,5 +1,6 @@
 // What every HTTP-based provider needs to describe an answer without its URL.
 import { retryAfterSeconds } from '../core/armAnswer';
+import type { SendResult } from './provider';
 
 /** A channel's Retry-After, read by the same parser as ARM's (seconds or an HTTP date). */
 export function parseRetryAfter(value: string | null | undefined): number | undefined {
@@ -32,4 +33,20 @@ export function bodyExcerpt(body: string, max = 200): string {
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .trim()
     .slice(0, max);
+}
+
+/** 429, 408 and 5xx: the channel is busy or down, not wrong; tried again later (after its Retry-After). */
+export function transientAnswer(
+  status: number,
+  detail: string,
+  retryAfter: number | undefined,
+): Extract<SendResult, { ok: false }> | undefined {
+  if (status !== 429 && status !== 408 && status < 500) return undefined;
+  return {
+    ok: false,
+    failure: 'transient',
+    detail,
+    status,
+    ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+  };
 }

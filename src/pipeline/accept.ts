@@ -1,7 +1,8 @@
 // The first stage of every queue message: parse it, route it to its targets, fix the command's time
 // window. A message that can never succeed (invalid, an unknown target, a cluster its targets may not
 // hear of) goes to the poison queue with its reason; anything else becomes a CommandContext.
-import { clusterResourceId, MessageError, parsePollRequest, type PollRequest } from '../core/message';
+import { clusterResourceId } from '../core/cluster';
+import { MessageError, parsePollRequest, type PollRequest } from '../core/message';
 import { pollWindow } from '../core/schedule';
 import type { Log } from '../log';
 import type { Target } from '../notify/provider';

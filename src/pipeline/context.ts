@@ -2,7 +2,8 @@
 // handler, the worker and the bench's simulations run exactly the same stages), the outcome of one
 // message, and the command a message is about once it has been accepted.
 import type { CommandResultReader } from '../arm/commandResults';
-import type { Bookkeeping, PollRequest } from '../core/message';
+import type { Bookkeeping } from '../core/bookkeeping';
+import type { PollRequest } from '../core/message';
 import type { Outcome } from '../core/report';
 import type { PollSchedule } from '../core/schedule';
 import type { TokenBuckets } from '../core/tokenBucket';

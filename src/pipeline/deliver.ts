@@ -4,7 +4,7 @@
 // the poison queue with every target's last error.
 import { formatDuration, buildReport, type Outcome, type ReportSubject } from '../core/report';
 import { deliveryDeadlineMs, deliveryRoundDelaySeconds, retryDelaySeconds } from '../core/schedule';
-import type { Bookkeeping } from '../core/message';
+import type { Bookkeeping } from '../core/bookkeeping';
 import type { Log } from '../log';
 import { deliverTarget, type DeliveryContext, type TargetResult } from '../notify/delivery';
 import { recordSentNote } from '../notify/deliveryRecords';

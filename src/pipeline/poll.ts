@@ -2,9 +2,9 @@
 // write of the command's ledger row, so a second copy of a message (enqueued twice, or a fork left by a
 // crash) finds the row moved on and stops, after recording its own targets. Over the ARM read budget, the
 // step is a deferral to a slot of its own instead of a read that would meet a 429.
-import type { ArmRead } from '../core/armAnswer';
+import { describeRead } from '../core/armAnswer';
 import { finalAnswer, timedOutAnswer } from '../core/report';
-import { budgetDelaySeconds, nextDelaySeconds, pollLeaseMs } from '../core/schedule';
+import { budgetDelaySeconds, pollDelaySeconds, pollLeaseMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import type { TargetCopy } from '../store/ledger';
 import type { CommandEntries, CommandState } from '../store/ledgerRows';
@@ -113,14 +113,10 @@ export async function poll(
   // The first poll that sees the command running posts the live messages (targets that have one).
   const announced =
     book.announced || (answer.kind === 'running' && (await announceRunning(ctx, answer.provisioningState)));
-  const delaySeconds = nextDelaySeconds(deps.schedule, {
+  const delaySeconds = pollDelaySeconds(deps.schedule, answer, {
     elapsedSeconds: waitedSeconds,
     remainingSeconds: Math.max(1, (ctx.deadlineMs - now) / 1000),
-    throttled: answer.kind === 'transient' && answer.throttled,
     random: deps.random(),
-    ...((answer.kind === 'running' || answer.kind === 'transient') && answer.retryAfterSeconds !== undefined
-      ? { retryAfterSeconds: answer.retryAfterSeconds }
-      : {}),
     ...(book.lastDelaySeconds !== undefined ? { lastDelaySeconds: book.lastDelaySeconds } : {}),
   });
   const next = { ...book, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll' as const };
@@ -129,8 +125,8 @@ export async function poll(
     { ...next, lastDelaySeconds: delaySeconds, round: 0, ...(announced ? { announced } : {}) },
     delaySeconds,
   );
-  log.info(`${label}: ${stateOf(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
-  return { kind: 'requeued', delaySeconds, attempt, state: stateOf(answer) };
+  log.info(`${label}: ${describeRead(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
+  return { kind: 'requeued', delaySeconds, attempt, state: describeRead(answer) };
 }
 
 /** Polls from a ledger row this copy owns; a row that moved on meanwhile means another copy polls. */
@@ -139,14 +135,6 @@ export async function pollFrom(
   command: Pick<CommandState, 'etag' | 'gen'>,
 ): Promise<MessageOutcome> {
   return (await poll(ctx, command)) ?? ANOTHER_COPY;
-}
-
-function stateOf(answer: ArmRead): string {
-  return answer.kind === 'running'
-    ? answer.provisioningState
-    : answer.kind === 'transient'
-      ? answer.detail
-      : answer.kind;
 }
 
 /** The chain's next step in the ledger: generation + 1, alive until the longest next poll plus a grace. */

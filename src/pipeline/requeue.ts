@@ -1,7 +1,9 @@
 // How a message leaves this invocation when it is not done: re-enqueued with a delay (the next poll, the
 // next delivery round, the end of a store outage), or moved to the poison queue with its reason. A queue
 // that refuses the re-enqueue is the one thing left to the host's retries.
-import { escapeForLog, messageText, serializePollRequest, type Bookkeeping } from '../core/message';
+import { escapeForLog } from '../core/text';
+import { messageText, serializePollRequest } from '../core/message';
+import { type Bookkeeping } from '../core/bookkeeping';
 import { formatDuration } from '../core/report';
 import { REQUEUE_RETRY_PAUSES_MS, storeOutageGiveUpMs, storeRetryDelaySeconds } from '../core/schedule';
 import type { StoreUnavailableError } from '../store/entityStore';

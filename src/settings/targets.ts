@@ -4,11 +4,10 @@
 // that no log line ever shows them.
 import * as z from 'zod/mini';
 import { ClusterScope, clusterPatternProblem } from '../core/scope';
+import { TARGET_NAME } from '../core/targetName';
 import type { NotifyOn, Provider, SettingsContext, Target } from '../notify/provider';
 import { PROVIDERS, providerFor } from '../notify/registry';
 import { ConfigError, optional, read, type Env } from './rules';
-
-const targetName = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 /** The options of a named target: NOTIFY_TARGET_<NAME>_<OPTION>, hyphens as underscores. */
 export function settingPrefix(name: string): string {
@@ -99,7 +98,7 @@ export function loadTargets(env: Env): { targets: Target[]; defaultTargets: stri
     .map((s) => s.trim())
     .filter(Boolean);
   for (const name of named) {
-    if (!targetName.test(name) || name === 'default') {
+    if (!TARGET_NAME.test(name) || name === 'default') {
       throw new ConfigError(
         'NOTIFY_TARGETS',
         `target name "${name.slice(0, 40)}" must be 1-32 lowercase letters, digits or hyphens (and not "default")`,

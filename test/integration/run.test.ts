@@ -12,7 +12,7 @@ import { unzipSync } from 'fflate';
 import { createDefaultHttpClient, RestError, type HttpClient } from '@azure/core-rest-pipeline';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { AKS_SERVER_APP_ID, createRunCommandClient } from '../../src/arm/runCommand';
-import { MAX_CONTEXT_ZIP_BYTES } from '../../src/cli/attach';
+import { MAX_CONTEXT_ZIP_BYTES } from '../../src/cli/attachPlan';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack, type Harness } from '../support/stack';
 
 const MAIN = resolve(__dirname, '../../src/cli/main.ts');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
 import type { CommandReport, OUTCOMES } from '../../src/core/report';
-import { type renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams';
+import { type renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams/card';
 import { MAX_URL_CHARS } from '../../src/notify/render';
 import { SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
 import { sampleReport } from '../../src/notify/samples';

@@ -1,7 +1,7 @@
 // What the app logs: every form of a secret masked, every log line one line, bidi controls escaped.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { escapeForLog } from '../../src/core/message';
+import { escapeForLog } from '../../src/core/text';
 import { createRedactor, oneLine, secretForms } from '../../src/log';
 
 describe('redaction of every form of a secret', () => {

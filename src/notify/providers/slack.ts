@@ -5,7 +5,7 @@
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import { webhookChannel, type WebhookSettings } from '../webhookUrl';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
-import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
+import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter, transientAnswer } from '../http';
 import type { Provider, SendResult } from '../provider';
 
 export type SlackWebhookSettings = WebhookSettings;
@@ -28,15 +28,8 @@ export function classifySlackAnswer(status: number, body: string, retryAfter?: n
     .slice(0, 100)
     .replace(/[^\w.-]/g, '');
   const detail = `Slack answered ${status}${code ? ` ${code}` : ''}`;
-  if (status === 429 || status === 408 || status >= 500) {
-    return {
-      ok: false,
-      failure: 'transient',
-      detail,
-      status,
-      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
-    };
-  }
+  const busy = transientAnswer(status, detail, retryAfter);
+  if (busy) return busy;
   if (status === 413 || REFUSED.has(code)) return { ok: false, failure: 'refused', detail, status };
   if ([401, 403, 404, 410].includes(status)) return { ok: false, failure: 'permanent', detail, status };
   // Another 4xx: perhaps the payload; the minimal form tells.

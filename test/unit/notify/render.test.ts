@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { OUTCOMES, type CommandReport, type Outcome } from '../../../src/core/report';
 import { slackApp, type SlackAppPayload } from '../../../src/notify/providers/slackApp';
-import { renderTeams } from '../../../src/notify/providers/teams';
+import { renderTeams } from '../../../src/notify/providers/teams/card';
 import { sampleReport, sampleRunningReport } from '../../../src/notify/samples';
 import { renderSlack } from '../../../src/notify/slack/blocks';
 import { checkSlack, checkTeams, MARK } from '../../support/rendering';

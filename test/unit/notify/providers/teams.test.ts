@@ -3,12 +3,8 @@
 // judged by the kind of endpoint.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  classifyTeamsAnswer,
-  renderTeams,
-  TEAMS_MAX_BYTES,
-  teamsEndpointKind,
-} from '../../../../src/notify/providers/teams';
+import { classifyTeamsAnswer, teamsEndpointKind } from '../../../../src/notify/providers/teams/answers';
+import { renderTeams, TEAMS_MAX_BYTES } from '../../../../src/notify/providers/teams/card';
 import { TEAMS_MAX_REQUEST_BYTES } from '../../../../dev/webhookReceivers';
 import { OUTCOMES } from '../../../../src/core/report';
 import { sampleReport } from '../../../../src/notify/samples';
@@ -35,7 +31,7 @@ describe('Teams cards', () => {
         const json = JSON.stringify(p);
         if (logs?.trim() && size !== '512 kB backticks')
           assert.ok(json.includes(JSON.stringify(logs.slice(-8)).slice(1, -1)), 'the end of the logs is kept');
-        if (logs && logs.length > 20_000) assert.match(json, /… \d+ lines? \([\d.]+ kB\) omitted/);
+        if (logs && logs.length > 20_000) assert.match(json, /… \d+ lines? \([\d.]+ (?:B|KiB|MiB)\) omitted/);
       });
     }
   }

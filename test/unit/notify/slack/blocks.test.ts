@@ -53,7 +53,7 @@ describe('Slack messages', () => {
                 ),
               'the end of the logs is kept',
             );
-          if (logs.length > 3000) assert.match(logSection, /… \d+ lines? \([\d.]+ (kB|B)\) omitted/);
+          if (logs.length > 3000) assert.match(logSection, /… \d+ lines? \([\d.]+ (?:B|KiB|MiB)\) omitted/);
         } else {
           assert.equal(logSection, undefined);
         }

@@ -1,30 +1,10 @@
-// Microsoft Teams: an Adaptive Card 1.4 (1.5+ fail in Workflows) in the message envelope, posted to a
-// Workflows webhook ("When a Teams webhook request is received"), or to a legacy Office 365 connector.
-// Untrusted text goes into RichTextBlock TextRuns, which Teams never parses as markdown, so links and
-// formatting in logs or commands stay inert. The request is kept under ~24 KB (Teams refuses ~28 KB).
-//
-// Answers are judged by the kind of endpoint: Workflows (*.logic.azure.com, *.powerplatform.com, and any
-// other host) accept with 202 and run the flow later (200 when a flow answers itself); a legacy connector
-// (*.webhook.office.com, outlook.office.com) answers 200 with the body "1", and 200 with an error text
-// when the post failed. Anything else is a failure, its body (capped) in the reason.
-import { webhookChannel, type WebhookSettings } from '../webhookUrl';
-import { isFailure, outcomeTitle, type CommandReport } from '../../core/report';
-import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
-import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter } from '../http';
-import type { Form, Provider, RenderOptions, SendResult } from '../provider';
-import {
-  capLadder,
-  contextEntries,
-  contextLink,
-  outcomeEmoji,
-  portalUrl,
-  trimmedNote,
-  trustedFacts,
-  unknownState,
-  type FieldCaps,
-} from '../render';
-
-export type TeamsSettings = WebhookSettings;
+// The Teams message: an Adaptive Card 1.4 (1.5+ fail in Workflows) in the message envelope. Untrusted text
+// goes into RichTextBlock TextRuns, which Teams never parses as markdown, so links and formatting in logs or
+// commands stay inert. The request is kept under ~24 KB (Teams refuses ~28 KB).
+import { isFailure, outcomeTitle, type CommandReport } from '../../../core/report';
+import { clip, fitTail, omittedMarker, type Tail } from '../../../core/text';
+import type { Form, RenderOptions } from '../../provider';
+import * as facts from '../../render';
 
 export const TEAMS_MAX_BYTES = 24 * 1024;
 
@@ -67,7 +47,13 @@ function envelope(card: Record<string, unknown>): TeamsPayload {
   };
 }
 
-const DEFAULT_CAPS: FieldCaps = { contextEntries: 20, contextValue: 300, command: 1000, reason: 500, detail: 1000 };
+const DEFAULT_CAPS: facts.FieldCaps = {
+  contextEntries: 20,
+  contextValue: 300,
+  command: 1000,
+  reason: 500,
+  detail: 1000,
+};
 const LOG_FLOOR_BYTES = 3000;
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
 
@@ -95,11 +81,11 @@ function logElements(t: Tail): Element[] {
 /** Untrusted text, each field in TextRuns (never markdown), within the caps of this step. */
 function untrustedElements(
   report: CommandReport,
-  caps: FieldCaps,
+  caps: facts.FieldCaps,
   note: (left: number) => string | undefined,
 ): Element[] {
   const out: Element[] = [];
-  const state = unknownState(report);
+  const state = facts.unknownState(report);
   if (state) out.push(textRuns('State', clip(state, 64)));
   if (report.command !== undefined && caps.command > 0)
     out.push(textRuns('Command', clip(report.command, caps.command), true));
@@ -107,7 +93,7 @@ function untrustedElements(
   if (explains && report.reason && caps.reason > 0) out.push(textRuns('Reason', clip(report.reason, caps.reason)));
   if (explains && report.detail && caps.detail > 0)
     out.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, caps.detail) }] });
-  const { shown, left } = contextEntries(report, caps);
+  const { shown, left } = facts.contextEntries(report, caps);
   for (const [k, v] of shown) out.push({ ...textRuns(k, v), spacing: 'None' });
   const trimmed = note(left);
   if (trimmed) out.push({ type: 'TextBlock', text: trimmed, isSubtle: true, wrap: true, size: 'Small' });
@@ -123,7 +109,7 @@ function untrustedElements(
 export function renderTeams(report: CommandReport, options: RenderOptions, form: Form = 'full'): TeamsPayload {
   const minimal = form === 'minimal';
   const { style, color } = colour(report);
-  const link = portalUrl(options.armEndpoint, report.clusterResourceId);
+  const link = facts.portalUrl(options.armEndpoint, report.clusterResourceId);
   const head: Element[] = [
     {
       type: 'Container',
@@ -132,7 +118,7 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
       items: [
         {
           type: 'TextBlock',
-          text: `${outcomeEmoji(report)} ${outcomeTitle(report, false)}`,
+          text: `${facts.outcomeEmoji(report)} ${outcomeTitle(report, false)}`,
           weight: 'Bolder',
           size: 'Medium',
           color,
@@ -147,9 +133,9 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
     head.push({ type: 'TextBlock', text: `<at>${name}</at> please take a look.`, wrap: true });
     msteams.entities = [{ type: 'mention', text: `<at>${name}</at>`, mentioned: { id, name } }];
   }
-  head.push({ type: 'FactSet', facts: trustedFacts(report) });
+  head.push({ type: 'FactSet', facts: facts.trustedFacts(report) });
   const actions: Element[] = [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }];
-  const cl = minimal ? undefined : contextLink(report);
+  const cl = minimal ? undefined : facts.contextLink(report);
   if (cl) actions.push({ type: 'Action.OpenUrl', title: 'Open link', url: cl });
   const card = (body: Element[]): TeamsPayload =>
     envelope({
@@ -165,8 +151,8 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
   const wantsLogs = options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
   let last = card(head);
   let lastBody = head;
-  for (const step of capLadder(DEFAULT_CAPS)) {
-    const body = [...head, ...untrustedElements(report, step.caps, (left) => trimmedNote(step, left))];
+  for (const step of facts.capLadder(DEFAULT_CAPS)) {
+    const body = [...head, ...untrustedElements(report, step.caps, (left) => facts.trimmedNote(step, left))];
     const fixed = card(body);
     const room = TEAMS_MAX_BYTES - bytes(fixed) - 16;
     [last, lastBody] = [fixed, body];
@@ -190,55 +176,6 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
   }
 }
 
-export type TeamsEndpointKind = 'workflows' | 'connector';
-
-export function teamsEndpointKind(url: string): TeamsEndpointKind {
-  const host = new URL(url).hostname.toLowerCase();
-  return host.endsWith('.webhook.office.com') || host === 'outlook.office.com' || host === 'outlook.office365.com'
-    ? 'connector'
-    : 'workflows';
-}
-
-/** Classifies an answer from a Teams endpoint of the given kind. */
-export function classifyTeamsAnswer(
-  kind: TeamsEndpointKind,
-  status: number,
-  body: string,
-  retryAfter?: number,
-): SendResult {
-  const excerpt = bodyExcerpt(body);
-  if (kind === 'workflows' && (status === 202 || status === 200)) return { ok: true };
-  if (kind === 'connector' && status === 200) {
-    if (body.trim() === '1') return { ok: true };
-    // A connector reports its failures inside a 200: "Microsoft Teams endpoint returned HTTP error 413" etc.
-    const inner = /HTTP error (\d{3})/i.exec(body)?.[1];
-    const detail = `Teams connector answered 200 with "${excerpt}"`;
-    if (inner === '429' || (inner && Number(inner) >= 500)) return { ok: false, failure: 'transient', detail };
-    if (inner === '413' || inner === '400') return { ok: false, failure: 'refused', detail };
-    return { ok: false, failure: 'permanent', detail };
-  }
-  const detail = `Teams answered ${status}${excerpt ? `: ${excerpt}` : ''}`;
-  if (status === 429 || status === 408 || status >= 500) {
-    return {
-      ok: false,
-      failure: 'transient',
-      detail,
-      status,
-      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
-    };
-  }
-  if (status === 400 || status === 413) return { ok: false, failure: 'refused', detail, status };
-  if (status >= 400)
-    return { ok: false, failure: [401, 403, 404, 410].includes(status) ? 'permanent' : 'refused', detail, status };
-  // A 2xx or 3xx that this kind of endpoint does not give for a post it took.
-  return {
-    ok: false,
-    failure: 'permanent',
-    detail: `${detail} (not what a ${kind === 'connector' ? 'connector' : 'Workflows'} endpoint answers to a post it took)`,
-    status,
-  };
-}
-
 /** What a Teams channel would show, as plain text. */
 export function teamsAsText(body: unknown): string {
   const card = (body as { attachments?: { content?: Record<string, any> }[] }).attachments?.[0]?.content ?? {};
@@ -256,46 +193,3 @@ export function teamsAsText(body: unknown): string {
   for (const a of (card.actions ?? []) as { title: string }[]) lines.push(`[${a.title}]`);
   return lines.join('\n');
 }
-
-export const teams: Provider<TeamsSettings> = {
-  ...webhookChannel(
-    'teams',
-    'The Teams Workflows webhook URL ("When a Teams webhook request is received").',
-    'https://example.invalid/workflows',
-  ),
-  validateMention(ctx, mention) {
-    if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention))
-      ctx.fail('MENTION', 'must be "user@domain|Display Name"');
-  },
-  render: (report, options, form) => renderTeams(report, options, form),
-  asText: teamsAsText,
-  maxSendMs: (timeoutMs) => timeoutMs + 1000,
-
-  async send(settings, payload, ctx): Promise<SendResult> {
-    let response: Response;
-    let body: string;
-    try {
-      response = await fetch(settings.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-        redirect: 'error',
-        signal: AbortSignal.timeout(ctx.timeoutMs),
-      });
-      body = await response.text();
-    } catch (err) {
-      return {
-        ok: false,
-        failure: 'transient',
-        detail: `Teams ${describeRequestError(err)}`,
-        mayHaveArrived: mayHaveArrived(err),
-      };
-    }
-    return classifyTeamsAnswer(
-      teamsEndpointKind(settings.url),
-      response.status,
-      body,
-      parseRetryAfter(response.headers.get('retry-after')),
-    );
-  },
-};

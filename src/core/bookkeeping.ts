@@ -1,0 +1,113 @@
+// What this app adds to a message it re-enqueues (`_notifier`): the poll chain's step, the command's time
+// window, the delivery round, notes of posts not yet recorded. Read field by field and tolerantly, so that
+// instances of another version (a rolling deploy) never poison each other's messages.
+import { TARGET_NAME as TARGET } from './targetName';
+import { escapeForLog } from './text';
+
+export const BOOKKEEPING_KEY = '_notifier';
+export const BOOKKEEPING_VERSION = 2;
+const MAX_TRACKING_DAYS = 7;
+
+/** A post that reached its channel but could not be recorded: the next round records it, never re-posts. */
+export interface SentNote {
+  target: string;
+  /** The claim it was made under: only that claim may be marked delivered by this note. */
+  claimId: string;
+  form: 'full' | 'minimal';
+  at: string;
+}
+
+/**
+ * What this app adds to a message it re-enqueues. A hint, never an authority: the ledger holds the
+ * command's deadline and poll generation, and every value here is clamped before use (docs/security.md, "Trust").
+ * Read tolerantly, so that instances of another version (a rolling deploy) never poison each other's
+ * messages: unknown fields are ignored and a malformed known field is dropped, not fatal.
+ */
+export interface Bookkeeping {
+  v?: number;
+  /** Polls made so far for this command. */
+  attempt: number;
+  firstSeenAt?: string;
+  deadlineAt?: string;
+  /** Last delay chosen, so that backoff on throttling can grow from it. */
+  lastDelaySeconds?: number;
+  /** Poll generation of the chain that wrote this message, and the ledger row's ETag after that step. */
+  gen?: number;
+  etag?: string;
+  /** "deliver": the result is stored; only deliveries are left. */
+  stage?: 'poll' | 'deliver';
+  /** Failed rounds so far (deliveries, or a ledger or store that was down): the backoff grows with it. */
+  round?: number;
+  sent?: SentNote[];
+  /** The running message was posted (or settled) for the targets that have one. */
+  announced?: boolean;
+  /** Fields from other versions, dropped on rewrite. */
+  ignored?: string[];
+}
+
+const isoTime = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))
+    ? v
+    : undefined;
+const wholeIn = (v: unknown, max: number): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined;
+
+/** Reads `_notifier` field by field: what is malformed or unknown is left out, never fatal. */
+export function readBookkeeping(value: unknown): Bookkeeping | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  const known = new Set([
+    'v',
+    'attempt',
+    'firstSeenAt',
+    'deadlineAt',
+    'lastDelaySeconds',
+    'gen',
+    'etag',
+    'stage',
+    'round',
+    'sent',
+    'announced',
+  ]);
+  const ignored = Object.keys(o).filter((k) => !known.has(k));
+  const firstSeenAt = isoTime(o.firstSeenAt);
+  const deadlineAt = isoTime(o.deadlineAt);
+  const span = firstSeenAt && deadlineAt ? Date.parse(deadlineAt) - Date.parse(firstSeenAt) : undefined;
+  const spanOk = span === undefined || (span >= 0 && span <= MAX_TRACKING_DAYS * 24 * 3600 * 1000);
+  const lastDelay =
+    typeof o.lastDelaySeconds === 'number' &&
+    o.lastDelaySeconds >= 0 &&
+    o.lastDelaySeconds <= MAX_TRACKING_DAYS * 24 * 3600
+      ? o.lastDelaySeconds
+      : undefined;
+  const sent = Array.isArray(o.sent)
+    ? o.sent
+        .slice(0, 20)
+        .filter(
+          (n): n is SentNote =>
+            !!n &&
+            typeof n === 'object' &&
+            typeof n.target === 'string' &&
+            TARGET.test(n.target) &&
+            typeof n.claimId === 'string' &&
+            /^[\w-]{8,64}$/.test(n.claimId) &&
+            (n.form === 'full' || n.form === 'minimal') &&
+            isoTime(n.at) !== undefined,
+        )
+        .map((n) => ({ target: n.target, claimId: n.claimId, form: n.form, at: n.at }))
+    : [];
+  return {
+    ...(wholeIn(o.v, 1000) !== undefined ? { v: o.v as number } : {}),
+    attempt: wholeIn(o.attempt, 1_000_000) ?? 0,
+    ...(firstSeenAt && spanOk ? { firstSeenAt } : {}),
+    ...(deadlineAt && spanOk ? { deadlineAt } : {}),
+    ...(lastDelay !== undefined ? { lastDelaySeconds: lastDelay } : {}),
+    ...(wholeIn(o.gen, 1_000_000_000) !== undefined ? { gen: o.gen as number } : {}),
+    ...(typeof o.etag === 'string' && o.etag.length <= 200 ? { etag: o.etag } : {}),
+    ...(o.stage === 'poll' || o.stage === 'deliver' ? { stage: o.stage } : {}),
+    ...(wholeIn(o.round, 1_000_000) !== undefined ? { round: o.round as number } : {}),
+    ...(sent.length > 0 ? { sent } : {}),
+    ...(o.announced === true ? { announced: true } : {}),
+    ...(ignored.length > 0 ? { ignored: ignored.slice(0, 10).map((k) => escapeForLog(k, 40)) } : {}),
+  };
+}
