@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { WebClient } from '@slack/web-api';
 import type { SlackApiFault } from '../../dev/slackApiStandIn';
 import { prng } from '../../dev/prng';
+import { otherApp } from '../support/otherApp';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
 import { RestartedWorker } from '../support/worker';
 
@@ -37,13 +37,7 @@ describe('fault injection, Slack app target', () => {
     };
     const bot = s.slackApi.addBot(token, Object.values(channels));
     // Another app in both channels, with history and chat:write: it copies some of our posts whose answer is lost.
-    const otherToken = `xoxb-${randomBytes(8).toString('hex')}`;
-    const otherBot = s.slackApi.addBot(otherToken, Object.values(channels));
-    const otherWeb = new WebClient(otherToken, {
-      slackApiUrl: s.slackApi.url,
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-    });
+    const other = otherApp(Object.values(channels), { rejectRateLimitedCalls: true });
     let copies = 0;
     const queueName = unique('appfaults');
     const env = s.env({
@@ -93,19 +87,7 @@ describe('fault injection, Slack app target', () => {
     let posts = 0;
     const copy = (ch: string, args: Record<string, unknown>) => {
       copies++;
-      const { text, blocks, metadata } = args as { text?: string; blocks?: never; metadata?: never };
-      setTimeout(
-        () =>
-          void otherWeb.chat
-            .postMessage({
-              channel: ch,
-              text: text ?? '',
-              ...(blocks ? { blocks } : {}),
-              ...(metadata ? { metadata } : {}),
-            })
-            .catch(() => undefined),
-        100,
-      );
+      setTimeout(() => void other.copy(ch, args).catch(() => undefined), 100);
     };
     s.slackApi.fault = (method, ch, call): SlackApiFault | undefined => {
       if (!ch || !Object.values(channels).includes(ch) || method === 'conversations.history' || call.token !== token)
@@ -214,7 +196,7 @@ describe('fault injection, Slack app target', () => {
       copies_by_another_app: copies,
       copies_in_channels: ids.reduce(
         (n, id) =>
-          n + TARGETS.reduce((k, t) => k + withMetadata(t, id).filter((m) => m.botId === otherBot.botId).length, 0),
+          n + TARGETS.reduce((k, t) => k + withMetadata(t, id).filter((m) => m.botId === other.bot.botId).length, 0),
         0,
       ),
       // Slack refuses an update of another app's message: every such answer is a copy taken for ours.

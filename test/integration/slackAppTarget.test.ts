@@ -22,6 +22,7 @@ import {
   waitFor,
   type Harness,
 } from '../support/stack';
+import { otherApp } from '../support/otherApp';
 import { spawnWorker } from '../support/worker';
 
 before(setUpStack);
@@ -86,23 +87,6 @@ const ours = (channel: string, id: string, target: string, by?: SlackBot): Slack
         m.metadata.event_payload.target === target &&
         (!by || m.botId === by.botId),
     );
-
-/** Another app in the same channel, with history and chat:write: it can read our metadata and post a copy. */
-function otherApp(channel: string) {
-  const token = tokenFor();
-  const bot = stack().slackApi.addBot(token, [channel]);
-  const web = new WebClient(token, { slackApiUrl: stack().slackApi.url, retryConfig: { retries: 0 } });
-  return {
-    bot,
-    copy: (args: Record<string, unknown>) =>
-      web.chat.postMessage({
-        channel,
-        text: String(args.text ?? ''),
-        ...(args.blocks ? { blocks: args.blocks as never } : {}),
-        ...(args.metadata ? { metadata: args.metadata as never } : {}),
-      }),
-  };
-}
 
 async function untilNotified(h: Harness, first: Awaited<ReturnType<Harness['invoke']>>, rounds = 20) {
   let outcome = first;
@@ -239,7 +223,7 @@ describe('Slack app target', () => {
 
   it('another app copies our message after the answer to our running post was lost: ours is found by its author and finished, the copy left alone', async () => {
     const app = appTargets([{ name: 'ops' }]);
-    const other = otherApp(app.channel);
+    const other = otherApp([app.channel]);
     const h = await harness({ ...app.env, WEBHOOK_TIMEOUT_SECONDS: '1' });
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
@@ -251,7 +235,7 @@ describe('Slack app target', () => {
       if (ch !== app.channel || method !== 'chat.postMessage' || call.token !== app.token || copies.length > 0)
         return undefined;
       // Slack takes our post but the answer is lost; meanwhile the other app posts a copy (newer than ours).
-      copies = [new Promise((r) => setTimeout(r, 200)).then(() => other.copy(call.args))];
+      copies = [new Promise((r) => setTimeout(r, 200)).then(() => other.copy(app.channel, call.args))];
       return { answerDelayMs: 2500 };
     };
     try {
@@ -285,7 +269,7 @@ describe('Slack app target', () => {
 
   it('an update answered cant_update_message (the recorded message is not ours) finishes the message our bot posted instead of posting a second, even when that lookup fails once', async () => {
     const app = appTargets([{ name: 'ops' }]);
-    const other = otherApp(app.channel);
+    const other = otherApp([app.channel]);
     const h = await harness(app.env);
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
@@ -295,7 +279,11 @@ describe('Slack app target', () => {
     assert.equal((await h.invoke(msg(id))).kind, 'requeued');
     const [running] = ours(app.channel, id, 'ops', app.bot);
     assert.ok(running && isRunning(running));
-    const copied = await other.copy({ text: running.text, blocks: running.blocks, metadata: running.metadata });
+    const copied = await other.copy(app.channel, {
+      text: running.text,
+      blocks: running.blocks,
+      metadata: running.metadata,
+    });
     // The ledger now names the copy (a row rewritten by hand, or a Slack that mixed them up).
     const key = commandKey(CLUSTER_ID, id);
     const row = readTarget((await h.rt.ledger.store.listPartition(key)).entities.find((e) => e.rowKey === 'ops')!);
