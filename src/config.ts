@@ -50,7 +50,7 @@ function isOwnSetting(name: string): boolean {
 }
 
 /** Unresolved Key Vault references arrive as their literal text: say which setting, never its value. */
-export function assertNoUnresolvedKeyVaultReferences(env: Env): void {
+function assertNoUnresolvedKeyVaultReferences(env: Env): void {
   for (const [name, value] of Object.entries(env)) {
     if (!isOwnSetting(name)) continue;
     if (value !== undefined && KEY_VAULT_REFERENCE.test(value)) {

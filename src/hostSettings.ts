@@ -13,7 +13,7 @@ export interface QueueHostSettings {
 }
 
 /** "hh:mm:ss" (host.json TimeSpan) to milliseconds. */
-export function parseTimeSpan(value: string): number {
+function parseTimeSpan(value: string): number {
   const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/.exec(value.trim());
   if (!m) throw new Error(`not a TimeSpan: ${value}`);
   const [, days, h, min, s, frac] = m;

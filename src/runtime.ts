@@ -24,7 +24,7 @@ export interface Runtime {
 }
 
 /** Bound of one ledger call, retries included. */
-export const LEDGER_TIMEOUT_MS = 5000;
+const LEDGER_TIMEOUT_MS = 5000;
 
 export function createCredential(config: Pick<AppConfig, 'azureClientId'>): TokenCredential {
   return new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});

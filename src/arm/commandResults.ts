@@ -31,7 +31,7 @@ export interface ArmClientOptions {
   now?: () => number;
 }
 
-export const USER_AGENT = 'aks-command-notifier/0.2';
+const USER_AGENT = 'aks-command-notifier/0.2';
 
 /** `retry: false` for requests that are not idempotent (a runCommand POST): their caller decides. */
 export function createArmPipeline(

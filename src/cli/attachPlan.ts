@@ -14,7 +14,7 @@ export const MAX_CONTEXT_ZIP_BYTES = 2.5 * 1024 * 1024;
 /** What may be attached before zipping: bounds what is read and deflated (1 GiB of zeros zips to 1 MiB). */
 export const MAX_CONTEXT_RAW_BYTES = 32 * 1024 * 1024;
 /** A walk stops here: a tree this large (node_modules, .git) is not what a command needs. */
-export const MAX_WALK_ENTRIES = 100_000;
+const MAX_WALK_ENTRIES = 100_000;
 
 export class AttachError extends Error {
   override name = 'AttachError';
@@ -40,7 +40,7 @@ export interface Plan {
   walked: number;
 }
 
-export function segmentProblem(segment: string): string | undefined {
+function segmentProblem(segment: string): string | undefined {
   if (segment === '' || segment === '.' || segment === '..') return 'is not a file name';
   if (segment.includes('\\')) return 'holds a backslash, which unzip takes for a folder separator: rename it';
   if (segment.includes('/')) return 'holds a "/"';
@@ -50,7 +50,7 @@ export function segmentProblem(segment: string): string | undefined {
 /** A name from the file system, on its way to a terminal (a CI log): one line, no controls. */
 export const shownName = (name: string) => escapeForLog(name, 300);
 
-export function entryOf(segments: readonly string[], shown: string): string {
+function entryOf(segments: readonly string[], shown: string): string {
   for (const s of segments) {
     const problem = segmentProblem(s);
     if (problem)
@@ -73,7 +73,7 @@ export function fsProblem(err: unknown): string {
   return `not readable (${code ?? (err as Error).message})`;
 }
 
-export function walk(dir: string, segments: string[], root: string, plan: Plan): void {
+function walk(dir: string, segments: string[], root: string, plan: Plan): void {
   let names: string[];
   try {
     names = readdirSync(dir).sort();

@@ -11,7 +11,7 @@ export interface RedeliverResult {
   targets: string[];
 }
 
-export class RedeliverError extends Error {
+class RedeliverError extends Error {
   override name = 'RedeliverError';
 }
 

@@ -40,7 +40,7 @@ export interface RawArmResponse {
 
 const FINAL_STATES = new Set(['succeeded', 'failed', 'canceled', 'cancelled']);
 
-export function isFinalState(state: string): boolean {
+function isFinalState(state: string): boolean {
   return FINAL_STATES.has(state.trim().toLowerCase());
 }
 

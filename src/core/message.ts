@@ -8,8 +8,8 @@ import { TARGET_NAME as TARGET } from './targetName';
 import { escapeForLog } from './text';
 
 /** Storage queues hold 64 KiB; producers get 63 KiB, so that our bookkeeping always fits on re-enqueue. */
-export const MAX_MESSAGE_BYTES = 64 * 1024;
-export const MAX_PRODUCER_MESSAGE_BYTES = 63 * 1024;
+const MAX_MESSAGE_BYTES = 64 * 1024;
+const MAX_PRODUCER_MESSAGE_BYTES = 63 * 1024;
 
 export interface PollRequest {
   cluster: ClusterRef;
@@ -151,7 +151,7 @@ function decodeJson(raw: unknown): unknown {
 }
 
 /** Rejections are copied into poison reasons and logs: at most 1 KB, names of unknown fields capped. */
-export const MAX_REASON_CHARS = 1024;
+const MAX_REASON_CHARS = 1024;
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = escapeForLog(issue.path.map(String).join('.'), 80);

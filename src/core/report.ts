@@ -49,7 +49,7 @@ function describeCloudError(error: CloudErrorInfo | undefined): string {
   return [error.code, error.message].filter(Boolean).join(': ');
 }
 
-export function durationSeconds(result: Pick<RunCommandResult, 'startedAt' | 'finishedAt'>): number | undefined {
+function durationSeconds(result: Pick<RunCommandResult, 'startedAt' | 'finishedAt'>): number | undefined {
   if (!result.startedAt || !result.finishedAt) return undefined;
   const ms = Date.parse(result.finishedAt) - Date.parse(result.startedAt);
   return Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;

@@ -29,12 +29,12 @@ export interface DelayInput {
   random: number;
 }
 
-export const JITTER = 0.2;
+const JITTER = 0.2;
 /** Storage queues hide a message for at most 7 days; no deferral may ask for more. */
 export const MAX_QUEUE_DELAY_SECONDS = 7 * 24 * 3600 - 60;
 /** The longest Retry-After a channel can impose on us: 15 minutes. */
 export const RETRY_AFTER_CAP_SECONDS = 15 * 60;
-export const DELIVERY_FIRST_DELAY_SECONDS = 2;
+const DELIVERY_FIRST_DELAY_SECONDS = 2;
 
 export function baseIntervalSeconds(schedule: PollSchedule, elapsedSeconds: number): number {
   return Math.min(schedule.maxDelaySeconds, Math.max(schedule.initialDelaySeconds, 0.1 * Math.max(0, elapsedSeconds)));
@@ -187,7 +187,7 @@ export function startRetryDelaySeconds(input: {
 // --- The life of a command: its poll window, its poll chain, its delivery window. ---
 
 /** Grace on top of the next delay before a silent poll chain counts as dead and another copy may take over. */
-export const CHAIN_GRACE_SECONDS = 60;
+const CHAIN_GRACE_SECONDS = 60;
 
 /** How long a poll chain's step holds the command: its next delay plus a grace (at least the delay again). */
 export function pollLeaseMs(nextDelaySeconds: number): number {
@@ -238,7 +238,7 @@ export const REQUEUE_RETRY_PAUSES_MS = [250, 500] as const;
 // --- Delivery leases: one holder's claim outlasts everything it can do under it. ---
 
 /** Slack for the clocks, the event loop and the network between the steps of one claim. */
-export const CLAIM_MARGIN_MS = 3000;
+const CLAIM_MARGIN_MS = 3000;
 /** A target another delivery claimed first, or whose claim ran short, is looked at again this soon. */
 export const CLAIM_RETRY_MS = 1000;
 

@@ -26,7 +26,7 @@ export function cleanText(text: string): string {
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /** The largest grapheme boundary at or before `index` (a cut there never splits a character). */
-export function boundaryBefore(text: string, index: number): number {
+function boundaryBefore(text: string, index: number): number {
   if (index <= 0) return 0;
   if (index >= text.length) return text.length;
   const from = Math.max(0, index - 64);
@@ -39,7 +39,7 @@ export function boundaryBefore(text: string, index: number): number {
 }
 
 /** The smallest grapheme boundary at or after `index`. */
-export function boundaryAfter(text: string, index: number): number {
+function boundaryAfter(text: string, index: number): number {
   if (index <= 0) return 0;
   if (index >= text.length) return text.length;
   const from = Math.max(0, index - 64);

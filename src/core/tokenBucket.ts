@@ -22,9 +22,9 @@ interface Bucket {
 
 export const MAX_KEYS = 10_000;
 /** A holder back this early (queue visibility is whole seconds, timers fire late or early) has its slot. */
-export const SLOT_TOLERANCE_MS = 250;
+const SLOT_TOLERANCE_MS = 250;
 /** A slot its holder has not come back for within this long is dropped. */
-export const SLOT_KEPT_MS = 60_000;
+const SLOT_KEPT_MS = 60_000;
 
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();

@@ -33,7 +33,7 @@ const KNOWN_STATES = [
 ];
 
 /** ARM's provisioningState when it is one of the states we know, in their usual case; else undefined. */
-export function knownState(state: string | undefined): string | undefined {
+function knownState(state: string | undefined): string | undefined {
   return state === undefined ? undefined : KNOWN_STATES.find((s) => s.toLowerCase() === state.trim().toLowerCase());
 }
 

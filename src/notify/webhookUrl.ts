@@ -33,7 +33,7 @@ export function webhookChannel(
   };
 }
 
-export function readWebhookUrl(ctx: SettingsContext): WebhookSettings {
+function readWebhookUrl(ctx: SettingsContext): WebhookSettings {
   const url = ctx.get('URL');
   if (!url) ctx.fail('URL', 'is required');
   try {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { type EntityValue, type NewEntity, type StoredEntity } from './entityStore';
 
 export const COMMAND_ROW = '_command';
-export const LEDGER_VERSION = 2;
+const LEDGER_VERSION = 2;
 
 export function commandKey(clusterResourceId: string, commandId: string): string {
   return createHash('sha256').update(`${clusterResourceId.toLowerCase()}|${commandId}`).digest('hex');

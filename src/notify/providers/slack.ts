@@ -21,7 +21,7 @@ const REFUSED = new Set([
 ]);
 
 /** Classifies a webhook answer: status plus Slack's plain-text error code. */
-export function classifySlackAnswer(status: number, body: string, retryAfter?: number): SendResult {
+function classifySlackAnswer(status: number, body: string, retryAfter?: number): SendResult {
   if (status >= 200 && status < 300) return { ok: true };
   const code = body
     .trim()

@@ -32,7 +32,7 @@ export const SLACK_LIMITS = {
   blocksTotal: 12000,
   text: 40000,
 } as const;
-export const SLACK_LOG_CHARS = 2600;
+const SLACK_LOG_CHARS = 2600;
 const LOG_FLOOR = 1000;
 const DEFAULT_CAPS: FieldCaps = { contextEntries: 10, contextValue: 150, command: 1500, reason: 500, detail: 1000 };
 

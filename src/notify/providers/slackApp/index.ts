@@ -18,8 +18,7 @@ import { classifySlackAppError } from './answers';
 import { client, LOOKUP_PAGE_SIZE, LOOKUP_PAGES, lookup } from './history';
 import { METADATA_EVENT, readState, type SlackAppPayload, type SlackAppSettings } from './state';
 
-export { classifySlackAppError } from './answers';
-export { METADATA_EVENT, type SlackAppPayload, type SlackAppSettings } from './state';
+export { METADATA_EVENT, type SlackAppPayload } from './state';
 
 const FULL_LOGS_NOTE = 'full logs in thread';
 /** Without a recorded doubt, a message Slack will not let us update is looked for this far before it. */
