@@ -1,15 +1,13 @@
-// The Teams renderer and provider: cards within Teams' size limit whatever the logs, untrusted text only
-// in TextRuns, every card valid Adaptive Card 1.4, and the answers of Workflows and of legacy connectors
-// judged by the kind of endpoint.
+// The Teams card: within Teams' size limit whatever the logs, untrusted text only in TextRuns, every card
+// valid Adaptive Card 1.4.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyTeamsAnswer, teamsEndpointKind } from '../../../../src/notify/providers/teams/answers';
-import { renderTeams, TEAMS_MAX_BYTES } from '../../../../src/notify/providers/teams/card';
-import { TEAMS_MAX_REQUEST_BYTES } from '../../../../dev/webhookReceivers';
-import { OUTCOMES } from '../../../../src/core/report';
-import { sampleReport } from '../../../../src/notify/samples';
-import { cardProblems } from '../../../support/cards';
-import { checkTeams, HOSTILE, LOGS, reportWithLogs } from '../../../support/rendering';
+import { renderTeams, TEAMS_MAX_BYTES } from '../../../../../src/notify/providers/teams/card';
+import { TEAMS_MAX_REQUEST_BYTES } from '../../../../../dev/webhookReceivers';
+import { OUTCOMES } from '../../../../../src/core/report';
+import { sampleReport } from '../../../../../src/notify/samples';
+import { cardProblems } from '../../../../support/cards';
+import { checkTeams, HOSTILE, LOGS, reportWithLogs } from '../../../../support/rendering';
 
 const ARM = 'https://management.azure.com';
 
@@ -83,38 +81,5 @@ describe('hostile text: regressions', () => {
     assert.ok(Buffer.byteLength(JSON.stringify(p), 'utf8') <= TEAMS_MAX_BYTES);
     checkTeams(p);
     assert.match(JSON.stringify(p), /trimmed to fit the channel's size limit: context/);
-  });
-});
-
-describe('Teams answers, judged by the kind of endpoint', () => {
-  it('tells Workflows from a legacy connector by host', () => {
-    assert.equal(teamsEndpointKind('https://prod-00.westeurope.logic.azure.com/workflows/x'), 'workflows');
-    assert.equal(teamsEndpointKind('https://default.environment.api.powerplatform.com/powerautomate/x'), 'workflows');
-    assert.equal(teamsEndpointKind('https://contoso.webhook.office.com/webhookb2/x'), 'connector');
-  });
-  it('Workflows: 202 (or 200 from a flow that answers itself) is taken', () => {
-    assert.deepEqual(classifyTeamsAnswer('workflows', 202, ''), { ok: true });
-    assert.deepEqual(classifyTeamsAnswer('workflows', 200, ''), { ok: true });
-    assert.equal((classifyTeamsAnswer('workflows', 204, '') as { failure: string }).failure, 'permanent');
-  });
-  it('a connector: 200 with "1" is taken; 200 with an error text is not', () => {
-    assert.deepEqual(classifyTeamsAnswer('connector', 200, '1'), { ok: true });
-    const tooBig = classifyTeamsAnswer(
-      'connector',
-      200,
-      'Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413',
-    );
-    assert.deepEqual([tooBig.ok, (tooBig as { failure: string }).failure], [false, 'refused']);
-    assert.equal(
-      (classifyTeamsAnswer('connector', 200, 'Microsoft Teams endpoint returned HTTP error 429') as { failure: string })
-        .failure,
-      'transient',
-    );
-    const other = classifyTeamsAnswer('connector', 200, 'Bad payload received by generic incoming webhook.') as {
-      failure: string;
-      detail: string;
-    };
-    assert.deepEqual([other.failure, /Bad payload received/.test(other.detail)], ['permanent', true]);
-    assert.equal((classifyTeamsAnswer('connector', 202, '') as { failure: string }).failure, 'permanent');
   });
 });
