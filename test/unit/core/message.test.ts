@@ -90,23 +90,6 @@ describe('message contract', () => {
     rejects('{"x":"' + 'a'.repeat(70 * 1024) + '"}', /larger than/);
   });
 
-  it('reads bookkeeping tolerantly: malformed or unknown fields are dropped, never fatal (rolling deploys)', () => {
-    const read = (b: unknown) => parsePollRequest({ clusterResourceId: ID, commandId: 'a', _notifier: b }).bookkeeping;
-    assert.deepEqual(
-      read({ attempt: 1, firstSeenAt: '2026-01-01T00:00:00Z', deadlineAt: '2026-02-01T00:00:00Z' }),
-      { attempt: 1 },
-      'a span over 7 days is dropped',
-    );
-    assert.deepEqual(read({ attempt: -1, firstSeenAt: 'x', deadlineAt: 'y', gen: 1.5 }), { attempt: 0 });
-    assert.deepEqual(read({ v: 9, attempt: 3, stage: 'deliver', future: { x: 1 } }), {
-      v: 9,
-      attempt: 3,
-      stage: 'deliver',
-      ignored: ['future'],
-    });
-    assert.equal(read('garbage'), undefined);
-  });
-
   it('rejects separators, traversal and encodings in every path field', () => {
     const evil = ['..', '../x', 'a/b', 'a?b', 'a#b', '%2F', 'a%2e%2e', 'a\\b', 'a b', '.', 'a\u0000', 'ａ/b'];
     for (const e of evil) {
