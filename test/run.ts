@@ -3,8 +3,14 @@
 // fault tests — once on each runtime: Node 22 (the runtime Azure uses, pinned in the lockfile through
 // the npm package `node`, which npm scripts find first on PATH) and the machine's own Node, when it differs.
 // TEST_RUNTIMES=current runs only the first (a quicker loop while developing).
+//
+// Where a test goes: the unit test of src/<path>/<module>.ts is test/unit/<path>/<module>.test.ts, and it
+// tests that module (a test that exercises several goes to the one whose behaviour it asserts; helpers go to
+// test/support). Suites that prove a behaviour across modules, against the stand-ins, are in
+// test/integration and test/faults, named for that behaviour. The runner refuses to start while a file under
+// test/unit names no module of src/.
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDevTls } from '../dev/tls';
 
@@ -61,8 +67,26 @@ function runSuite(
   });
 }
 
+/** Files under test/unit that are not `<module>.test.ts` for a src/<module>.ts at the same path. */
+function strayUnitFiles(root: string): string[] {
+  const unit = join(root, 'test', 'unit');
+  return readdirSync(unit, { recursive: true, encoding: 'utf8' })
+    .filter((f) => statSync(join(unit, f)).isFile())
+    .filter((f) => !f.endsWith('.test.ts') || !existsSync(join(root, 'src', f.replace(/\.test\.ts$/, '.ts'))))
+    .sort();
+}
+
 async function main(): Promise<number> {
   const root = resolve(__dirname, '..');
+  const stray = strayUnitFiles(root);
+  if (stray.length > 0) {
+    console.error(
+      `test/unit mirrors src/: the unit test of src/<path>/<module>.ts is test/unit/<path>/<module>.test.ts.\n` +
+        `No module of src/ has the name of:\n${stray.map((f) => `  ${join('test', 'unit', f)}\n`).join('')}` +
+        `Move each test to the file of the module whose behaviour it asserts, a helper to test/support/.`,
+    );
+    return 1;
+  }
   const tlsDir = join(root, '.tmp', 'test-tls');
   const tls = await createDevTls(tlsDir);
   const only = process.argv.slice(2);
