@@ -8,7 +8,8 @@ import { TokenBuckets } from './core/tokenBucket';
 import { Cooldowns } from './notify/cooldowns';
 import type { Target } from './notify/provider';
 import type { PipelineDeps } from './pipeline/context';
-import { CommandQueue, createQueueServiceClient, createTableClient } from './queue/storage';
+import { CommandQueue, createQueueServiceClient } from './queue/storage';
+import { createTableClient } from './store/tableClient';
 import { TableEntityStore } from './store/entityStore';
 import { Ledger } from './store/ledger';
 import { BlobResultStore } from './store/results';
@@ -85,11 +86,7 @@ export function createRuntime(env: Env = process.env, overrides: Partial<Pipelin
     cooldowns: new Cooldowns(monotonic),
     pacer: new TokenBuckets(),
     readBudget: new TokenBuckets(config.armReads),
-    appToken: async (audience) => {
-      const token = await credential.getToken(`${audience.replace(/\/$/, '')}/.default`);
-      if (!token) throw new Error(`no token for ${audience} from the app's identity`);
-      return token.token;
-    },
+    appToken: (audience) => appToken(credential, audience, config.armEndpoint),
     // Through the global providers: the SDK behind them (if any) is set up before the runtime is built.
     telemetry: createTelemetry(metrics.getMeter('aks-command-notifier'), trace.getTracer('aks-command-notifier')),
     now: Date.now,
@@ -99,6 +96,19 @@ export function createRuntime(env: Env = process.env, overrides: Partial<Pipelin
   };
   const redact = createRedactor([...secretsOf(config), env.IDENTITY_HEADER, env.MSI_SECRET]);
   return { config, deps, queue, ledger, redact };
+}
+
+/** The app's own resources: a channel's token is never one of theirs (the identity holds roles on them). */
+const OWN_AUDIENCES = [/^https:\/\/management\./i, /^https:\/\/[^/]*storage\./i, /^https:\/\/[^/]*vault\./i];
+
+async function appToken(credential: TokenCredential, audience: string, armEndpoint: string): Promise<string> {
+  const origin = audience.replace(/\/+$/, '');
+  if (origin === armEndpoint || OWN_AUDIENCES.some((r) => r.test(origin))) {
+    throw new Error(`${origin} is one of the app's own resources, not a channel's service`);
+  }
+  const token = await credential.getToken(`${origin}/.default`);
+  if (!token) throw new Error(`no token for ${origin} from the app's identity`);
+  return token.token;
 }
 
 let shared: Runtime | undefined;

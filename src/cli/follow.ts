@@ -5,7 +5,7 @@ import type { CallerSettings } from '../config';
 import { clusterResourceId, type ClusterRef } from '../core/cluster';
 import { describeRead } from '../core/armAnswer';
 import { finalAnswer, formatDuration, REQUIRED_PERMISSION, timedOutAnswer, type FinalAnswer } from '../core/report';
-import { pollDelaySeconds } from '../core/schedule';
+import { pollDelaySeconds, pollWindow } from '../core/schedule';
 import { cleanText } from '../core/text';
 import { EXIT, type Io } from './io';
 
@@ -67,7 +67,7 @@ export async function follow(
   io: Io,
 ): Promise<{ answer: FinalAnswer; waitedSeconds: number } | 'interrupted'> {
   const started = Date.now();
-  const deadline = started + settings.poll.timeoutMinutes * 60_000;
+  const deadline = pollWindow({ nowMs: started, timeoutMinutes: settings.poll.timeoutMinutes }).deadlineMs;
   const nap = io.sleep ?? sleep;
   let stop = false;
   void io.interrupted?.then(() => (stop = true));

@@ -62,7 +62,7 @@ export function runPreview(
       out.write(`// target "${target.name}" (${target.kind}): the message while the command runs\n`);
       show(target, running);
     }
-    const what = running ? 'the same message, updated with the result' : `${form} form`;
+    const what = `${running ? 'the same message, updated with the result' : `${form} form`}${target.provider.threadAttachment ? '; logs it cuts follow whole in its thread' : ''}`;
     out.write(
       `// target "${target.name}" (${target.kind}, ${what})${wanted ? '' : ': not sent for this outcome (notify on failure only)'}\n`,
     );

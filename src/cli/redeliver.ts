@@ -1,6 +1,7 @@
 // `aks-command-notifier redeliver`: sends a delivered or failed notification again, on purpose, from the
 // stored result (ARM is not asked again). It resets the chosen targets in the ledger and enqueues a
 // message naming exactly them; the function delivers it as any other.
+import { deliveryDeadlineMs } from '../core/schedule';
 import { clusterResourceId } from '../core/cluster';
 import { parseClusterResourceId, checkCommandId, serializePollRequest } from '../core/message';
 import { readiness } from '../store/ledger';
@@ -54,7 +55,7 @@ export async function redeliver(
     log(`target ${name}: ${row.state}${row.form ? ` (${row.form})` : ''} → pending`);
   }
   const renewed = await stores.ledger.writeCommand(key, entries.command, {
-    deliverBy: new Date(now + stores.settings.delivery.timeoutHours * 3600_000).toISOString(),
+    deliverBy: new Date(deliveryDeadlineMs(now, stores.settings.delivery.timeoutHours)).toISOString(),
   });
   if (!renewed)
     throw new RedeliverError('the command changed while its delivery window was renewed; run redeliver again');

@@ -189,6 +189,11 @@ export function startRetryDelaySeconds(input: {
 /** Grace on top of the next delay before a silent poll chain counts as dead and another copy may take over. */
 const CHAIN_GRACE_SECONDS = 60;
 
+/** How long a new command's first copy holds it: the first poll's delay plus the grace. */
+export function firstPollLeaseMs(initialDelaySeconds: number): number {
+  return (initialDelaySeconds + CHAIN_GRACE_SECONDS) * 1000;
+}
+
 /** How long a poll chain's step holds the command: its next delay plus a grace (at least the delay again). */
 export function pollLeaseMs(nextDelaySeconds: number): number {
   return (nextDelaySeconds + Math.max(CHAIN_GRACE_SECONDS, nextDelaySeconds)) * 1000;

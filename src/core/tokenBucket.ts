@@ -2,8 +2,9 @@
 // throttling) and each channel's pace (Slack: about one message a second). Within the burst a take goes
 // at once; beyond it the taker is given a slot of its own, slots 1/rate apart, and the token is owed from
 // then on — so a burst spreads itself over time instead of meeting the far side's 429s. A holder (a
-// command) that comes back at its slot finds it kept and pays nothing more; a slot not used within a
-// minute is forgotten. Pure: the caller passes a monotonic clock (a wall clock stepping back would stall
+// command) that comes back at its slot finds it kept and pays nothing more; a slot not used within five
+// minutes is forgotten and its token given back (its holder went elsewhere: another instance, the poison
+// queue). Pure: the caller passes a monotonic clock (a wall clock stepping back would stall
 // every key). At most MAX_KEYS buckets are kept, least recently used first out: a bucket left alone that
 // long has refilled anyway, so forgetting it changes nothing.
 
@@ -23,8 +24,8 @@ interface Bucket {
 export const MAX_KEYS = 10_000;
 /** A holder back this early (queue visibility is whole seconds, timers fire late or early) has its slot. */
 const SLOT_TOLERANCE_MS = 250;
-/** A slot its holder has not come back for within this long is dropped. */
-const SLOT_KEPT_MS = 60_000;
+/** A slot its holder has not come back for within this long is dropped (a worker busy for minutes is late). */
+const SLOT_KEPT_MS = 5 * 60_000;
 
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
@@ -60,7 +61,12 @@ export class TokenBuckets {
   take(key: string, nowMs: number, holder?: string, rate: Rate | undefined = this.rate): number {
     if (!rate) throw new Error(`no rate for ${key}`);
     const b = this.bucket(key, rate, nowMs);
-    for (const [who, slot] of b.slots) if (slot < nowMs - SLOT_KEPT_MS) b.slots.delete(who);
+    // Slots are handed out in time order (Map keeps it): the stale ones are at the front.
+    for (const [who, slot] of b.slots) {
+      if (slot >= nowMs - SLOT_KEPT_MS) break;
+      b.slots.delete(who);
+      b.tokens = Math.min(rate.burst, b.tokens + 1);
+    }
     const mine = holder === undefined ? undefined : b.slots.get(holder);
     if (mine !== undefined) {
       if (mine > nowMs + SLOT_TOLERANCE_MS) return mine - nowMs;

@@ -161,7 +161,11 @@ export async function deliverTarget(
   while (remaining() > sendBudgetMs(maxSendMs, ctx.ledgerTimeoutMs)) {
     sends++;
     const payload = target.provider.render(report, options, form);
-    result = await target.provider.send(target.settings, payload, sendContext(target, ctx, claimed, result));
+    const token = await appTokenFor(target, ctx);
+    result =
+      typeof token === 'object'
+        ? token
+        : await target.provider.send(target.settings, payload, sendContext(ctx, claimed, result, token));
     // The running message is not worth a second form: the result comes with its own.
     if (result.ok || running || decideAfterFailure(result.failure, form).kind !== 'retry-minimal') break;
     ctx.log.warn(`target ${name}: ${result.detail}; trying the minimal message (no logs, command or context)`);
@@ -189,18 +193,33 @@ function warnInDoubt(target: Target, log: Log): void {
 
 /** What a send needs from the ledger; a second send under the same claim sees what the first one learnt. */
 function sendContext(
-  target: Target,
   ctx: DeliveryContext,
   claimed: TargetState,
   previous: SendResult | undefined,
+  appToken: string | undefined,
 ): SendContext {
   const providerState = previous?.providerState ?? claimed.providerState;
-  const audience = target.provider.appTokenAudience?.(target.settings);
-  const appToken = ctx.appToken;
   return {
     timeoutMs: ctx.sendTimeoutMs,
     ...(providerState ? { providerState } : {}),
     ...(claimed.unsureSince !== undefined ? { unsureSinceMs: claimed.unsureSince } : {}),
-    ...(audience && appToken ? { appToken: () => appToken(audience) } : {}),
+    ...(appToken !== undefined ? { appToken } : {}),
   };
+}
+
+/**
+ * The token a provider declares it needs (its service's audience, fixed in its code), fetched before the send:
+ * an identity endpoint that is down is an ordinary transient failure, and nothing is posted without it.
+ */
+async function appTokenFor(target: Target, ctx: DeliveryContext): Promise<string | undefined | SendResult> {
+  const audience = target.provider.appTokenAudience;
+  if (audience === undefined) return undefined;
+  if (!ctx.appToken)
+    return { ok: false, failure: 'permanent', detail: `no app identity to get a token for ${audience}` };
+  try {
+    return await ctx.appToken(audience);
+  } catch (err) {
+    const detail = `no token for ${audience} from the app's identity: ${(err as Error).message ?? String(err)}`;
+    return { ok: false, failure: 'transient', detail: detail.slice(0, 300) };
+  }
 }

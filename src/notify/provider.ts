@@ -28,6 +28,8 @@ export interface OptionSpec {
 export interface SharedSetting {
   doc: string;
   default?: string;
+  /** A credential: in Key Vault in Azure (infra's secretSettings), masked in every log line. */
+  secret?: boolean;
 }
 
 /** Reads one target's settings: named targets use NOTIFY_TARGET_<NAME>_<OPTION>, zero-config ones their own names. */
@@ -75,7 +77,7 @@ export interface SendContext {
    */
   unsureSinceMs?: number;
   /** A token for the audience the provider declares (`appTokenAudience`), from the app's identity. */
-  appToken?: () => Promise<string>;
+  appToken?: string;
 }
 
 export interface Provider<S = unknown> {
@@ -108,12 +110,16 @@ export interface Provider<S = unknown> {
    * found again after an attempt in doubt, so that a channel sees exactly one message per command.
    */
   readonly liveMessage?: boolean;
-  /** The full logs follow in the message's thread when the message cuts them (preview and docs say so). */
+  /** The full logs follow in the message's thread when the message cuts them (preview says so). */
   readonly threadAttachment?: boolean;
   /** Spreads sends to one target (a burst of results in one channel) instead of meeting the channel's 429s. */
   readonly pace?: Rate;
-  /** Sends carry a token for this audience from the app's identity (a bot service); it goes to that service only. */
-  appTokenAudience?(settings: S): string;
+  /**
+   * Sends carry a token from the app's identity for this audience (a bot service: https://api.botframework.com),
+   * fixed in the provider's code, never taken from settings; the provider sends it to that service only. The
+   * app's own resources (ARM, Storage, Key Vault) are refused as audiences.
+   */
+  readonly appTokenAudience?: string;
 }
 
 export interface Target<S = unknown> {

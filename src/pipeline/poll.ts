@@ -4,7 +4,7 @@
 // step is a deferral to a slot of its own instead of a read that would meet a 429.
 import { describeRead } from '../core/armAnswer';
 import { finalAnswer, timedOutAnswer } from '../core/report';
-import { budgetDelaySeconds, pollDelaySeconds, pollLeaseMs } from '../core/schedule';
+import { budgetDelaySeconds, firstPollLeaseMs, pollDelaySeconds, pollLeaseMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import type { TargetCopy } from '../store/ledger';
 import type { CommandEntries, CommandState } from '../store/ledgerRows';
@@ -37,7 +37,7 @@ export async function joinChain(
       firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
       deadlineAt: new Date(ctx.deadlineMs).toISOString(),
       ...(meta.id ? { owner: meta.id } : {}),
-      pollLeaseMs: pollLeaseMs(deps.schedule.initialDelaySeconds),
+      pollLeaseMs: firstPollLeaseMs(deps.schedule.initialDelaySeconds),
     },
     copies,
   );

@@ -1,39 +1,19 @@
-// Storage clients from AzureWebJobsStorage: a connection string (Azurite, keys) or an identity-based
-// connection (…__queueServiceUri, …__tableServiceUri, …__clientId), like the Functions host reads it.
-import { TableClient } from '@azure/data-tables';
+// The command queue and its poison queue, from AzureWebJobsStorage: a connection string (Azurite, keys) or an
+// identity-based connection (…__queueServiceUri, …__clientId), like the Functions host reads it.
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import type { StorageConfig } from '../settings/storage';
 
-function storageCredential(storage: StorageConfig): TokenCredential {
+/** The storage identity when none is given: the user-assigned one the connection names, else the default chain. */
+export function storageCredential(storage: StorageConfig): TokenCredential {
   return storage.clientId
     ? new ManagedIdentityCredential({ clientId: storage.clientId })
     : new DefaultAzureCredential();
 }
 
-// Short retries inside a call: longer outages are waited out by re-enqueueing, not by blocking here.
-const TABLE_RETRIES = { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };
-
 export function createQueueServiceClient(storage: StorageConfig, credential?: TokenCredential): QueueServiceClient {
   if (storage.connectionString) return QueueServiceClient.fromConnectionString(storage.connectionString);
   return new QueueServiceClient(storage.queueServiceUri!, credential ?? storageCredential(storage));
-}
-
-export function createTableClient(
-  storage: StorageConfig,
-  tableName: string,
-  credential?: TokenCredential,
-): TableClient {
-  if (storage.connectionString) {
-    const local = /UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, {
-      allowInsecureConnection: local,
-      retryOptions: TABLE_RETRIES,
-    });
-  }
-  return new TableClient(storage.tableServiceUri!, tableName, credential ?? storageCredential(storage), {
-    retryOptions: TABLE_RETRIES,
-  });
 }
 
 export interface PoisonEnvelope {

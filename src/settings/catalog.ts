@@ -23,9 +23,12 @@ export function settingDefaults(): Record<string, string> {
   return defaults;
 }
 
-/** Settings that hold credentials: a zero-config target's secret options (named targets: the provider's secret options). */
+/** Fixed settings that hold credentials: zero-config targets' secret options, secret shared settings (a named target's are its provider's secret options). */
 export function secretSettingNames(): string[] {
-  return PROVIDERS.flatMap((p) =>
-    Object.entries(p.zeroConfig?.settings ?? {}).flatMap(([option, name]) => (p.options[option]?.secret ? [name] : [])),
-  );
+  return PROVIDERS.flatMap((p) => [
+    ...Object.entries(p.zeroConfig?.settings ?? {}).flatMap(([option, name]) =>
+      p.options[option]?.secret ? [name] : [],
+    ),
+    ...Object.entries(p.shared ?? {}).flatMap(([name, s]) => (s.secret ? [name] : [])),
+  ]);
 }

@@ -32,7 +32,9 @@ function settingsContext(
     shared: (name) => {
       const declared = provider.shared?.[name];
       if (!declared) throw new Error(`${name} is not a shared setting of ${provider.kind}`);
-      return optional(env, name) ?? declared.default;
+      const value = optional(env, name);
+      if (value !== undefined && declared.secret) secrets.push(value);
+      return value ?? declared.default;
     },
     fail: (option, message) => {
       throw new ConfigError(nameOf(option), message);

@@ -1,5 +1,5 @@
-// Each channel's docs page lives with its provider: the page the provider names exists, is reachable from
-// the notifications page, and names the kind and every setting the provider declares (its options as
+// Each channel's docs page lives with its provider: the page the provider names exists, is in docs/channels/
+// (linked as a folder from docs/notifications.md), and names the kind and every setting the provider declares (its options as
 // `_<OPTION>` of a named target, its zero-config settings, its shared settings), so that a channel's
 // settings cannot change without its page.
 import assert from 'node:assert/strict';
@@ -22,8 +22,8 @@ describe('channel docs', () => {
         ...Object.keys(p.shared ?? {}),
       ];
       for (const name of names) assert.ok(page.includes(name), `${p.docs} does not document ${name}`);
-      const index = readFileSync(join(ROOT, 'docs', 'notifications.md'), 'utf8');
-      assert.ok(index.includes(p.docs.replace(/^docs\//, '')), `docs/notifications.md does not link ${p.docs}`);
+      // In docs/channels/, which docs/notifications.md links as a folder: a new page needs no index edit.
+      assert.match(p.docs, /^docs\/channels\/[a-z0-9-]+\.md$/);
     });
   }
 });

@@ -4,7 +4,8 @@
 // emphasis marks go), lowercased, every character but letters, digits, `-`, `_` and spaces dropped, each
 // space a `-`; a repeated heading gets -1, -2… in order. Code blocks and code spans are not searched for
 // links or headings. External links (a scheme such as http:, https:, mailto:) are not checked: no network.
-// Also: README.md stays within 12 KB, and every docs page can be reached from README.md.
+// Also: README.md stays within 12 KB, and every docs page can be reached from README.md (a link to a folder
+// reaches the pages in it).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -165,9 +166,16 @@ describe('documentation', () => {
         if (isExternal(l.target) || problem(l) !== undefined) continue;
         const path = decodeURIComponent(l.target.split('#')[0]!);
         const target = path === '' ? file : relative(ROOT, resolve(ROOT, dirname(file), path));
-        if (target.endsWith('.md') && !reached.has(target)) {
-          reached.add(target);
-          queue.push(target);
+        // A link to a folder reaches every page in it (GitHub lists them): docs/channels/ needs no index edit.
+        const pages =
+          existsSync(join(ROOT, target)) && statSync(join(ROOT, target)).isDirectory()
+            ? markdownFiles(target)
+            : [target];
+        for (const page of pages) {
+          if (page.endsWith('.md') && !reached.has(page)) {
+            reached.add(page);
+            queue.push(page);
+          }
         }
       }
     }

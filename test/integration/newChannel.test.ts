@@ -82,10 +82,10 @@ const pager: Provider<PagerSettings> = {
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
   liveMessage: true,
   pace: { perSecond: 5, burst: 5 },
-  appTokenAudience: () => AUDIENCE,
+  appTokenAudience: AUDIENCE,
   async send(settings, payload, ctx): Promise<SendResult> {
     const page = ctx.providerState;
-    const appToken = ctx.appToken ? await ctx.appToken() : '';
+    const appToken = ctx.appToken ?? '';
     const response = await fetch(page ? `${settings.url}/pages/${page}` : `${settings.url}/pages`, {
       method: page ? 'PUT' : 'POST',
       headers: {
@@ -173,6 +173,10 @@ describe('a channel added from a test file alone', () => {
       assert.ok(r.appToken && stack().identity.validate(r.appToken, AUDIENCE), "a token for the pager's audience");
     }
     assert.ok(!h.logs.join('\n').includes(SECRET));
+    // The app's own resources are never a channel's audience (its identity holds roles on them).
+    for (const own of ['https://management.azure.com', 'https://storage.azure.com/', 'https://vault.azure.net']) {
+      await assert.rejects(h.rt.deps.appToken!(own), /one of the app's own resources/);
+    }
     assert.equal(h.rt.redact(`leaked ${SECRET}`).includes(SECRET), false, 'its secret option is masked in logs');
     const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
     assert.deepEqual(

@@ -1,9 +1,10 @@
-// The ARM read budget: a token bucket per subscription, believing ARM's own count, bounded in memory.
+// The one token bucket (ARM reads per subscription, channel paces): the burst, then slots 1/rate apart, a slot
+// kept for its holder, ARM's own count believed, bounded in memory.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MAX_KEYS, TokenBuckets } from '../../../src/core/tokenBucket';
 
-describe('ARM read budget', () => {
+describe('TokenBuckets', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {
     const b = new TokenBuckets({ burst: 3, perSecond: 10 });
     assert.deepEqual(
@@ -55,5 +56,32 @@ describe('ARM read budget', () => {
     c.take('c', 0);
     assert.ok(c.take('a', 0) > 0, 'a is still spent (kept)');
     assert.equal(c.take('b', 0), 0, 'b was forgotten, so it starts full');
+  });
+  it('keeps a slot for its holder: back at its slot (or a little early) it goes without paying again', () => {
+    const b = new TokenBuckets({ burst: 1, perSecond: 1 });
+    assert.equal(b.take('s', 0, 'a'), 0);
+    assert.equal(b.take('s', 0, 'b'), 1000, 'b owes the next token: its slot is in 1 s');
+    assert.equal(b.take('s', 0, 'c'), 2000, 'c behind b');
+    assert.equal(b.take('s', 500, 'b'), 500, 'too early: still waiting for its slot');
+    assert.equal(b.take('s', 800, 'b'), 0, 'within the tolerance of its slot');
+    assert.equal(b.take('s', 2000, 'c'), 0, 'c at its slot');
+    assert.equal(b.take('s', 2000, 'd'), 1000, 'd after the two slots already paid for');
+  });
+  it('gives back the token of a slot its holder never came back for', () => {
+    // One token per 1,000 s: refill alone would not cover the forgotten slot's debt in time.
+    const b = new TokenBuckets({ burst: 1, perSecond: 0.001 });
+    b.take('s', 0, 'a');
+    assert.equal(b.take('s', 0, 'gone'), 1_000_000, "gone's slot is in 1,000 s");
+    // Five minutes past that slot, 1.3 tokens have come back: 0.3 left after gone's debt, plus its token given back.
+    const later = 1_000_000 + 5 * 60_000 + 1;
+    assert.equal(b.take('s', later, 'x'), 0);
+    assert.ok(b.take('s', later, 'gone') > 0, 'its slot was dropped: it queues anew');
+  });
+  it("takes a rate per call for keys that have their own (a channel's pace)", () => {
+    const b = new TokenBuckets();
+    const pace = { perSecond: 2, burst: 1 };
+    assert.equal(b.take('channel', 0, 'x', pace), 0);
+    assert.equal(b.take('channel', 0, 'y', pace), 500);
+    assert.throws(() => b.take('other', 0), /no rate/);
   });
 });
