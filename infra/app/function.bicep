@@ -10,7 +10,7 @@ param storageQueueEndpoint string
 param storageTableEndpoint string
 param deploymentContainerName string
 param appInsightsConnectionString string
-@description('Plain (non-secret) settings the code reads, by their names in src/config.ts.')
+@description('Plain (non-secret) settings the code reads, by their names in src/settings/catalog.ts.')
 param settings object
 @description('Key Vault references for the secret settings, by setting name (keyvault.bicep).')
 param keyVaultReferences object

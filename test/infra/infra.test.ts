@@ -541,7 +541,7 @@ describe('infra (Bicep)', () => {
     assert.equal(ai!.properties!.DisableLocalAuth, true);
   });
 
-  test('holds to the arm-ttk rules it once failed (arm-ttk itself cannot run in CI; README, Deploy)', () => {
+  test('holds to the arm-ttk rules it once failed (arm-ttk itself cannot run in CI; docs/deploy.md)', () => {
     const problems: string[] = [];
     const skipEmpty = new Set([
       'resources',
