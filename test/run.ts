@@ -10,7 +10,7 @@
 // test/integration and test/faults, named for that behaviour. The runner refuses to start while a file under
 // test/unit names no module of src/.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createDevTls } from '../dev/tls';
 
@@ -87,8 +87,11 @@ async function main(): Promise<number> {
     );
     return 1;
   }
-  const tlsDir = join(root, '.tmp', 'test-tls');
+  // A certificate of this run's own: a second run started meanwhile (another terminal) must not replace the
+  // one this run's processes trust.
+  const tlsDir = join(root, '.tmp', `test-tls-${process.pid}`);
   const tls = await createDevTls(tlsDir);
+  process.on('exit', () => rmSync(tlsDir, { recursive: true, force: true }));
   const only = process.argv.slice(2);
   const files =
     only.length > 0
