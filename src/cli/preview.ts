@@ -2,7 +2,7 @@
 // Offline: it renders with the providers' own code and sends nothing. Without configured targets it shows
 // one example target of every kind, built from the examples each provider declares for its options.
 import { readFileSync } from 'node:fs';
-import { DEFAULTS, loadConfig, type Env } from '../config';
+import { loadConfig, type Env } from '../config';
 import { OUTCOMES, type Outcome } from '../core/report';
 import { renderOptions, wants, type Form, type Target } from '../notify/provider';
 import { PROVIDERS } from '../notify/registry';
@@ -51,7 +51,7 @@ export function runPreview(
   const report = sampleReport(options.outcome as Outcome, logs);
   const form = options.form ?? 'full';
   const show = (target: Target, r: typeof report) => {
-    const payload = target.provider.render(r, renderOptions(target, config.armEndpoint ?? DEFAULTS.ARM_ENDPOINT), form);
+    const payload = target.provider.render(r, renderOptions(target, config.armEndpoint), form);
     out.write(`${options.text ? target.provider.asText(payload) : JSON.stringify(payload, null, 2)}\n`);
   };
   for (const target of chosen) {

@@ -61,7 +61,8 @@ export class TokenBuckets {
   take(key: string, nowMs: number, holder?: string, rate: Rate | undefined = this.rate): number {
     if (!rate) throw new Error(`no rate for ${key}`);
     const b = this.bucket(key, rate, nowMs);
-    // Slots are handed out in time order (Map keeps it): the stale ones are at the front.
+    // Slots are handed out in time order (Map keeps it), so the stale ones are at the front; a refund can hand
+    // out a slot earlier than one already held, which then goes a little later than five minutes.
     for (const [who, slot] of b.slots) {
       if (slot >= nowMs - SLOT_KEPT_MS) break;
       b.slots.delete(who);

@@ -133,6 +133,8 @@ export async function deliverTarget(
   }
   const limited = rateGate(target, ctx);
   if (limited) return limited;
+  // Before the claim: the identity endpoint's time is not the lease's (a failure is recorded like a send's).
+  const token = await appTokenFor(target, ctx);
 
   const maxSendMs = target.provider.maxSendMs(ctx.sendTimeoutMs);
   const leaseMs = claimLeaseMs(maxSendMs, ctx.ledgerTimeoutMs);
@@ -161,7 +163,6 @@ export async function deliverTarget(
   while (remaining() > sendBudgetMs(maxSendMs, ctx.ledgerTimeoutMs)) {
     sends++;
     const payload = target.provider.render(report, options, form);
-    const token = await appTokenFor(target, ctx);
     result =
       typeof token === 'object'
         ? token
@@ -208,8 +209,9 @@ function sendContext(
 }
 
 /**
- * The token a provider declares it needs (its service's audience, fixed in its code), fetched before the send:
- * an identity endpoint that is down is an ordinary transient failure, and nothing is posted without it.
+ * The token a provider declares it needs (its service's audience, fixed in its code), fetched once per attempt
+ * before the claim: an identity endpoint that is down is an ordinary transient failure, and nothing is posted
+ * without it.
  */
 async function appTokenFor(target: Target, ctx: DeliveryContext): Promise<string | undefined | SendResult> {
   const audience = target.provider.appTokenAudience;

@@ -21,7 +21,7 @@ export function webhookChannel(
   Provider<WebhookSettings>,
   'kind' | 'zeroConfig' | 'docs' | 'options' | 'readSettings' | 'describe' | 'identity'
 > {
-  const prefix = kind.toUpperCase();
+  const prefix = kind.toUpperCase().replace(/-/g, '_');
   return {
     kind,
     zeroConfig: { name: kind, settings: { URL: `${prefix}_WEBHOOK_URL`, CLUSTERS: `${prefix}_CLUSTERS` } },

@@ -81,7 +81,8 @@ const pager: Provider<PagerSettings> = {
   asText: (payload) => `PAGE: ${(payload as PagerPayload).title}`,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
   liveMessage: true,
-  pace: { perSecond: 5, burst: 5 },
+  // One page each 2 s: a result right after the running page waits for its slot.
+  pace: { perSecond: 0.5, burst: 1 },
   appTokenAudience: AUDIENCE,
   async send(settings, payload, ctx): Promise<SendResult> {
     const page = ctx.providerState;
@@ -105,6 +106,8 @@ let far: Awaited<ReturnType<typeof startPager>>;
 
 before(async () => {
   registerProvider(pager);
+  // The same channel with an audience of its own: a token the SDK has not cached yet.
+  registerProvider({ ...pager, kind: 'pager-b', appTokenAudience: 'https://pager-b.example' });
   far = await startPager();
   await setUpStack();
 });
@@ -155,10 +158,21 @@ describe('a channel added from a test file alone', () => {
       result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' },
     });
     const before = far.received.length;
+    // The pace is judged on a clock that stands still until the result has met it.
+    const frozen = performance.now();
+    h.rt.deps.monotonic = () => frozen;
     await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['oncall'] }));
-    const kinds: string[] = [];
-    for (let i = 0; i < 5 && kinds.at(-1) !== 'notified'; i++) kinds.push((await h.pollOnce())!.outcome.kind);
-    assert.deepEqual(kinds, ['requeued', 'notified']);
+    const outcomes = [];
+    for (let i = 0; i < 5 && outcomes.at(-1)?.kind !== 'notified'; i++) {
+      const outcome = (await h.pollOnce())!.outcome;
+      outcomes.push(outcome);
+      if (outcome.kind === 'deferred') h.rt.deps.monotonic = () => performance.now();
+    }
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['requeued', 'deferred', 'notified'],
+    );
+    assert.match((outcomes[1] as { reason: string }).reason, /oncall: paced/);
     const mine = far.received.slice(before);
     assert.deepEqual(
       mine.map((r) => [r.method, r.path, r.body.final]),
@@ -182,6 +196,38 @@ describe('a channel added from a test file alone', () => {
     assert.deepEqual(
       targets.map((t) => [t.name, t.state]),
       [['oncall', 'delivered']],
+    );
+  });
+
+  it('waits out an identity endpoint that is down: nothing is posted without its token, and the page goes once it answers', async () => {
+    const h = await harness({
+      ...pagerEnv(),
+      NOTIFY_TARGET_ONCALL_KIND: 'pager-b',
+    });
+    // ARM's token first, so that only the pager's is refused.
+    await h.rt.deps.arm.read(CLUSTER, commandId());
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+    const before = far.received.length;
+    await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['oncall'] }));
+    stack().identity.faults.failNext = { count: 100, status: 500 };
+    let first;
+    try {
+      first = (await h.pollOnce())!.outcome;
+    } finally {
+      stack().identity.faults.failNext = undefined;
+    }
+    assert.equal(first.kind, 'deferred');
+    assert.match(
+      (first as { reason: string }).reason,
+      /oncall: no token for https:\/\/pager-b\.example from the app's identity/,
+    );
+    assert.equal(far.received.length, before, 'nothing was posted without the token');
+    const next = (await h.pollOnce(15_000))!.outcome;
+    assert.equal(next.kind, 'notified');
+    assert.deepEqual(
+      far.received.slice(before).map((r) => [r.method, r.body.final]),
+      [['POST', true]],
     );
   });
 });
