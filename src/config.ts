@@ -23,6 +23,8 @@ export interface AppConfig extends StorageSettings {
   webhookTimeoutMs: number;
   /** Client-side share of ARM's read throttling, per subscription and process. */
   armReads: { perSecond: number; burst: number };
+  /** The most instances infra lets run: each assumes this many share the budgets when the roster cannot be read. */
+  maxInstances: number;
   targets: Target[];
   defaultTargets: string[];
 }
@@ -167,6 +169,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     armTimeoutMs: readNumber(env, 'ARM_TIMEOUT_SECONDS') * 1000,
     webhookTimeoutMs: readNumber(env, 'WEBHOOK_TIMEOUT_SECONDS') * 1000,
     armReads: { perSecond: readNumber(env, 'ARM_READS_PER_SECOND'), burst: readNumber(env, 'ARM_READ_BURST', true) },
+    maxInstances: readNumber(env, 'MAX_INSTANCE_COUNT', true),
     ...loadTargets(env),
   };
 }

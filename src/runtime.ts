@@ -4,13 +4,13 @@ import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential
 import { createCommandResultReader } from './arm/commandResults';
 import { loadConfig, secretsOf, type AppConfig, type Env, type StorageSettings } from './config';
 import { createRedactor } from './log';
-import { TokenBuckets } from './core/tokenBucket';
 import { Cooldowns } from './notify/cooldowns';
 import type { Target } from './notify/provider';
 import type { PipelineDeps } from './pipeline/context';
 import { CommandQueue, createQueueServiceClient } from './queue/storage';
 import { createTableClient } from './store/tableClient';
 import { TableEntityStore } from './store/entityStore';
+import { SharedBudget } from './store/sharedBudget';
 import { Ledger } from './store/ledger';
 import { BlobResultStore } from './store/results';
 import { metrics, trace } from '@opentelemetry/api';
@@ -61,6 +61,18 @@ export function createRuntime(env: Env = process.env, overrides: Partial<Pipelin
   const queue = CommandQueue.fromService(createQueueServiceClient(config.storage, storageCred), config.queueName);
   const ledger = createLedger(config, storageCred);
   const monotonic = () => performance.now();
+  const telemetry = createTelemetry(metrics.getMeter('aks-command-notifier'), trace.getTracer('aks-command-notifier'));
+  // The app's budgets, shared by every instance through rows of the ledger's table.
+  const budget = (prefix: string, rate?: AppConfig['armReads']) =>
+    new SharedBudget(ledger.store, {
+      queueName: config.queueName,
+      prefix,
+      ...(rate ? { rate } : {}),
+      maxInstances: config.maxInstances,
+      now: Date.now,
+      monotonic,
+      onLease: (event) => telemetry.budgetLease(event),
+    });
   const deps: PipelineDeps = {
     schedule: { initialDelaySeconds: config.poll.initialDelaySeconds, maxDelaySeconds: config.poll.maxDelaySeconds },
     timeoutMinutes: config.poll.timeoutMinutes,
@@ -84,11 +96,11 @@ export function createRuntime(env: Env = process.env, overrides: Partial<Pipelin
     armEndpoint: config.armEndpoint,
     sendTimeoutMs: config.webhookTimeoutMs,
     cooldowns: new Cooldowns(monotonic),
-    pacer: new TokenBuckets(),
-    readBudget: new TokenBuckets(config.armReads),
+    pacer: budget('pace.'),
+    readBudget: budget('arm.', config.armReads),
     appToken: (audience) => appToken(credential, audience, config.armEndpoint),
     // Through the global providers: the SDK behind them (if any) is set up before the runtime is built.
-    telemetry: createTelemetry(metrics.getMeter('aks-command-notifier'), trace.getTracer('aks-command-notifier')),
+    telemetry,
     now: Date.now,
     monotonic,
     random: Math.random,

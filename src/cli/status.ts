@@ -6,6 +6,8 @@ import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
 import { COMMAND_ROW, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
 import type { StoredEntity } from '../store/entityStore';
 import { escapeForLog } from '../core/text';
+import { takeSlots } from '../core/tokenBucket';
+import { budgetPartition, readBudgetRow } from '../store/sharedBudget';
 import type { OperatorStores } from './operator';
 
 export interface PoisonEntry {
@@ -33,6 +35,17 @@ export interface StatusReport {
   deliveries: DeliveryEntry[];
   /** Targets with notifications that did not arrive (pending or failed) in the window. */
   undelivered: { target: string; pending: number; failed: number; lastError?: string }[];
+  /** The app's shared budgets (ARM reads per subscription, channel paces): what is left now, and what they gave. */
+  budgets: {
+    budget: string;
+    tokensNow: number;
+    ratePerSecond: number;
+    burst: number;
+    slots: number;
+    leases: number;
+    lastWaitSeconds: number;
+    updatedAt: string;
+  }[];
   windowHours: number;
 }
 
@@ -80,9 +93,26 @@ export async function status(
     };
   });
 
-  // Rows written in the window; each target row is shown with its command's cluster and id.
+  // Rows written in the window; each target row is shown with its command's cluster and id. Partitions
+  // that start with "_" are not commands (the shared budgets).
   const rows: StoredEntity[] = [];
-  for await (const e of stores.ledger.store.listSince(now - options.windowHours * 3600_000)) rows.push(e);
+  for await (const e of stores.ledger.store.listSince(now - options.windowHours * 3600_000))
+    if (!e.partitionKey.startsWith('_')) rows.push(e);
+  const budgetRows = (await stores.ledger.store.listPartition(budgetPartition(stores.settings.queueName))).entities;
+  const budgets = budgetRows.map((e) => {
+    const b = readBudgetRow(e);
+    const left = takeSlots({ tokens: b.tokens, atMs: b.atMs }, b, 0, now).state.tokens;
+    return {
+      budget: escapeForLog(b.key, 120),
+      tokensNow: Math.round(left * 10) / 10,
+      ratePerSecond: b.perSecond,
+      burst: b.burst,
+      slots: b.slots,
+      leases: b.leases,
+      lastWaitSeconds: Math.round(b.lastWaitMs / 100) / 10,
+      updatedAt: new Date(e.timestampMs).toISOString(),
+    };
+  });
   const commands = new Map<string, CommandState>();
   for (const e of rows) if (e.rowKey === COMMAND_ROW) commands.set(e.partitionKey, readCommand(e));
   const missing = [
@@ -124,6 +154,7 @@ export async function status(
     poison: { name: stores.settings.poisonQueueName, ...poison, recent },
     deliveries: deliveries.slice(0, options.deliveries),
     undelivered: [...byTarget.values()].sort((a, b) => b.failed + b.pending - (a.failed + a.pending)),
+    budgets,
     windowHours: options.windowHours,
   };
 }
@@ -192,5 +223,24 @@ export function formatStatus(r: StatusReport): string {
       ),
     );
   }
+  out.push('');
+  out.push("the app's budgets (shared by every instance; tokens below zero are slots already given):");
+  out.push(
+    r.budgets.length === 0
+      ? '  none used yet'
+      : table(
+          ['budget', 'tokens now', 'rate/s', 'burst', 'slots given', 'leases', 'last wait', 'updated'],
+          r.budgets.map((b) => [
+            b.budget,
+            String(b.tokensNow),
+            String(b.ratePerSecond),
+            String(b.burst),
+            String(b.slots),
+            String(b.leases),
+            `${b.lastWaitSeconds}s`,
+            b.updatedAt,
+          ]),
+        ),
+  );
   return out.join('\n');
 }

@@ -41,6 +41,12 @@ export interface Bookkeeping {
   sent?: SentNote[];
   /** The running message was posted (or settled) for the targets that have one. */
   announced?: boolean;
+  /** When this poll was first due (epoch ms): a poll given a later slot keeps it, so its wait is measured. */
+  dueAt?: number;
+  /** The read budget's slot this poll holds (epoch ms): it goes then, on whichever instance, without paying again. */
+  readSlotAt?: number;
+  /** Each paced target's slot (epoch ms), the same way. */
+  paceSlots?: Record<string, number>;
   /** Fields from other versions, dropped on rewrite. */
   ignored?: string[];
 }
@@ -49,6 +55,9 @@ const isoTime = (v: unknown): string | undefined =>
   typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v))
     ? v
     : undefined;
+/** A time as epoch ms, from 2020 to 2200: nothing else is one of ours. */
+const epochMs = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v > 1_577_836_800_000 && v < 7_258_118_400_000 ? v : undefined;
 const wholeIn = (v: unknown, max: number): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined;
 
@@ -68,6 +77,9 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     'round',
     'sent',
     'announced',
+    'dueAt',
+    'readSlotAt',
+    'paceSlots',
   ]);
   const ignored = Object.keys(o).filter((k) => !known.has(k));
   const firstSeenAt = isoTime(o.firstSeenAt);
@@ -96,6 +108,13 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
         )
         .map((n) => ({ target: n.target, claimId: n.claimId, form: n.form, at: n.at }))
     : [];
+  const paceSlots = Object.fromEntries(
+    o.paceSlots && typeof o.paceSlots === 'object' && !Array.isArray(o.paceSlots)
+      ? Object.entries(o.paceSlots as Record<string, unknown>)
+          .filter((e): e is [string, number] => TARGET.test(e[0]) && epochMs(e[1]) !== undefined)
+          .slice(0, 20)
+      : [],
+  );
   return {
     ...(wholeIn(o.v, 1000) !== undefined ? { v: o.v as number } : {}),
     attempt: wholeIn(o.attempt, 1_000_000) ?? 0,
@@ -108,6 +127,9 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     ...(wholeIn(o.round, 1_000_000) !== undefined ? { round: o.round as number } : {}),
     ...(sent.length > 0 ? { sent } : {}),
     ...(o.announced === true ? { announced: true } : {}),
+    ...(epochMs(o.dueAt) !== undefined ? { dueAt: o.dueAt as number } : {}),
+    ...(epochMs(o.readSlotAt) !== undefined ? { readSlotAt: o.readSlotAt as number } : {}),
+    ...(Object.keys(paceSlots).length > 0 ? { paceSlots } : {}),
     ...(ignored.length > 0 ? { ignored: ignored.slice(0, 10).map((k) => escapeForLog(k, 40)) } : {}),
   };
 }

@@ -266,3 +266,12 @@ export function recordBudgetMs(ledgerTimeoutMs: number): number {
 export function busyTargetWaitMs(claimLeftMs: number): number {
   return claimLeftMs + CLAIM_RETRY_MS;
 }
+
+// --- The app-wide budgets (store/sharedBudget.ts): one timeline of slots in Table storage. ---
+
+/** Takers waiting together on one instance are served by one lease of at most this many slots. */
+export const BUDGET_LEASE_MAX = 50;
+/** A lease that lost the row to another instance's write tries again this many times, then gives up. */
+export const BUDGET_LEASE_TRIES = 8;
+/** After the shared row failed, this instance keeps to its safe local share this long before trying it again. */
+export const BUDGET_FALLBACK_MS = 30_000;

@@ -21,7 +21,7 @@ import {
   sendBudgetMs,
   type RetryPolicy,
 } from '../core/schedule';
-import type { TokenBuckets } from '../core/tokenBucket';
+import { slotWait, type Budget } from '../core/tokenBucket';
 import type { Log } from '../log';
 import { readiness, type Ledger } from '../store/ledger';
 import { type TargetState } from '../store/ledgerRows';
@@ -43,8 +43,11 @@ export type TargetResult =
   | { target: string; status: 'posted' }
   | { target: string; status: 'skipped'; why: 'not-wanted' | 'already-delivered' | 'already-failed' }
   | { target: string; status: 'failed'; error: string }
-  /** Not yet: try again in `waitMs`. `sent`: it was posted, but the ledger could not record it. */
-  | { target: string; status: 'retry-later'; error: string; waitMs: number; sent?: SentNote };
+  /**
+   * Not yet: try again in `waitMs`. `sent`: it was posted, but the ledger could not record it. `slotAt`: the
+   * channel's pace gave it a slot then (epoch ms), already paid for.
+   */
+  | { target: string; status: 'retry-later'; error: string; waitMs: number; sent?: SentNote; slotAt?: number };
 
 export interface DeliveryContext {
   ledger: Ledger;
@@ -55,8 +58,12 @@ export interface DeliveryContext {
   ledgerTimeoutMs: number;
   policy: RetryPolicy;
   cooldowns: Cooldowns;
-  /** Channel paces, one bucket per target. */
-  pacer: TokenBuckets;
+  /** Channel paces, one bucket per target (the app's). */
+  pacer: Budget;
+  /** Slots of the pace this message holds, by target (epoch ms): given by any instance, honoured by all. */
+  paceSlots?: Readonly<Record<string, number>>;
+  /** Counts what the pace deferred, for the roster's row. */
+  onPaced?: (target: string) => void;
   /** A token for an audience from the app's identity (providers that declare appTokenAudience). */
   appToken?: (audience: string) => Promise<string>;
   log: Log;
@@ -98,17 +105,22 @@ function readinessGate(
 }
 
 /** What the channel allows now: a wait it asked for (Retry-After), or its pace. */
-function rateGate(target: Target, ctx: DeliveryContext): TargetResult | undefined {
+async function rateGate(target: Target, ctx: DeliveryContext): Promise<TargetResult | undefined> {
   const name = target.name;
   const cooldown = ctx.cooldowns.remainingMs(name);
   if (cooldown > 0) {
     const error = 'the channel asked us to wait (Retry-After)';
     return { target: name, status: 'retry-later', error, waitMs: cooldown };
   }
-  const paced = target.provider.pace ? ctx.pacer.take(name, ctx.monotonic(), ctx.key, target.provider.pace) : 0;
-  if (paced > 0)
-    return { target: name, status: 'retry-later', error: 'paced: a burst of messages for this channel', waitMs: paced };
-  return undefined;
+  if (!target.provider.pace) return undefined;
+  const now = ctx.now();
+  const held = slotWait(ctx.paceSlots?.[name], now);
+  const paced = held ?? (await ctx.pacer.take(name, ctx.monotonic(), target.provider.pace));
+  if (paced <= 0) return undefined;
+  ctx.onPaced?.(name);
+  const slotAt = held === undefined ? Math.round(now + paced) : ctx.paceSlots![name]!;
+  const error = 'paced: a burst of messages for this channel';
+  return { target: name, status: 'retry-later', error, waitMs: paced, slotAt };
 }
 
 export async function deliverTarget(
@@ -131,7 +143,7 @@ export async function deliverTarget(
     await ctx.ledger.writeTarget(ctx.key, row, { state: 'skipped', fingerprint: fingerprint(target) });
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }
-  const limited = rateGate(target, ctx);
+  const limited = await rateGate(target, ctx);
   if (limited) return limited;
   // Before the claim: the identity endpoint's time is not the lease's (a failure is recorded like a send's).
   const token = await appTokenFor(target, ctx);

@@ -6,7 +6,7 @@ import type { Bookkeeping } from '../core/bookkeeping';
 import type { PollRequest } from '../core/message';
 import type { Outcome } from '../core/report';
 import type { PollSchedule } from '../core/schedule';
-import type { TokenBuckets } from '../core/tokenBucket';
+import type { Budget } from '../core/tokenBucket';
 import type { Log } from '../log';
 import type { Cooldowns } from '../notify/cooldowns';
 import type { TargetResult } from '../notify/delivery';
@@ -32,10 +32,10 @@ export interface PipelineDeps {
   armEndpoint: string;
   sendTimeoutMs: number;
   cooldowns: Cooldowns;
-  /** Channel paces, one bucket per target. */
-  pacer: TokenBuckets;
-  /** Spreads ARM reads per subscription; absent: no client-side limit. */
-  readBudget?: TokenBuckets;
+  /** Channel paces, one bucket per target: the app's (store/sharedBudget.ts), or this instance's. */
+  pacer: Budget;
+  /** Spreads ARM reads per subscription, for the whole app; absent: no client-side limit. */
+  readBudget?: Budget;
   /** A token for an audience from the app's identity (providers that declare one). */
   appToken?: (audience: string) => Promise<string>;
   telemetry?: Telemetry;

@@ -100,8 +100,13 @@ export async function deliver(
     msToDeadline: deliverBy - deps.now(),
   });
   const sent = pending.flatMap((p) => (p.sent ? [p.sent] : []));
+  const paceSlots = Object.fromEntries(pending.flatMap((p) => (p.slotAt ? [[p.target, p.slotAt] as const] : [])));
   const next: Bookkeeping = { ...withoutChain(book), stage: 'deliver', round: (book.round ?? 0) + 1 };
-  await requeue(ctx, { ...next, ...(sent.length ? { sent } : {}) }, delaySeconds);
+  await requeue(
+    ctx,
+    { ...next, ...(sent.length ? { sent } : {}), ...(Object.keys(paceSlots).length ? { paceSlots } : {}) },
+    delaySeconds,
+  );
   log.info(`${label}: ${outcome}; ${summary}; delivery continues in ${delaySeconds}s`);
   telemetryOf(deps).deferral('delivery');
   const reason = pending.map((p) => `${p.target}: ${p.error}`).join('; ');
@@ -177,6 +182,8 @@ export function deliveryContext(ctx: CommandContext, retryExpired: boolean): Del
     policy: { maxDelaySeconds: deps.delivery.maxDelaySeconds },
     cooldowns: deps.cooldowns,
     pacer: deps.pacer,
+    ...(ctx.book.paceSlots ? { paceSlots: ctx.book.paceSlots } : {}),
+    onPaced: (target) => telemetryOf(deps).paceDeferral(target),
     ...(deps.appToken ? { appToken: deps.appToken } : {}),
     log: targetLog,
     now: deps.now,
@@ -188,6 +195,6 @@ export function deliveryContext(ctx: CommandContext, retryExpired: boolean): Del
 
 /** A delivery round's message carries no poll-chain ETag and no notes of an earlier round. */
 function withoutChain(book: Bookkeeping): Bookkeeping {
-  const { etag: _etag, sent: _sent, ...rest } = book;
+  const { etag: _etag, sent: _sent, readSlotAt: _slot, dueAt: _due, paceSlots: _paced, ...rest } = book;
   return rest;
 }

@@ -4,6 +4,7 @@
 // step is a deferral to a slot of its own instead of a read that would meet a 429.
 import { describeRead } from '../core/armAnswer';
 import { finalAnswer, timedOutAnswer } from '../core/report';
+import { slotWait } from '../core/tokenBucket';
 import { budgetDelaySeconds, firstPollLeaseMs, pollDelaySeconds, pollLeaseMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import type { TargetCopy } from '../store/ledger';
@@ -85,13 +86,23 @@ export async function poll(
   const { deps, req, log, label, book } = ctx;
   const attempt = book.attempt + 1;
 
-  // Over our share of ARM's read budget: take a later slot instead of a 429.
-  const budgetWaitMs = deps.readBudget?.take(req.cluster.subscriptionId, deps.monotonic(), ctx.key) ?? 0;
+  // Over our share of ARM's read budget: take a later slot instead of a 429. A slot this message already
+  // holds is honoured only for the chain's own copy (the ETag it carries is the row's), which the step checks.
+  const sub = req.cluster.subscriptionId;
+  const nowMs = deps.now();
+  const held = book.etag !== undefined && book.etag === command.etag ? slotWait(book.readSlotAt, nowMs) : undefined;
+  const budgetWaitMs = held ?? (await deps.readBudget?.take(sub, deps.monotonic())) ?? 0;
   const budgetDelay = budgetDelaySeconds(budgetWaitMs);
   const stepped = await step(ctx, command, Math.max(budgetDelay, deps.schedule.maxDelaySeconds));
   if (!stepped) return fast ? undefined : ANOTHER_COPY;
+  const dueAt = book.dueAt ?? nowMs;
   if (budgetDelay > 0) {
-    await requeue(ctx, { ...book, gen: stepped.gen, etag: stepped.etag, stage: 'poll' }, budgetDelay);
+    const readSlotAt = held === undefined ? Math.round(nowMs + budgetWaitMs) : book.readSlotAt!;
+    await requeue(
+      ctx,
+      { ...book, gen: stepped.gen, etag: stepped.etag, stage: 'poll', dueAt, readSlotAt },
+      budgetDelay,
+    );
     telemetryOf(deps).readBudgetDeferral();
     telemetryOf(deps).deferral('read-budget');
     log.info(`${label}: ARM read budget spent; poll ${attempt} in ${budgetDelay}s`);
@@ -99,14 +110,23 @@ export async function poll(
   }
 
   const answer = await deps.arm.read(req.cluster, req.commandId);
-  deps.readBudget?.observe(req.cluster.subscriptionId, answer.remainingReads, deps.monotonic());
+  const pastDueMs = Math.max(0, deps.now() - dueAt);
+  telemetryOf(deps).readWait(pastDueMs / 1000);
+  deps.readBudget?.observe(sub, answer.remainingReads, deps.monotonic());
+  // ARM refused with a Retry-After: no instance reads this subscription before it has passed.
+  if (answer.kind === 'transient' && answer.status === 429 && answer.retryAfterSeconds)
+    deps.readBudget?.refused(sub, answer.retryAfterSeconds, deps.monotonic());
   const answerClass = armAnswerClass(answer);
   telemetryOf(deps).poll(answerClass);
   ctx.meta.span?.set({ 'aks.attempt': attempt, 'aks.arm.answer': answerClass });
   const now = deps.now();
   const waitedSeconds = Math.max(0, (now - ctx.firstSeenMs) / 1000);
+  const late = pastDueMs >= 1000 ? ` (read ${Math.round(pastDueMs / 1000)}s past due)` : '';
   const final = finalAnswer(answer);
-  if (final) return storeFinal(ctx, final, waitedSeconds);
+  if (final) {
+    if (late) log.info(`${label}: ${describeRead(answer)}; poll ${attempt}${late}`);
+    return storeFinal(ctx, final, waitedSeconds);
+  }
   if (answer.kind === 'transient') log.warn(`${label}: poll ${attempt} failed: ${answer.detail}`);
   if (now >= ctx.deadlineMs) return storeFinal(ctx, timedOutAnswer(answer), waitedSeconds);
 
@@ -119,13 +139,20 @@ export async function poll(
     random: deps.random(),
     ...(book.lastDelaySeconds !== undefined ? { lastDelaySeconds: book.lastDelaySeconds } : {}),
   });
-  const next = { ...book, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll' as const };
+  const { readSlotAt: _used, ...kept } = book;
+  const next = { ...kept, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll' as const };
   await requeue(
     ctx,
-    { ...next, lastDelaySeconds: delaySeconds, round: 0, ...(announced ? { announced } : {}) },
+    {
+      ...next,
+      lastDelaySeconds: delaySeconds,
+      round: 0,
+      dueAt: Math.round(deps.now() + delaySeconds * 1000),
+      ...(announced ? { announced } : {}),
+    },
     delaySeconds,
   );
-  log.info(`${label}: ${describeRead(answer)}; poll ${attempt}, next in ${delaySeconds}s`);
+  log.info(`${label}: ${describeRead(answer)}; poll ${attempt}${late}, next in ${delaySeconds}s`);
   return { kind: 'requeued', delaySeconds, attempt, state: describeRead(answer) };
 }
 

@@ -17,6 +17,7 @@ export const DEFAULTS = {
   LEDGER_RETENTION_DAYS: 30,
   ARM_READS_PER_SECOND: 20,
   ARM_READ_BURST: 200,
+  MAX_INSTANCE_COUNT: 4,
 } as const;
 
 /** The accepted range of every numeric setting: wide enough for tests, narrow enough to be sane. */
@@ -31,6 +32,7 @@ export const RANGES = {
   LEDGER_RETENTION_DAYS: [1, 3650],
   ARM_READS_PER_SECOND: [1, 10000],
   ARM_READ_BURST: [1, 10000],
+  MAX_INSTANCE_COUNT: [1, 1000],
 } as const satisfies Partial<Record<keyof typeof DEFAULTS, readonly [number, number]>>;
 
 /** Settings of the app itself; each channel adds its own (settings/catalog.ts). */
@@ -52,6 +54,7 @@ export const CORE_SETTING_NAMES = [
   'LEDGER_RETENTION_DAYS',
   'ARM_READS_PER_SECOND',
   'ARM_READ_BURST',
+  'MAX_INSTANCE_COUNT',
   'NOTIFY_TARGETS',
   'NOTIFY_DEFAULT_TARGETS',
 ] as const;

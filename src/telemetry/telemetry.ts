@@ -20,6 +20,12 @@ export const METRICS = {
   poisoned: 'aksnotifier.poisoned',
   /** Polls that took a later slot instead of reading ARM. */
   readBudgetDeferrals: 'aksnotifier.arm.read_budget.deferrals',
+  /** Seconds an ARM read came after its poll was due (a read budget slot, a busy host), by budget state. */
+  readWait: 'aksnotifier.arm.read_wait',
+  /** Channel posts given a later slot by the channel's pace. */
+  paceDeferrals: 'aksnotifier.pace.deferrals',
+  /** Leases of the app's shared budgets, by event: a lease written, an ETag conflict, a fallback to the local share. */
+  budgetLeases: 'aksnotifier.budget.leases',
   /** Messages in a queue (approximate), by queue: the command queue or its poison queue. */
   queueMessages: 'aksnotifier.queue.messages',
   /** Age in seconds of the oldest visible message, by queue (backlog). */
@@ -52,6 +58,9 @@ export interface Telemetry {
   deferral(reason: DeferralReason): void;
   poisoned(reason: PoisonReason): void;
   readBudgetDeferral(): void;
+  readWait(pastDueSeconds: number): void;
+  paceDeferral(target: string): void;
+  budgetLease(event: 'lease' | 'conflict' | 'fallback'): void;
   queue(queue: 'main' | 'poison', messages: number, oldestAgeSeconds?: number): void;
   /** Runs `fn` inside the message's span (a consumer span: one per queue message). */
   messageSpan<T>(name: string, attributes: Attributes, fn: (span: MessageSpan) => Promise<T>): Promise<T>;
@@ -67,6 +76,9 @@ export const noTelemetry: Telemetry = {
   deferral: () => undefined,
   poisoned: () => undefined,
   readBudgetDeferral: () => undefined,
+  readWait: () => undefined,
+  paceDeferral: () => undefined,
+  budgetLease: () => undefined,
   queue: () => undefined,
   messageSpan: (_n, _a, fn) => fn(noSpan),
 };
@@ -92,6 +104,15 @@ export function createTelemetry(meter: Meter, tracer: Tracer): Telemetry {
   const budget = meter.createCounter(METRICS.readBudgetDeferrals, {
     description: 'Polls deferred by the ARM read budget',
   });
+  const readWait = meter.createHistogram(METRICS.readWait, {
+    description: 'Seconds an ARM read came after its poll was due',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600] },
+  });
+  const paced = meter.createCounter(METRICS.paceDeferrals, { description: 'Posts deferred by a channel pace' });
+  const leases = meter.createCounter(METRICS.budgetLeases, {
+    description: 'Leases of the shared budgets: written, lost to another writer, or a fallback to the local share',
+  });
   const depth = meter.createGauge(METRICS.queueMessages, { description: 'Approximate messages in the queue' });
   const age = meter.createGauge(METRICS.queueOldestAge, {
     description: 'Age of the oldest visible message',
@@ -108,6 +129,9 @@ export function createTelemetry(meter: Meter, tracer: Tracer): Telemetry {
     deferral: (reason) => deferrals.add(1, { reason }),
     poisoned: (reason) => poisoned.add(1, { reason }),
     readBudgetDeferral: () => budget.add(1),
+    readWait: (seconds) => readWait.record(seconds),
+    paceDeferral: (target) => paced.add(1, { target }),
+    budgetLease: (event) => leases.add(1, { event }),
     queue: (queue, messages, oldestAgeSeconds) => {
       depth.record(messages, { queue });
       if (oldestAgeSeconds !== undefined) age.record(oldestAgeSeconds, { queue });

@@ -89,7 +89,12 @@ describe('status', () => {
     assert.match(slack?.lastError ?? '', /Slack answered (410 channel_is_archived|503)/);
     assert.equal(r.undelivered.find((u) => u.target === 'teams')?.pending, 1, 'the running command');
 
+    // The read budget the four polls drew from, shared by the app's instances; not a delivery.
+    assert.equal(r.budgets.length, 1, JSON.stringify(r.budgets));
+    assert.deepEqual([r.budgets[0]!.budget, r.budgets[0]!.slots], [`arm.${CLUSTER.subscriptionId}`, 4]);
+    assert.ok(!r.deliveries.some((d) => d.target.startsWith('arm.')));
     const text = formatStatus(r);
+    assert.match(text, new RegExp(`arm\\.${CLUSTER.subscriptionId}\\s+\\d`));
     assert.match(text, new RegExp(`${h.queueName}\\s+2`));
     assert.match(text, /targets with undelivered notifications:/);
 

@@ -1,8 +1,9 @@
-// The one token bucket (ARM reads per subscription, channel paces): the burst, then slots 1/rate apart, a slot
-// kept for its holder, ARM's own count believed, bounded in memory.
+// The one token bucket (ARM reads per subscription, channel paces): the burst, then slots 1/rate apart, the
+// app's rate shared by the instances alive, ARM's own count and 429s believed, slots that travel with the
+// message, bounded in memory.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_KEYS, TokenBuckets } from '../../../src/core/tokenBucket';
+import { MAX_KEYS, slotWait, TokenBuckets } from '../../../src/core/tokenBucket';
 
 describe('TokenBuckets', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {
@@ -49,7 +50,7 @@ describe('TokenBuckets', () => {
     assert.equal(b.size, MAX_KEYS);
     assert.ok(grew < 50, `heap grew ${grew.toFixed(1)} MB for a million subscriptions`);
     // A subscription in use stays; the oldest unused one went first.
-    const c = new TokenBuckets({ burst: 1, perSecond: 0.001 }, 2);
+    const c = new TokenBuckets({ burst: 1, perSecond: 0.001 }, { maxKeys: 2 });
     c.take('a', 0);
     c.take('b', 0);
     c.take('a', 0);
@@ -57,31 +58,66 @@ describe('TokenBuckets', () => {
     assert.ok(c.take('a', 0) > 0, 'a is still spent (kept)');
     assert.equal(c.take('b', 0), 0, 'b was forgotten, so it starts full');
   });
-  it('keeps a slot for its holder: back at its slot (or a little early) it goes without paying again', () => {
-    const b = new TokenBuckets({ burst: 1, perSecond: 1 });
-    assert.equal(b.take('s', 0, 'a'), 0);
-    assert.equal(b.take('s', 0, 'b'), 1000, 'b owes the next token: its slot is in 1 s');
-    assert.equal(b.take('s', 0, 'c'), 2000, 'c behind b');
-    assert.equal(b.take('s', 500, 'b'), 500, 'too early: still waiting for its slot');
-    assert.equal(b.take('s', 800, 'b'), 0, 'within the tolerance of its slot');
-    assert.equal(b.take('s', 2000, 'c'), 0, 'c at its slot');
-    assert.equal(b.take('s', 2000, 'd'), 1000, 'd after the two slots already paid for');
+  it("divides the app's rate among the instances alive, never below one token of burst", () => {
+    let n = 1;
+    const b = new TokenBuckets({ burst: 6, perSecond: 6 }, { instances: () => n });
+    n = 3;
+    assert.deepEqual(
+      [0, 0, 0].map(() => b.take('s', 0)),
+      [0, 0, 500],
+      'a third of the burst (2), then slots 1/2 s apart (a third of the rate)',
+    );
+    n = 12;
+    const c = new TokenBuckets({ burst: 6, perSecond: 6 }, { instances: () => n });
+    assert.equal(c.take('s', 0), 0, 'half a token of burst is raised to one: a lone message still goes at once');
+    assert.equal(c.take('s', 0), 2000, 'then one token per 2 s (6/s over 12)');
   });
-  it('gives back the token of a slot its holder never came back for', () => {
-    // One token per 1,000 s: refill alone would not cover the forgotten slot's debt in time.
-    const b = new TokenBuckets({ burst: 1, perSecond: 0.001 });
-    b.take('s', 0, 'a');
-    assert.equal(b.take('s', 0, 'gone'), 1_000_000, "gone's slot is in 1,000 s");
-    // Five minutes past that slot, 1.3 tokens have come back: 0.3 left after gone's debt, plus its token given back.
-    const later = 1_000_000 + 5 * 60_000 + 1;
-    assert.equal(b.take('s', later, 'x'), 0);
-    assert.ok(b.take('s', later, 'gone') > 0, 'its slot was dropped: it queues anew');
+  it('an instance joining shrinks what the others keep at once; their debts stay owed', () => {
+    let n = 1;
+    const b = new TokenBuckets({ burst: 10, perSecond: 10 }, { instances: () => n });
+    assert.equal(b.take('s', 0), 0);
+    n = 2;
+    // 9 tokens kept by one instance are capped at 5 (half the burst) once a second shares the rate.
+    const waits = Array.from({ length: 6 }, () => b.take('s', 1));
+    assert.deepEqual(waits.slice(0, 5), [0, 0, 0, 0, 0]);
+    assert.ok(waits[5]! > 0, 'the sixth waits: the share is 5');
+  });
+  it("believes ARM when it says less is left, as this instance's share of it", () => {
+    const b = new TokenBuckets({ burst: 100, perSecond: 10 }, { instances: () => 4 });
+    b.observe('s', 8, 0);
+    assert.deepEqual(
+      [0, 0, 0].map(() => b.take('s', 0) > 0),
+      [false, false, true],
+      '8 left for the app is 2 for one of 4 instances',
+    );
+  });
+  it('after a 429 nothing more goes before its Retry-After', () => {
+    const b = new TokenBuckets({ burst: 100, perSecond: 10 });
+    b.refused('s', 3, 0);
+    assert.ok(b.take('s', 0) >= 3000, 'the next read waits out the Retry-After');
+    assert.equal(b.take('s', 5000), 0, 'and refills from then on');
   });
   it("takes a rate per call for keys that have their own (a channel's pace)", () => {
     const b = new TokenBuckets();
     const pace = { perSecond: 2, burst: 1 };
-    assert.equal(b.take('channel', 0, 'x', pace), 0);
-    assert.equal(b.take('channel', 0, 'y', pace), 500);
+    assert.equal(b.take('channel', 0, pace), 0);
+    assert.equal(b.take('channel', 0, pace), 500);
     assert.throws(() => b.take('other', 0), /no rate/);
+  });
+});
+
+describe('slotWait: a slot a message carries', () => {
+  const now = Date.parse('2026-12-02T10:00:00Z');
+  it('goes at its slot (or a little early), waits when early, on any instance', () => {
+    assert.equal(slotWait(now, now), 0);
+    assert.equal(slotWait(now + 200, now), 0, 'within the tolerance');
+    assert.equal(slotWait(now + 4000, now), 4000);
+    assert.equal(slotWait(now - 60_000, now), 0, 'a slot passed a minute ago still goes');
+  });
+  it('is no slot when absent, long past or further ahead than any bucket gives', () => {
+    assert.equal(slotWait(undefined, now), undefined);
+    assert.equal(slotWait(now - 6 * 60_000, now), undefined, 'five minutes past: it queues anew');
+    assert.equal(slotWait(now + 7 * 3600_000, now), undefined);
+    assert.equal(slotWait(Number.NaN, now), undefined);
   });
 });

@@ -36,6 +36,7 @@ describe('poll stage', () => {
         etag: 'string',
         stage: 'poll',
         round: 0,
+        dueAt: w.clock.now + 6000,
       },
     );
     // The next message steps the chain with one conditional write: the row now holds generation 3.
@@ -161,5 +162,38 @@ describe('poll stage', () => {
       );
     }
     assert.ok(!kinds.includes('deferred'), kinds.join());
+  });
+
+  it('a poll given a later slot goes at it on any instance without paying again; a slot in a new message is not honoured', async () => {
+    // Two instances, each with its own bucket: one token each, and nothing more for a minute.
+    const rate = { burst: 1, perSecond: 1 / 60 };
+    const a = memoryWorld({ readBudget: new TokenBuckets(rate) });
+    const mono = () => a.clock.now;
+    a.deps.monotonic = mono;
+    await run(a, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'first' }), 'm0');
+    const first = await run(a, MESSAGE, 'm1');
+    assert.equal(first.kind === 'requeued' && first.state, 'deferred (read budget)');
+    const book = body(a)._notifier;
+    assert.equal(book.readSlotAt, a.clock.now + 60_000, 'its slot, a minute ahead, paid for by this instance');
+    assert.equal(book.dueAt, a.clock.now, 'due now: the wait is measured from here');
+    const deferred = a.sent.at(-1)![0];
+    // Instance b (same ledger, its own bucket, already spent) takes the message back at its slot.
+    const b = memoryWorld({ readBudget: new TokenBuckets(rate), ledger: a.deps.ledger });
+    b.clock.now = a.clock.now + 60_000;
+    b.deps.monotonic = () => b.clock.now;
+    await run(b, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'other' }), 'm2');
+    const reads = b.armReads;
+    const back = await run(b, deferred, 'm3');
+    assert.equal(back.kind === 'requeued' && back.state, 'Running', 'read at its slot');
+    assert.equal(b.armReads, reads + 1);
+    assert.equal(body(b)._notifier.readSlotAt, undefined, 'the slot is used up');
+    // A producer cannot hand itself a slot: without the chain's ETag a slot is ignored.
+    const forged = JSON.stringify({
+      clusterResourceId: CLUSTER_ID,
+      commandId: 'forged',
+      _notifier: { attempt: 0, readSlotAt: b.clock.now },
+    });
+    const f = await run(b, forged, 'm4');
+    assert.equal(f.kind === 'requeued' && f.state, 'deferred (read budget)');
   });
 });
