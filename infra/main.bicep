@@ -31,8 +31,8 @@ param extraAppSettings object = {}
 
 @minValue(1)
 @maxValue(1000)
-@description('Most instances the function app scales out to.')
-param maximumInstanceCount int = 40
+@description('Most instances the function app scales out to. The app passes it on as MAX_INSTANCE_COUNT: an instance that cannot read the roster of instances assumes this many share the ARM read budget. One instance serves the read budget of about two subscriptions (docs/performance.md, Scale out).')
+param maximumInstanceCount int = 4
 
 @description('People or groups who run status, redrive and redeliver: the data roles those need (docs/operations.md).')
 param operatorPrincipalIds array = []
@@ -184,7 +184,11 @@ module functionApp 'app/function.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.connectionString
-    settings: union(appDefaults, { ARM_ENDPOINT: environment().resourceManager }, extraAppSettings)
+    settings: union(
+      appDefaults,
+      { ARM_ENDPOINT: environment().resourceManager, MAX_INSTANCE_COUNT: string(maximumInstanceCount) },
+      extraAppSettings
+    )
     keyVaultReferences: keyVault.outputs.appSettings
     maximumInstanceCount: maximumInstanceCount
     networkIsolation: networkIsolation

@@ -7,6 +7,8 @@
 //                   the app measures it every five minutes);
 //   undeliverable   a target failed for good, or ran out of delivery time;
 //   arm-forbidden   ARM answered 401/403 to a result read (a role assignment drifted);
+//   arm-throttled   more than 5 % of ARM reads answered 429 in three 5-minute spans of the last 30 minutes
+//                   (another tool shares the subscription's reads, or ARM_READS_PER_SECOND is set too high);
 //   function-failures  invocations that failed (the host retries them; the poison alert follows if it lasts).
 param namePrefix string
 param location string
@@ -63,6 +65,13 @@ var rules = [
     description: 'ARM refused to let the app read command results (401/403): check the custom role assignment on the clusters (Microsoft.ContainerService/managedClusters/commandResults/read).'
     query: 'customMetrics | where name == "aksnotifier.polls" and tostring(customDimensions.answer) == "401/403" | summarize n = sum(valueSum) | where n > 0'
     window: 'PT15M'
+  }
+  {
+    name: 'arm-throttled'
+    severity: 2
+    description: 'ARM throttled more than 5 % of the app\'s result reads (429) for 15 minutes or more. The app waits each out, so results come late: lower ARM_READS_PER_SECOND, or find the other tool spending the subscription\'s reads (docs/operations.md, ARM throttling).'
+    query: 'customMetrics | where name == "aksnotifier.polls" | summarize throttled = sumif(valueSum, tostring(customDimensions.answer) == "429"), reads = sum(valueSum) by bin(timestamp, 5m) | where throttled > 10 and throttled > 0.05 * reads | summarize spans = count() | where spans >= 3'
+    window: 'PT30M'
   }
   {
     name: 'function-failures'

@@ -9,6 +9,7 @@ import { before, describe, it } from 'node:test';
 // Every setting the code reads and every default it applies, channels' included: the lists the provider
 // registry builds, so that a new channel's settings are checked here without an edit.
 import { secretSettingNames, settingDefaults, settingNames } from '../../src/settings/catalog';
+import { DEFAULTS } from '../../src/settings/defaults';
 import { METRICS } from '../../src/telemetry/telemetry';
 import { findBicep, runBicep, type BicepCli } from '../support/bicep';
 
@@ -36,7 +37,7 @@ function collect(template: Json, out: Resource[] = []): Resource[] {
 }
 
 /** Settings the template sets from what it creates (identity, storage, the cloud): no deployment gives them. */
-const SET_BY_TEMPLATE = new Set(['AzureWebJobsStorage', 'AZURE_CLIENT_ID', 'ARM_ENDPOINT']);
+const SET_BY_TEMPLATE = new Set(['AzureWebJobsStorage', 'AZURE_CLIENT_ID', 'ARM_ENDPOINT', 'MAX_INSTANCE_COUNT']);
 
 interface Predicted {
   type: string;
@@ -265,6 +266,12 @@ describe('infra (Bicep)', () => {
       assert.equal(defaults[name], value, `${name}: infra ${value}, code ${defaults[name]}`);
     }
     const deployed = appSettingsOf(bare);
+    // The safe share of the budgets assumes the most instances the plan runs (docs/performance.md, Scale out).
+    const app = bare.predictedResources.find((r) => r.type === 'Microsoft.Web/sites');
+    const scale = (app!.properties as { functionAppConfig: { scaleAndConcurrency: { maximumInstanceCount: number } } })
+      .functionAppConfig.scaleAndConcurrency;
+    assert.equal(deployed.get('MAX_INSTANCE_COUNT'), String(scale.maximumInstanceCount));
+    assert.equal(scale.maximumInstanceCount, DEFAULTS.MAX_INSTANCE_COUNT, "infra's default is the code's");
     const perDeployment: string[] = [];
     for (const name of settingNames()) {
       if (name === 'AzureWebJobsStorage') {
@@ -441,13 +448,14 @@ describe('infra (Bicep)', () => {
     for (const c of ['azure-webjobs-hosts', 'azure-webjobs-secrets']) assert.ok(names.includes(c), c);
   });
 
-  test('alerts on poison, backlog, undeliverable notifications, ARM 403s and failures, through one action group', () => {
+  test('alerts on poison, backlog, undeliverable notifications, ARM 403s, sustained ARM 429s and failures, through one action group', () => {
     const rules = of('Microsoft.Insights/scheduledQueryRules');
     assert.equal(rules.length, 1, 'one rule resource, in a loop over the rules');
     const module = JSON.parse(rules[0]!.templateText) as { variables: { rules: { name: string; query: string }[] } };
     const byName = Object.fromEntries(module.variables.rules.map((r) => [r.name, r.query]));
     assert.deepEqual(Object.keys(byName).sort(), [
       'arm-forbidden',
+      'arm-throttled',
       'backlog',
       'function-failures',
       'poison',
@@ -458,6 +466,7 @@ describe('infra (Bicep)', () => {
     assert.match(byName.backlog!, new RegExp(METRICS.queueOldestAge));
     assert.match(byName.undeliverable!, new RegExp(`${METRICS.deliveries}.*failed.*delivery-deadline`));
     assert.match(byName['arm-forbidden']!, new RegExp(`${METRICS.polls}.*401/403`));
+    assert.match(byName['arm-throttled']!, new RegExp(`${METRICS.polls}.*"429".*bin\\(timestamp, 5m\\).*spans >= 3`));
     assert.match(byName['function-failures']!, /requests \| where success == false/);
     assert.equal(of('Microsoft.Insights/actionGroups').length, 1);
     const main = JSON.parse(templateText) as { parameters: Record<string, { type: string }> };
