@@ -79,6 +79,11 @@ export interface ArmStandIn {
     cluster: { subscriptionId: string; resourceGroupName: string; resourceName: string },
     script: ClusterScript,
   ): void;
+  /**
+   * ARM's subscription-wide read bucket (per subscription, whoever asks): a result read beyond it is
+   * answered 429 with Retry-After, and every read says what is left (x-ms-ratelimit-remaining-subscription-reads).
+   */
+  readBucket: { burst: number; perSecond: number } | undefined;
   /** Applied to every request before the script (e.g. throttling), or undefined. */
   intercept: ((req: IncomingMessage) => Step | undefined) | undefined;
   addCommand(
@@ -120,6 +125,7 @@ export async function startArmStandIn(options: {
     addCluster(cluster, script) {
       clusters.set(clusterKey(cluster.subscriptionId, cluster.resourceGroupName, cluster.resourceName), script);
     },
+    readBucket: undefined,
     intercept: undefined,
     addCommand(cluster, commandId, script) {
       commands.set(keyOf(cluster.subscriptionId, cluster.resourceGroupName, cluster.resourceName, commandId), {
@@ -131,6 +137,22 @@ export async function startArmStandIn(options: {
     readsFor: (commandId) => requests.filter((r) => r.commandId === commandId && r.method === 'GET'),
     close: async () => undefined,
   };
+
+  const readBuckets = new Map<string, { tokens: number; at: number }>();
+  /** Takes a read from the subscription's bucket: the tokens left, or the seconds to wait (a 429). */
+  function spendRead(subscription: string): { left: number } | { retryAfter: number } | undefined {
+    const rate = standIn.readBucket;
+    if (!rate) return undefined;
+    const now = Date.now();
+    const key = subscription.toLowerCase();
+    const b = readBuckets.get(key) ?? { tokens: rate.burst, at: now };
+    b.tokens = Math.min(rate.burst, b.tokens + ((now - b.at) / 1000) * rate.perSecond);
+    b.at = now;
+    readBuckets.set(key, b);
+    if (b.tokens < 1) return { retryAfter: Math.max(1, Math.ceil((1 - b.tokens) / rate.perSecond)) };
+    b.tokens -= 1;
+    return { left: Math.floor(b.tokens) };
+  }
 
   function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, step: Step): void {
     record.status = step.reset ? 0 : step.status;
@@ -252,6 +274,20 @@ export async function startArmStandIn(options: {
       return answer(req, res, record, { status: 404, body: cloudError('NotFound', 'No route.') });
     const intercepted = standIn.intercept?.(req);
     if (intercepted) return answer(req, res, record, intercepted);
+    const spent = spendRead(m[1]!);
+    if (spent && 'retryAfter' in spent) {
+      return answer(req, res, record, {
+        status: 429,
+        body: cloudError(
+          'SubscriptionRequestsThrottled',
+          `Number of 'read' requests for subscription '${m[1]}' exceeded. Please try again after '${spent.retryAfter}' seconds.`,
+        ),
+        headers: { 'retry-after': String(spent.retryAfter), 'x-ms-ratelimit-remaining-subscription-reads': '0' },
+      });
+    }
+    const budgetHeaders: Record<string, string> = spent
+      ? { 'x-ms-ratelimit-remaining-subscription-reads': String(spent.left) }
+      : {};
     const entry = commands.get(keyOf(m[1]!, m[2]!, m[3]!, m[4]!));
     if (!entry) {
       return answer(req, res, record, {
@@ -262,7 +298,7 @@ export async function startArmStandIn(options: {
     const { script } = entry;
     if (script.steps && entry.stepIndex < script.steps.length) {
       const step = script.steps[entry.stepIndex++]!;
-      return answer(req, res, record, step);
+      return answer(req, res, record, { ...step, headers: { ...budgetHeaders, ...(step.headers ?? {}) } });
     }
     const running =
       !script.result || (script.runSeconds !== undefined && Date.now() - entry.registeredAt < script.runSeconds * 1000);
@@ -271,7 +307,7 @@ export async function startArmStandIn(options: {
       return answer(req, res, record, {
         status: 202,
         body: { id: m[4], properties: { provisioningState: 'Running' } },
-        headers: { location },
+        headers: { location, ...budgetHeaders },
       });
     }
     const startedAt = new Date(entry.registeredAt).toISOString();
@@ -279,7 +315,7 @@ export async function startArmStandIn(options: {
     return answer(req, res, record, {
       status: 200,
       body: { id: m[4], properties: { ...script.result, startedAt, finishedAt } },
-      headers: { location },
+      headers: { location, ...budgetHeaders },
     });
   }
 

@@ -2,7 +2,9 @@
 // NODE_EXTRA_CA_CERTS only at start-up), then runs node's test runner over unit, docs, infra, integration and
 // fault tests — once on each runtime: Node 22 (the runtime Azure uses, pinned in the lockfile through
 // the npm package `node`, which npm scripts find first on PATH) and the machine's own Node, when it differs.
-// TEST_RUNTIMES=current runs only the first (a quicker loop while developing).
+// TEST_RUNTIMES=current runs only the first (a quicker loop while developing). The scale suites (test/scale:
+// several worker processes measuring rates) run on the first runtime only, started first so that they
+// overlap the rest.
 //
 // Where a test goes: the unit test of src/<path>/<module>.ts is test/unit/<path>/<module>.test.ts, and it
 // tests that module (a test that exercises several goes to the one whose behaviour it asserts; helpers go to
@@ -102,15 +104,24 @@ async function main(): Promise<number> {
             .sort()
             .map((f) => join('test', d, f)),
         );
+  // Scale suites measure rates against the stand-ins, not the runtime: only on the first (Node 22).
+  const scale =
+    only.length > 0
+      ? []
+      : readdirSync(join(root, 'test', 'scale'))
+          .filter((f) => f.endsWith('.test.ts'))
+          .sort()
+          .map((f) => join('test', 'scale', f));
   const summary: string[] = [];
   let failed = false;
-  for (const node of runtimes()) {
+  for (const [i, node] of runtimes().entries()) {
     console.log(`\n=== the suite on Node ${node.version} (${node.path}) ===\n`);
     const started = Date.now();
     // Two files at a time: the integration and fault tests mostly wait on sockets and timers. A test or
     // hook that hangs fails after 10 minutes.
     const flags = ['--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec'];
-    const status = await runSuite(node.path, ['--expose-gc', '--import', 'tsx', '--test', ...flags, ...files], {
+    const suite = i === 0 ? [...scale, ...files] : files;
+    const status = await runSuite(node.path, ['--expose-gc', '--import', 'tsx', '--test', ...flags, ...suite], {
       cwd: root,
       env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath, AKS_NOTIFIER_TEST_TLS_DIR: tlsDir },
     });

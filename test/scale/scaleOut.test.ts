@@ -1,0 +1,32 @@
+// Scale out without hammering: six worker processes on one queue (six instances) spend what one would of
+// the subscription's ARM reads and of a Slack channel's rate. ARM's bucket and the app's budget are scaled
+// down 10× alike (ARM 25 burst / 2.5 per s, the app 20 / 2 per s), so that 150 commands press on the budget
+// within two minutes. Run on one runtime only (test/run.ts): it measures rates, not the runtime.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runScaleLoad } from '../../dev/scaleLoad';
+import { setUpStack, stack, tearDownStack } from '../support/stack';
+
+describe('scale-out', () => {
+  before(setUpStack);
+  after(tearDownStack);
+
+  it('six instances keep to the app-wide read budget and one channel pace: ≤ 5 % answered 429, each result once', async () => {
+    const r = await runScaleLoad(stack(), {
+      instances: 6,
+      commands: 150,
+      runSeconds: [10, 40],
+      slackBurst: 50,
+      armBucket: { burst: 25, perSecond: 2.5 },
+      appBudget: { burst: 20, perSecond: 2 },
+      worker: 'sources',
+      timeoutMs: 240_000,
+    });
+    console.log(`scale-out: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.workerErrors, []);
+    assert.equal(r.missing, 0, 'every result delivered');
+    assert.equal(r.duplicates, 0, 'each result once');
+    assert.ok(r.throttledShare <= 0.05, `${r.readsThrottled} of ${r.reads} ARM reads answered 429`);
+    assert.ok(r.postsThrottledShare <= 0.05, `${r.postsThrottled} of ${r.posts} Slack posts answered 429`);
+  });
+});
