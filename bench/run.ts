@@ -13,9 +13,11 @@ import { DEFAULTS } from '../src/config';
 import { commandResultUrl } from '../src/core/armUrl';
 import { startStandIns, type StandIns } from '../dev/standIns';
 import { createDevTls } from '../dev/tls';
+import { prng } from '../dev/prng';
 import { createQueueHandler } from '../src/pipeline/queueHandler';
 import { createCredential, createRuntime } from '../src/runtime';
-import { simulate } from './simulate';
+import { runScaleLoad, type ScaleLoadResult } from '../dev/scaleLoad';
+import { simulate, simulateSharedBudget } from './simulate';
 
 const ROOT = resolve(__dirname, '..');
 const CLUSTER = {
@@ -230,6 +232,14 @@ async function main(tlsDir: string): Promise<void> {
     readBudget: { burst: DEFAULTS.ARM_READ_BURST, perSecond: DEFAULTS.ARM_READS_PER_SECOND },
   });
   const withoutBudget = await simulate({ commands: 1000, seed: 1000, armBucket: { burst: 250, perSecond: 25 } });
+  say(
+    'bench: the shared budget on 6 and 40 instances, and a scale-out from 1 to 40 (real code, Table latency 5–25 ms)…',
+  );
+  const appRate = { burst: DEFAULTS.ARM_READ_BURST, perSecond: DEFAULTS.ARM_READS_PER_SECOND };
+  const shared = { rate: appRate, demandPerSecond: 2 * appRate.perSecond, latencyMs: [5, 25] as [number, number] };
+  const shared6 = await simulateSharedBudget({ ...shared, instances: 6, seconds: 10, seed: 6 });
+  const shared40 = await simulateSharedBudget({ ...shared, instances: 40, seconds: 10, seed: 40 });
+  const scaleOut = await simulateSharedBudget({ ...shared, instances: 40, seconds: 7, aloneSeconds: 3, seed: 41 });
   say('bench: cold start of the deployable…');
   const cold = coldStart();
   say('bench: starting stand-ins…');
@@ -240,6 +250,27 @@ async function main(tlsDir: string): Promise<void> {
     const o = await overhead(s);
     say('bench: worker throughput and memory (10,000 polls)…');
     const w = await workerRun(s);
+    // The issue's load: 150 commands running 20–60 s, started at once, ARM's bucket and the app's budget
+    // scaled down 10× alike; the same on one instance and on six.
+    const scale: ScaleLoadResult[] = [];
+    for (const instances of [1, 6]) {
+      say(`bench: scale-out load on ${instances} instance(s) (150 commands, about two minutes)…`);
+      scale.push(
+        await runScaleLoad(s, {
+          instances,
+          commands: 150,
+          runSeconds: [20, 60],
+          slackBurst: 50,
+          armBucket: { burst: 25, perSecond: 2.5 },
+          appBudget: { burst: 20, perSecond: 2 },
+          worker: 'bundle',
+          timeoutMs: 300_000,
+          random: prng(20261202),
+          say,
+        }),
+      );
+    }
+    const [one, six] = scale as [ScaleLoadResult, ScaleLoadResult];
     const result = {
       overhead_ratio: round(o.ratio, 3),
       handler_ms: round(o.handlerMs, 2),
@@ -261,6 +292,26 @@ async function main(tlsDir: string): Promise<void> {
       sim_1000_reads_per_command: round(withBudget.readsPerCommand, 2),
       sim_1000_without_budget_throttled_share: round(withoutBudget.throttled / withoutBudget.reads, 4),
       sim_1000_without_budget_peak_reads_per_s: withoutBudget.peakReadsPerSecond,
+      shared_budget_6_conflict_rate: round(shared6.conflictRate, 3),
+      shared_budget_40_conflict_rate: round(shared40.conflictRate, 3),
+      shared_budget_6_storage_calls_per_read: round(shared6.storageCallsPerSlot, 2),
+      shared_budget_40_storage_calls_per_read: round(shared40.storageCallsPerSlot, 2),
+      shared_budget_over_one_bucket: shared6.overBudget + shared40.overBudget + scaleOut.overBudget,
+      shared_budget_fallbacks: shared6.fallbacks + shared40.fallbacks + scaleOut.fallbacks,
+      shared_budget_unused_slots: shared6.unused + shared40.unused + scaleOut.unused,
+      shared_budget_reads_in_first_second_after_scale_out: scaleOut.peakAfterScaleOut,
+      scale_1_throttled_share: one.throttledShare,
+      scale_6_throttled_share: six.throttledShare,
+      scale_1_reads: one.reads,
+      scale_6_reads: six.reads,
+      scale_6_posts_throttled_share: six.postsThrottledShare,
+      scale_1_lag_p50_p95_s: [one.lagP50, one.lagP95],
+      scale_6_lag_p50_p95_s: [six.lagP50, six.lagP95],
+      scale_1_all_known_after_s: one.allKnownAfter,
+      scale_6_all_known_after_s: six.allKnownAfter,
+      scale_1_wait_past_due_median_worst_s: [one.waitMedian, one.waitWorst],
+      scale_6_wait_past_due_median_worst_s: [six.waitMedian, six.waitWorst],
+      scale_missing_duplicates: [one.missing + six.missing, one.duplicates + six.duplicates],
       rss_after_1000_polls_mb: round(w.rss1k / 1024, 1),
       rss_after_10000_polls_mb: round(w.rss10k / 1024, 1),
     };
@@ -292,6 +343,41 @@ async function main(tlsDir: string): Promise<void> {
         String(result.sim_1000_without_budget_throttled_share),
         '(for contrast)',
       ],
+      [
+        'shared budget, 6 / 40 instances at 2× the rate: ETag conflicts per write',
+        `${result.shared_budget_6_conflict_rate} / ${result.shared_budget_40_conflict_rate}`,
+        '',
+      ],
+      [
+        '  Storage calls per read, 6 / 40 instances',
+        `${result.shared_budget_6_storage_calls_per_read} / ${result.shared_budget_40_storage_calls_per_read}`,
+        '',
+      ],
+      ['  slots beyond one bucket (6, 40, scale-out 1 → 40)', String(result.shared_budget_over_one_bucket), '0'],
+      [
+        '  fallbacks to the local share / slots leased ahead unused',
+        `${result.shared_budget_fallbacks} / ${result.shared_budget_unused_slots}`,
+        '',
+      ],
+      [
+        'scale-out, 1 / 6 instances: ARM reads answered 429',
+        `${one.readsThrottled} of ${one.reads} / ${six.readsThrottled} of ${six.reads}`,
+        '≤ 5 %',
+      ],
+      ['  6 instances: Slack app posts answered 429', `${six.postsThrottled} of ${six.posts}`, '≤ 5 %'],
+      ['  lag p50 / p95 (s), 1 instance', `${one.lagP50} / ${one.lagP95}`, ''],
+      [
+        '  lag p50 / p95 (s), 6 instances',
+        `${six.lagP50} / ${six.lagP95}`,
+        `≤ ${round(1.1 * one.lagP50 + 2, 1)} / ${round(1.1 * one.lagP95 + 2, 1)} (1.1 × one + 2 s)`,
+      ],
+      [
+        '  wait past a due poll, median / worst (s), 1 / 6 instances',
+        `${one.waitMedian} / ${one.waitWorst}, ${six.waitMedian} / ${six.waitWorst}`,
+        'worst ≤ 2 × median',
+      ],
+      ['  all known after (s), 1 / 6 instances', `${one.allKnownAfter} / ${six.allKnownAfter}`, ''],
+      ['  results missing / twice', `${one.missing + six.missing} / ${one.duplicates + six.duplicates}`, '0 / 0'],
       [
         'RSS after 1,000 / 10,000 polls',
         `${result.rss_after_1000_polls_mb} / ${result.rss_after_10000_polls_mb} MB`,

@@ -11,6 +11,9 @@ import type { PipelineDeps } from '../src/pipeline/context';
 import { handleCommandMessage } from '../src/pipeline/handleMessage';
 import { MemoryEntityStore, MemoryResultStore } from '../dev/memoryStores';
 import { Ledger } from '../src/store/ledger';
+import type { EntityStore, NewEntity } from '../src/store/entityStore';
+import { SharedBudget } from '../src/store/sharedBudget';
+import { performance } from 'node:perf_hooks';
 
 export { prng };
 
@@ -91,14 +94,16 @@ export interface SimResult {
 
 export async function simulate(options: SimOptions): Promise<SimResult> {
   const random = prng(options.seed);
-  let now = 0;
+  // A clock of today's epoch: times in messages (budget slots) are believed only as real times.
+  const START = Date.parse('2026-01-01T00:00:00Z');
+  let now = START;
   const events = new MinHeap<string>();
   const finishAt = new Map<string, number>();
   const notifiedAt = new Map<string, number>();
   const readsPerSecond = new Map<number, number>();
   let reads = 0;
   let throttled = 0;
-  const bucket = options.armBucket ? { tokens: options.armBucket.burst, at: 0 } : undefined;
+  const bucket = options.armBucket ? { tokens: options.armBucket.burst, at: START } : undefined;
 
   const arm = {
     async read(_cluster: unknown, commandId: string): Promise<ArmRead> {
@@ -194,8 +199,8 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   for (let i = 0; i < options.commands; i++) {
     const id = `c${i}`;
     const run = runTimeSeconds(random);
-    finishAt.set(id, run * 1000);
-    events.push(0, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
+    finishAt.set(id, START + run * 1000);
+    events.push(START, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }));
     // A fixed 5 s poller on the same command: polls at 0, 5, 10, … until one sees it done.
     const polls = Math.ceil(run / 5) + 1;
     fixedReads += polls;
@@ -204,16 +209,16 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   let seq = 0;
   for (let e = events.pop(); e; e = events.pop()) {
     now = e.at;
-    await handleCommandMessage(e.value, { insertionTime: new Date(0), id: `m${++seq}` }, deps, quiet);
+    await handleCommandMessage(e.value, { insertionTime: new Date(START), id: `m${++seq}` }, deps, quiet);
   }
   let worst = 0;
   const lags: number[] = [];
   for (const [id, finish] of finishAt) {
     const at = notifiedAt.get(id);
     if (at === undefined) continue;
-    const run = finish / 1000;
-    lags.push(at / 1000 - run);
-    worst = Math.max(worst, (at / 1000 - run) / Math.max(5, 0.1 * run));
+    const run = (finish - START) / 1000;
+    lags.push((at - START) / 1000 - run);
+    worst = Math.max(worst, ((at - START) / 1000 - run) / Math.max(5, 0.1 * run));
   }
   lags.sort((a, b) => a - b);
   const pct = (q: number) => Math.round(10 * (lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0)) / 10;
@@ -227,6 +232,130 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
     lagSeconds: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1) },
     fixed5sReadsPerCommand: fixedReads / options.commands,
     fixed5sWorstLagRatio: fixedWorst,
-    simulatedSeconds: now / 1000,
+    simulatedSeconds: (now - START) / 1000,
+  };
+}
+
+export interface SharedBudgetSimOptions {
+  instances: number;
+  /** The app's budget, and the takes per second asked of it, spread evenly over the instances. */
+  rate: { burst: number; perSecond: number };
+  demandPerSecond: number;
+  seconds: number;
+  /** Before the others start, one instance alone for this long (a scale-out from one). */
+  aloneSeconds?: number;
+  /** Latency of one Table call (ms), drawn uniformly. */
+  latencyMs: [number, number];
+  seed: number;
+}
+
+export interface SharedBudgetSimResult {
+  slots: number;
+  leases: number;
+  conflicts: number;
+  fallbacks: number;
+  /** Slots leased ahead that passed unused (their tokens spent). */
+  unused: number;
+  /** Conflicts per conditional write. */
+  conflictRate: number;
+  storageCallsPerSlot: number;
+  /** The most slots falling in any one second, against burst + rate; and beyond the bucket at any time. */
+  peakSlotsPerSecond: number;
+  overBudget: number;
+  /** After the scale-out: the most slots in a second. */
+  peakAfterScaleOut?: number;
+}
+
+/**
+ * The app's shared budget (store/sharedBudget.ts, the real code) on a table with a Table service's
+ * latency, in real time: N instances ask for slots at the given demand. Counts the conditional writes that
+ * lost to another instance, the Storage calls per slot, and whether the slots ever exceed one bucket.
+ */
+export async function simulateSharedBudget(o: SharedBudgetSimOptions): Promise<SharedBudgetSimResult> {
+  const random = prng(o.seed);
+  const inner = new MemoryEntityStore();
+  let calls = 0;
+  const slow =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      calls++;
+      await new Promise((r) => setTimeout(r, o.latencyMs[0] + random() * (o.latencyMs[1] - o.latencyMs[0])));
+      return f(...a);
+    };
+  const store: EntityStore = {
+    listPartition: slow((pk: string) => inner.listPartition(pk)),
+    insertAll: slow((e: NewEntity[]) => inner.insertAll(e)),
+    replace: slow((e: NewEntity, etag: string) => inner.replace(e, etag)),
+    merge: slow((e: NewEntity, etag: string) => inner.merge(e, etag)),
+    delete: slow((pk: string, rk: string, etag: string) => inner.delete(pk, rk, etag)),
+    listOlderThan: (c) => inner.listOlderThan(c),
+    listSince: (c) => inner.listSince(c),
+  };
+  const counts = { lease: 0, conflict: 0, fallback: 0, unused: 0 };
+  const budgets = Array.from(
+    { length: o.instances },
+    () =>
+      new SharedBudget(store, {
+        queueName: 'sim',
+        prefix: 'arm.',
+        rate: o.rate,
+        maxInstances: o.instances,
+        now: Date.now,
+        monotonic: () => performance.now(),
+        onLease: (e) => counts[e]++,
+      }),
+  );
+  const slots: number[] = [];
+  const start = Date.now();
+  const alone = (o.aloneSeconds ?? 0) * 1000;
+  const end = start + alone + o.seconds * 1000;
+  const takers: Promise<void>[] = [];
+  await Promise.all(
+    budgets.map(async (b, i) => {
+      if (i > 0 && alone) await new Promise((r) => setTimeout(r, alone));
+      const perInstance = o.demandPerSecond / (i > 0 || !alone ? o.instances : 1);
+      while (Date.now() < end) {
+        // Poisson arrivals at this instance's part of the demand.
+        await new Promise((r) => setTimeout(r, (-Math.log(1 - random()) / perInstance) * 1000));
+        takers.push(
+          Promise.resolve(b.take('sub', 0)).then((waitMs) => {
+            slots.push(Date.now() + waitMs);
+          }),
+        );
+      }
+    }),
+  );
+  await Promise.all(takers);
+  slots.sort((a, b) => a - b);
+  // The slots against one bucket: at no time more than burst + rate × elapsed since any earlier time.
+  let overBudget = 0;
+  let peak = 0;
+  for (let i = 0, j = 0; i < slots.length; i++) {
+    while (slots[i]! - slots[j]! >= 1000) j++;
+    peak = Math.max(peak, i - j + 1);
+  }
+  for (let i = 0; i < slots.length; i++) {
+    // Slots in [slots[0], slots[i]] must fit burst + rate × span.
+    const span = (slots[i]! - slots[0]!) / 1000;
+    if (i + 1 > o.rate.burst + o.rate.perSecond * span + 1) overBudget++;
+  }
+  let peakAfterScaleOut: number | undefined;
+  if (alone) {
+    const from = start + alone;
+    const after = slots.filter((t) => t >= from && t < from + 1000).length;
+    peakAfterScaleOut = after;
+  }
+  const writes = counts.lease + counts.conflict;
+  return {
+    slots: slots.length,
+    leases: counts.lease,
+    conflicts: counts.conflict,
+    fallbacks: counts.fallback,
+    unused: counts.unused,
+    conflictRate: writes ? counts.conflict / writes : 0,
+    storageCallsPerSlot: slots.length ? calls / slots.length : 0,
+    peakSlotsPerSecond: peak,
+    overBudget,
+    ...(peakAfterScaleOut !== undefined ? { peakAfterScaleOut } : {}),
   };
 }

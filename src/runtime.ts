@@ -71,7 +71,7 @@ export function createRuntime(env: Env = process.env, overrides: Partial<Pipelin
       maxInstances: config.maxInstances,
       now: Date.now,
       monotonic,
-      onLease: (event) => telemetry.budgetLease(event),
+      onLease: (event, slots) => telemetry.budgetLease(event, slots),
     });
   const deps: PipelineDeps = {
     schedule: { initialDelaySeconds: config.poll.initialDelaySeconds, maxDelaySeconds: config.poll.maxDelaySeconds },

@@ -271,6 +271,10 @@ export function busyTargetWaitMs(claimLeftMs: number): number {
 
 /** Takers waiting together on one instance are served by one lease of at most this many slots. */
 export const BUDGET_LEASE_MAX = 50;
+/** A lease takes ahead what the instance took in this long, so that the next takers need no write. */
+export const BUDGET_POOL_SECONDS = 1;
+/** A slot leased ahead is handed out up to this long after its time, then dropped (its token is spent). */
+export const BUDGET_POOL_STALE_MS = 1000;
 /** A lease that lost the row to another instance's write tries again this many times, then gives up. */
 export const BUDGET_LEASE_TRIES = 8;
 /** After the shared row failed, this instance keeps to its safe local share this long before trying it again. */

@@ -1,13 +1,20 @@
 // The app's budgets, shared by every instance: ARM's reads per subscription and each channel's pace are
 // one token bucket each, kept in a row of the ledger's table (partition `_budgets.<queue>`: the instances
 // of one app are those that take its messages). An instance leases slots from the row by a conditional
-// write; takers that wait together on one instance share one lease, so a burst costs one write for up to
-// BUDGET_LEASE_MAX slots, and a lone taker one write. Slots are wall-clock times that travel with their
+// write; takers that wait together on one instance share one lease, and a lease also takes what the
+// instance took in the last second (BUDGET_POOL_SECONDS), so that the next takers need no write: a burst
+// costs one write for up to BUDGET_LEASE_MAX slots. A slot leased ahead that passes unused is spent. Slots are wall-clock times that travel with their
 // message (core/tokenBucket.ts, slotWait), so one timeline serves the whole app in the order takers came.
 // When the row cannot be written (Table storage down, or lost to other writers BUDGET_LEASE_TRIES times
 // in a row), the instance keeps to its safe share of the rate (1/MAX_INSTANCE_COUNT) on a local bucket for
 // BUDGET_FALLBACK_MS, then tries the row again: slower, never stopped.
-import { BUDGET_FALLBACK_MS, BUDGET_LEASE_MAX, BUDGET_LEASE_TRIES } from '../core/schedule';
+import {
+  BUDGET_FALLBACK_MS,
+  BUDGET_LEASE_MAX,
+  BUDGET_LEASE_TRIES,
+  BUDGET_POOL_SECONDS,
+  BUDGET_POOL_STALE_MS,
+} from '../core/schedule';
 import { takeSlots, TokenBuckets, type BucketState, type Rate } from '../core/tokenBucket';
 import type { EntityStore, StoredEntity } from './entityStore';
 
@@ -49,6 +56,12 @@ interface Waiter {
 interface KeyState {
   waiters: Waiter[];
   leasing: boolean;
+  /** Slots leased ahead and not yet handed out (wall ms, ascending). */
+  pool: number[];
+  /** Takes in the current one-second window, and the rate of the last one. */
+  windowStart: number;
+  windowTakes: number;
+  lastRate: number;
   /** The row as this instance last wrote or read it: the next lease tries that ETag first. */
   row?: BudgetRow & { etag: string };
   /** What the far side said is left since the last lease. */
@@ -56,6 +69,8 @@ interface KeyState {
   /** Until when a 429's Retry-After holds the app back (wall ms): written into the row at the next lease. */
   refusedUntil?: number;
 }
+
+export type BudgetEvent = 'lease' | 'conflict' | 'fallback' | 'unused';
 
 export interface SharedBudgetOptions {
   queueName: string;
@@ -66,8 +81,11 @@ export interface SharedBudgetOptions {
   maxInstances: number;
   now: () => number;
   monotonic: () => number;
-  /** Counts what happened to the row: a lease written, an ETag conflict, a fallback to the local share. */
-  onLease?: (event: 'lease' | 'conflict' | 'fallback', slots: number) => void;
+  /**
+   * Counts what happened: a lease written, an ETag conflict, a fallback to the local share, slots leased
+   * ahead that passed unused.
+   */
+  onLease?: (event: BudgetEvent, slots: number) => void;
 }
 
 export class SharedBudget {
@@ -92,7 +110,8 @@ export class SharedBudget {
   private state(key: string): KeyState {
     key = this.options.prefix + key;
     let s = this.keys.get(key);
-    if (!s) this.keys.set(key, (s = { waiters: [], leasing: false }));
+    if (!s)
+      this.keys.set(key, (s = { waiters: [], leasing: false, pool: [], windowStart: 0, windowTakes: 0, lastRate: 0 }));
     return s;
   }
 
@@ -102,9 +121,30 @@ export class SharedBudget {
     if (this.options.monotonic() < this.fallbackUntil)
       return Promise.resolve(this.local.take(key, this.options.monotonic(), rate));
     const s = this.state(key);
+    const now = this.options.now();
+    if (now - s.windowStart >= 1000) {
+      s.lastRate = s.windowStart ? (s.windowTakes * 1000) / (now - s.windowStart) : 0;
+      s.windowStart = now;
+      s.windowTakes = 0;
+    }
+    s.windowTakes++;
+    const pooled = this.fromPool(s, now);
+    if (pooled !== undefined) return Promise.resolve(pooled);
     const waiting = new Promise<number>((resolve) => s.waiters.push({ resolve }));
     if (!s.leasing) void this.serve(key, s, rate);
     return waiting;
+  }
+
+  /** A slot leased ahead, if one is left; slots whose time passed unused are dropped (their tokens spent). */
+  private fromPool(s: KeyState, now: number): number | undefined {
+    let stale = 0;
+    while (s.pool.length > 0 && s.pool[0]! < now - BUDGET_POOL_STALE_MS) {
+      s.pool.shift();
+      stale++;
+    }
+    if (stale) this.options.onLease?.('unused', stale);
+    const slot = s.pool.shift();
+    return slot === undefined ? undefined : Math.max(0, slot - now);
   }
 
   /** What ARM says is left for the whole subscription: the next lease believes no more. */
@@ -120,6 +160,9 @@ export class SharedBudget {
     if (!(retryAfterSeconds > 0)) return;
     const s = this.state(key);
     s.refusedUntil = Math.max(s.refusedUntil ?? 0, this.options.now() + retryAfterSeconds * 1000);
+    // Slots leased ahead would read before the Retry-After has passed: given up.
+    if (s.pool.length) this.options.onLease?.('unused', s.pool.length);
+    s.pool = [];
     this.local.refused(key, retryAfterSeconds, this.options.monotonic());
   }
 
@@ -128,15 +171,19 @@ export class SharedBudget {
     try {
       while (s.waiters.length > 0) {
         const batch = s.waiters.splice(0, BUDGET_LEASE_MAX);
+        // What this instance expects to take within BUDGET_POOL_SECONDS, so that the next takers need no write.
+        const ahead = Math.ceil(s.lastRate * BUDGET_POOL_SECONDS);
+        const count = Math.min(BUDGET_LEASE_MAX, Math.max(batch.length, ahead));
         let slots: number[] | undefined;
         try {
-          slots = await this.lease(this.options.prefix + key, s, rate, batch.length);
+          slots = await this.lease(this.options.prefix + key, s, rate, count);
         } catch {
           slots = undefined;
         }
         const now = this.options.now();
         if (slots) {
           batch.forEach((w, i) => w.resolve(Math.max(0, slots[i]! - now)));
+          s.pool.push(...slots.slice(batch.length));
           continue;
         }
         // The row is out of reach: the safe local share, for a while.

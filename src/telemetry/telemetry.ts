@@ -24,7 +24,7 @@ export const METRICS = {
   readWait: 'aksnotifier.arm.read_wait',
   /** Channel posts given a later slot by the channel's pace. */
   paceDeferrals: 'aksnotifier.pace.deferrals',
-  /** Leases of the app's shared budgets, by event: a lease written, an ETag conflict, a fallback to the local share. */
+  /** The app's shared budgets, by event: a lease written, an ETag conflict, a fallback to the local share, slots leased ahead unused. */
   budgetLeases: 'aksnotifier.budget.leases',
   /** Messages in a queue (approximate), by queue: the command queue or its poison queue. */
   queueMessages: 'aksnotifier.queue.messages',
@@ -60,7 +60,7 @@ export interface Telemetry {
   readBudgetDeferral(): void;
   readWait(pastDueSeconds: number): void;
   paceDeferral(target: string): void;
-  budgetLease(event: 'lease' | 'conflict' | 'fallback'): void;
+  budgetLease(event: 'lease' | 'conflict' | 'fallback' | 'unused', slots?: number): void;
   queue(queue: 'main' | 'poison', messages: number, oldestAgeSeconds?: number): void;
   /** Runs `fn` inside the message's span (a consumer span: one per queue message). */
   messageSpan<T>(name: string, attributes: Attributes, fn: (span: MessageSpan) => Promise<T>): Promise<T>;
@@ -131,7 +131,7 @@ export function createTelemetry(meter: Meter, tracer: Tracer): Telemetry {
     readBudgetDeferral: () => budget.add(1),
     readWait: (seconds) => readWait.record(seconds),
     paceDeferral: (target) => paced.add(1, { target }),
-    budgetLease: (event) => leases.add(1, { event }),
+    budgetLease: (event, slots = 1) => leases.add(event === 'unused' ? slots : 1, { event }),
     queue: (queue, messages, oldestAgeSeconds) => {
       depth.record(messages, { queue });
       if (oldestAgeSeconds !== undefined) age.record(oldestAgeSeconds, { queue });

@@ -84,4 +84,25 @@ describe('SharedBudget', () => {
     assert.equal(await b.take('sub', 0), 0);
     assert.equal(events.at(-1), 'lease', 'the row again');
   });
+
+  it('leases ahead what the instance took in the last second, and spends what passes unused', async () => {
+    const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+    const store = new MemoryEntityStore(() => clock.now);
+    const { budgets, events } = instances(store, clock, 1);
+    const b = budgets[0]!;
+    for (let i = 0; i < 3; i++) await b.take('sub', 0);
+    clock.now += 1000;
+    const before = events.filter((e) => e === 'lease').length;
+    await b.take('sub', 0);
+    await b.take('sub', 0);
+    await b.take('sub', 0);
+    assert.equal(events.filter((e) => e === 'lease').length, before + 1, 'one write for the three: 3/s ahead');
+    await b.take('sub', 0);
+    clock.now += 1000;
+    const leased = (await store.listPartition(budgetPartition('q'))).entities.map(readBudgetRow)[0]!.slots;
+    clock.now += 5000;
+    await b.take('sub', 0);
+    assert.ok(events.includes('unused'), 'a slot leased ahead whose time passed is dropped, not used late');
+    assert.ok(leased >= 7);
+  });
 });
