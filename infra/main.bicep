@@ -31,7 +31,7 @@ param extraAppSettings object = {}
 
 @minValue(1)
 @maxValue(1000)
-@description('Most instances the function app scales out to. The app passes it on as MAX_INSTANCE_COUNT: an instance that cannot read the roster of instances assumes this many share the ARM read budget. One instance serves the read budget of about two subscriptions (docs/performance.md, Scale out).')
+@description('Most instances the function app scales out to. The app gets it as MAX_INSTANCE_COUNT: an instance that cannot reach the shared budgets keeps to 1/this of the ARM read budget. One instance serves the read budget of about two subscriptions (docs/performance.md, Scale out).')
 param maximumInstanceCount int = 4
 
 @description('People or groups who run status, redrive and redeliver: the data roles those need (docs/operations.md).')
@@ -184,10 +184,12 @@ module functionApp 'app/function.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.connectionString
+    // MAX_INSTANCE_COUNT last: the safe share of the budgets must match the plan, whatever extraAppSettings say.
     settings: union(
       appDefaults,
-      { ARM_ENDPOINT: environment().resourceManager, MAX_INSTANCE_COUNT: string(maximumInstanceCount) },
-      extraAppSettings
+      { ARM_ENDPOINT: environment().resourceManager },
+      extraAppSettings,
+      { MAX_INSTANCE_COUNT: string(maximumInstanceCount) }
     )
     keyVaultReferences: keyVault.outputs.appSettings
     maximumInstanceCount: maximumInstanceCount

@@ -23,7 +23,7 @@ export interface AppConfig extends StorageSettings {
   webhookTimeoutMs: number;
   /** Client-side share of ARM's read throttling, per subscription and process. */
   armReads: { perSecond: number; burst: number };
-  /** The most instances infra lets run: each assumes this many share the budgets when the roster cannot be read. */
+  /** The most instances infra lets run: an instance that cannot reach the shared budgets keeps to 1/this of each rate. */
   maxInstances: number;
   targets: Target[];
   defaultTargets: string[];

@@ -275,7 +275,7 @@ export const BUDGET_LEASE_MAX = 50;
 export const BUDGET_POOL_SECONDS = 1;
 /** A slot leased ahead is handed out up to this long after its time, then dropped (its token is spent). */
 export const BUDGET_POOL_STALE_MS = 1000;
-/** A lease that lost the row to another instance's write tries again this many times, then gives up. */
-export const BUDGET_LEASE_TRIES = 8;
+/** A lease that keeps losing the row to other instances' writes tries again this long, then falls back. */
+export const BUDGET_CONTENTION_MS = 10_000;
 /** After the shared row failed, this instance keeps to its safe local share this long before trying it again. */
 export const BUDGET_FALLBACK_MS = 30_000;

@@ -24,8 +24,11 @@ interface Bucket {
 export const MAX_KEYS = 10_000;
 /** A message back this early (queue visibility is whole seconds, timers fire late or early) has its slot. */
 export const SLOT_TOLERANCE_MS = 250;
-/** A slot not used within this long is no slot any more (its message was held up: it queues anew). */
-const SLOT_KEPT_MS = 5 * 60_000;
+/**
+ * A slot not used within this long is no slot any more (its message was held up: it queues anew). Short, so
+ * that slots a stalled host hands back together add at most this many seconds of the rate to a burst.
+ */
+const SLOT_KEPT_MS = 5000;
 /** No bucket gives a slot further ahead than this; a slot claiming more is not one of ours. */
 const SLOT_AHEAD_MAX_MS = 6 * 3600_000;
 
@@ -73,6 +76,8 @@ export function takeSlots(
 export interface Budget {
   /** The ms until this taker's slot (0: go now), already paid for. */
   take(key: string, nowMs: number, rate?: Rate): number | Promise<number>;
+  /** Takes a token only if one is there now (no slot, no debt): for what may simply be tried again later. */
+  tryNow(key: string, nowMs: number, rate?: Rate): boolean | Promise<boolean>;
   /** What the far side says is left. */
   observe(key: string, remaining: number | undefined, nowMs: number): void;
   /** The far side refused (429, Retry-After). */
@@ -134,6 +139,14 @@ export class TokenBuckets implements Budget {
     const waitMs = b.tokens >= 1 ? 0 : ((1 - b.tokens) / mine.perSecond) * 1000;
     b.tokens -= 1;
     return waitMs;
+  }
+
+  tryNow(key: string, nowMs: number, rate: Rate | undefined = this.rate): boolean {
+    if (!rate) throw new Error(`no rate for ${key}`);
+    const b = this.bucket(key, this.share(rate), nowMs);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   /** What the far side says is left (for the whole app): never believe this instance has more than its share of it. */

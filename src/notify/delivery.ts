@@ -62,7 +62,7 @@ export interface DeliveryContext {
   pacer: Budget;
   /** Slots of the pace this message holds, by target (epoch ms): given by any instance, honoured by all. */
   paceSlots?: Readonly<Record<string, number>>;
-  /** Counts what the pace deferred, for the roster's row. */
+  /** Counts what the pace deferred (telemetry). */
   onPaced?: (target: string) => void;
   /** A token for an audience from the app's identity (providers that declare appTokenAudience). */
   appToken?: (audience: string) => Promise<string>;
@@ -105,7 +105,7 @@ function readinessGate(
 }
 
 /** What the channel allows now: a wait it asked for (Retry-After), or its pace. */
-async function rateGate(target: Target, ctx: DeliveryContext): Promise<TargetResult | undefined> {
+async function rateGate(target: Target, running: boolean, ctx: DeliveryContext): Promise<TargetResult | undefined> {
   const name = target.name;
   const cooldown = ctx.cooldowns.remainingMs(name);
   if (cooldown > 0) {
@@ -113,6 +113,13 @@ async function rateGate(target: Target, ctx: DeliveryContext): Promise<TargetRes
     return { target: name, status: 'retry-later', error, waitMs: cooldown };
   }
   if (!target.provider.pace) return undefined;
+  // A running message goes only if the pace has a token now; otherwise the next poll tries again (no slot
+  // is held for it, so polls never pile up debt for messages that may never be needed).
+  if (running) {
+    if (await ctx.pacer.tryNow(name, ctx.monotonic(), target.provider.pace)) return undefined;
+    ctx.onPaced?.(name);
+    return { target: name, status: 'retry-later', error: 'paced: a burst of messages for this channel', waitMs: 1000 };
+  }
   const now = ctx.now();
   const held = slotWait(ctx.paceSlots?.[name], now);
   const paced = held ?? (await ctx.pacer.take(name, ctx.monotonic(), target.provider.pace));
@@ -143,7 +150,7 @@ export async function deliverTarget(
     await ctx.ledger.writeTarget(ctx.key, row, { state: 'skipped', fingerprint: fingerprint(target) });
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }
-  const limited = await rateGate(target, ctx);
+  const limited = await rateGate(target, running, ctx);
   if (limited) return limited;
   // Before the claim: the identity endpoint's time is not the lease's (a failure is recorded like a send's).
   const token = await appTokenFor(target, ctx);

@@ -3,6 +3,7 @@
 // crash) finds the row moved on and stops, after recording its own targets. Over the ARM read budget, the
 // step is a deferral to a slot of its own instead of a read that would meet a 429.
 import { describeRead } from '../core/armAnswer';
+import type { Bookkeeping } from '../core/bookkeeping';
 import { finalAnswer, timedOutAnswer } from '../core/report';
 import { slotWait } from '../core/tokenBucket';
 import { budgetDelaySeconds, firstPollLeaseMs, pollDelaySeconds, pollLeaseMs } from '../core/schedule';
@@ -98,11 +99,7 @@ export async function poll(
   const dueAt = book.dueAt ?? nowMs;
   if (budgetDelay > 0) {
     const readSlotAt = held === undefined ? Math.round(nowMs + budgetWaitMs) : book.readSlotAt!;
-    await requeue(
-      ctx,
-      { ...book, gen: stepped.gen, etag: stepped.etag, stage: 'poll', dueAt, readSlotAt },
-      budgetDelay,
-    );
+    await requeue(ctx, { ...chainOf(book), gen: stepped.gen, etag: stepped.etag, dueAt, readSlotAt }, budgetDelay);
     telemetryOf(deps).readBudgetDeferral();
     telemetryOf(deps).deferral('read-budget');
     log.info(`${label}: ARM read budget spent; poll ${attempt} in ${budgetDelay}s`);
@@ -139,8 +136,7 @@ export async function poll(
     random: deps.random(),
     ...(book.lastDelaySeconds !== undefined ? { lastDelaySeconds: book.lastDelaySeconds } : {}),
   });
-  const { readSlotAt: _used, ...kept } = book;
-  const next = { ...kept, attempt, gen: stepped.gen, etag: stepped.etag, stage: 'poll' as const };
+  const next = { ...chainOf(book), attempt, gen: stepped.gen, etag: stepped.etag };
   await requeue(
     ctx,
     {
@@ -154,6 +150,12 @@ export async function poll(
   );
   log.info(`${label}: ${describeRead(answer)}; poll ${attempt}${late}, next in ${delaySeconds}s`);
   return { kind: 'requeued', delaySeconds, attempt, state: describeRead(answer) };
+}
+
+/** What a poll's next message keeps of this one's bookkeeping: no slot (the read used it; pace slots are delivery's). */
+function chainOf(book: Bookkeeping): Bookkeeping {
+  const { readSlotAt: _read, paceSlots: _pace, ...kept } = book;
+  return { ...kept, stage: 'poll' };
 }
 
 /** Polls from a ledger row this copy owns; a row that moved on meanwhile means another copy polls. */

@@ -5,17 +5,17 @@
 // instance took in the last second (BUDGET_POOL_SECONDS), so that the next takers need no write: a burst
 // costs one write for up to BUDGET_LEASE_MAX slots. A slot leased ahead that passes unused is spent. Slots are wall-clock times that travel with their
 // message (core/tokenBucket.ts, slotWait), so one timeline serves the whole app in the order takers came.
-// When the row cannot be written (Table storage down, or lost to other writers BUDGET_LEASE_TRIES times
-// in a row), the instance keeps to its safe share of the rate (1/MAX_INSTANCE_COUNT) on a local bucket for
+// When the row cannot be written (Table storage down, or lost to other writers for BUDGET_CONTENTION_MS),
+// the instance keeps to its safe share of the rate (1/MAX_INSTANCE_COUNT) on a local bucket for
 // BUDGET_FALLBACK_MS, then tries the row again: slower, never stopped.
 import {
   BUDGET_FALLBACK_MS,
   BUDGET_LEASE_MAX,
-  BUDGET_LEASE_TRIES,
+  BUDGET_CONTENTION_MS,
   BUDGET_POOL_SECONDS,
   BUDGET_POOL_STALE_MS,
 } from '../core/schedule';
-import { takeSlots, TokenBuckets, type BucketState, type Rate } from '../core/tokenBucket';
+import { SLOT_TOLERANCE_MS, takeSlots, TokenBuckets, type BucketState, type Rate } from '../core/tokenBucket';
 import type { EntityStore, StoredEntity } from './entityStore';
 
 /** The budget rows' partition: the instances taking messages from this queue. */
@@ -135,6 +135,30 @@ export class SharedBudget {
     return waiting;
   }
 
+  /** A token only if one is there now, app-wide: no slot, no debt (a running message tried again at the next poll). */
+  async tryNow(key: string, _nowMs?: number, rate: Rate | undefined = this.options.rate): Promise<boolean> {
+    if (!rate) throw new Error(`no rate for ${key}`);
+    const mono = this.options.monotonic();
+    if (mono < this.fallbackUntil) return this.local.tryNow(key, mono, rate);
+    const s = this.state(key);
+    const now = this.options.now();
+    const pooled = this.fromPool(s, now);
+    if (pooled !== undefined) {
+      if (pooled <= SLOT_TOLERANCE_MS) return true;
+      s.pool.unshift(now + pooled);
+      return false;
+    }
+    try {
+      const slots = await this.lease(this.options.prefix + key, s, rate, 1, true);
+      if (slots) return slots.length > 0;
+    } catch {
+      /* out of reach: below */
+    }
+    this.fallbackUntil = this.options.monotonic() + BUDGET_FALLBACK_MS;
+    this.options.onLease?.('fallback', 1);
+    return this.local.tryNow(key, this.options.monotonic(), rate);
+  }
+
   /** A slot leased ahead, if one is left; slots whose time passed unused are dropped (their tokens spent). */
   private fromPool(s: KeyState, now: number): number | undefined {
     let stale = 0;
@@ -183,7 +207,11 @@ export class SharedBudget {
         const now = this.options.now();
         if (slots) {
           batch.forEach((w, i) => w.resolve(Math.max(0, slots[i]! - now)));
-          s.pool.push(...slots.slice(batch.length));
+          // Slots leased ahead that fall within a Retry-After heard meanwhile are given up.
+          const ahead = slots.slice(batch.length);
+          const held = ahead.filter((t) => !s.refusedUntil || t >= s.refusedUntil);
+          if (held.length < ahead.length) this.options.onLease?.('unused', ahead.length - held.length);
+          s.pool.push(...held);
           continue;
         }
         // The row is out of reach: the safe local share, for a while.
@@ -196,9 +224,16 @@ export class SharedBudget {
     }
   }
 
-  /** `count` slots from the row, by a conditional write; undefined after BUDGET_LEASE_TRIES conflicts. */
-  private async lease(key: string, s: KeyState, rate: Rate, count: number): Promise<number[] | undefined> {
-    for (let attempt = 0; attempt < BUDGET_LEASE_TRIES; attempt++) {
+  /** `count` slots from the row, by a conditional write; undefined when other writers won for BUDGET_CONTENTION_MS. */
+  private async lease(
+    key: string,
+    s: KeyState,
+    rate: Rate,
+    count: number,
+    onlyNow = false,
+  ): Promise<number[] | undefined> {
+    const giveUpAt = this.options.monotonic() + BUDGET_CONTENTION_MS;
+    for (let attempt = 0; this.options.monotonic() < giveUpAt; attempt++) {
       if (!s.row || attempt > 0) {
         const { entities } = await this.store.listPartition(this.partition);
         const e = entities.find((x) => x.rowKey === key);
@@ -206,10 +241,14 @@ export class SharedBudget {
       }
       const now = this.options.now();
       const prev: BucketState | undefined = s.row ? { tokens: s.row.tokens, atMs: s.row.atMs } : undefined;
-      let cap = s.cap;
-      if (s.refusedUntil && s.refusedUntil > now)
-        cap = Math.min(cap ?? Infinity, 1 - ((s.refusedUntil - now) / 1000) * rate.perSecond);
+      // What ARM said meanwhile; a refusal that lands while this write is on its way stays for the next.
+      const [seenCap, seenRefusal] = [s.cap, s.refusedUntil];
+      let cap = seenCap;
+      if (seenRefusal && seenRefusal > now)
+        cap = Math.min(cap ?? Infinity, 1 - ((seenRefusal - now) / 1000) * rate.perSecond);
       const taken = takeSlots(prev, rate, count, now, cap);
+      // Only a token that is there now: none, and nothing written.
+      if (onlyNow && taken.slots[0]! > now) return [];
       const entity = {
         partitionKey: this.partition,
         rowKey: key,
@@ -230,15 +269,15 @@ export class SharedBudget {
         s.row = written.etag
           ? { ...readBudgetRow({ ...entity, etag: '', timestampMs: 0 }), etag: written.etag }
           : undefined;
-        s.cap = undefined;
-        s.refusedUntil = undefined;
+        if (s.cap === seenCap) s.cap = undefined;
+        if (s.refusedUntil === seenRefusal) s.refusedUntil = undefined;
         this.options.onLease?.('lease', count);
         return taken.slots;
       }
       this.options.onLease?.('conflict', count);
       s.row = undefined;
-      // Another instance wrote first: step aside a moment (jittered), so that writers spread out.
-      await new Promise((r) => setTimeout(r, (10 + 40 * Math.random()) * (attempt + 1)));
+      // Another instance wrote first: step aside a moment (jittered, growing), so that writers spread out.
+      await new Promise((r) => setTimeout(r, Math.min(250, (10 + 40 * Math.random()) * (attempt + 1))));
     }
     return undefined;
   }

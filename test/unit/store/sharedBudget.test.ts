@@ -105,4 +105,17 @@ describe('SharedBudget', () => {
     assert.ok(events.includes('unused'), 'a slot leased ahead whose time passed is dropped, not used late');
     assert.ok(leased >= 7);
   });
+
+  it('tryNow takes a token only if one is there now, and leaves no debt when there is none', async () => {
+    const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+    const store = new MemoryEntityStore(() => clock.now);
+    const { budgets } = instances(store, clock, 2);
+    const [a, b] = budgets as [SharedBudget, SharedBudget];
+    const got = [];
+    for (let i = 0; i < 6; i++) got.push(await a.tryNow('sub'));
+    assert.deepEqual(got, [true, true, true, true, false, false], 'the burst of 4, then nothing');
+    // A hundred refused tries (polls of running commands) owe nothing: the next take waits one refill only.
+    for (let i = 0; i < 100; i++) await b.tryNow('sub');
+    assert.equal(await b.take('sub', 0), 500);
+  });
 });
