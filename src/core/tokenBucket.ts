@@ -1,6 +1,6 @@
 // The one token bucket this app keeps its rates with: ARM's reads per subscription (a mirror of ARM's own
 // throttling) and each channel's pace (Slack: about one message a second). A rate is the whole app's: each
-// instance keeps its share of it (the rate and burst divided by the instances alive, core/share.ts), so
+// instance keeps its share of it (the rate and burst divided by the instances: shareOf), so
 // six instances spend what one would. Within the burst a take goes at once; beyond it the taker is given a
 // slot of its own, slots 1/rate apart, and the token is owed from then on — so a burst spreads itself over
 // time instead of meeting the far side's 429s. The slot travels with the message (a time, `slotWait`):
@@ -8,11 +8,19 @@
 // refused is the first served and no command loses its place to an instance change. Pure: the caller
 // passes a monotonic clock (a wall clock stepping back would stall every key). At most MAX_KEYS buckets
 // are kept, least recently used first out: a bucket left alone that long has refilled anyway.
-import { shareOf } from './share';
 
 export interface Rate {
   perSecond: number;
   burst: number;
+}
+
+/**
+ * One of `instances` equal parts of `rate` (the safe local share when the app's shared budget is out of
+ * reach). The burst never drops below one token, so a lone message on any instance still goes at once.
+ */
+export function shareOf(rate: Rate, instances: number): Rate {
+  const n = Math.max(1, Math.floor(instances) || 1);
+  return { perSecond: rate.perSecond / n, burst: Math.max(1, rate.burst / n) };
 }
 
 interface Bucket {

@@ -6,7 +6,13 @@ import { describeRead } from '../core/armAnswer';
 import type { Bookkeeping } from '../core/bookkeeping';
 import { finalAnswer, timedOutAnswer } from '../core/report';
 import { slotWait } from '../core/tokenBucket';
-import { budgetDelaySeconds, firstPollLeaseMs, pollDelaySeconds, pollLeaseMs } from '../core/schedule';
+import {
+  budgetDelaySeconds,
+  cappedRetryAfterSeconds,
+  firstPollLeaseMs,
+  pollDelaySeconds,
+  pollLeaseMs,
+} from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import type { TargetCopy } from '../store/ledger';
 import type { CommandEntries, CommandState } from '../store/ledgerRows';
@@ -110,9 +116,12 @@ export async function poll(
   const pastDueMs = Math.max(0, deps.now() - dueAt);
   telemetryOf(deps).readWait(pastDueMs / 1000);
   deps.readBudget?.observe(sub, answer.remainingReads, deps.monotonic());
-  // ARM refused with a Retry-After: no instance reads this subscription before it has passed.
-  if (answer.kind === 'transient' && answer.status === 429 && answer.retryAfterSeconds)
-    deps.readBudget?.refused(sub, answer.retryAfterSeconds, deps.monotonic());
+  // ARM refused with a Retry-After: no instance reads this subscription before it has passed, believed as
+  // far as a poll's own delay would believe it (an absurd one must not freeze every command).
+  if (answer.kind === 'transient' && answer.status === 429) {
+    const holdSeconds = cappedRetryAfterSeconds(answer.retryAfterSeconds, deps.schedule.maxDelaySeconds);
+    if (holdSeconds) deps.readBudget?.refused(sub, holdSeconds, deps.monotonic());
+  }
   const answerClass = armAnswerClass(answer);
   telemetryOf(deps).poll(answerClass);
   ctx.meta.span?.set({ 'aks.attempt': attempt, 'aks.arm.answer': answerClass });

@@ -103,10 +103,6 @@ export class SharedBudget {
     this.local = new TokenBuckets(options.rate, { instances: () => options.maxInstances });
   }
 
-  get rate(): Rate | undefined {
-    return this.options.rate;
-  }
-
   private state(key: string): KeyState {
     key = this.options.prefix + key;
     let s = this.keys.get(key);

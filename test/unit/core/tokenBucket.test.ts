@@ -3,7 +3,7 @@
 // message, bounded in memory.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_KEYS, slotWait, TokenBuckets } from '../../../src/core/tokenBucket';
+import { MAX_KEYS, shareOf, slotWait, TokenBuckets } from '../../../src/core/tokenBucket';
 
 describe('TokenBuckets', () => {
   it('allows the burst, then spaces deferred polls 1/rate apart', () => {
@@ -124,5 +124,13 @@ describe('slotWait: a slot a message carries', () => {
     assert.equal(slotWait(now - 6000, now), undefined, 'more than 5 s past (a stalled host): it queues anew');
     assert.equal(slotWait(now + 7 * 3600_000, now), undefined);
     assert.equal(slotWait(Number.NaN, now), undefined);
+  });
+});
+
+describe('shareOf', () => {
+  it('divides rate and burst; the burst never drops below one token', () => {
+    assert.deepEqual(shareOf({ perSecond: 20, burst: 200 }, 4), { perSecond: 5, burst: 50 });
+    assert.deepEqual(shareOf({ perSecond: 1, burst: 3 }, 6), { perSecond: 1 / 6, burst: 1 });
+    assert.deepEqual(shareOf({ perSecond: 1, burst: 3 }, 0), { perSecond: 1, burst: 3 }, 'never more than the whole');
   });
 });

@@ -196,4 +196,26 @@ describe('poll stage', () => {
     const f = await run(b, forged, 'm4');
     assert.equal(f.kind === 'requeued' && f.state, 'deferred (read budget)');
   });
+
+  it("an absurd Retry-After on a 429 holds the subscription's reads back no longer than POLL_MAX_DELAY_SECONDS", async () => {
+    const w = memoryWorld({ readBudget: new TokenBuckets({ burst: 5, perSecond: 1 }) });
+    w.deps.monotonic = () => w.clock.now;
+    w.arm = [
+      {
+        kind: 'transient',
+        detail: 'ARM throttled the read (429)',
+        status: 429,
+        throttled: true,
+        retryAfterSeconds: 1e9,
+      },
+      { kind: 'running', provisioningState: 'Running' },
+    ];
+    await run(w, MESSAGE, 'm1');
+    w.clock.now += 1000;
+    const other = await run(w, JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: 'other' }), 'm2');
+    assert.ok(
+      other.kind === 'requeued' && other.delaySeconds <= w.deps.schedule.maxDelaySeconds,
+      JSON.stringify(other),
+    );
+  });
 });
