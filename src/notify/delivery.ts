@@ -176,6 +176,7 @@ export async function deliverTarget(
   const remaining = () => leaseMs - (ctx.monotonic() - started);
   const options = renderOptions(target, ctx.armEndpoint);
 
+  const claim = checkpointed(ctx, claimed);
   let form: Form = 'full';
   let result: SendResult | undefined;
   let sends = 0;
@@ -185,7 +186,7 @@ export async function deliverTarget(
     result =
       typeof token === 'object'
         ? token
-        : await target.provider.send(target.settings, payload, sendContext(ctx, claimed, result, token));
+        : await target.provider.send(target.settings, payload, sendContext(ctx, claim, result, token));
     // The running message is not worth a second form: the result comes with its own.
     if (result.ok || running || decideAfterFailure(result.failure, form).kind !== 'retry-minimal') break;
     ctx.log.warn(`target ${name}: ${result.detail}; trying the minimal message (no logs, command or context)`);
@@ -197,16 +198,17 @@ export async function deliverTarget(
     await ctx.ledger.writeTarget(ctx.key, claimed, { state: 'pending', waitMs: 0 });
     return { target: name, status: 'retry-later', error: 'the claim ran short before sending', waitMs: CLAIM_RETRY_MS };
   }
-  if (running) return recordRunning(target, claimed, result, ctx);
+  const held = claim.row;
+  if (running) return recordRunning(target, held, result, ctx);
   if (result.ok)
-    return recordDelivery(target, claimed, result, report, form, row.attempts + sends, gate.inDoubt, ctx, remaining);
-  return recordFailure(target, claimed, result, form, row.attempts + sends, ctx);
+    return recordDelivery(target, held, result, report, form, row.attempts + sends, gate.inDoubt, ctx, remaining);
+  return recordFailure(target, held, result, form, row.attempts + sends, ctx);
 }
 
 function warnInDoubt(target: Target, log: Log): void {
   log.warn(
     target.provider.liveMessage
-      ? `target ${target.name}: the last delivery attempt ended without a record (its worker stopped); looking for its message in the channel before posting`
+      ? `target ${target.name}: the last delivery attempt ended without a record (its worker stopped); going on from what it recorded of its message, and looking for a post it had in flight where the channel allows`
       : `target ${target.name}: the last delivery attempt ended without a record (its worker stopped); posting again, so this channel may see it twice`,
   );
 }
@@ -214,17 +216,44 @@ function warnInDoubt(target: Target, log: Log): void {
 /** What a send needs from the ledger; a second send under the same claim sees what the first one learnt. */
 function sendContext(
   ctx: DeliveryContext,
-  claimed: TargetState,
+  claim: Claim,
   previous: SendResult | undefined,
   appToken: string | undefined,
 ): SendContext {
-  const providerState = previous?.providerState ?? claimed.providerState;
+  const providerState = previous?.providerState ?? claim.row.providerState;
   return {
     timeoutMs: ctx.sendTimeoutMs,
     ...(providerState ? { providerState } : {}),
-    ...(claimed.unsureSince !== undefined ? { unsureSinceMs: claimed.unsureSince } : {}),
+    ...(claim.row.unsureSince !== undefined ? { unsureSinceMs: claim.row.unsureSince } : {}),
     ...(appToken !== undefined ? { appToken } : {}),
+    record: (state) => claim.record(state),
+    recordMs: ctx.ledgerTimeoutMs,
   };
+}
+
+/**
+ * The claimed row as the send's checkpoints leave it: each one is a write under the claim, so the final
+ * record goes on from its ETag. After a checkpoint that failed (its write may still have landed) no more
+ * are made: the final record then meets a changed row and says so, and the row keeps what was learnt.
+ */
+interface Claim {
+  row: TargetState;
+  record(providerState: string): Promise<boolean>;
+}
+
+function checkpointed(ctx: DeliveryContext, claimed: TargetState): Claim {
+  let broken = false;
+  const claim: Claim = {
+    row: claimed,
+    async record(providerState) {
+      if (broken) return false;
+      const next = await ctx.ledger.writeTarget(ctx.key, claim.row, { providerState }).catch(() => undefined);
+      if (!next) broken = true;
+      else claim.row = next;
+      return !!next;
+    },
+  };
+  return claim;
 }
 
 /**
@@ -233,8 +262,9 @@ function sendContext(
  * without it.
  */
 async function appTokenFor(target: Target, ctx: DeliveryContext): Promise<string | undefined | SendResult> {
-  const audience = target.provider.appTokenAudience;
-  if (audience === undefined) return undefined;
+  const declared = target.provider.appTokenAudience;
+  if (declared === undefined) return undefined;
+  const audience = typeof declared === 'function' ? declared(target.settings) : declared;
   if (!ctx.appToken)
     return { ok: false, failure: 'permanent', detail: `no app identity to get a token for ${audience}` };
   try {

@@ -78,6 +78,14 @@ export interface SendContext {
   unsureSinceMs?: number;
   /** A token for the audience the provider declares (`appTokenAudience`), from the app's identity. */
   appToken?: string;
+  /**
+   * Records what the send has learnt so far (a message it has just posted) in the ledger, under the claim,
+   * before the send goes on: a holder that dies later leaves it to the next attempt instead of taking it
+   * along. False when the ledger did not take it (the send goes on; its result carries the state anyway).
+   */
+  record?: (providerState: string) => Promise<boolean>;
+  /** The longest one `record` takes (count it in maxSendMs for each one a send makes). */
+  recordMs?: number;
 }
 
 export interface Provider<S = unknown> {
@@ -116,10 +124,11 @@ export interface Provider<S = unknown> {
   readonly pace?: Rate;
   /**
    * Sends carry a token from the app's identity for this audience (a bot service: https://api.botframework.com),
-   * fixed in the provider's code, never taken from settings; the provider sends it to that service only. The
-   * app's own resources (ARM, Storage, Key Vault) are refused as audiences.
+   * fixed in the provider's code, never taken from settings as such (a provider may pick its cloud's audience
+   * from a validated setting); the provider sends it to that service only. The app's own resources (ARM,
+   * Storage, Key Vault) are refused as audiences.
    */
-  readonly appTokenAudience?: string;
+  readonly appTokenAudience?: string | ((settings: S) => string);
 }
 
 export interface Target<S = unknown> {

@@ -108,6 +108,18 @@ before(async () => {
   registerProvider(pager);
   // The same channel with an audience of its own: a token the SDK has not cached yet.
   registerProvider({ ...pager, kind: 'pager-b', appTokenAudience: 'https://pager-b.example' });
+  // A send that dies after its post (the answer lost with it): what it recorded is all the next attempt knows.
+  registerProvider({
+    ...pager,
+    kind: 'pager-c',
+    appTokenAudience: (s) => `https://${new URL(s.url).port}.pager-c.example`,
+    async send(settings, payload, ctx): Promise<SendResult> {
+      const first = await pager.send(settings, payload, ctx);
+      if (ctx.providerState || !first.ok || !first.providerState) return first;
+      assert.equal(await ctx.record!(first.providerState), true);
+      return { ok: false, failure: 'transient', detail: 'the holder died after its post' };
+    },
+  });
   far = await startPager();
   await setUpStack();
 });
@@ -197,6 +209,25 @@ describe('a channel added from a test file alone', () => {
       targets.map((t) => [t.name, t.state]),
       [['oncall', 'delivered']],
     );
+  });
+
+  it('keeps what a send records at once: the next attempt updates the page a dying one posted, with a token for the audience its settings pick', async () => {
+    const h = await harness({ ...pagerEnv(), NOTIFY_TARGET_ONCALL_KIND: 'pager-c' });
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+    const before = far.received.length;
+    await h.main.sendMessage(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, targets: ['oncall'] }));
+    assert.equal((await h.pollOnce())!.outcome.kind, 'deferred');
+    assert.equal((await h.pollOnce(15_000))!.outcome.kind, 'notified');
+    const mine = far.received.slice(before);
+    assert.deepEqual(
+      mine.map((r) => r.method),
+      ['POST', 'PUT'],
+      'the page the dying send posted is updated, not posted again',
+    );
+    assert.match(mine[1]!.path, /^\/pages\/p\d+$/);
+    const audience = `https://${new URL(far.url).port}.pager-c.example`;
+    for (const r of mine) assert.ok(r.appToken && stack().identity.validate(r.appToken, audience));
   });
 
   it('waits out an identity endpoint that is down: nothing is posted without its token, and the page goes once it answers', async () => {

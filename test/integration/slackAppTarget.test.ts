@@ -334,7 +334,7 @@ describe('Slack app target', () => {
 
     const outcome = await h.invoke(msg(id), { id: 'second' });
     assert.equal(outcome.kind, 'notified', JSON.stringify(outcome));
-    assert.ok(h.logs.some((l) => /ended without a record.*looking for its message in the channel/.test(l)));
+    assert.ok(h.logs.some((l) => /ended without a record.*looking for a post it had in flight/.test(l)));
     const found = ours(app.channel, id, 'ops');
     assert.equal(found.length, 1, 'no second message');
     assert.equal(found[0]!.ts, posted.ts);
