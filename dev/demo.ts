@@ -1,4 +1,4 @@
-// `npm run demo` (`-- --slack-app` for the Slack app): the whole pipeline on this machine with no Azure
+// `npm run demo` (`-- --slack-app` for the Slack app, `-- --teams-app` for the Teams app): the whole pipeline on this machine with no Azure
 // account. Real code paths (DefaultAzureCredential against a managed identity endpoint, core-rest-pipeline
 // over HTTPS, the queue SDK against Azurite, @slack/webhook) with stand-ins only on the far side of each
 // wire. It lives in dev/ with the stand-ins it starts, so that neither ships: the packed CLI's `demo` only
@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { startStandIns, type StandIns } from './standIns';
 import { providerFor } from '../src/notify/registry';
 import { slackAsText } from '../src/notify/slack/blocks';
+import { teamsAsText } from '../src/notify/providers/teams/card';
 import { CommandQueue, createQueueServiceClient } from '../src/queue/storage';
 import { buildMessage } from '../src/cli/enqueue';
 
@@ -39,14 +40,20 @@ function rolloutEvents(): string {
 
 const APP_CHANNEL = 'C0DEM0CHAN1';
 const APP_TOKEN = 'xoxb-demo-0000-not-a-real-token';
+const TEAMS_CHANNEL = '19:demo0channel0000000000000000000@thread.tacv2';
 
-export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean } = {}): Promise<number> {
+export async function runDemo(
+  timeoutSeconds = 90,
+  options: { slackApp?: boolean; teamsApp?: boolean } = {},
+): Promise<number> {
   const app = options.slackApp === true;
+  const teamsApp = options.teamsApp === true;
   say(
     `starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and ${app ? "Slack's Web API and a Teams receiver" : 'Slack/Teams receivers'} on 127.0.0.1`,
   );
   const s = await startStandIns();
   s.slackApi.addBot(APP_TOKEN, [APP_CHANNEL]);
+  s.bot.addChannel(TEAMS_CHANNEL);
   const commands = [
     {
       id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
@@ -72,18 +79,27 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
   let worker: ReturnType<typeof spawn> | undefined;
   try {
     for (const c of commands) s.arm.addCommand(CLUSTER, c.id, { runSeconds: c.runSeconds, result: c.result });
-    // App mode: the Slack app target replaces the Slack webhook (Teams stays a webhook: it cannot update a card).
+    // App modes: the Slack app target replaces the Slack webhook, the Teams app target the Teams webhook.
+    const targets = [...(app ? ['slack-app'] : []), ...(teamsApp ? ['teams-app'] : [])];
     const appSettings = {
-      SLACK_WEBHOOK_URL: '',
-      NOTIFY_TARGETS: 'slack-app',
+      ...(app ? { SLACK_WEBHOOK_URL: '' } : {}),
+      ...(teamsApp ? { TEAMS_WEBHOOK_URL: '' } : {}),
+      NOTIFY_TARGETS: targets.join(','),
       NOTIFY_TARGET_SLACK_APP_KIND: 'slack-app',
       NOTIFY_TARGET_SLACK_APP_CHANNEL: APP_CHANNEL,
       NOTIFY_TARGET_SLACK_APP_TOKEN: APP_TOKEN,
-      NOTIFY_DEFAULT_TARGETS: 'slack-app,teams',
+      NOTIFY_TARGET_TEAMS_APP_KIND: 'teams-app',
+      NOTIFY_TARGET_TEAMS_APP_CHANNEL: TEAMS_CHANNEL,
+      NOTIFY_TARGET_TEAMS_APP_SERVICE_URL: s.bot.url,
+      NOTIFY_DEFAULT_TARGETS: `${app ? 'slack-app' : 'slack'},${teamsApp ? 'teams-app' : 'teams'}`,
     };
     const env = {
       ...process.env,
-      ...s.env({ POLL_INITIAL_DELAY_SECONDS: '2', POLL_MAX_DELAY_SECONDS: '10', ...(app ? appSettings : {}) }),
+      ...s.env({
+        POLL_INITIAL_DELAY_SECONDS: '2',
+        POLL_MAX_DELAY_SECONDS: '10',
+        ...(targets.length ? appSettings : {}),
+      }),
     };
     const queue = CommandQueue.fromService(
       createQueueServiceClient({ connectionString: s.azurite.connectionString }),
@@ -154,8 +170,12 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
       createInterface({ input: stream }).on('line', (line) => console.log(`[worker] ${line}`));
     }
     const expected = commands.length * 2;
+    const finalCards = () =>
+      s.bot.inChannel(TEAMS_CHANNEL).filter((c) => !teamsAsText(c.versions.at(-1)).includes('Running on'));
     const arrived = () =>
-      s.receivers.received.length + (app ? appMessages(s).filter((m) => isFinal(m.blocks)).length : 0);
+      s.receivers.received.length +
+      (app ? appMessages(s).filter((m) => isFinal(m.blocks)).length : 0) +
+      finalCards().length;
     const deadline = Date.now() + timeoutSeconds * 1000;
     while (arrived() < expected && Date.now() < deadline && worker.exitCode === null) {
       await new Promise((r) => setTimeout(r, 200));
@@ -183,10 +203,19 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
       for (const f of m.files)
         console.log(`  ↳ thread: 📎 ${f.name} (${f.bytes.length} bytes, byte for byte ARM's logs)`);
     }
+    for (const c of s.bot.inChannel(TEAMS_CHANNEL)) {
+      console.log(
+        `\n──── Teams app, card ${c.activityId}: ${c.versions.length === 1 ? 'posted final' : `posted while running, updated ${c.versions.length - 1}×`} ────`,
+      );
+      if (c.versions.length > 1) console.log(`(first) ${teamsAsText(c.versions[0]).split('\n')[0]}\n(now)`);
+      console.log(teamsAsText(c.versions.at(-1)));
+      if (c.replies.length)
+        console.log(`  ↳ thread: ${c.replies.length} repl${c.replies.length === 1 ? 'y' : 'ies'} with the full logs`);
+    }
     console.log('');
-    say(
-      `done: ${expected} notifications (${commands.length} commands × ${app ? 'a live Slack app message and Teams' : 'Slack and Teams'})`,
-    );
+    const slackSide = app ? 'a live Slack app message' : 'Slack';
+    const teamsSide = teamsApp ? 'a live Teams app card' : 'Teams';
+    say(`done: ${expected} notifications (${commands.length} commands × ${slackSide} and ${teamsSide})`);
     return 0;
   } finally {
     if (worker && worker.exitCode === null) {
@@ -200,12 +229,12 @@ export async function runDemo(timeoutSeconds = 90, options: { slackApp?: boolean
 
 if (require.main === module) {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--slack-app');
+  const unknown = args.filter((a) => a !== '--slack-app' && a !== '--teams-app');
   if (unknown.length > 0) {
-    console.error(`error: unknown option ${unknown.join(' ')} (npm run demo [-- --slack-app])`);
+    console.error(`error: unknown option ${unknown.join(' ')} (npm run demo [-- --slack-app] [--teams-app])`);
     process.exit(2);
   }
-  runDemo(90, { slackApp: args.includes('--slack-app') }).then(
+  runDemo(90, { slackApp: args.includes('--slack-app'), teamsApp: args.includes('--teams-app') }).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
       console.error(err);

@@ -76,6 +76,7 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
       const claims = {
         aud: resource,
         iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/',
+        tid: '00000000-0000-0000-0000-000000000000',
         exp: Math.floor(expiresOnMs / 1000),
         appid: clientId ?? '00000000-0000-0000-0000-000000000001',
         ...state.claims,

@@ -1,11 +1,12 @@
 // Everything the app talks to, on 127.0.0.1: Azurite, a managed identity endpoint, ARM over HTTPS and
-// Slack/Teams receivers, Slack's Web API. Used by the demo, the tests and the benchmark.
+// Slack/Teams receivers, Slack's Web API, the Bot Connector API. Used by the demo, the tests and the benchmark.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAppInsightsStandIn, type AppInsightsStandIn } from './appInsightsStandIn';
 import { startArmStandIn, type ArmStandIn } from './armStandIn';
 import { startAzurite, type Azurite, type AzuriteOptions } from './azurite';
+import { startBotConnectorStandIn, type BotConnectorStandIn } from './botConnectorStandIn';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
 import { startSlackApiStandIn, type SlackApiStandIn } from './slackApiStandIn';
 import { createDevTls, loadDevTls, type DevTls } from './tls';
@@ -20,6 +21,8 @@ export interface StandIns {
   appInsights: AppInsightsStandIn;
   receivers: WebhookReceivers;
   slackApi: SlackApiStandIn;
+  /** The Bot Connector API (Teams as an app): its service URL goes in NOTIFY_TARGET_<NAME>_SERVICE_URL. */
+  bot: BotConnectorStandIn;
   /** App settings pointing at the stand-ins (plus NODE_EXTRA_CA_CERTS for child processes). */
   env(extra?: Record<string, string>): Record<string, string>;
   stop(): Promise<void>;
@@ -34,9 +37,10 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
     startWebhookReceivers(),
     startSlackApiStandIn(),
   ]);
-  const [arm, appInsights] = await Promise.all([
+  const [arm, appInsights, bot] = await Promise.all([
     startArmStandIn({ key: tls.key, cert: tls.cert, identity }),
     startAppInsightsStandIn({ key: tls.key, cert: tls.cert, identity }),
+    startBotConnectorStandIn({ key: tls.key, cert: tls.cert, identity }),
   ]);
   return {
     dir,
@@ -47,6 +51,7 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
     appInsights,
     receivers,
     slackApi,
+    bot,
     env: (extra = {}) => ({
       AzureWebJobsStorage: azurite.connectionString,
       ARM_ENDPOINT: arm.endpoint,
@@ -64,6 +69,7 @@ export async function startStandIns(options: { azurite?: AzuriteOptions; tlsDir?
         identity.close(),
         receivers.close(),
         slackApi.close(),
+        bot.close(),
         azurite.stop(),
       ]);
       rmSync(dir, { recursive: true, force: true });

@@ -52,6 +52,9 @@ param alertWebhookUrl string = ''
 @description('Alert when the oldest command message has waited this long.')
 param backlogAlertMinutes int = 15
 
+@description('An Azure Bot for teams-app targets (Teams as an app, one live card per command): single tenant, the app\'s identity, the Teams channel (docs/channels/teams-app.md).')
+param teamsBot bool = false
+
 @description('Storage log categories kept for the queue and table services. StorageRead is off by default: the host polls the queue every 2 s even when idle (docs/operations.md estimates the cost).')
 param storageLogCategories array = ['StorageWrite', 'StorageDelete']
 
@@ -67,6 +70,7 @@ var names = {
   plan: 'plan-${environmentName}'
   functionApp: 'func-${environmentName}-${take(token, 6)}'
   vnet: 'vnet-${environmentName}'
+  bot: 'bot-${environmentName}-${take(token, 6)}'
 }
 var identityKey = resourceId(subscription().subscriptionId, names.resourceGroup, 'Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
 var clusterRoleName = 'AKS command result reader (${environmentName})'
@@ -198,6 +202,12 @@ module functionApp 'app/function.bicep' = {
   }
 }
 
+module bot 'app/teams-bot.bicep' = if (teamsBot) {
+  scope: rg
+  name: 'teams-bot'
+  params: { name: names.bot, tags: tags, identityClientId: identity.outputs.clientId, identityResourceId: identity.outputs.id }
+}
+
 module clusterRole 'app/cluster-role.bicep' = if (!empty(clusters)) {
   name: 'cluster-role'
   params: {
@@ -231,3 +241,4 @@ output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output KEY_VAULT_NAME string = keyVault.outputs.name
+output TEAMS_BOT_ID string = teamsBot ? identity.outputs.clientId : ''

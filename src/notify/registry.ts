@@ -4,8 +4,9 @@ import type { Provider } from './provider';
 import { slackWebhook } from './providers/slack';
 import { slackApp } from './providers/slackApp';
 import { teams } from './providers/teams';
+import { teamsApp } from './providers/teamsApp';
 
-const providers: Provider<any>[] = [slackWebhook, slackApp, teams];
+const providers: Provider<any>[] = [slackWebhook, slackApp, teams, teamsApp];
 
 export const PROVIDERS: readonly Provider<any>[] = providers;
 

@@ -318,7 +318,8 @@ describe('infra (Bicep)', () => {
     assert.deepEqual(main.parameters.secretSettings!.defaultValue, {});
     assert.deepEqual(
       Object.keys(main.parameters).filter((p) => /slack|teams|webhookUrl|token|channel/i.test(p)),
-      ['alertWebhookUrl'],
+      // teamsBot deploys a resource (the Azure Bot teams-app targets post through), not a channel's settings.
+      ['alertWebhookUrl', 'teamsBot'],
       'no parameter per channel',
     );
     assert.doesNotMatch(JSON.stringify(main.outputs), /secretSettings/);
@@ -606,9 +607,38 @@ describe('infra (Bicep)', () => {
     assert.deepEqual(problems, []);
   });
 
+  test('adds the Azure Bot for teams-app targets behind one parameter: single tenant, the app identity, Teams enabled, no endpoint', () => {
+    const kind = (snap: Snapshot, type: string) => snap.predictedResources.filter((r) => r.type === type);
+    assert.equal(kind(bare, 'Microsoft.BotService/botServices').length, 0, 'no bot unless asked for');
+    const withBot = expand({ ...azdParameters(azdEnv), teamsBot: true });
+    const [bot] = kind(withBot, 'Microsoft.BotService/botServices');
+    assert.ok(bot, 'teamsBot: true adds an Azure Bot');
+    const p = bot.properties as Record<string, unknown>;
+    const identity = kind(withBot, 'Microsoft.ManagedIdentity/userAssignedIdentities')[0]!;
+    assert.equal(p.msaAppType, 'UserAssignedMSI', 'no secret: the app identity');
+    assert.equal(p.msaAppTenantId, '22222222-2222-2222-2222-222222222222', 'single tenant: the deployment tenant');
+    assert.match(String(p.msaAppMSIResourceId), new RegExp(`${identity.name}$`));
+    assert.equal(p.endpoint, '', 'notification only: no messaging endpoint');
+    assert.equal(p.disableLocalAuth, true);
+    const channels = kind(withBot, 'Microsoft.BotService/botServices/channels');
+    assert.deepEqual(
+      channels.map((c) => [
+        c.name.split('/').pop(),
+        (c.properties as { properties?: { isEnabled?: boolean } }).properties?.isEnabled,
+      ]),
+      [['MsTeamsChannel', true]],
+    );
+  });
+
   test('outputs what a user needs next', () => {
     const outputs = Object.keys((JSON.parse(templateText) as { outputs: Json }).outputs);
-    for (const o of ['AZURE_FUNCTION_APP_NAME', 'COMMAND_QUEUE_URL', 'IDENTITY_CLIENT_ID', 'IDENTITY_PRINCIPAL_ID'])
+    for (const o of [
+      'AZURE_FUNCTION_APP_NAME',
+      'COMMAND_QUEUE_URL',
+      'IDENTITY_CLIENT_ID',
+      'IDENTITY_PRINCIPAL_ID',
+      'TEAMS_BOT_ID',
+    ])
       assert.ok(outputs.includes(o), o);
   });
 

@@ -1,0 +1,62 @@
+// What the Teams app provider keeps between attempts and hands between its parts: its settings, the payload
+// it renders (the card, the logs for the thread) and where the live card is (its conversation and activity).
+import type { TeamsPayload } from '../teams/card';
+
+export interface TeamsAppSettings {
+  /** The channel's id (19:…@thread.tacv2). */
+  channel: string;
+  /** The tenant's id; undefined: the tenant of the app identity's token. */
+  tenant?: string;
+  /** The bot service's base URL, without a trailing slash (as the Teams SDK keeps it). */
+  serviceUrl: string;
+  /** The audience of the bot service of the cloud the service URL is in. */
+  audience: string;
+  channelSetting: string;
+  serviceUrlSetting: string;
+}
+
+export interface TeamsAppPayload {
+  card: TeamsPayload;
+  /** The running card is posted once and updated; the final one also gets the logs in its thread. */
+  final: boolean;
+  /** The whole of ARM's logs, in the pieces the thread's replies carry (each within the bot message limit). */
+  replies?: { name: string; parts: string[]; omittedBytes: number };
+}
+
+/** Where the live card is; kept in the ledger between attempts. */
+export interface LiveCard {
+  channel: string;
+  /** The card's thread: the channel's id with `;messageid=` the card's activity id. */
+  conversationId?: string;
+  activityId?: string;
+  /** How many of the logs' replies are in the thread. */
+  replied?: number;
+  /**
+   * The card is finished (its result delivered, or refused for good): a send after this one is on purpose
+   * (`redeliver`, a target fixed) and starts a new card.
+   */
+  closed?: boolean;
+}
+
+export function readState(text: string | undefined, channel: string): LiveCard {
+  try {
+    const s = JSON.parse(text ?? '') as Partial<LiveCard>;
+    // A target moved to another channel starts a new card there.
+    if (s && s.channel === channel) {
+      const posted =
+        typeof s.conversationId === 'string' &&
+        (s.conversationId === channel || s.conversationId.startsWith(`${channel};`)) &&
+        typeof s.activityId === 'string' &&
+        /^[\w:.@;=-]{1,200}$/.test(s.activityId);
+      return {
+        channel,
+        ...(posted ? { conversationId: s.conversationId, activityId: s.activityId } : {}),
+        ...(posted && Number.isInteger(s.replied) && s.replied! > 0 ? { replied: s.replied } : {}),
+        ...(posted && s.closed === true ? { closed: true } : {}),
+      };
+    }
+  } catch {
+    // none yet
+  }
+  return { channel };
+}
