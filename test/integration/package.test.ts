@@ -76,6 +76,12 @@ describe('deployable package', () => {
       !/ManagedIdentityCredential|QueueServiceClient|TableClient|BlobServiceClient|msal/i.test(index),
       'no SDK in the start-up file',
     );
+    // The channels' SDKs (Slack's Web API, the Teams SDK and its axios) are for sends, in handler.js.
+    assert.ok(!/AxiosError|admin\.apps\.approve/.test(index), 'no channel SDK in the start-up file');
+    assert.ok(
+      /AxiosError/.test(readFileSync(join(app, 'dist/function/handler.js'), 'utf8')),
+      'the handler has the Teams SDK',
+    );
     assert.match(index, /cleanLedger/, 'the retention timer is registered');
   });
 
