@@ -48,6 +48,10 @@ export interface BotFault {
   retryAfter?: number;
   /** The call is carried out, but the answer comes after this delay (a client may give up first). */
   answerDelayMs?: number;
+  /** With `status`: the call is carried out, then answered with that status (a gateway that gave up). */
+  carriedOut?: boolean;
+  /** Answered 302 to this URL instead (a client must not follow it with its token). */
+  redirectTo?: string;
 }
 
 export interface BotConnectorStandIn {
@@ -132,7 +136,16 @@ export async function startBotConnectorStandIn(options: {
     const authorization = req.headers.authorization;
     const call: BotCall = { op: 'other', status: 0, at: Date.now(), ...(authorization ? { authorization } : {}) };
     let delay = 0;
+    let late: BotFault | undefined;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (late?.status && status < 300) {
+        // Carried out, yet answered as a failure.
+        [status, body, headers] = [
+          late.status,
+          { error: { code: late.code ?? 'ServiceError', message: 'injected fault' } },
+          {},
+        ];
+      }
       call.status = status;
       const code = (body as { error?: { code?: string } })?.error?.code;
       if (code) call.code = code;
@@ -173,7 +186,9 @@ export async function startBotConnectorStandIn(options: {
     if (op === 'other') return error(404, 'NotFound', 'no such operation');
 
     const fault = standIn.fault?.(op, channel, activity);
-    if (fault?.status) {
+    if (fault?.redirectTo) return send(302, {}, { location: fault.redirectTo });
+    if (fault?.status && fault.carriedOut) late = fault;
+    else if (fault?.status) {
       const headers: Record<string, string> =
         fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {};
       return error(

@@ -227,30 +227,38 @@ function sendContext(
     ...(claim.row.unsureSince !== undefined ? { unsureSinceMs: claim.row.unsureSince } : {}),
     ...(appToken !== undefined ? { appToken } : {}),
     record: (state) => claim.record(state),
-    recordMs: ctx.ledgerTimeoutMs,
+    // A write, and the read back after a failed one.
+    recordMs: 2 * ctx.ledgerTimeoutMs,
   };
 }
 
 /**
  * The claimed row as the send's checkpoints leave it: each one is a write under the claim, so the final
- * record goes on from its ETag. After a checkpoint that failed (its write may still have landed) no more
- * are made: the final record then meets a changed row and says so, and the row keeps what was learnt.
+ * record goes on from its ETag. A write that fails may still have landed: the row is read back, and kept
+ * if the claim is still this one's (else the target is another delivery's now, and the send is told).
  */
 interface Claim {
   row: TargetState;
-  record(providerState: string): Promise<boolean>;
+  record(providerState: string): Promise<'recorded' | 'unrecorded' | 'lost'>;
 }
 
 function checkpointed(ctx: DeliveryContext, claimed: TargetState): Claim {
-  let broken = false;
   const claim: Claim = {
     row: claimed,
     async record(providerState) {
-      if (broken) return false;
       const next = await ctx.ledger.writeTarget(ctx.key, claim.row, { providerState }).catch(() => undefined);
-      if (!next) broken = true;
-      else claim.row = next;
-      return !!next;
+      if (next) {
+        claim.row = next;
+        return 'recorded';
+      }
+      const now = await ctx.ledger
+        .load(ctx.key)
+        .then((e) => e.targets.find((t) => t.name === claimed.name))
+        .catch(() => undefined);
+      if (!now) return 'unrecorded';
+      if (now.state !== 'claimed' || now.claimId !== claimed.claimId) return 'lost';
+      claim.row = now;
+      return now.providerState === providerState ? 'recorded' : 'unrecorded';
     },
   };
   return claim;

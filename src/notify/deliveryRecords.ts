@@ -45,7 +45,9 @@ export async function recordRunning(
     lastError: capped(`running message: ${result.detail}`),
     ...failureState(claimed, result),
   });
-  const doubt = result.mayHaveArrived ? ' (no answer to a post that was sent: the next try looks for it first)' : '';
+  const doubt = result.mayHaveArrived
+    ? ' (no answer to a post that was sent: the next try looks for it first where the channel can be searched, or says it may show twice)'
+    : '';
   ctx.log.warn(`target ${name}: the running message was not posted: ${result.detail}${doubt}`);
   return result.failure === 'transient'
     ? { target: name, status: 'retry-later', error: result.detail, waitMs: 0 }
@@ -156,7 +158,7 @@ export async function recordFailure(
   const doubt = !failure.mayHaveArrived
     ? ''
     : target.provider.liveMessage
-      ? ' (no answer to a post that was sent: the next try looks for it in the channel first)'
+      ? ' (no answer to a post that was sent: the next try looks for it first where the channel can be searched, or says it may show twice)'
       : ' (no answer to a post that was sent: it may have arrived, so this channel may see it twice)';
   ctx.log.warn(`target ${name}: ${failure.detail}; next try in ${Math.round(waitMs / 1000)}s${doubt}`);
   return { target: name, status: 'retry-later', error: failure.detail, waitMs };

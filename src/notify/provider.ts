@@ -81,9 +81,10 @@ export interface SendContext {
   /**
    * Records what the send has learnt so far (a message it has just posted) in the ledger, under the claim,
    * before the send goes on: a holder that dies later leaves it to the next attempt instead of taking it
-   * along. False when the ledger did not take it (the send goes on; its result carries the state anyway).
+   * along. `unrecorded`: the ledger did not take it (the send goes on; its result carries the state anyway).
+   * `lost`: another delivery holds the target now (its lease ran out): the send stops at once.
    */
-  record?: (providerState: string) => Promise<boolean>;
+  record?: (providerState: string) => Promise<'recorded' | 'unrecorded' | 'lost'>;
   /** The longest one `record` takes (count it in maxSendMs for each one a send makes). */
   recordMs?: number;
 }

@@ -207,7 +207,7 @@ describe('fault injection, Slack app target', () => {
         (c) => c.method === 'conversations.history' && c.channel && Object.values(channels).includes(c.channel),
       ).length,
       in_doubt_after_kill: lines.filter((l) => /ended without a record/.test(l)).length,
-      unanswered_posts: lines.filter((l) => /looks for it in the channel first/.test(l)).length,
+      unanswered_posts: lines.filter((l) => /looks for it first where the channel can be searched/.test(l)).length,
     };
     console.log('\nSlack app fault run:', JSON.stringify(report, null, 2));
     mkdirSync('.tmp', { recursive: true });

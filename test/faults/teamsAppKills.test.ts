@@ -74,9 +74,11 @@ describe('fault injection, Teams app target', () => {
     }
 
     let injected = 0;
-    s.bot.fault = (_op, ch): BotFault | undefined => {
+    s.bot.fault = (op, ch): BotFault | undefined => {
       if (ch !== channel) return undefined;
       const r = random();
+      // A gateway that gives up after passing the new thread on: the card is there, the answer says 504.
+      if (op === 'create' && r > 0.95) return (injected++, { status: 504, carriedOut: true });
       if (r < 0.06) return (injected++, { status: 429, retryAfter: 1 });
       if (r < 0.08) return (injected++, { status: 412 });
       if (r < 0.1) return (injected++, { status: 502 });
@@ -143,6 +145,7 @@ describe('fault injection, Teams app target', () => {
     let logsWrong = 0;
     let repliesRepeated = 0;
     let updatedInPlace = 0;
+    const extraRepliesOf = new Map<string, number>();
     for (const id of ids) {
       const cards = cardsOf(id);
       const mine = await recorded(id);
@@ -158,7 +161,10 @@ describe('fault injection, Teams app target', () => {
       const logs = logsOf.get(id)!;
       const parts = new Map<number, string>();
       for (const r of card.replies.map(partOf)) {
-        if (parts.has(r.n)) repliesRepeated++;
+        if (parts.has(r.n)) {
+          repliesRepeated++;
+          extraRepliesOf.set(id, (extraRepliesOf.get(id) ?? 0) + 1);
+        }
         parts.set(r.n, r.text);
       }
       const joined = [...parts.keys()]
@@ -168,6 +174,33 @@ describe('fault injection, Teams app target', () => {
       if (logs.length > 3000 ? joined !== logs : card.replies.length > 0) logsWrong++;
     }
     const reported = lines.filter((l) => /may show this command twice/.test(l)).length;
+    // What the app said of each command: cards and replies that may show twice.
+    const said = (id: string, what: RegExp) => lines.filter((l) => l.includes(`/${id}`) && what.test(l)).length;
+    let unreportedCards = 0;
+    let unreportedReplies = 0;
+    // For a red run: what the bot service and the log saw of each command left unreported.
+    const unreported: { id: string; calls: string[]; lines: string[] }[] = [];
+    for (const id of ids) {
+      const cards = cardsOf(id).length;
+      const repeats = extraRepliesOf.get(id) ?? 0;
+      const missing =
+        (cards > 1 && said(id, /may show this command twice/) < cards - 1) ||
+        (repeats > 0 && said(id, /may show twice in the thread/) < repeats);
+      if (cards > 1 && said(id, /may show this command twice/) < cards - 1) unreportedCards++;
+      if (repeats > 0 && said(id, /may show twice in the thread/) < repeats) unreportedReplies++;
+      if (missing)
+        unreported.push({
+          id,
+          calls: cardsOf(id).map(
+            (c) =>
+              `${new Date(Math.floor(Number(c.activityId) / 1000)).toISOString()}: ${c.versions.length} versions, ${c.replies.length} replies`,
+          ),
+          lines: [
+            `kills at ${kills.map((k) => new Date(k).toISOString()).join(', ')}`,
+            ...lines.filter((l) => l.includes(id)),
+          ],
+        });
+    }
     const report = {
       commands: COMMANDS,
       kills: kills.length,
@@ -175,6 +208,8 @@ describe('fault injection, Teams app target', () => {
       lost,
       cards_beyond_one: extra,
       reported_possible_duplicates: reported,
+      commands_with_an_unreported_card: unreportedCards,
+      commands_with_an_unreported_reply: unreportedReplies,
       orphaned_running_cards: orphansRunning,
       recorded_card_not_final: recordedNotFinal,
       updated_in_place: updatedInPlace,
@@ -188,15 +223,16 @@ describe('fault injection, Teams app target', () => {
     };
     console.log('\nTeams app fault run:', JSON.stringify(report, null, 2));
     mkdirSync('.tmp', { recursive: true });
-    writeFileSync('.tmp/fault-report-teams-app.json', JSON.stringify(report, null, 2));
+    writeFileSync('.tmp/fault-report-teams-app.json', JSON.stringify({ ...report, unreported }, null, 2));
 
-    const said = `\n${JSON.stringify(report, null, 2)}`;
+    const shown = `\n${JSON.stringify(report, null, 2)}`;
     assert.equal(kills.length, KILLS);
-    assert.equal(lost, 0, `every command has its card, recorded in the ledger${said}`);
-    assert.equal(recordedNotFinal, 0, `every recorded card ends final${said}`);
-    assert.equal(logsWrong, 0, `long logs arrive whole in the thread; short ones need none${said}`);
-    assert.ok(extra <= reported, `every card beyond one was reported as a possible duplicate${said}`);
-    assert.ok(report.in_doubt_after_kill > 0, `the run met attempts in doubt (else it proves nothing)${said}`);
+    assert.equal(lost, 0, `every command has its card, recorded in the ledger${shown}`);
+    assert.equal(recordedNotFinal, 0, `every recorded card ends final${shown}`);
+    assert.equal(logsWrong, 0, `long logs arrive whole in the thread; short ones need none${shown}`);
+    assert.equal(unreportedCards, 0, `every card beyond one was reported, naming its command${shown}`);
+    assert.equal(unreportedReplies, 0, `every reply shown twice was reported, naming its command${shown}`);
+    assert.ok(report.in_doubt_after_kill > 0, `the run met attempts in doubt (else it proves nothing)${shown}`);
     for (const line of lines) assert.ok(!/Bearer [\w.-]{20,}/.test(line), `a log line leaks a token: ${line}`);
   });
 });

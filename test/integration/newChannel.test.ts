@@ -116,7 +116,7 @@ before(async () => {
     async send(settings, payload, ctx): Promise<SendResult> {
       const first = await pager.send(settings, payload, ctx);
       if (ctx.providerState || !first.ok || !first.providerState) return first;
-      assert.equal(await ctx.record!(first.providerState), true);
+      assert.equal(await ctx.record!(first.providerState), 'recorded');
       return { ok: false, failure: 'transient', detail: 'the holder died after its post' };
     },
   });

@@ -201,7 +201,7 @@ describe('Slack app target', () => {
       const first = await h.invoke(msg(id));
       assert.equal(first.kind, 'deferred');
       assert.ok(
-        h.logs.some((l) => /looks for it in the channel first/.test(l)),
+        h.logs.some((l) => /looks for it first where the channel can be searched/.test(l)),
         h.logs.join('\n'),
       );
       await new Promise((r) => setTimeout(r, 1500));

@@ -5,12 +5,16 @@
 // app uninstalled, channel changed, redeliver).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BOT_SERVICE_AUDIENCE, type TeamsActivity, type TeamsThreadMessage } from '../../dev/botConnectorStandIn';
 import { openOperatorStores } from '../../src/cli/operator';
 import { redeliver } from '../../src/cli/redeliver';
 import { loadConfig, ConfigError } from '../../src/config';
+import { renderOptions } from '../../src/notify/provider';
 import { TEAMS_MAX_BYTES } from '../../src/notify/providers/teams/card';
+import { sampleReport } from '../../src/notify/samples';
 import { REPLIES_MAX, splitLogs } from '../../src/notify/providers/teamsApp/replies';
 import { commandKey } from '../../src/store/ledgerRows';
 import {
@@ -242,7 +246,8 @@ describe('Teams app target', () => {
       assert.match(title(left[0]!.versions.at(-1)), /succeeded/i);
       assert.ok(h.logs.some((l) => /the card was deleted in the channel; it was posted again/.test(l)));
     }
-    // Uninstalled after the card was posted: the update is refused (403), the target fails with the fix.
+    // Uninstalled after the card was posted: the result's update is refused for good (no second thread), and
+    // the target fails with the fix.
     {
       const t = teamsTarget();
       const h = await harness(t.env);
@@ -255,12 +260,13 @@ describe('Teams app target', () => {
       assert.equal(cards(t.channel).length, 1);
       stack().bot.install(t.channel, false);
       await untilSettled(h);
+      assert.equal(cards(t.channel).length, 1);
       const key = commandKey(CLUSTER_ID, id);
       const { targets } = await h.rt.ledger.load(key);
       assert.equal(targets[0]!.state, 'failed');
       assert.match(
         targets[0]!.lastError ?? '',
-        /update: .*403.*removed from the team after its card was posted.*install the app/,
+        /update: .*403 BotNotInConversationRoster.*removed from the team after its card was posted.*install the app/,
       );
       // Installed again, redeliver posts a new card with the result.
       stack().bot.install(t.channel, true);
@@ -286,6 +292,78 @@ describe('Teams app target', () => {
       assert.equal(cards(moved.channel).length, 1);
       assert.match(title(cards(moved.channel)[0]!.versions[0]), /succeeded/i);
     }
+  });
+
+  it('sends its token to the bot service only: no redirect followed, no proxy used; another 403 names _TENANT', async () => {
+    // A redirect to another host: not followed, so the token never reaches it.
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(String(req.headers.authorization ?? 'none'));
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"x","activityId":"1"}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const proxy = createNetServer((socket) => (seen.push('proxy'), socket.destroy()));
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const saved = {
+      HTTPS_PROXY: process.env.HTTPS_PROXY,
+      https_proxy: process.env.https_proxy,
+      NO_PROXY: process.env.NO_PROXY,
+      no_proxy: process.env.no_proxy,
+    };
+    try {
+      const t = teamsTarget();
+      stack().bot.fault = (_op, ch) =>
+        ch === t.channel ? { redirectTo: `${otherUrl}/teams/v3/conversations` } : undefined;
+      const h = await harness(t.env);
+      const id = commandId();
+      stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+      await h.invoke(msg(id));
+      const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
+      assert.equal(targets[0]!.state, 'failed');
+      assert.match(targets[0]!.lastError ?? '', /302.*check NOTIFY_TARGET_OPS_SERVICE_URL/);
+      stack().bot.fault = undefined;
+      // A proxy in the environment is not used for the bot service (the token would pass through it).
+      const t2 = teamsTarget();
+      const target = loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...t2.env }).targets.find(
+        (x) => x.name === 'ops',
+      )!;
+      const appToken = await h.rt.deps.appToken!(BOT_SERVICE_AUDIENCE);
+      const payload = target.provider.render(
+        sampleReport('succeeded'),
+        renderOptions(target, 'https://management.azure.com'),
+        'full',
+      );
+      const p = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      Object.assign(process.env, { HTTPS_PROXY: p, https_proxy: p });
+      delete process.env.NO_PROXY;
+      delete process.env.no_proxy;
+      const sent = await target.provider.send(target.settings, payload, { timeoutMs: 2000, appToken });
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      assert.equal(cards(t2.channel).length, 1, 'posted directly');
+      assert.deepEqual(seen, [], 'neither the redirect target nor the proxy saw a request');
+    } finally {
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      stack().bot.fault = undefined;
+      other.close();
+      proxy.close();
+    }
+    // A 403 that is not about the roster (here: the tenant does not match the team's) names _TENANT.
+    const t = teamsTarget();
+    const h = await harness({ ...t.env, NOTIFY_TARGET_OPS_TENANT: '11111111-2222-3333-4444-555555555555' });
+    const id = commandId();
+    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+    await h.invoke(msg(id));
+    const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
+    assert.match(
+      targets[0]!.lastError ?? '',
+      /403 Forbidden.*check that NOTIFY_TARGET_OPS_TENANT names the team's tenant/,
+    );
   });
 
   it('refuses settings that would send its token elsewhere, or that name no channel', () => {

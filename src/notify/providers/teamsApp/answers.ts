@@ -7,6 +7,9 @@ import type { SendResult } from '../../provider';
 
 export type Step = 'create' | 'update' | 'reply';
 
+/** The code of the error our own guard throws for a URL outside the bot service (nothing was sent). */
+export const OUTSIDE_SERVICE = 'ERR_OUTSIDE_BOT_SERVICE';
+
 type Failure = Extract<SendResult, { ok: false }>;
 
 interface AxiosLike {
@@ -30,15 +33,29 @@ const NOT_INSTALLED =
 
 /** Whether an error came with no answer although the request may have been sent (a timeout, a reset). */
 function mayHaveArrived(code: string | undefined): boolean {
+  const tls =
+    /^(CERT_|ERR_TLS_|ERR_SSL_)|^(EPROTO|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/;
+  if (tls.test(code ?? '')) return false;
   return !['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL'].includes(
     code ?? '',
   );
 }
 
-/** Classifies what one Bot Connector call threw; `channelSetting` names where the channel id is. */
-export function classifyBotError(err: unknown, step: Step, channelSetting: string, serviceUrlSetting: string): Failure {
+/** Classifies what one Bot Connector call threw, naming the settings to check. */
+export function classifyBotError(
+  err: unknown,
+  step: Step,
+  settings: { channelSetting: string; tenantSetting: string; serviceUrlSetting: string },
+): Failure {
+  const { channelSetting, tenantSetting, serviceUrlSetting } = settings;
   const e = err as AxiosLike;
   const res = e?.response;
+  if (e?.code === OUTSIDE_SERVICE)
+    return {
+      ok: false,
+      failure: 'permanent',
+      detail: `a call outside the bot service in ${serviceUrlSetting} was refused`,
+    };
   if (!res) {
     const code = typeof e?.code === 'string' ? e.code.replace(/[^\w]/g, '').slice(0, 40) : undefined;
     const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED';
@@ -54,11 +71,14 @@ export function classifyBotError(err: unknown, step: Step, channelSetting: strin
   const said = `the bot service answered ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
   const retryAfter = parseRetryAfter(String(res.headers?.['retry-after'] ?? '') || undefined);
   if (status === 429 || status === 412 || status === 408 || status >= 500) {
+    // A gateway that gave up (502, 504) or failed (500) may have passed the new thread on.
+    const unsure = step === 'create' && [500, 502, 504].includes(status);
     return {
       ok: false,
       failure: 'transient',
       detail: said,
       status,
+      ...(unsure ? { mayHaveArrived: true } : {}),
       ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
     };
   }
@@ -67,6 +87,13 @@ export function classifyBotError(err: unknown, step: Step, channelSetting: strin
       ok: false,
       failure: 'permanent',
       detail: `${said} (the bot service refused the app's token: the Azure Bot's app id must be the app's identity, AZURE_CLIENT_ID, registered single-tenant in this tenant)`,
+      status,
+    };
+  if (status === 403 && code !== 'BotNotInConversationRoster')
+    return {
+      ok: false,
+      failure: 'permanent',
+      detail: `${said} (check that ${tenantSetting} names the team's tenant, or is unset in the app's own tenant, and that the app is installed in the team)`,
       status,
     };
   if (status === 403)

@@ -15,7 +15,7 @@ import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
 import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../../provider';
 import { teams } from '../teams';
 import { renderTeams, teamsAsText, type TeamsPayload } from '../teams/card';
-import { classifyBotError, type Step } from './answers';
+import { classifyBotError, OUTSIDE_SERVICE, type Step } from './answers';
 import { BOT_CLOUDS, PUBLIC_SERVICE_URL } from './clouds';
 import { replyActivity, splitLogs } from './replies';
 import { readState, type TeamsAppPayload, type TeamsAppSettings } from './state';
@@ -69,7 +69,8 @@ async function botClient(settings: TeamsAppSettings, token: string, timeoutMs: n
         // The token goes to the bot service only, and no redirect takes it elsewhere.
         async invoke(context, next) {
           const url = String(context.config.url ?? '');
-          if (!url.startsWith(`${settings.serviceUrl}/v3/`)) throw new Error('a call outside the bot service');
+          if (!url.startsWith(`${settings.serviceUrl}/v3/`))
+            throw Object.assign(new Error('a call outside the bot service'), { code: OUTSIDE_SERVICE });
           context.config.maxRedirects = 0;
           context.config.proxy = false;
           return next();
@@ -125,13 +126,16 @@ export const teamsApp: Provider<TeamsAppSettings> = {
       serviceUrl: url.toString().replace(/\/+$/, ''),
       audience: cloud?.audience ?? BOT_CLOUDS[0]!.audience,
       channelSetting: ctx.nameOf('CHANNEL'),
+      tenantSetting: ctx.nameOf('TENANT'),
       serviceUrlSetting: ctx.nameOf('SERVICE_URL'),
     };
   },
   describe: (s) => `the channel in ${s.channelSetting} (and that the app is installed in its team)`,
   identity: (s) => [s.serviceUrl, s.channel, s.tenant ?? ''],
   validateMention: teams.validateMention!,
-  // Each call may take the full timeout, each record the ledger's bound; a send that runs short goes on next time.
+  // Each call may take the full timeout, each record its bound (2 × 5 s); a send that runs short goes on
+  // next time. Every attempt that starts with a recorded card gets at least one reply in (for a timeout of
+  // 1 s or more: the update takes at most the timeout, and a reply needs the timeout and a record).
   maxSendMs: (timeoutMs) => 4 * timeoutMs + 10_000,
 
   render(report: CommandReport, options: RenderOptions, form: Form): TeamsAppPayload {
@@ -145,9 +149,10 @@ export const teamsApp: Provider<TeamsAppSettings> = {
       if (head.items?.[0]) head.items[0].color = 'Accent';
     }
     const wantsLogs = final && options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
-    if (!wantsLogs || (form === 'full' && showsAllLogs(card))) return { card, final };
+    const subject = `${report.clusterName}/${report.commandId}`;
+    if (!wantsLogs || (form === 'full' && showsAllLogs(card))) return { card, subject, final };
     content.body.push({ type: 'TextBlock', text: FULL_LOGS_NOTE, isSubtle: true, wrap: true, size: 'Small' });
-    return { card, final, replies: { name: fileName(report), ...splitLogs(report.logs!) } };
+    return { card, subject, final, replies: { name: fileName(report), ...splitLogs(report.logs!) } };
   },
 
   asText(payload: unknown): string {
@@ -162,13 +167,22 @@ export const teamsApp: Provider<TeamsAppSettings> = {
   async send(settings, payload, ctx): Promise<SendResult> {
     const p = payload as TeamsAppPayload;
     const state = readState(ctx.providerState, settings.channel);
-    const out = () => JSON.stringify(state);
+    const notes: string[] = [];
+    const snapshot = () => JSON.stringify(state);
+    // What a result hands back: once its notes are logged with it, a suspected duplicate has been told.
+    const out = () => {
+      if (notes.length) delete state.suspect;
+      return snapshot();
+    };
+    const twiceNote = `an earlier attempt may have posted the card for ${p.subject} without its answer reaching us; the channel may show this command twice`;
+    // Told by an attempt that died before its result was logged.
+    if (state.suspect) notes.push(twiceNote);
     const tenant = settings.tenant ?? tenantOf(ctx.appToken ?? '');
     if (!tenant)
       return {
         ok: false,
         failure: 'permanent',
-        detail: `the app identity's token names no tenant: set ${settings.channelSetting.replace(/CHANNEL$/, 'TENANT')}`,
+        detail: `the app identity's token names no tenant: set ${settings.tenantSetting}`,
       };
     const client = await botClient(settings, ctx.appToken ?? '', ctx.timeoutMs);
     const started = Date.now();
@@ -176,7 +190,6 @@ export const teamsApp: Provider<TeamsAppSettings> = {
     // Start a call only if it, and the record after it, fit in what the claim allows.
     const budgetLeft = () =>
       Date.now() - started + ctx.timeoutMs + (ctx.recordMs ?? 0) + THREAD_SPACING_MS <= maxMs - 1000;
-    const notes: string[] = [];
     // What this attempt did that the operator must hear of goes with a failure too.
     const noted = (detail: string) => (notes.length ? `${detail} (this attempt: ${notes.join('; ')})` : detail);
     const later = (detail: string): Failure => ({
@@ -185,9 +198,9 @@ export const teamsApp: Provider<TeamsAppSettings> = {
       detail: noted(detail),
       providerState: out(),
     });
-    const record = async () => {
-      if (ctx.record) await ctx.record(out());
-    };
+    // False: another delivery holds the target now, and this send must stop.
+    const record = async () => !ctx.record || (await ctx.record(snapshot())) !== 'lost';
+    const overtaken = () => later('another delivery took this target over (this one outlived its claim)');
     let step: Step = 'create';
     let calls = 0;
     const spaced = async () => {
@@ -199,8 +212,11 @@ export const teamsApp: Provider<TeamsAppSettings> = {
       delete state.activityId;
       delete state.replied;
       delete state.closed;
+      delete state.suspect;
     }
     try {
+      // A card known from an earlier attempt: that attempt got as far as the update or the replies.
+      const known = !!state.activityId;
       if (state.activityId && state.conversationId) {
         step = 'update';
         try {
@@ -217,10 +233,10 @@ export const teamsApp: Provider<TeamsAppSettings> = {
         }
       }
       if (!state.activityId) {
-        if (ctx.unsureSinceMs !== undefined)
-          notes.push(
-            'an earlier attempt may have posted this card without its answer reaching us; the channel may show this command twice',
-          );
+        if (ctx.unsureSinceMs !== undefined && !state.suspect) {
+          notes.push(twiceNote);
+          state.suspect = true;
+        }
         step = 'create';
         await spaced();
         const res = (await client.conversations.create({
@@ -239,22 +255,27 @@ export const teamsApp: Provider<TeamsAppSettings> = {
           };
         state.conversationId = res.id;
         state.activityId = res.activityId;
-        await record();
+        if (!(await record())) return overtaken();
       }
       const replies = p.final ? p.replies : undefined;
-      for (let i = state.replied ?? 0; replies && i < replies.parts.length; i++) {
+      const from = state.replied ?? 0;
+      if (replies && known && state.activityId && from < replies.parts.length && ctx.unsureSinceMs !== undefined)
+        notes.push(
+          `an earlier attempt stopped after the card of ${p.subject} was posted; reply ${from + 1} of the logs of ${p.subject} may show twice in the thread`,
+        );
+      for (let i = from; replies && i < replies.parts.length; i++) {
         if (!budgetLeft()) return later(`no time left in this attempt for reply ${i + 1} of the logs`);
         step = 'reply';
         await spaced();
         const activity = replyActivity(replies.name, replies.parts[i]!, i, replies.parts.length, replies.omittedBytes);
         await client.conversations.activities(state.conversationId!).reply(state.activityId!, activity as never);
         state.replied = i + 1;
-        if (i + 1 < replies.parts.length) await record();
+        if (i + 1 < replies.parts.length && !(await record())) return overtaken();
       }
       if (p.final) state.closed = true;
       return { ok: true, providerState: out(), ...(notes.length ? { note: notes.join('; ') } : {}) };
     } catch (err) {
-      const failed = classifyBotError(err, step, settings.channelSetting, settings.serviceUrlSetting);
+      const failed = classifyBotError(err, step, settings);
       if (step === 'reply' && failed.failure !== 'transient') {
         // The card is there and final; only the logs' thread is not: say so, do not fail the delivery.
         state.closed = true;
@@ -265,10 +286,15 @@ export const teamsApp: Provider<TeamsAppSettings> = {
         };
       }
       // Doubt matters only for a new card: an update or a reply of a known card cannot make a second card.
-      if (failed.failure === 'permanent') state.closed = true;
+      // A result refused for good closes the card (a running card refused is tried again at the next poll).
+      if (failed.failure === 'permanent' && p.final) state.closed = true;
+      const twice =
+        step === 'reply' && failed.mayHaveArrived
+          ? `; reply ${(state.replied ?? 0) + 1} of the logs of ${p.subject} may show twice in the thread`
+          : '';
       return {
         ...failed,
-        detail: noted(`${step}: ${failed.detail}`),
+        detail: noted(`${step}: ${failed.detail}${twice}`),
         mayHaveArrived: step === 'create' && !!failed.mayHaveArrived,
         providerState: out(),
       };

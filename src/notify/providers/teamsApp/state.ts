@@ -12,11 +12,14 @@ export interface TeamsAppSettings {
   /** The audience of the bot service of the cloud the service URL is in. */
   audience: string;
   channelSetting: string;
+  tenantSetting: string;
   serviceUrlSetting: string;
 }
 
 export interface TeamsAppPayload {
   card: TeamsPayload;
+  /** `<cluster>/<command id>`, for what the log says of this card. */
+  subject: string;
   /** The running card is posted once and updated; the final one also gets the logs in its thread. */
   final: boolean;
   /** The whole of ARM's logs, in the pieces the thread's replies carry (each within the bot message limit). */
@@ -36,6 +39,12 @@ export interface LiveCard {
    * (`redeliver`, a target fixed) and starts a new card.
    */
   closed?: boolean;
+  /**
+   * A new thread was started while an earlier one may have been posted (an attempt in doubt), and the log
+   * has not said so yet: kept until an attempt's result says it, so that a worker that dies first does not
+   * take the report along.
+   */
+  suspect?: boolean;
 }
 
 export function readState(text: string | undefined, channel: string): LiveCard {
@@ -53,6 +62,7 @@ export function readState(text: string | undefined, channel: string): LiveCard {
         ...(posted ? { conversationId: s.conversationId, activityId: s.activityId } : {}),
         ...(posted && Number.isInteger(s.replied) && s.replied! > 0 ? { replied: s.replied } : {}),
         ...(posted && s.closed === true ? { closed: true } : {}),
+        ...(posted && s.suspect === true ? { suspect: true } : {}),
       };
     }
   } catch {
