@@ -21,8 +21,8 @@ const common: BuildOptions = {
 };
 
 // The function app loads in steps: index.js registers the functions (small, fast to compile); the handlers
-// with the SDKs (handler.js) are required on the first invocation; the telemetry SDK (telemetry.js) only
-// when Application Insights is configured.
+// with the Azure SDKs (handler.js) are required on the first invocation; the telemetry SDK (telemetry.js)
+// only when Application Insights is configured; a channel's SDK (slack-sdk.js, teams-sdk.js) on its first send.
 const lazyBundles: Plugin = {
   name: 'lazy-bundles',
   setup(b) {
@@ -35,20 +35,33 @@ const lazyBundles: Plugin = {
   },
 };
 
-// The channels' SDKs are loaded by their providers' sends only (a dynamic import), and sends run in
-// handler.js. The start-up file reads the same providers for their settings, so there each SDK is a stub:
-// several hundred kilobytes less to compile at every cold start.
-const SEND_ONLY_SDKS = /^(@slack\/web-api|@microsoft\/teams\.api)$/;
-const sendOnlySdks: Plugin = {
-  name: 'send-only-sdks',
+// The channels' SDKs are loaded by their providers' sends only (a dynamic import), on the first send to
+// such a channel: each is a bundle of its own, required by handler.js then, so that a deployment without
+// that channel never compiles it. The start-up file reads the same providers for their settings and never
+// sends: there each SDK is a stub.
+const CHANNEL_SDKS: Record<string, string> = {
+  '@slack/web-api': 'slack-sdk.js',
+  '@microsoft/teams.api': 'teams-sdk.js',
+};
+const CHANNEL_SDK = /^(@slack\/web-api|@microsoft\/teams\.api)$/;
+const channelSdks = (where: 'index' | 'handler'): Plugin => ({
+  name: 'channel-sdks',
   setup(b) {
-    b.onResolve({ filter: SEND_ONLY_SDKS }, (args) => ({ path: args.path, namespace: 'send-only' }));
-    b.onLoad({ filter: /.*/, namespace: 'send-only' }, (args) => ({
-      contents: `throw new Error(${JSON.stringify(`${args.path} is loaded in handler.js only`)});`,
+    b.onResolve({ filter: CHANNEL_SDK }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, namespace: `sdk-${where}` } : undefined,
+    );
+    // A require of the SDK's bundle (a dynamic import of a CommonJS file would not see its named exports).
+    b.onLoad({ filter: /.*/, namespace: 'sdk-handler' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(`./${CHANNEL_SDKS[args.path]!}`)});`,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/(slack|teams)-sdk\.js$/ }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'sdk-index' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is loaded by handler.js only`)});`,
       loader: 'js',
     }));
   },
-};
+});
 
 /**
  * Writes the bundles under `<out>/dist` (out: the repository by default). Tests build into folders of
@@ -65,7 +78,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       entryPoints: ['src/index.ts'],
       outfile: join(dist, 'function/index.js'),
       minify: true,
-      plugins: [lazyBundles, sendOnlySdks],
+      plugins: [lazyBundles, channelSdks('index')],
       // Provided by the Functions host at run time.
       external: ['@azure/functions-core'],
     }),
@@ -74,7 +87,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       entryPoints: ['src/pipeline/handlers.ts'],
       outfile: join(dist, 'function/handler.js'),
       minify: true,
-      plugins: [lazyBundles],
+      plugins: [lazyBundles, channelSdks('handler')],
       external: ['@azure/functions-core'],
     }),
     build({
@@ -84,6 +97,15 @@ export async function buildAll(out = ROOT): Promise<void> {
       minify: true,
       external: ['@azure/functions-core'],
     }),
+    ...Object.entries(CHANNEL_SDKS).map(([sdk, file]) =>
+      build({
+        ...common,
+        entryPoints: [sdk],
+        outfile: join(dist, 'function', file),
+        minify: true,
+        external: ['@azure/functions-core'],
+      }),
+    ),
     build({
       ...common,
       entryPoints: ['src/cli/main.ts'],

@@ -62,6 +62,8 @@ describe('deployable package', () => {
     assert.deepEqual(names, [
       'dist/function/handler.js',
       'dist/function/index.js',
+      'dist/function/slack-sdk.js',
+      'dist/function/teams-sdk.js',
       'dist/function/telemetry.js',
       'host.json',
       'package.json',
@@ -76,11 +78,16 @@ describe('deployable package', () => {
       !/ManagedIdentityCredential|QueueServiceClient|TableClient|BlobServiceClient|msal/i.test(index),
       'no SDK in the start-up file',
     );
-    // The channels' SDKs (Slack's Web API, the Teams SDK and its axios) are for sends, in handler.js.
-    assert.ok(!/AxiosError|admin\.apps\.approve/.test(index), 'no channel SDK in the start-up file');
+    // The channels' SDKs (Slack's Web API, the Teams SDK and its axios) are for sends: bundles of their own.
+    const handler = readFileSync(join(app, 'dist/function/handler.js'), 'utf8');
+    for (const [file, text] of [
+      ['index.js', index],
+      ['handler.js', handler],
+    ] as const)
+      assert.ok(!/AxiosError|admin\.apps\.approve/.test(text), `no channel SDK in ${file}`);
     assert.ok(
-      /AxiosError/.test(readFileSync(join(app, 'dist/function/handler.js'), 'utf8')),
-      'the handler has the Teams SDK',
+      /AxiosError/.test(readFileSync(join(app, 'dist/function/teams-sdk.js'), 'utf8')),
+      'the Teams SDK has a bundle of its own',
     );
     assert.match(index, /cleanLedger/, 'the retention timer is registered');
   });
@@ -104,6 +111,43 @@ describe('deployable package', () => {
     assert.deepEqual([outcome.kind, outcome.outcome], ['notified', 'succeeded']);
     assert.equal(stack().receivers.for('slack', h.channel).length, 1);
     assert.match(JSON.stringify(stack().receivers.for('teams', h.channel)[0]!.body), /from the package/);
+  });
+
+  it('unpacked, posts through the app channels, each loading its SDK from its own bundle', async () => {
+    const s = stack();
+    const teamsChannel = `19:${'b'.repeat(32)}@thread.tacv2`;
+    s.bot.addChannel(teamsChannel);
+    const token = 'xoxb-package-0000-0000000000';
+    const slackChannel = 'C0PACKAGE01';
+    s.slackApi.addBot(token, [slackChannel]);
+    const h = await harness({
+      SLACK_WEBHOOK_URL: '',
+      TEAMS_WEBHOOK_URL: '',
+      NOTIFY_TARGETS: 'tapp,sapp',
+      NOTIFY_TARGET_TAPP_KIND: 'teams-app',
+      NOTIFY_TARGET_TAPP_CHANNEL: teamsChannel,
+      NOTIFY_TARGET_TAPP_SERVICE_URL: s.bot.url,
+      NOTIFY_TARGET_SAPP_KIND: 'slack-app',
+      NOTIFY_TARGET_SAPP_CHANNEL: slackChannel,
+      NOTIFY_TARGET_SAPP_TOKEN: token,
+    });
+    const id = commandId();
+    s.arm.addCommand(CLUSTER, id, {
+      result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'from the package' },
+    });
+    const script = `
+      const { trackCommand } = require('./dist/function/index.js');
+      const log = () => {};
+      const context = { invocationId: 'x', functionName: 'trackCommand', triggerMetadata: { dequeueCount: 1, id: 'pkg-3' }, log, warn: (...a) => console.error(...a), error: (...a) => console.error(...a) };
+      trackCommand(${JSON.stringify(JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id }))}, context)
+        .then((r) => { console.log(JSON.stringify(r)); })
+        .catch((e) => { console.error(e); process.exit(1); });`;
+    const r = await runIn(app, script, h.env);
+    assert.equal(r.status, 0, r.stderr);
+    const outcome = JSON.parse(r.stdout.trim().split('\n').pop()!) as { kind: string };
+    assert.equal(outcome.kind, 'notified', r.stderr);
+    assert.equal(s.bot.inChannel(teamsChannel).length, 1, 'a Teams card');
+    assert.equal(s.slackApi.inChannel(slackChannel).length, 1, 'a Slack message');
   });
 
   it('exports its metrics and one span per message to Application Insights, with an Entra token, and no secret', async () => {
