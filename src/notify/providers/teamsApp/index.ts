@@ -168,15 +168,21 @@ export const teamsApp: Provider<TeamsAppSettings> = {
     const p = payload as TeamsAppPayload;
     const state = readState(ctx.providerState, settings.channel);
     const notes: string[] = [];
-    const snapshot = () => JSON.stringify(state);
-    // What a result hands back: once its notes are logged with it, a suspected duplicate has been told.
-    const out = () => {
-      if (notes.length) delete state.suspect;
-      return snapshot();
+    const out = () => JSON.stringify(state);
+    // Every result tells the possible duplicates counted so far (some by an attempt that died before its
+    // result was logged), and the state it hands back no longer counts them.
+    const told = () => {
+      const n = state.suspect ?? 0;
+      if (n === 1)
+        notes.push(
+          `an earlier attempt may have posted the card for ${p.subject} without its answer reaching us; the channel may show this command twice`,
+        );
+      if (n > 1)
+        notes.push(
+          `${n} earlier attempts may have posted the card for ${p.subject} without their answers reaching us; the channel may show this command up to ${n + 1} times`,
+        );
+      delete state.suspect;
     };
-    const twiceNote = `an earlier attempt may have posted the card for ${p.subject} without its answer reaching us; the channel may show this command twice`;
-    // Told by an attempt that died before its result was logged.
-    if (state.suspect) notes.push(twiceNote);
     const tenant = settings.tenant ?? tenantOf(ctx.appToken ?? '');
     if (!tenant)
       return {
@@ -192,14 +198,12 @@ export const teamsApp: Provider<TeamsAppSettings> = {
       Date.now() - started + ctx.timeoutMs + (ctx.recordMs ?? 0) + THREAD_SPACING_MS <= maxMs - 1000;
     // What this attempt did that the operator must hear of goes with a failure too.
     const noted = (detail: string) => (notes.length ? `${detail} (this attempt: ${notes.join('; ')})` : detail);
-    const later = (detail: string): Failure => ({
-      ok: false,
-      failure: 'transient',
-      detail: noted(detail),
-      providerState: out(),
-    });
+    const later = (detail: string): Failure => {
+      told();
+      return { ok: false, failure: 'transient', detail: noted(detail), providerState: out() };
+    };
     // False: another delivery holds the target now, and this send must stop.
-    const record = async () => !ctx.record || (await ctx.record(snapshot())) !== 'lost';
+    const record = async () => !ctx.record || (await ctx.record(out())) !== 'lost';
     const overtaken = () => later('another delivery took this target over (this one outlived its claim)');
     let step: Step = 'create';
     let calls = 0;
@@ -233,9 +237,10 @@ export const teamsApp: Provider<TeamsAppSettings> = {
         }
       }
       if (!state.activityId) {
-        if (ctx.unsureSinceMs !== undefined && !state.suspect) {
-          notes.push(twiceNote);
-          state.suspect = true;
+        if (ctx.unsureSinceMs !== undefined) {
+          // Counted, and recorded, before the new thread: an earlier attempt may have started one unrecorded.
+          state.suspect = (state.suspect ?? 0) + 1;
+          if (!(await record())) return overtaken();
         }
         step = 'create';
         await spaced();
@@ -245,14 +250,16 @@ export const teamsApp: Provider<TeamsAppSettings> = {
           tenantId: tenant,
           activity: p.card as never,
         })) as { id?: unknown; activityId?: unknown };
-        if (typeof res.id !== 'string' || typeof res.activityId !== 'string' || !res.id || !res.activityId)
+        if (typeof res.id !== 'string' || typeof res.activityId !== 'string' || !res.id || !res.activityId) {
+          told();
           return {
             ok: false,
             failure: 'transient',
-            detail: 'the bot service answered the new conversation without its ids',
+            detail: noted('the bot service answered the new conversation without its ids'),
             mayHaveArrived: true,
             providerState: out(),
           };
+        }
         state.conversationId = res.id;
         state.activityId = res.activityId;
         if (!(await record())) return overtaken();
@@ -273,9 +280,11 @@ export const teamsApp: Provider<TeamsAppSettings> = {
         if (i + 1 < replies.parts.length && !(await record())) return overtaken();
       }
       if (p.final) state.closed = true;
+      told();
       return { ok: true, providerState: out(), ...(notes.length ? { note: notes.join('; ') } : {}) };
     } catch (err) {
       const failed = classifyBotError(err, step, settings);
+      told();
       if (step === 'reply' && failed.failure !== 'transient') {
         // The card is there and final; only the logs' thread is not: say so, do not fail the delivery.
         state.closed = true;

@@ -40,11 +40,11 @@ export interface LiveCard {
    */
   closed?: boolean;
   /**
-   * A new thread was started while an earlier one may have been posted (an attempt in doubt), and the log
-   * has not said so yet: kept until an attempt's result says it, so that a worker that dies first does not
-   * take the report along.
+   * New threads started while an earlier one may have been posted (attempts in doubt) that the log has not
+   * told yet: counted before each such thread and kept until a result says it, so that a worker that dies
+   * first does not take the report along.
    */
-  suspect?: boolean;
+  suspect?: number;
 }
 
 export function readState(text: string | undefined, channel: string): LiveCard {
@@ -62,7 +62,7 @@ export function readState(text: string | undefined, channel: string): LiveCard {
         ...(posted ? { conversationId: s.conversationId, activityId: s.activityId } : {}),
         ...(posted && Number.isInteger(s.replied) && s.replied! > 0 ? { replied: s.replied } : {}),
         ...(posted && s.closed === true ? { closed: true } : {}),
-        ...(posted && s.suspect === true ? { suspect: true } : {}),
+        ...(Number.isInteger(s.suspect) && s.suspect! > 0 ? { suspect: s.suspect } : {}),
       };
     }
   } catch {
