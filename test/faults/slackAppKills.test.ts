@@ -12,7 +12,7 @@ import type { SlackApiFault } from '../../dev/slackApiStandIn';
 import { prng } from '../../dev/prng';
 import { otherApp } from '../support/otherApp';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
-import { RestartedWorker } from '../support/worker';
+import { enqueueWhileKilling, RestartedWorker } from '../support/worker';
 
 const COMMANDS = Number(process.env.FAULT_APP_COMMANDS ?? 40);
 const KILLS = 4;
@@ -112,26 +112,11 @@ describe('fault injection, Slack app target', () => {
     const worker = new RestartedWorker(env, ['--lease-seconds', '4', '--visibility-timeout-seconds', '1']);
     const started = Date.now();
 
-    const producer = (async () => {
-      for (let i = 0; i < ids.length; i++) {
-        await main.sendMessage(
-          JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }),
-        );
-        if (i % 10 === 9) await sleep(1000);
-      }
-    })();
     // Kill only while a Slack call is in flight: that is the case a webhook cannot tell apart.
     const inFlight = () =>
       s.slackApi.calls.some(
         (c) => c.status === 200 && !c.error && Date.now() - c.at < 350 && c.method.startsWith('chat.'),
       );
-    const chaos = (async () => {
-      for (let k = 0; k < KILLS; k++) {
-        await sleep(4000 + random() * 6000);
-        for (let i = 0; i < 100 && !inFlight(); i++) await sleep(20);
-        await worker.kill();
-      }
-    })();
 
     const withMetadata = (target: (typeof TARGETS)[number], id: string) =>
       s.slackApi
@@ -145,7 +130,14 @@ describe('fault injection, Slack app target', () => {
         TARGETS.every((t) => messagesOf(t, id).some((m) => !headerOf(m.blocks).includes('Running on'))),
       );
 
-    await Promise.all([producer, chaos]);
+    await enqueueWhileKilling(
+      main,
+      ids.map((id, i) =>
+        JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: `kubectl get pods # ${i}` }),
+      ),
+      worker,
+      { kills: KILLS, random, inFlight },
+    );
     const deadline = Date.now() + 300_000;
     while (Date.now() < deadline) {
       const props = await main.getProperties().catch(() => undefined);

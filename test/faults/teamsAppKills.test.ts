@@ -14,7 +14,7 @@ import { prng } from '../../dev/prng';
 import { openOperatorStores } from '../../src/cli/operator';
 import { commandKey } from '../../src/store/ledgerRows';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
-import { RestartedWorker } from '../support/worker';
+import { enqueueWhileKilling, RestartedWorker } from '../support/worker';
 
 const COMMANDS = Number(process.env.FAULT_APP_COMMANDS ?? 40);
 const KILLS = 4;
@@ -93,22 +93,7 @@ describe('fault injection, Teams app target', () => {
     await main.createIfNotExists();
     const worker = new RestartedWorker(env, ['--lease-seconds', '4', '--visibility-timeout-seconds', '1']);
     const started = Date.now();
-    const producer = (async () => {
-      for (let i = 0; i < ids.length; i++) {
-        await main.sendMessage(
-          JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: ids[i], command: `kubectl get pods # ${i}` }),
-        );
-        if (i % 10 === 9) await sleep(1000);
-      }
-    })();
     const inFlight = () => s.bot.calls.some((c) => c.channel === channel && c.status < 300 && Date.now() - c.at < 350);
-    const chaos = (async () => {
-      for (let k = 0; k < KILLS; k++) {
-        await sleep(4000 + random() * 6000);
-        for (let i = 0; i < 100 && !inFlight(); i++) await sleep(20);
-        await worker.kill();
-      }
-    })();
 
     const { ledger } = openOperatorStores(env);
     const recorded = async (id: string) => {
@@ -127,7 +112,14 @@ describe('fault injection, Teams app target', () => {
       return true;
     };
 
-    await Promise.all([producer, chaos]);
+    await enqueueWhileKilling(
+      main,
+      ids.map((id, i) =>
+        JSON.stringify({ clusterResourceId: CLUSTER_ID, commandId: id, command: `kubectl get pods # ${i}` }),
+      ),
+      worker,
+      { kills: KILLS, random, inFlight },
+    );
     const deadline = Date.now() + 300_000;
     while (Date.now() < deadline) {
       const props = await main.getProperties().catch(() => undefined);

@@ -64,6 +64,19 @@ function teamsTarget(channel = channelId(), options: Record<string, string> = {}
   return { channel, env };
 }
 
+const OK = { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' };
+
+/** A harness on these settings, and a command ARM knows: final at the first read (OK), unless told otherwise. */
+async function withCommand(env: Record<string, string>, command: { runSeconds?: number; result?: typeof OK } = {}) {
+  const h = await harness(env);
+  const id = commandId();
+  stack().arm.addCommand(CLUSTER, id, { ...command, result: command.result ?? OK });
+  return { h, id };
+}
+
+/** The target's row in the ledger. */
+const rowOf = async (h: Harness, id: string) => (await h.rt.ledger.load(commandKey(CLUSTER_ID, id))).targets[0]!;
+
 async function untilSettled(h: Harness, rounds = 20) {
   let last;
   for (let i = 0; i < rounds; i++) {
@@ -116,16 +129,14 @@ describe('Teams app target', () => {
     assert.ok(card!.replies.every((r) => r.replyToId === card!.activityId));
     for (const c of calls(t.channel))
       assert.ok(c.authorization && stack().identity.validate(c.authorization.slice(7), BOT_SERVICE_AUDIENCE));
-    const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-    assert.equal(targets[0]!.state, 'delivered');
-    assert.match(targets[0]!.providerState ?? '', new RegExp(card!.activityId));
+    const row = await rowOf(h, id);
+    assert.equal(row.state, 'delivered');
+    assert.match(row.providerState ?? '', new RegExp(card!.activityId));
   });
 
   it('posts a command already final at first sight as final, without replies when the card shows every line', async () => {
     const t = teamsTarget();
-    const h = await harness(t.env);
-    const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+    const { h, id } = await withCommand(t.env);
     assert.equal((await h.invoke(msg(id))).kind, 'notified');
     const [card] = cards(t.channel);
     assert.equal(card!.versions.length, 1);
@@ -151,37 +162,31 @@ describe('Teams app target', () => {
     {
       const t = teamsTarget();
       stack().bot.install(t.channel, false);
-      const h = await harness(t.env);
-      const id = commandId();
-      stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+      const { h, id } = await withCommand(t.env);
       await h.invoke(msg(id));
-      const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-      assert.equal(targets[0]!.state, 'failed');
-      assert.match(targets[0]!.lastError ?? '', /403 BotNotInConversationRoster.*install the app in the team/);
+      const row = await rowOf(h, id);
+      assert.equal(row.state, 'failed');
+      assert.match(row.lastError ?? '', /403 BotNotInConversationRoster.*install the app in the team/);
     }
     // A channel the service does not know: check _CHANNEL.
     {
       const t = teamsTarget();
-      const h = await harness({ ...t.env, NOTIFY_TARGET_OPS_CHANNEL: channelId() });
-      const id = commandId();
-      stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+      const { h, id } = await withCommand({ ...t.env, NOTIFY_TARGET_OPS_CHANNEL: channelId() });
       await h.invoke(msg(id));
-      const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-      assert.equal(targets[0]!.state, 'failed');
-      assert.match(targets[0]!.lastError ?? '', /404 ConversationNotFound.*check that NOTIFY_TARGET_OPS_CHANNEL/);
+      const row = await rowOf(h, id);
+      assert.equal(row.state, 'failed');
+      assert.match(row.lastError ?? '', /404 ConversationNotFound.*check that NOTIFY_TARGET_OPS_CHANNEL/);
     }
     // 401: the bot registration or identity.
     {
       const t = teamsTarget();
       stack().bot.fault = (_op, ch) => (ch === t.channel ? { status: 401, code: 'Unauthorized' } : undefined);
       try {
-        const h = await harness(t.env);
-        const id = commandId();
-        stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+        const { h, id } = await withCommand(t.env);
         await h.invoke(msg(id));
-        const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-        assert.equal(targets[0]!.state, 'failed');
-        assert.match(targets[0]!.lastError ?? '', /401.*the Azure Bot's app id must be the app's identity/);
+        const row = await rowOf(h, id);
+        assert.equal(row.state, 'failed');
+        assert.match(row.lastError ?? '', /401.*the Azure Bot's app id must be the app's identity/);
       } finally {
         stack().bot.fault = undefined;
       }
@@ -203,8 +208,8 @@ describe('Teams app target', () => {
         assert.ok(!runs(card!.versions[0]).includes('Logs (end)'), 'the minimal card');
         assert.match(runs(card!.versions[0]), /The full logs follow in this thread/);
         assert.equal(card!.replies.map(replyText).join(''), logs);
-        const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-        assert.equal(targets[0]!.form, 'minimal');
+        const row = await rowOf(h, id);
+        assert.equal(row.form, 'minimal');
       } finally {
         stack().bot.fault = undefined;
       }
@@ -215,9 +220,7 @@ describe('Teams app target', () => {
       let refused = 0;
       stack().bot.fault = (_op, ch) => (ch === t.channel && refused++ === 0 ? { status, retryAfter: 1 } : undefined);
       try {
-        const h = await harness(t.env);
-        const id = commandId();
-        stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+        const { h, id } = await withCommand(t.env);
         const first = await h.invoke(msg(id));
         assert.equal(first.kind, 'deferred', `${status}: ${JSON.stringify(first)}`);
         assert.equal((await untilSettled(h))?.kind, 'notified');
@@ -232,12 +235,7 @@ describe('Teams app target', () => {
     // Deleted by a member while the command runs: the result is posted again, once.
     {
       const t = teamsTarget();
-      const h = await harness(t.env);
-      const id = commandId();
-      stack().arm.addCommand(CLUSTER, id, {
-        runSeconds: 2,
-        result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' },
-      });
+      const { h, id } = await withCommand(t.env, { runSeconds: 2 });
       await h.invoke(msg(id));
       stack().bot.deleteMessage(cards(t.channel)[0]!.conversationId);
       assert.equal((await untilSettled(h))?.kind, 'notified');
@@ -250,22 +248,16 @@ describe('Teams app target', () => {
     // the target fails with the fix.
     {
       const t = teamsTarget();
-      const h = await harness(t.env);
-      const id = commandId();
-      stack().arm.addCommand(CLUSTER, id, {
-        runSeconds: 2,
-        result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' },
-      });
+      const { h, id } = await withCommand(t.env, { runSeconds: 2 });
       await h.invoke(msg(id));
       assert.equal(cards(t.channel).length, 1);
       stack().bot.install(t.channel, false);
       await untilSettled(h);
       assert.equal(cards(t.channel).length, 1);
-      const key = commandKey(CLUSTER_ID, id);
-      const { targets } = await h.rt.ledger.load(key);
-      assert.equal(targets[0]!.state, 'failed');
+      const row = await rowOf(h, id);
+      assert.equal(row.state, 'failed');
       assert.match(
-        targets[0]!.lastError ?? '',
+        row.lastError ?? '',
         /update: .*403 BotNotInConversationRoster.*removed from the team after its card was posted.*install the app/,
       );
       // Installed again, redeliver posts a new card with the result.
@@ -279,12 +271,7 @@ describe('Teams app target', () => {
     // _CHANNEL changed while the command runs: the result goes to the new channel.
     {
       const t = teamsTarget();
-      const h = await harness(t.env);
-      const id = commandId();
-      stack().arm.addCommand(CLUSTER, id, {
-        runSeconds: 2,
-        result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' },
-      });
+      const { h, id } = await withCommand(t.env, { runSeconds: 2 });
       await h.invoke(msg(id));
       const moved = teamsTarget();
       const h2 = await harness({ ...t.env, NOTIFY_TARGET_OPS_CHANNEL: moved.channel, COMMAND_QUEUE_NAME: h.queueName });
@@ -315,13 +302,11 @@ describe('Teams app target', () => {
       const t = teamsTarget();
       stack().bot.fault = (_op, ch) =>
         ch === t.channel ? { redirectTo: `${otherUrl}/teams/v3/conversations` } : undefined;
-      const h = await harness(t.env);
-      const id = commandId();
-      stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+      const { h, id } = await withCommand(t.env);
       await h.invoke(msg(id));
-      const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-      assert.equal(targets[0]!.state, 'failed');
-      assert.match(targets[0]!.lastError ?? '', /302.*check NOTIFY_TARGET_OPS_SERVICE_URL/);
+      const row = await rowOf(h, id);
+      assert.equal(row.state, 'failed');
+      assert.match(row.lastError ?? '', /302.*check NOTIFY_TARGET_OPS_SERVICE_URL/);
       stack().bot.fault = undefined;
       // A proxy in the environment is not used for the bot service (the token would pass through it).
       const t2 = teamsTarget();
@@ -355,15 +340,10 @@ describe('Teams app target', () => {
     }
     // A 403 that is not about the roster (here: the tenant does not match the team's) names _TENANT.
     const t = teamsTarget();
-    const h = await harness({ ...t.env, NOTIFY_TARGET_OPS_TENANT: '11111111-2222-3333-4444-555555555555' });
-    const id = commandId();
-    stack().arm.addCommand(CLUSTER, id, { result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'ok\n' } });
+    const { h, id } = await withCommand({ ...t.env, NOTIFY_TARGET_OPS_TENANT: '11111111-2222-3333-4444-555555555555' });
     await h.invoke(msg(id));
-    const { targets } = await h.rt.ledger.load(commandKey(CLUSTER_ID, id));
-    assert.match(
-      targets[0]!.lastError ?? '',
-      /403 Forbidden.*check that NOTIFY_TARGET_OPS_TENANT names the team's tenant/,
-    );
+    const row = await rowOf(h, id);
+    assert.match(row.lastError ?? '', /403 Forbidden.*check that NOTIFY_TARGET_OPS_TENANT names the team's tenant/);
   });
 
   it('refuses settings that would send its token elsewhere, or that name no channel', () => {

@@ -66,3 +66,31 @@ export class RestartedWorker {
     this.lines.push(...this.current.lines);
   }
 }
+
+/**
+ * The fault runs' load: each command enqueued (10 a second), while the worker is killed `kills` times, each
+ * time 4–10 s after the last and, within 2 s, while `inFlight()` says a channel call is under way (the case a
+ * channel cannot tell apart from a lost answer).
+ */
+export async function enqueueWhileKilling(
+  queue: { sendMessage(text: string): Promise<unknown> },
+  messages: string[],
+  worker: RestartedWorker,
+  options: { kills: number; random: () => number; inFlight: () => boolean },
+): Promise<void> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const producer = (async () => {
+    for (let i = 0; i < messages.length; i++) {
+      await queue.sendMessage(messages[i]!);
+      if (i % 10 === 9) await sleep(1000);
+    }
+  })();
+  const chaos = (async () => {
+    for (let k = 0; k < options.kills; k++) {
+      await sleep(4000 + options.random() * 6000);
+      for (let i = 0; i < 100 && !options.inFlight(); i++) await sleep(20);
+      await worker.kill();
+    }
+  })();
+  await Promise.all([producer, chaos]);
+}
