@@ -92,6 +92,13 @@ export interface ArmStandIn {
     script: CommandScript,
   ): void;
   readsFor(commandId: string): RecordedRequest[];
+  /**
+   * Resource Graph's `resources` API (POST /providers/Microsoft.ResourceGraph/resources): answers with the
+   * ids `select` picks for the query (default: every cluster added, in order), `pageSize` a page with a
+   * $skipToken. It cannot run KQL: tests say what a query selects. `queries` records what was asked.
+   */
+  graph: { pageSize: number; select?: (query: string) => string[]; refuse?: { status: number; code: string } };
+  graphQueries: string[];
   close(): Promise<void>;
 }
 
@@ -123,6 +130,9 @@ export async function startArmStandIn(options: {
     requests,
     started,
     addCluster(cluster, script) {
+      clusterIds.push(
+        `/subscriptions/${cluster.subscriptionId}/resourceGroups/${cluster.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${cluster.resourceName}`,
+      );
       clusters.set(clusterKey(cluster.subscriptionId, cluster.resourceGroupName, cluster.resourceName), script);
     },
     readBucket: undefined,
@@ -135,8 +145,11 @@ export async function startArmStandIn(options: {
       });
     },
     readsFor: (commandId) => requests.filter((r) => r.commandId === commandId && r.method === 'GET'),
+    graph: { pageSize: 1000 },
+    graphQueries: [],
     close: async () => undefined,
   };
+  const clusterIds: string[] = [];
 
   const readBuckets = new Map<string, { tokens: number; at: number }>();
   /** Takes a read from the subscription's bucket: the tokens left, or the seconds to wait (a 429). */
@@ -239,6 +252,35 @@ export async function startArmStandIn(options: {
     return answer(req, res, record, { status: 405, body: cloudError('MethodNotAllowed', 'No such operation.') });
   }
 
+  function graphRequest(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, body: string): void {
+    let parsed: { query?: unknown; options?: { $top?: unknown; $skipToken?: unknown } };
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return answer(req, res, record, { status: 400, body: cloudError('InvalidRequestContent', 'Not JSON.') });
+    }
+    if (typeof parsed.query !== 'string')
+      return answer(req, res, record, { status: 400, body: cloudError('BadRequest', 'query is required') });
+    standIn.graphQueries.push(parsed.query);
+    const refuse = standIn.graph.refuse;
+    if (refuse) return answer(req, res, record, { status: refuse.status, body: cloudError(refuse.code, 'Refused.') });
+    const ids = standIn.graph.select?.(parsed.query) ?? clusterIds;
+    const top = Math.min(Number(parsed.options?.$top ?? 1000) || 1000, standIn.graph.pageSize);
+    const from = Number(parsed.options?.$skipToken ?? 0) || 0;
+    const page = ids.slice(from, from + top);
+    const next = from + top < ids.length ? String(from + top) : undefined;
+    return answer(req, res, record, {
+      status: 200,
+      body: {
+        totalRecords: ids.length,
+        count: page.length,
+        data: page.map((id) => ({ id })),
+        resultTruncated: 'false',
+        ...(next ? { $skipToken: next } : {}),
+      },
+    });
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     const url = new URL(req.url ?? '/', origin);
     const m = PATH.exec(url.pathname);
@@ -268,6 +310,8 @@ export async function startArmStandIn(options: {
         body: cloudError('MissingApiVersionParameter', 'The api-version query parameter is required.'),
       });
     }
+    if (req.method === 'POST' && /^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname))
+      return graphRequest(req, res, record, body);
     const c = CLUSTER.exec(url.pathname);
     if (c) return clusterRequest(req, res, url, c, record, body, auth!);
     if (!m || req.method !== 'GET')

@@ -7,6 +7,7 @@ export interface EnqueueInput {
   command?: string;
   targets?: string[];
   context?: string[];
+  groupId?: string;
 }
 
 export function buildMessage(input: EnqueueInput): { request: PollRequest; text: string } {
@@ -22,6 +23,7 @@ export function buildMessage(input: EnqueueInput): { request: PollRequest; text:
     ...(input.command !== undefined ? { command: input.command } : {}),
     ...(input.targets && input.targets.length > 0 ? { targets: input.targets } : {}),
     ...(Object.keys(context).length > 0 ? { context } : {}),
+    ...(input.groupId ? { groupId: input.groupId } : {}),
   };
   const request = parsePollRequest(draft);
   return { request, text: serializePollRequest(request) };

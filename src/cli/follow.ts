@@ -55,6 +55,9 @@ export function printResult(
     case 'rejected':
       io.out(`could not read the result: ${answer.detail}`);
       return EXIT.failed;
+    case 'group':
+      io.out('this is a fleet run: follow it with run --wait');
+      return EXIT.failed;
   }
 }
 

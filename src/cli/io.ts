@@ -20,3 +20,19 @@ export interface Io {
   interrupted?: Promise<void>;
   sleep?(ms: number): Promise<void>;
 }
+
+/** A question on the terminal, when there is one to ask (fleet runs' confirmation). */
+export function confirmOnTerminal(): { interactive: boolean; confirm(question: string): Promise<boolean> } {
+  return {
+    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
+    async confirm(question) {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return /^y(es)?$/i.test((await rl.question(question)).trim());
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}

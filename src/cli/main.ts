@@ -37,9 +37,17 @@ export function buildCli(): Command {
   program
     .command('run')
     .description(
-      'start a command on a cluster with your own identity, and have the notifier track it (--wait: follow it here too)',
+      'start a command on a cluster (or a fleet of them) with your own identity, and have the notifier track it (--wait: follow it here too)',
     )
-    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
+    .option('--cluster <resourceId>', 'managed cluster resource id (repeatable: a fleet run)', collect)
+    .option(
+      '--clusters <file>',
+      'a fleet run on the clusters in this file, one resource id a line ("-": standard input)',
+    )
+    .option(
+      '--graph-query <query>',
+      'a fleet run on the managed clusters an Azure Resource Graph query selects (as you; docs/fleet.md)',
+    )
     .requiredOption('--command <text>', 'the command to run (kubectl, helm…)')
     .option(
       '--file <path>',
@@ -52,13 +60,18 @@ export function buildCli(): Command {
       'extra context shown in the notification (repeatable; requestedBy comes from your login)',
       collect,
     )
-    .option('--wait', "follow the result here as well, and exit with the command's exit code")
+    .option('--wait', "follow the result here as well, and exit with the command's exit code (a fleet: docs/fleet.md)")
     .option('--output <format>', 'text or json', outputFormat, 'text')
     .option('--raw', 'print logs as ARM gave them (control and escape sequences included)')
+    .option('--dry-run', 'a fleet run: list the clusters and exit, starting nothing')
+    .option('--yes', 'a fleet run: run on more than 10 clusters from a file or a query without asking')
+    .option('--max-parallel <n>', 'a fleet run: starts in flight at once (default 10)', positiveInt)
     .addOption(queueUrlOption())
     .action(
       async (opts: {
-        cluster: string;
+        cluster?: string[];
+        clusters?: string;
+        graphQuery?: string;
         command: string;
         file?: string[];
         target?: string[];
@@ -66,25 +79,51 @@ export function buildCli(): Command {
         wait?: boolean;
         output: 'text' | 'json';
         raw?: boolean;
+        dryRun?: boolean;
+        yes?: boolean;
+        maxParallel?: number;
         queueUrl?: string;
       }) => {
-        const { run } = await import('./run');
         const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-        process.exitCode = await run(
-          {
-            cluster: opts.cluster,
-            command: opts.command,
-            ...(opts.file ? { files: opts.file } : {}),
-            ...(opts.target ? { targets: opts.target } : {}),
-            ...(opts.context ? { context: opts.context } : {}),
-            ...(opts.wait ? { wait: true } : {}),
-            output: opts.output,
-            ...(opts.raw ? { raw: true } : {}),
-            ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
-          },
-          process.env,
-          { out: (l) => console.log(l), err: (l) => console.error(l), interrupted },
-        );
+        const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l), interrupted };
+        const common = {
+          command: opts.command,
+          ...(opts.file ? { files: opts.file } : {}),
+          ...(opts.target ? { targets: opts.target } : {}),
+          ...(opts.context ? { context: opts.context } : {}),
+          ...(opts.wait ? { wait: true } : {}),
+          output: opts.output,
+          ...(opts.raw ? { raw: true } : {}),
+          ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
+        };
+        const { isFleet, runFleet } = await import('./fleet');
+        const fleet = {
+          ...(opts.cluster ? { clusters: opts.cluster } : {}),
+          ...(opts.clusters !== undefined ? { clustersFile: opts.clusters } : {}),
+          ...(opts.graphQuery !== undefined ? { graphQuery: opts.graphQuery } : {}),
+        };
+        if (isFleet(fleet)) {
+          const { confirmOnTerminal } = await import('./io');
+          process.exitCode = await runFleet(
+            {
+              ...common,
+              ...fleet,
+              ...(opts.dryRun ? { dryRun: true } : {}),
+              ...(opts.yes ? { yes: true } : {}),
+              ...(opts.maxParallel ? { maxParallel: opts.maxParallel } : {}),
+            },
+            process.env,
+            io,
+            confirmOnTerminal(),
+          );
+          process.exit(process.exitCode);
+        }
+        if (!opts.cluster?.length)
+          throw new MessageError('give --cluster (more than once for a fleet), --clusters or --graph-query');
+        if (opts.dryRun || opts.yes || opts.maxParallel)
+          throw new MessageError('--dry-run, --yes and --max-parallel are for fleet runs (more than one cluster)');
+        const { run } = await import('./run');
+        process.exitCode = await run({ cluster: opts.cluster[0]!, ...common }, process.env, io);
         process.exit(process.exitCode);
       },
     );

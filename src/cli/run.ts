@@ -52,7 +52,7 @@ const SOURCES: [RegExp, string][] = [
 ];
 
 /** The sources DefaultAzureCredential tried, and why each could not help. */
-function describeNoCredential(err: unknown): string {
+export function describeNoCredential(err: unknown): string {
   const e = err as { message?: string; errors?: { name?: string; message?: string }[] };
   const tried = (e.errors ?? []).map((x) => {
     const message = x.message ?? '';
@@ -69,7 +69,7 @@ function describeNoCredential(err: unknown): string {
     : `no Azure credential is available: ${(e.message ?? String(err)).split('\n')[0]}`;
 }
 
-function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 'start'): string {
+export function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 'start'): string {
   if (f.kind === 'forbidden') {
     return step === 'read'
       ? `not allowed to read the cluster ${clusterId} (${f.message}). Starting a command needs Microsoft.ContainerService/managedClusters/read and ${RUN_COMMAND_ACTION}.`

@@ -47,6 +47,10 @@ export interface Bookkeeping {
   readSlotAt?: number;
   /** Each paced target's slot (epoch ms), the same way. */
   paceSlots?: Record<string, number>;
+  /** A fleet member: its row in the group says it is tracked (pipeline/member.ts). */
+  groupJoined?: boolean;
+  /** A group's live messages: what each target's shows (core/group.ts progressKey), so it is updated on change only. */
+  shown?: Record<string, string>;
   /** Fields from other versions, dropped on rewrite. */
   ignored?: string[];
 }
@@ -80,6 +84,8 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     'dueAt',
     'readSlotAt',
     'paceSlots',
+    'groupJoined',
+    'shown',
   ]);
   const ignored = Object.keys(o).filter((k) => !known.has(k));
   const firstSeenAt = isoTime(o.firstSeenAt);
@@ -115,6 +121,15 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
           .slice(0, 20)
       : [],
   );
+  const shown = Object.fromEntries(
+    o.shown && typeof o.shown === 'object' && !Array.isArray(o.shown)
+      ? Object.entries(o.shown as Record<string, unknown>)
+          .filter(
+            (e): e is [string, string] => TARGET.test(e[0]) && typeof e[1] === 'string' && /^[\d.]{1,80}$/.test(e[1]),
+          )
+          .slice(0, 20)
+      : [],
+  );
   return {
     ...(wholeIn(o.v, 1000) !== undefined ? { v: o.v as number } : {}),
     attempt: wholeIn(o.attempt, 1_000_000) ?? 0,
@@ -130,6 +145,8 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     ...(epochMs(o.dueAt) !== undefined ? { dueAt: o.dueAt as number } : {}),
     ...(epochMs(o.readSlotAt) !== undefined ? { readSlotAt: o.readSlotAt as number } : {}),
     ...(Object.keys(paceSlots).length > 0 ? { paceSlots } : {}),
+    ...(o.groupJoined === true ? { groupJoined: true } : {}),
+    ...(Object.keys(shown).length > 0 ? { shown } : {}),
     ...(ignored.length > 0 ? { ignored: ignored.slice(0, 10).map((k) => escapeForLog(k, 40)) } : {}),
   };
 }

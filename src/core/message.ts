@@ -17,6 +17,8 @@ export interface PollRequest {
   command?: string;
   targets?: string[];
   context?: Record<string, string>;
+  /** The fleet run this command belongs to (core/group.ts): its result goes to the group's summary. */
+  groupId?: string;
   bookkeeping?: Bookkeeping;
 }
 
@@ -31,8 +33,28 @@ const RESOURCE_GROUP = /^[-\w.()\p{L}\p{N}]{0,89}[-\w()\p{L}\p{N}]$/u;
 const RESOURCE_NAME = /^[a-zA-Z0-9]$|^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$/;
 // Command ids are hex strings today; allow a plain token, never a separator.
 const COMMAND_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** A fleet run's id: the same plain token. */
+export const GROUP_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const CLUSTER_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)$/i;
+
+export const targetsSchema = z
+  .array(z.string().regex(TARGET, 'must be a target name (lowercase letters, digits, hyphens)'))
+  .min(1)
+  .max(20)
+  .optional();
+
+export const contextSchema = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[\w.-]+$/, 'keys must be letters, digits, ".", "-" or "_"'),
+    z.union([z.string().max(2048), z.number(), z.boolean()]),
+  )
+  .refine((r) => Object.keys(r).length <= 20, 'at most 20 entries')
+  .optional();
 
 const messageSchema = z
   .strictObject({
@@ -47,22 +69,9 @@ const messageSchema = z
       .string()
       .max(16 * 1024)
       .optional(),
-    targets: z
-      .array(z.string().regex(TARGET, 'must be a target name (lowercase letters, digits, hyphens)'))
-      .min(1)
-      .max(20)
-      .optional(),
-    context: z
-      .record(
-        z
-          .string()
-          .min(1)
-          .max(64)
-          .regex(/^[\w.-]+$/, 'keys must be letters, digits, ".", "-" or "_"'),
-        z.union([z.string().max(2048), z.number(), z.boolean()]),
-      )
-      .refine((r) => Object.keys(r).length <= 20, 'at most 20 entries')
-      .optional(),
+    targets: targetsSchema,
+    context: contextSchema,
+    groupId: z.string().regex(GROUP_ID, 'must be a plain token of letters, digits, "-" or "_" (at most 64)').optional(),
     [BOOKKEEPING_KEY]: z.unknown().optional(),
   })
   .superRefine((m, ctx) => {
@@ -123,7 +132,7 @@ export function messageText(raw: unknown): string {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Accepts JSON as is, or base64-encoded JSON (producers that encode by default). */
-function decodeJson(raw: unknown): unknown {
+export function decodeJson(raw: unknown): unknown {
   if (raw !== null && typeof raw === 'object' && !(raw instanceof Uint8Array)) {
     // The host parsed it for us: measure it as the text it came from, and refuse what cannot be written back.
     const text = messageText(raw);
@@ -162,7 +171,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return path ? `${path} ${issue.message}` : issue.message;
 }
 
-function reasonOf(issues: readonly z.core.$ZodIssue[]): string {
+export function reasonOf(issues: readonly z.core.$ZodIssue[]): string {
   const text =
     issues.slice(0, 8).map(describeIssue).join('; ') +
     (issues.length > 8 ? `; and ${issues.length - 8} more problems` : '');
@@ -192,8 +201,14 @@ export function parsePollRequest(raw: unknown): PollRequest {
     ...(m.command !== undefined ? { command: m.command } : {}),
     ...(m.targets ? { targets: m.targets } : {}),
     ...(context ? { context } : {}),
+    ...(m.groupId !== undefined ? { groupId: m.groupId } : {}),
     ...(bookkeeping ? { bookkeeping } : {}),
   };
+}
+
+/** Context values as the pipeline keeps them: strings. */
+export function contextStrings(context: Record<string, string | number | boolean> | undefined) {
+  return context ? Object.fromEntries(Object.entries(context).map(([k, v]) => [k, String(v)])) : undefined;
 }
 
 /** The JSON written to the queue: the producer's fields in canonical form plus our bookkeeping. */
@@ -205,8 +220,14 @@ export function serializePollRequest(req: PollRequest): string {
   if (req.command !== undefined) out.command = req.command;
   if (req.targets) out.targets = req.targets;
   if (req.context) out.context = req.context;
-  if (req.bookkeeping) {
-    const { ignored: _ignored, ...bookkeeping } = req.bookkeeping;
+  if (req.groupId) out.groupId = req.groupId;
+  return withBookkeeping(out, req.bookkeeping);
+}
+
+/** Adds our bookkeeping to a message's fields, and checks that the whole still fits a queue message. */
+export function withBookkeeping(out: Record<string, unknown>, book: Bookkeeping | undefined): string {
+  if (book) {
+    const { ignored: _ignored, ...bookkeeping } = book;
     out[BOOKKEEPING_KEY] = { ...bookkeeping, v: BOOKKEEPING_VERSION };
   }
   const text = JSON.stringify(out);

@@ -1,6 +1,7 @@
 // What a notification says, independent of where it goes.
 import type { ArmAnswer, CloudErrorInfo, RunCommandResult } from './armAnswer';
 import { clusterResourceId, type ClusterRef } from './cluster';
+import type { MemberState } from './group';
 
 export type Outcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
 
@@ -62,7 +63,12 @@ export type FinalAnswer =
   | { kind: 'forbidden'; status: number; error?: CloudErrorInfo }
   | { kind: 'rejected'; status: number; detail: string; error?: CloudErrorInfo }
   /** Still running (or still failing to read) at the deadline. */
-  | { kind: 'timedOut'; provisioningState?: string; last: string };
+  | { kind: 'timedOut'; provisioningState?: string; last: string }
+  /**
+   * A fleet run's members as its summary shows them (pipeline/group.ts). `settled`: written again after the
+   * group was marked final, so that no member's result landed in between unseen.
+   */
+  | { kind: 'group'; members: MemberState[]; settled: boolean; logs?: string };
 
 /** The final answer an ARM answer amounts to, or undefined while the command runs or the read failed. */
 export function finalAnswer(answer: ArmAnswer): FinalAnswer | undefined {
@@ -148,6 +154,8 @@ export function buildReport(subject: ReportSubject, answer: FinalAnswer): Comman
       };
     case 'rejected':
       return { ...report, outcome: 'error', detail: `${answer.detail}. ${describeCloudError(answer.error)}`.trim() };
+    case 'group':
+      return { ...report, outcome: 'error', detail: "a fleet run's result is its group summary" };
     case 'timedOut':
       return {
         ...report,

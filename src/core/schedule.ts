@@ -279,3 +279,37 @@ export const BUDGET_POOL_STALE_MS = 1000;
 export const BUDGET_CONTENTION_MS = 10_000;
 /** After the shared row failed, this instance keeps to its safe local share this long before trying it again. */
 export const BUDGET_FALLBACK_MS = 30_000;
+
+// A fleet run (core/group.ts). Its members are commands, each with its own poll window; the group is over
+// when every member is, or when the last of them can no longer be: its own window plus the time the CLI
+// takes to start them all (bounded parallelism), at most 5 minutes, at most half the window.
+const GROUP_START_ALLOWANCE_MS = 5 * 60_000;
+
+export function groupDeadlineMs(firstSeenMs: number, timeoutMinutes: number): number {
+  const windowMs = timeoutMinutes * 60_000;
+  return firstSeenMs + windowMs + Math.min(GROUP_START_ALLOWANCE_MS, windowMs / 2);
+}
+
+/** How often a group looks at its members (one ledger read): every 10 s, slower for long groups, at most 30 s. */
+export function groupTickSeconds(schedule: PollSchedule, elapsedSeconds: number): number {
+  return Math.max(1, Math.round(Math.min(schedule.maxDelaySeconds, 30, Math.max(10, 0.05 * elapsedSeconds))));
+}
+
+/**
+ * A member whose result is in before its group's declaration is recorded waits for it this long from its
+ * first sight (at most 10 minutes, at most its own window), then is reported on its own: never lost.
+ */
+export function groupJoinGiveUpMs(firstSeenMs: number, timeoutMinutes: number): number {
+  return firstSeenMs + Math.min(10, timeoutMinutes) * 60_000;
+}
+
+/**
+ * `run --wait` on a fleet reads each member's result with the caller's identity: at most this rate per
+ * subscription, a tenth of ARM's per-principal read bucket (250 / 25 per s), so a pipeline that waits on 200
+ * clusters leaves the caller's other reads their room.
+ */
+export const CALLER_READ_RATE = { perSecond: 2.5, burst: 25 } as const;
+/** Starts in flight at once by default (`--max-parallel`): a start is an ARM write (200 / 10 per s per subscription). */
+export const DEFAULT_MAX_PARALLEL_STARTS = 10;
+/** More clusters than this from a file or a query ask for confirmation (or --yes). */
+export const CONFIRM_ABOVE_CLUSTERS = 10;

@@ -12,7 +12,7 @@
 // "unsure"; after its lease another delivery posts again — or, for a provider with a live message, first
 // looks for that post and adopts it.
 import type { SentNote } from '../core/bookkeeping';
-import type { CommandReport } from '../core/report';
+import { isGroupReport, type Report } from '../core/group';
 import {
   busyTargetWaitMs,
   CLAIM_RETRY_MS,
@@ -134,7 +134,7 @@ export async function deliverTarget(
   target: Target,
   row: TargetState,
   serverNow: number,
-  report: CommandReport,
+  report: Report,
   ctx: DeliveryContext,
 ): Promise<TargetResult> {
   const name = target.name;
@@ -182,7 +182,9 @@ export async function deliverTarget(
   let sends = 0;
   while (remaining() > sendBudgetMs(maxSendMs, ctx.ledgerTimeoutMs)) {
     sends++;
-    const payload = target.provider.render(report, options, form);
+    const payload = isGroupReport(report)
+      ? target.provider.renderGroup!(report, options, form)
+      : target.provider.render(report, options, form);
     result =
       typeof token === 'object'
         ? token

@@ -3,7 +3,7 @@
 // so that it is recorded later and never posted again), a failure given up or waiting for the schedule's
 // next try. Every write is conditional on the claim the attempt holds.
 import type { SentNote } from '../core/bookkeeping';
-import type { CommandReport } from '../core/report';
+import type { Report } from '../core/group';
 import { cappedRetryAfterSeconds, decideAfterFailure, recordBudgetMs, retryDelaySeconds } from '../core/schedule';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { Ledger } from '../store/ledger';
@@ -59,7 +59,7 @@ export async function recordDelivery(
   target: Target,
   claimed: TargetState,
   result: Extract<SendResult, { ok: true }>,
-  report: CommandReport,
+  report: Report,
   form: Form,
   attempts: number,
   inDoubt: boolean,

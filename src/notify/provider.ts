@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { SendFailureClass } from '../core/schedule';
 import type { ClusterScope } from '../core/scope';
+import type { GroupReport } from '../core/group';
 import { isFailure, type CommandReport, type Outcome } from '../core/report';
 import type { Rate } from '../core/tokenBucket';
 
@@ -107,6 +108,11 @@ export interface Provider<S = unknown> {
   /** Checks a mention setting, or throws through ctx.fail. Absent: _MENTION is refused for this kind. */
   validateMention?(ctx: SettingsContext, mention: string): void;
   render(report: CommandReport, options: RenderOptions, form: Form): unknown;
+  /**
+   * A fleet run's summary (core/group.ts): counts, then the table with failures first, within the channel's
+   * limits for groups of up to 200 clusters. Absent: targets of this kind cannot be a fleet run's targets.
+   */
+  renderGroup?(report: GroupReport, options: RenderOptions, form: Form): unknown;
   send(settings: S, payload: unknown, ctx: SendContext): Promise<SendResult>;
   /** What the channel would show, as plain text (preview, demo). */
   asText(payload: unknown): string;
@@ -141,6 +147,8 @@ export interface Target<S = unknown> {
   secrets?: string[];
   notifyOn: NotifyOn;
   includeLogs: boolean;
+  /** A fleet run's members are told one by one too, besides the group's summary (NOTIFY_TARGET_<NAME>_EACH). */
+  each?: boolean;
   mention?: string;
   /** Clusters this target may be told about (NOTIFY_TARGET_<NAME>_CLUSTERS; default: all). */
   scope: ClusterScope;

@@ -57,6 +57,8 @@ export type MessageOutcome =
   | { kind: 'requeued'; delaySeconds: number; attempt: number; state: string }
   /** Another copy polls this command; this one's targets are recorded and it stops. */
   | { kind: 'another-copy-polls'; reason: string }
+  /** A fleet run's word about a member was recorded in its group (nothing to deliver for it). */
+  | { kind: 'recorded'; reason: string }
   | { kind: 'notified'; outcome: Outcome; results: TargetResult[] }
   /** Delivery (or a store it needs) must wait: the message was re-enqueued for then. */
   | { kind: 'deferred'; outcome?: Outcome; delaySeconds: number; results: TargetResult[]; reason: string };
@@ -66,15 +68,17 @@ export class RetryableError extends Error {
   override name = 'RetryableError';
 }
 
-/** One accepted message: the command it is about, the targets it names, and the command's time window. */
-export interface CommandContext {
-  req: PollRequest;
+/**
+ * One accepted message of any kind (a command's, a fleet run's): what re-enqueuing it, delivering for it and
+ * poisoning it need.
+ */
+export interface Journey {
   raw: unknown;
   meta: MessageMeta;
   deps: PipelineDeps;
   log: Log;
   label: string;
-  clusterId: string;
+  /** Its partition in the ledger. */
   key: string;
   /** The targets this message names (resolved and in scope). */
   targets: Target[];
@@ -82,6 +86,14 @@ export interface CommandContext {
   /** Clamped: never after now, the deadline never beyond firstSeen + POLL_TIMEOUT_MINUTES. */
   firstSeenMs: number;
   deadlineMs: number;
+  /** The message as it is re-enqueued with this bookkeeping. */
+  serialize(book: Bookkeeping): string;
+}
+
+/** One accepted command message: the command it is about, the targets it names, and the command's time window. */
+export interface CommandContext extends Journey {
+  req: PollRequest;
+  clusterId: string;
 }
 
 export function telemetryOf(deps: PipelineDeps): Telemetry {

@@ -11,7 +11,10 @@ import { recordSentNote } from '../notify/deliveryRecords';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandEntries, CommandState, TargetState } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
-import { telemetryOf, type CommandContext, type MessageOutcome } from './context';
+import { telemetryOf, type CommandContext, type Journey, type MessageOutcome } from './context';
+import { reportToGroup } from './member';
+import type { Report } from '../core/group';
+import type { Target } from '../notify/provider';
 import { pollFrom } from './poll';
 import { poison, requeue } from './requeue';
 
@@ -24,8 +27,7 @@ export async function deliver(
   command: CommandState,
   known?: StoredResult,
 ): Promise<MessageOutcome> {
-  const { deps, log, label, book } = ctx;
-  let entries = loaded;
+  const { deps, log, label } = ctx;
   const stored = known ?? (await deps.results.get(ctx.key));
   if (!stored) {
     // A final mark without a stored result (a retention sweep, a lost write): poll ARM again.
@@ -34,6 +36,33 @@ export async function deliver(
     if (!reopened) return { kind: 'another-copy-polls', reason: 'the command row changed while it was reopened' };
     return pollFrom(ctx, reopened);
   }
+  // A fleet member's result goes to its group's summary; the targets the summary tells are not told again.
+  const grouped = await reportToGroup(ctx, loaded, stored);
+  if (grouped.kind === 'wait') return deferForGroup(ctx, grouped.why);
+  return deliverAll(ctx, grouped.entries, command, {
+    finalAt: stored.finalAt,
+    allows: (target) => target.scope.allows(ctx.clusterId),
+    report: (row) => buildReport(reportSubject(ctx, row, stored.waitedSeconds), stored.answer),
+  });
+}
+
+/** What a journey delivers: each target's report, who may hear of it, and when it became final. */
+export interface Delivery {
+  finalAt: string;
+  allows(target: Target): boolean;
+  report(row: TargetState): Report;
+}
+
+/** Delivers the final report to every recorded target that still needs it (a command's, or a group's). */
+export async function deliverAll(
+  ctx: Journey,
+  loaded: CommandEntries,
+  initial: CommandState,
+  what: Delivery,
+): Promise<MessageOutcome> {
+  const { deps, log, label, book } = ctx;
+  let entries = loaded;
+  let command = initial;
 
   // Posts the last round made but could not record: record them now, never post them again.
   for (const note of book.sent ?? []) {
@@ -56,7 +85,7 @@ export async function deliver(
   const settled = await Promise.all(
     entries.targets.map(async (row): Promise<TargetResult | undefined> => {
       const target = deps.targets.get(row.name);
-      if (!target || !target.scope.allows(ctx.clusterId)) {
+      if (!target || !what.allows(target)) {
         if (row.state === 'delivered' || row.state === 'skipped' || row.state === 'failed') return undefined;
         const why = !target
           ? 'the target is no longer configured'
@@ -65,7 +94,7 @@ export async function deliver(
         log.error(`${label}: target ${row.name}: not delivered: ${why}`);
         return { target: row.name, status: 'failed', error: why };
       }
-      const report = buildReport(reportSubject(ctx, row, stored.waitedSeconds), stored.answer);
+      const report = what.report(row);
       outcome = report.outcome;
       return deliverTarget(target, row, entries.serverNow, report, dctx).catch((err: unknown): TargetResult => {
         if (err instanceof StoreRejectedError) {
@@ -93,8 +122,8 @@ export async function deliver(
   }
 
   const deliverBy =
-    Date.parse(command.deliverBy ?? '') || deliveryDeadlineMs(Date.parse(stored.finalAt), deps.delivery.timeoutHours);
-  if (deps.now() >= deliverBy) return expire(ctx, pending, stored);
+    Date.parse(command.deliverBy ?? '') || deliveryDeadlineMs(Date.parse(what.finalAt), deps.delivery.timeoutHours);
+  if (deps.now() >= deliverBy) return expire(ctx, pending, what.finalAt);
   const delaySeconds = deliveryRoundDelaySeconds(dctx.policy, {
     waitsMs: pending.map((p) => p.waitMs),
     msToDeadline: deliverBy - deps.now(),
@@ -113,10 +142,24 @@ export async function deliver(
   return { kind: 'deferred', ...(outcome ? { outcome } : {}), delaySeconds, results, reason };
 }
 
+/** A member whose group is not recorded yet (or is settling): its delivery comes back shortly. */
+async function deferForGroup(ctx: CommandContext, why: string): Promise<MessageOutcome> {
+  const { deps, book } = ctx;
+  const round = (book.round ?? 0) + 1;
+  const delaySeconds = retryDelaySeconds(
+    { maxDelaySeconds: deps.delivery.maxDelaySeconds },
+    { round, random: deps.random() },
+  );
+  await requeue(ctx, { ...withoutChain(book), stage: 'deliver', round }, delaySeconds);
+  ctx.log.info(`${ctx.label}: ${why}; its delivery comes back in ${delaySeconds}s`);
+  telemetryOf(deps).deferral('delivery');
+  return { kind: 'deferred', delaySeconds, results: [], reason: why };
+}
+
 /** Past the delivery deadline: every target still pending fails as expired, and the message is poisoned. */
-async function expire(ctx: CommandContext, pending: Pending[], stored: StoredResult): Promise<MessageOutcome> {
+async function expire(ctx: Journey, pending: Pending[], finalAt: string): Promise<MessageOutcome> {
   const { deps } = ctx;
-  const waited = formatDuration((deps.now() - Date.parse(stored.finalAt)) / 1000);
+  const waited = formatDuration((deps.now() - Date.parse(finalAt)) / 1000);
   const reasons: string[] = [];
   const latest = await deps.ledger.load(ctx.key);
   for (const p of pending) {
@@ -129,7 +172,7 @@ async function expire(ctx: CommandContext, pending: Pending[], stored: StoredRes
   return poison(ctx, 'delivery-deadline', `delivery deadline passed: ${reasons.join('; ')}`, ctx.label);
 }
 
-function recordTelemetry(ctx: CommandContext, results: TargetResult[]): void {
+function recordTelemetry(ctx: Journey, results: TargetResult[]): void {
   for (const r of results) {
     if (r.status === 'skipped') continue;
     const form = r.status === 'delivered' ? r.form : undefined;
@@ -165,7 +208,7 @@ export function reportSubject(ctx: CommandContext, row: TargetState, waitedSecon
   };
 }
 
-export function deliveryContext(ctx: CommandContext, retryExpired: boolean): DeliveryContext {
+export function deliveryContext(ctx: Journey, retryExpired: boolean): DeliveryContext {
   const { deps, log, label } = ctx;
   // Every line a delivery writes names its command.
   const targetLog: Log = {

@@ -1,6 +1,8 @@
 // One queue message, one decision: the stages of its journey, composed top to bottom.
 //
 //   accept   parse the message, route it to its targets, or poison it with the reason   (accept.ts)
+//            (a fleet run's declaration and its members' starts go to the group's journey: group.ts;
+//            a member's result goes to its group's summary: member.ts)
 //   poll     one poll chain per command; ask ARM within the read budget; re-enqueue     (poll.ts)
 //            with a delay while the command runs, posting live messages the first time (announce.ts)
 //   store    a final answer is stored and the command marked final                     (store.ts)
@@ -10,7 +12,9 @@
 // The host's retries are left for what this code cannot decide: a queue that refuses the re-enqueue.
 import type { Log } from '../log';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
-import { accept } from './accept';
+import { accept, parse } from './accept';
+import { handleGroupMessage } from './group';
+import { joinGroup } from './member';
 import type { MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { deliver } from './deliver';
 import { joinChain, poll, pollFrom } from './poll';
@@ -22,10 +26,15 @@ export async function handleCommandMessage(
   deps: PipelineDeps,
   log: Log,
 ): Promise<MessageOutcome> {
-  const ctx = await accept(raw, meta, deps, log);
+  const message = await parse(raw, meta, deps, log);
+  if (!('req' in message)) return message;
+  if (message.kind !== 'command') return handleGroupMessage(message, raw, meta, deps, log);
+  const ctx = await accept(message.req, raw, meta, deps, log);
   if ('kind' in ctx) return ctx;
   const { book } = ctx;
   try {
+    // A fleet member says, at its first polls, that its command is tracked (not "start unknown").
+    if (book.stage !== 'deliver') await joinGroup(ctx);
     // The fast path of a live poll chain: one conditional write proves this message is the chain's newest.
     if (book.stage !== 'deliver' && book.etag && book.gen !== undefined) {
       const stepped = await poll(ctx, { etag: book.etag, gen: book.gen }, true);

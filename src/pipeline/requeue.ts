@@ -2,23 +2,20 @@
 // next delivery round, the end of a store outage), or moved to the poison queue with its reason. A queue
 // that refuses the re-enqueue is the one thing left to the host's retries.
 import { escapeForLog } from '../core/text';
-import { messageText, serializePollRequest } from '../core/message';
+import { messageText } from '../core/message';
 import { type Bookkeeping } from '../core/bookkeeping';
 import { formatDuration } from '../core/report';
 import { REQUEUE_RETRY_PAUSES_MS, storeOutageGiveUpMs, storeRetryDelaySeconds } from '../core/schedule';
 import type { StoreUnavailableError } from '../store/entityStore';
 import type { PoisonReason } from '../telemetry/telemetry';
-import { RetryableError, telemetryOf, type CommandContext, type MessageOutcome } from './context';
+import { RetryableError, telemetryOf, type Journey, type MessageOutcome } from './context';
 
 /** A deliberate re-enqueue; if the queue refuses it, the host must retry this message instead. */
-export async function requeue(ctx: CommandContext, book: Bookkeeping, delaySeconds: number): Promise<void> {
-  const text = serializePollRequest({
-    ...ctx.req,
-    bookkeeping: {
-      ...book,
-      firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
-      deadlineAt: new Date(ctx.deadlineMs).toISOString(),
-    },
+export async function requeue(ctx: Journey, book: Bookkeeping, delaySeconds: number): Promise<void> {
+  const text = ctx.serialize({
+    ...book,
+    firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
+    deadlineAt: new Date(ctx.deadlineMs).toISOString(),
   });
   let lastError: unknown;
   for (let tryNo = 0; tryNo <= REQUEUE_RETRY_PAUSES_MS.length; tryNo++) {
@@ -35,7 +32,7 @@ export async function requeue(ctx: CommandContext, book: Bookkeeping, delaySecon
 }
 
 export async function poison(
-  ctx: Pick<CommandContext, 'raw' | 'deps' | 'log' | 'meta'>,
+  ctx: Pick<Journey, 'raw' | 'deps' | 'log' | 'meta'>,
   why: PoisonReason,
   reason: string,
   label?: string,
@@ -49,7 +46,7 @@ export async function poison(
 }
 
 /** The ledger or the result store is down: an ordinary day. Wait with backoff, keeping what we know. */
-export async function deferForStore(ctx: CommandContext, err: StoreUnavailableError): Promise<MessageOutcome> {
+export async function deferForStore(ctx: Journey, err: StoreUnavailableError): Promise<MessageOutcome> {
   const { deps, book, log, label } = ctx;
   const round = (book.round ?? 0) + 1;
   if (deps.now() > storeOutageGiveUpMs(ctx.deadlineMs, deps.delivery.timeoutHours)) {

@@ -67,6 +67,7 @@ function buildTarget(
   const settings = provider.readSettings(ctx);
   const notifyOn = named ? read(env, ctx.nameOf('ON'), z.enum(['all', 'failure']), 'all' as NotifyOn) : 'all';
   const includeLogs = named ? read(env, ctx.nameOf('LOGS'), z.enum(['true', 'false']), 'true') === 'true' : true;
+  const each = named ? read(env, ctx.nameOf('EACH'), z.enum(['true', 'false']), 'false') === 'true' : false;
   const mention = named ? ctx.get('MENTION') : undefined;
   if (mention) {
     if (!provider.validateMention) ctx.fail('MENTION', `is not supported by ${provider.kind} targets`);
@@ -79,6 +80,7 @@ function buildTarget(
     settings,
     notifyOn,
     includeLogs,
+    ...(each ? { each } : {}),
     ...(mention ? { mention } : {}),
     scope: readScope(ctx),
     secrets,

@@ -7,11 +7,16 @@
 // judged on the Table service's clock: a row's Timestamp plus the lease, against the Date of the answer
 // that read it. Rows are read tolerantly: fields this version does not know are kept on rewrite.
 import { randomUUID } from 'node:crypto';
+import type { MemberState } from '../core/group';
 import { StoreRejectedError, type EntityStore, type NewEntity } from './entityStore';
 import {
   COMMAND_ROW,
   commandEntity,
+  isMemberRow,
+  memberEntity,
   readCommand,
+  readMember,
+  type MemberRow,
   readTarget,
   targetEntity,
   type CommandEntries,
@@ -69,11 +74,15 @@ export class Ledger {
     const { entities, serverNow } = await this.store.listPartition(key);
     let command: CommandState | undefined;
     const targets: TargetState[] = [];
+    const members: MemberRow[] = [];
     for (const e of entities) {
       if (e.rowKey === COMMAND_ROW) command = readCommand(e);
-      else targets.push(readTarget(e));
+      else if (isMemberRow(e.rowKey)) {
+        const member = readMember(e);
+        if (member) members.push(member);
+      } else targets.push(readTarget(e));
     }
-    return { ...(command ? { command } : {}), targets, serverNow };
+    return { ...(command ? { command } : {}), targets, members, serverNow };
   }
 
   /**
@@ -167,6 +176,24 @@ export class Ledger {
       },
       etag,
     );
+  }
+
+  /** Inserts the members not recorded yet (a batch holds at most 100 entities); true when all are there. */
+  async addMembers(key: string, members: MemberState[], recorded: MemberRow[]): Promise<void> {
+    const have = new Set(recorded.map((m) => m.rowKey));
+    const missing = members.map((m) => memberEntity(key, m)).filter((e) => !have.has(e.rowKey));
+    for (let i = 0; i < missing.length; i += 100) {
+      const batch = missing.slice(i, i + 100);
+      // Another copy inserted some meanwhile: insert what is still missing, one by one.
+      if (!(await this.store.insertAll(batch))) for (const e of batch) await this.store.insertAll([e]);
+    }
+  }
+
+  /** Rewrites a member row if it is unchanged since it was read; undefined when it changed. */
+  async writeMember(key: string, prev: MemberRow, next: Partial<MemberState>): Promise<MemberRow | undefined> {
+    const merged: MemberRow = { ...prev, ...next };
+    const written = await this.store.replace(memberEntity(key, merged), prev.etag);
+    return written ? { ...merged, etag: written.etag, timestampMs: written.serverNow } : undefined;
   }
 
   /** Claims a ready target for `leaseMs` on the server's clock; undefined if someone else changed it first. */

@@ -5,6 +5,7 @@
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import { webhookChannel, type WebhookSettings } from '../webhookUrl';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
+import { renderSlackGroup } from '../slack/groupBlocks';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter, transientAnswer } from '../http';
 import type { Provider, SendResult } from '../provider';
 
@@ -47,6 +48,7 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
       ctx.fail('MENTION', 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>');
   },
   render: (report, options, form) => renderSlack(report, options, form),
+  renderGroup: (report, options, form) => renderSlackGroup(report, options, form),
   asText: slackAsText,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
 

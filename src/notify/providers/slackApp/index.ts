@@ -13,6 +13,8 @@ import { formatBytes } from '../../../core/text';
 import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
 import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../../provider';
 import { renderSlackMessage, slackAsText } from '../../slack/blocks';
+import { renderSlackGroup } from '../../slack/groupBlocks';
+import type { GroupReport } from '../../../core/group';
 import { slackWebhook } from '../slack';
 import { classifySlackAppError } from './answers';
 import { client, LOOKUP_PAGE_SIZE, LOOKUP_PAGES, lookup } from './history';
@@ -99,6 +101,27 @@ export const slackApp: Provider<SlackAppSettings> = {
       },
       final,
       ...(withFile ? { file: { name: fileName(report), content: report.logs! } } : {}),
+    };
+  },
+
+  renderGroup(report: GroupReport, options: RenderOptions, form: Form): SlackAppPayload {
+    const final = report.outcome !== undefined;
+    const message = renderSlackGroup(report, options, form);
+    const withFile = final && options.includeLogs && report.logs !== undefined;
+    if (withFile) {
+      message.blocks.push({
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: 'Logs of failed members: in thread', verbatim: true }],
+      });
+    }
+    return {
+      message,
+      metadata: {
+        event_type: METADATA_EVENT,
+        event_payload: { command_id: report.groupId, cluster: 'fleet', target: options.target ?? '' },
+      },
+      final,
+      ...(withFile ? { file: { name: `fleet-${report.groupId}-failed.log`, content: report.logs! } } : {}),
     };
   },
 

@@ -6,6 +6,7 @@ import type { Provider, SendResult } from '../../provider';
 import { webhookChannel, type WebhookSettings } from '../../webhookUrl';
 import { classifyTeamsAnswer, teamsEndpointKind } from './answers';
 import { renderTeams, teamsAsText } from './card';
+import { renderTeamsGroup } from './groupCard';
 
 export type TeamsSettings = WebhookSettings;
 
@@ -20,6 +21,7 @@ export const teams: Provider<TeamsSettings> = {
       ctx.fail('MENTION', 'must be "user@domain|Display Name"');
   },
   render: (report, options, form) => renderTeams(report, options, form),
+  renderGroup: (report, options, form) => renderTeamsGroup(report, options, form),
   asText: teamsAsText,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
 

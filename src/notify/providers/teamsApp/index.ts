@@ -14,6 +14,8 @@ import { formatBytes } from '../../../core/text';
 import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
 import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../../provider';
 import { teams } from '../teams';
+import { renderTeamsGroup } from '../teams/groupCard';
+import type { GroupReport } from '../../../core/group';
 import { renderTeams, teamsAsText, type TeamsPayload } from '../teams/card';
 import { classifyBotError, OUTSIDE_SERVICE, type Step } from './answers';
 import { BOT_CLOUDS, PUBLIC_SERVICE_URL } from './clouds';
@@ -153,6 +155,22 @@ export const teamsApp: Provider<TeamsAppSettings> = {
     if (!wantsLogs || (form === 'full' && showsAllLogs(card))) return { card, subject, final };
     content.body.push({ type: 'TextBlock', text: FULL_LOGS_NOTE, isSubtle: true, wrap: true, size: 'Small' });
     return { card, subject, final, replies: { name: fileName(report), ...splitLogs(report.logs!) } };
+  },
+
+  renderGroup(report: GroupReport, options: RenderOptions, form: Form): TeamsAppPayload {
+    const final = report.outcome !== undefined;
+    const card = renderTeamsGroup(report, options, form);
+    const subject = `fleet/${report.groupId}`;
+    if (!final || !options.includeLogs || report.logs === undefined) return { card, subject, final };
+    const content = card.attachments[0].content as { body: Record<string, unknown>[] };
+    content.body.push({
+      type: 'TextBlock',
+      text: 'The logs of failed members follow in this thread.',
+      isSubtle: true,
+      wrap: true,
+      size: 'Small',
+    });
+    return { card, subject, final, replies: { name: `fleet-${report.groupId}-failed.log`, ...splitLogs(report.logs) } };
   },
 
   asText(payload: unknown): string {
