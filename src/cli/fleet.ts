@@ -34,7 +34,7 @@ import {
   type GroupReport,
   type MemberState,
 } from '../core/group';
-import { serializeGroupRequest, serializeNotStarted } from '../core/groupMessage';
+import { parseQueueMessage, serializeGroupRequest, serializeNotStarted } from '../core/groupMessage';
 import { contextStrings, MessageError, parseClusterResourceId } from '../core/message';
 import { buildReport, finalAnswer, timedOutAnswer, type FinalAnswer } from '../core/report';
 import {
@@ -234,8 +234,11 @@ export async function runFleet(
       ...(input.targets ? { targets: input.targets } : {}),
       ...(context ? { context } : {}),
     });
+    // Read back as the function will: a declaration it would refuse (too large for a queue message, with
+    // long ids and a long command) is refused here, before anything is started.
+    parseQueueMessage(declaration);
   } catch (err) {
-    if (err instanceof MessageError) throw new RunError(err.message);
+    if (err instanceof MessageError) throw new RunError(`the fleet run's declaration: ${err.message}; nothing was started`);
     throw err;
   }
   const attached = attachFiles(input.files ?? []);

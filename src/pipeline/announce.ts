@@ -1,19 +1,25 @@
 // The live-message hook of the poll stage: the first poll that sees the command running delivers the
 // running report to this message's targets whose provider keeps a live message, through the same
-// delivery path as the result (which later updates that message). Never fails the poll.
+// delivery path as the result (which later updates that message); a fleet member's targets that its group
+// tells have the group's live message instead. Never fails the poll.
 import { runningReport } from '../core/report';
 import { deliverTarget } from '../notify/delivery';
 import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandContext } from './context';
 import { deliveryContext, reportSubject } from './deliver';
+import { toldByGroup } from './member';
 
 /** True when nothing is left to do: each such target has its message, or cannot have one; false: try at the next poll. */
 export async function announceRunning(ctx: CommandContext, provisioningState: string): Promise<boolean> {
   const { deps, log, label } = ctx;
-  const live = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, undefined));
-  if (live.length === 0) return false;
+  const candidates = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, undefined));
+  if (candidates.length === 0) return false;
   try {
+    // A fleet member's live message is its group's (unless the target asks for each member too).
+    const told = await toldByGroup(ctx);
+    const live = candidates.filter((t) => !told(t));
+    if (live.length === 0) return true;
     const entries = await deps.ledger.load(ctx.key);
     const since = new Date(ctx.firstSeenMs).toISOString();
     const dctx = deliveryContext(ctx, false);

@@ -12,6 +12,7 @@ import { groupJoinGiveUpMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import { groupKey, memberRowKey, type CommandEntries } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
+import type { Target } from '../notify/provider';
 import type { CommandContext } from './context';
 
 /** At a member's first polls: its row says its command is tracked. Never fails the poll. */
@@ -34,6 +35,19 @@ export async function joinGroup(ctx: CommandContext): Promise<void> {
       `${label}: could not tell group ${req.groupId} that this command is tracked: ${err.message}; trying again at the next poll`,
     );
   }
+}
+
+/**
+ * Whether the group's summary tells this target of the member, so that the member posts no live message of
+ * its own there. Before the group is recorded, every target but those with _EACH is taken as told: a running
+ * message is a courtesy, and the result itself is never skipped on a guess (reportToGroup decides that).
+ */
+export async function toldByGroup(ctx: CommandContext): Promise<(target: Target) => boolean> {
+  const { req, deps } = ctx;
+  if (!req.groupId) return () => false;
+  const group = await deps.ledger.load(groupKey(req.groupId));
+  const names = group.command ? new Set(group.targets.map((t) => t.name)) : undefined;
+  return (target) => !target.each && (names === undefined || names.has(target.name));
 }
 
 export type GroupVerdict =

@@ -1,6 +1,6 @@
 // The notification targets: zero-config ones (SLACK_WEBHOOK_URL…) and named ones (NOTIFY_TARGETS=ops with
-// NOTIFY_TARGET_OPS_<OPTION>), each read by its kind's provider. The options every target shares (_ON,
-// _LOGS, _MENTION, _CLUSTERS) are read here; the values of a provider's secret options are collected, so
+// NOTIFY_TARGET_OPS_<OPTION>), each read by its kind's provider. The options every target shares
+// (COMMON_TARGET_OPTIONS) are read here; the values of a provider's secret options are collected, so
 // that no log line ever shows them.
 import * as z from 'zod/mini';
 import { ClusterScope, clusterPatternProblem } from '../core/scope';
@@ -8,6 +8,9 @@ import { TARGET_NAME } from '../core/targetName';
 import type { NotifyOn, Provider, SettingsContext, Target } from '../notify/provider';
 import { PROVIDERS, providerFor } from '../notify/registry';
 import { ConfigError, optional, read, type Env } from './rules';
+
+/** The options every named target has, whatever its kind (docs/settings.md lists each). */
+export const COMMON_TARGET_OPTIONS = ['KIND', 'ON', 'LOGS', 'EACH', 'MENTION', 'CLUSTERS'] as const;
 
 /** The options of a named target: NOTIFY_TARGET_<NAME>_<OPTION>, hyphens as underscores. */
 export function settingPrefix(name: string): string {

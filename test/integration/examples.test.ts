@@ -73,17 +73,38 @@ describe('examples', () => {
         assert.ok(Array.isArray(opts.target) && (opts.target as string[]).includes('ops'));
         assert.ok((opts.context as string[]).some((c) => c.startsWith('link=')));
       }
-      assert.ok(
-        scripts.some((s) => /npm install --global \S*aks-command-notifier-cli-\*\.tgz/.test(s)),
-        'installs the packed artefact',
-      );
-      await assert.rejects(
-        parseWithCli(['run', '--cluster', 'x', '--command', 'y', '--no-such-option']),
-        /unknown option/,
-      );
+      installsTheArtefact(scripts);
     });
   }
+
+  it('github-actions-fleet.yml: lists the clusters, then runs on all of them and waits (the step fails with a member)', async () => {
+    const doc = parse(readFileSync(join(ROOT, 'examples', 'github-actions-fleet.yml'), 'utf8')) as unknown;
+    const scripts = strings(doc);
+    const runs = await Promise.all(scripts.flatMap(commandLines).map(parseWithCli));
+    assert.equal(runs.length, 2);
+    const [list, run] = runs as [Record<string, unknown>, Record<string, unknown>];
+    assert.ok(list.dryRun && typeof list.graphQuery === 'string', 'a dry run first');
+    assert.equal(run.graphQuery, list.graphQuery, 'the same clusters');
+    assert.ok(run.yes && run.wait && !run.dryRun, 'runs without a terminal and waits for the group');
+    assert.ok((run.target as string[]).includes('ops'));
+    assert.ok((run.context as string[]).some((c) => c.startsWith('link=')));
+    installsTheArtefact(scripts);
+  });
+
+  it('the CLI refuses an option it does not know', async () => {
+    await assert.rejects(
+      parseWithCli(['run', '--cluster', 'x', '--command', 'y', '--no-such-option']),
+      /unknown option/,
+    );
+  });
 });
+
+function installsTheArtefact(scripts: string[]): void {
+  assert.ok(
+    scripts.some((s) => /npm install --global \S*aks-command-notifier-cli-\*\.tgz/.test(s)),
+    'installs the packed artefact',
+  );
+}
 
 describe('the packed CLI', () => {
   let build: string | undefined;

@@ -1,11 +1,14 @@
 // A fleet run end to end, in this process: `run` on several clusters (the caller's identity, the ARM
 // stand-in with its Resource Graph route, Azurite's queue), then the handler drains the queue — the group's
 // declaration, its members' tracking messages, the word of a member not started — until the group's
-// summary is posted: once per webhook target, with no member's own notification.
+// summary is posted: once per webhook target, with no member's own notification; on the live channels
+// (Slack app, Teams app) one message posted at the start and updated in place to the final table, the
+// failed members' logs in its thread; a target with _EACH=true hears of each member too.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { runFleet, type FleetInput } from '../../src/cli/fleet';
@@ -41,6 +44,9 @@ const exits = (code: number): Script => ({
     runSeconds: 1,
     result: { provisioningState: 'Succeeded', exitCode: code, logs: `step 1\nerror: it broke (${code})\n` },
   }),
+});
+const slowly = (seconds: number): Script => ({
+  script: () => ({ runSeconds: seconds, result: { provisioningState: 'Succeeded', exitCode: 0, logs: 'slow\n' } }),
 });
 const forbidden: Script = {
   runCommandError: { status: 403, code: 'AuthorizationFailed', message: 'no runcommand/action' },
@@ -157,5 +163,87 @@ describe('fleet run', () => {
     assert.equal(stack().arm.graphQueries.length, 2, 'two pages');
     stack().arm.graph.select = undefined;
     stack().arm.graph.pageSize = 1000;
+  });
+
+  it('live channels: one message per Slack app and Teams app target, updated in place to the table, failed logs in its thread; _EACH=true hears of each member too', async () => {
+    const slackChannel = `C${randomBytes(5).toString('hex').toUpperCase()}`;
+    const teamsChannel = `19:${randomBytes(8).toString('hex')}@thread.tacv2`;
+    const token = `xoxb-${randomBytes(6).toString('hex')}-${randomBytes(10).toString('hex')}`;
+    stack().slackApi.addBot(token, [slackChannel]);
+    stack().bot.addChannel(teamsChannel);
+    const hookChannel = unique('each');
+    const h = await harness({
+      POLL_TIMEOUT_MINUTES: '1',
+      SLACK_WEBHOOK_URL: '',
+      TEAMS_WEBHOOK_URL: '',
+      NOTIFY_TARGETS: 'ops,tops,each',
+      NOTIFY_TARGET_OPS_KIND: 'slack-app',
+      NOTIFY_TARGET_OPS_CHANNEL: slackChannel,
+      NOTIFY_TARGET_OPS_TOKEN: token,
+      NOTIFY_TARGET_TOPS_KIND: 'teams-app',
+      NOTIFY_TARGET_TOPS_CHANNEL: teamsChannel,
+      NOTIFY_TARGET_TOPS_SERVICE_URL: stack().bot.url,
+      NOTIFY_TARGET_EACH_KIND: 'slack',
+      NOTIFY_TARGET_EACH_URL: stack().receivers.urlFor('slack', hookChannel),
+      NOTIFY_TARGET_EACH_EACH: 'true',
+      NOTIFY_DEFAULT_TARGETS: 'ops,tops,each',
+    });
+    const ids = fleetOf(unique('live'), [ok, slowly(8), exits(4), forbidden]);
+    const names = ids.map((id) => id.split('/').pop()!);
+    const { run, printed } = fleet(h, { clusters: ids });
+    assert.equal(await run, 3, 'one could not start, nothing followed');
+    assert.match(printed.out.join('\n'), /3 of 4 started/);
+
+    const slackMessages = () =>
+      stack()
+        .slackApi.inChannel(slackChannel)
+        .filter((m) => !m.threadTs);
+    const teamsCards = () => stack().bot.inChannel(teamsChannel);
+    const finalHeader = /Failed on 1 of 4 clusters/;
+    const slackHeader = (blocks?: unknown[]) => JSON.stringify(blocks?.[0] ?? '');
+    for (let i = 0; i < 120 && !finalHeader.test(slackHeader(slackMessages()[0]?.blocks)); i++) await h.pollOnce(500);
+    await drain(h, 3000);
+
+    // Slack app: one message, posted while members ran, updated in place to the table; the logs in its thread.
+    const [live, ...others] = slackMessages();
+    assert.equal(
+      others.length,
+      0,
+      `one message per group and channel: ${slackMessages()
+        .map((m) => slackHeader(m.versions[0]!.blocks) + ' → ' + slackHeader(m.blocks))
+        .join(' | ')}`,
+    );
+    assert.match(slackHeader(live!.versions[0]!.blocks), /Running on 4 clusters/);
+    assert.ok(live!.versions.length >= 3, `posted, updated as members finished, finished: ${live!.versions.length}`);
+    assert.ok(
+      live!.versions.some((v) => /[123] of 4 done/.test(JSON.stringify(v.blocks))),
+      'a progress line while members ran',
+    );
+    const table = JSON.stringify(live!.blocks);
+    assert.match(slackHeader(live!.blocks), finalHeader);
+    assert.match(table, /4 of 4 done: 2 ✅ 1 ❌ 1 could not start/);
+    for (const name of names) assert.ok(table.includes(name), name);
+    assert.match(table, new RegExp(`${names[2]}\\s+exit code 4\\s+4`));
+    assert.equal(live!.files.length, 1, "the failed members' logs, one file in the thread");
+    assert.match(live!.files[0]!.bytes.toString('utf8'), /error: it broke \(4\)/);
+
+    // Teams app: one card, updated in place; the failed member's logs in replies.
+    const [card, ...moreCards] = teamsCards();
+    assert.equal(moreCards.length, 0, 'one card per group and channel');
+    assert.match(JSON.stringify(card!.versions[0]), /Running on 4 clusters/);
+    assert.match(JSON.stringify(card!.versions.at(-1)), finalHeader);
+    for (const name of names) assert.ok(JSON.stringify(card!.versions.at(-1)).includes(name), name);
+    assert.ok(card!.replies.length >= 1);
+    assert.match(JSON.stringify(card!.replies), /error: it broke \(4\)/);
+
+    // _EACH=true: the summary, and each member that ran on its own (the one not started has no result).
+    const each = stack()
+      .receivers.for('slack', hookChannel)
+      .map((r) => JSON.stringify(r.body));
+    assert.equal(each.filter((b) => /4 of 4 done/.test(b)).length, 1, 'one summary');
+    assert.equal(each.length, 4, each.join('\n'));
+    for (const name of [names[0]!, names[1]!, names[2]!])
+      assert.equal(each.filter((b) => !/of 4 done/.test(b) && b.includes(name)).length, 1, name);
+    assert.equal(await h.poison.peekMessages().then((p) => p.peekedMessageItems.length), 0);
   });
 });

@@ -5,6 +5,7 @@
 // for Teams, is a valid Adaptive Card 1.4.
 import assert from 'node:assert/strict';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
+import { groupSummary, type GroupReport, type MemberState } from '../../src/core/group';
 import type { CommandReport, OUTCOMES } from '../../src/core/report';
 import { type renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams/card';
 import { MAX_URL_CHARS } from '../../src/notify/render';
@@ -71,6 +72,12 @@ export function mrkdwnTexts(p: SlackPayload): MrkdwnText[] {
 }
 
 export function checkSlack(report: CommandReport, p: SlackPayload, mention?: string): void {
+  const portal = `<https://portal.azure.com/#resource${report.clusterResourceId}/overview|${report.clusterName}>`;
+  checkSlackPayload(p, [portal, ...(mention ? [mention] : [])]);
+}
+
+/** Within every Block Kit limit, and inert: no mention or link in mrkdwn but the `allowed` ones we put there. */
+export function checkSlackPayload(p: SlackPayload, allowed: string[] = []): void {
   assert.equal(slackPayloadProblem(p), undefined);
   assert.ok(p.blocks.length <= SLACK_LIMITS.blocks);
   assert.ok(JSON.stringify(p.blocks).length <= SLACK_LIMITS.blocksTotal, `blocks ${JSON.stringify(p.blocks).length}`);
@@ -86,14 +93,9 @@ export function checkSlack(report: CommandReport, p: SlackPayload, mention?: str
       for (const e of b.elements as { url: string }[])
         assert.ok(e.url.length <= MAX_URL_CHARS, `button URL of ${e.url.length}`);
   }
-  const portal = `<https://portal.azure.com/#resource${report.clusterResourceId}/overview|${report.clusterName}>`;
   for (const t of [...mrkdwnTexts(p), { text: p.text, verbatim: true }]) {
     assert.equal(t.verbatim, true, 'every mrkdwn text object is verbatim');
-    const untrusted = t.text
-      .split(portal)
-      .join('')
-      .split(mention ?? '\u0000')
-      .join('');
+    const untrusted = allowed.reduce((text, ok) => text.split(ok).join(''), t.text);
     assert.doesNotMatch(
       untrusted,
       /<[!@#]|<https?:/i,
@@ -134,5 +136,48 @@ export function checkTeams(p: ReturnType<typeof renderTeams>): void {
     for (const v of Object.values(o)) visit(v);
   };
   visit(card);
-  for (const a of card.actions as { url: string }[]) assert.ok(a.url.length <= MAX_URL_CHARS);
+  for (const a of (card.actions ?? []) as { url: string }[]) assert.ok(a.url.length <= MAX_URL_CHARS);
+}
+
+/**
+ * A fleet run's summary of `n` members with names of the longest kind, a mix of every outcome (failures
+ * spread through the declaration) and hostile first error lines, each carrying MARK; `final` past the deadline.
+ */
+export function groupOfSize(n: number, final: boolean): GroupReport {
+  const kinds: Partial<MemberState>[] = [
+    { state: 'final', outcome: 'succeeded', exitCode: 0, durationSeconds: 41 },
+    { state: 'final', outcome: 'exitCode', exitCode: 2, durationSeconds: 3605 },
+    { state: 'notStarted', outcome: 'couldNotStart' },
+    { state: 'final', outcome: 'failed' },
+    { state: 'tracked' },
+    { state: 'final', outcome: 'succeeded', exitCode: 0, durationSeconds: 12 },
+    { state: 'planned' },
+    { state: 'final', outcome: 'forbidden' },
+  ];
+  const hostileLine = (i: number) => `${MARK} ${HOSTILE.replace(/\n/g, ' ')} ${'é'.repeat(i % 50)}`;
+  const members: MemberState[] = Array.from({ length: n }, (_, i) => {
+    const kind = kinds[i % kinds.length]!;
+    const failed = kind.outcome !== undefined && kind.outcome !== 'succeeded';
+    return {
+      cluster: {
+        subscriptionId: '11111111-2222-3333-4444-555555555555',
+        resourceGroupName: `rg-${'g'.repeat(80)}`,
+        resourceName: `aks-${String(i).padStart(3, '0')}-${'n'.repeat(55)}`,
+      },
+      index: i,
+      state: 'planned',
+      ...kind,
+      ...(kind.state !== 'planned' ? { commandId: `cmd${i}` } : {}),
+      ...(failed ? { error: hostileLine(i) } : {}),
+    };
+  });
+  return groupSummary({
+    groupId: 'b3b7c1de-0000-4000-8000-000000000200',
+    members,
+    command: `${MARK} kubectl get pods -A \`\`\` <!channel> ${'x'.repeat(20_000)}`,
+    context: { requestedBy: `${MARK} <!here> ana@example.com` },
+    startedAt: '2026-12-01T10:00:00.123Z',
+    final,
+    ...(final ? { finishedAt: '2026-12-01T11:05:00.456Z' } : {}),
+  });
 }

@@ -6,6 +6,7 @@ import { ConfigError, RANGES, loadConfig, scopeForArmEndpoint } from '../../src/
 import { readQueueHostSettings } from '../../src/hostSettings';
 import { PROVIDERS } from '../../src/notify/registry';
 import { settingNames } from '../../src/settings/catalog';
+import { COMMON_TARGET_OPTIONS } from '../../src/settings/targets';
 
 const FIXED_SETTINGS = settingNames();
 
@@ -20,7 +21,6 @@ const fails = (env: Record<string, string>, setting: string, pattern: RegExp) =>
   );
 
 /** The options every named target reads besides its kind's own (src/settings/targets.ts). */
-const COMMON_OPTIONS = ['KIND', 'ON', 'LOGS', 'MENTION', 'CLUSTERS'];
 
 /** The first cells of the rows of the first table under a "## " heading of docs/settings.md. */
 function settingsTable(heading: string): string[] {
@@ -96,8 +96,8 @@ describe('settings', () => {
     });
     for (const name of FIXED_SETTINGS)
       assert.ok(documented.includes(name), `docs/settings.md does not document ${name}`);
-    const options = new Set([...COMMON_OPTIONS, ...PROVIDERS.flatMap((p) => Object.keys(p.options))]);
-    for (const option of COMMON_OPTIONS) {
+    const options = new Set([...COMMON_TARGET_OPTIONS, ...PROVIDERS.flatMap((p) => Object.keys(p.options))]);
+    for (const option of COMMON_TARGET_OPTIONS) {
       const row = `NOTIFY_TARGET_<NAME>_${option}`;
       assert.ok(documented.includes(row), `docs/settings.md has no row for ${row}`);
     }
