@@ -238,7 +238,8 @@ export async function runFleet(
     // long ids and a long command) is refused here, before anything is started.
     parseQueueMessage(declaration);
   } catch (err) {
-    if (err instanceof MessageError) throw new RunError(`the fleet run's declaration: ${err.message}; nothing was started`);
+    if (err instanceof MessageError)
+      throw new RunError(`the fleet run's declaration: ${err.message}; nothing was started`);
     throw err;
   }
   const attached = attachFiles(input.files ?? []);
