@@ -17,7 +17,7 @@ import { prng } from '../dev/prng';
 import { createQueueHandler } from '../src/pipeline/queueHandler';
 import { createCredential, createRuntime } from '../src/runtime';
 import { runScaleLoad, type ScaleLoadResult } from '../dev/scaleLoad';
-import { simulate, simulateSharedBudget } from './simulate';
+import { simulate, simulateFleet, simulateSharedBudget } from './simulate';
 
 const ROOT = resolve(__dirname, '..');
 const CLUSTER = {
@@ -232,6 +232,10 @@ async function main(tlsDir: string): Promise<void> {
     readBudget: { burst: DEFAULTS.ARM_READ_BURST, perSecond: DEFAULTS.ARM_READS_PER_SECOND },
   });
   const withoutBudget = await simulate({ commands: 1000, seed: 1000, armBucket: { burst: 250, perSecond: 25 } });
+  say('bench: one command on 200 clusters, as one fleet run and as 200 separate runs (same run times)…');
+  const separate = await simulateFleet({ members: 200, seed: 20, grouped: false });
+  const grouped = await simulateFleet({ members: 200, seed: 20, grouped: true });
+  const perMember = (n: number) => round(n / 200, 2);
   say(
     'bench: the shared budget on 6 and 40 instances, and a scale-out from 1 to 40 (real code, Table latency 5–25 ms)…',
   );
@@ -314,6 +318,20 @@ async function main(tlsDir: string): Promise<void> {
       scale_missing_duplicates: [one.missing + six.missing, one.duplicates + six.duplicates],
       rss_after_1000_polls_mb: round(w.rss1k / 1024, 1),
       rss_after_10000_polls_mb: round(w.rss10k / 1024, 1),
+      fleet_200_arm_reads_per_member_group_vs_separate: [perMember(grouped.armReads), perMember(separate.armReads)],
+      fleet_200_ledger_reads_per_member_group_vs_separate: [
+        perMember(grouped.ledgerReads),
+        perMember(separate.ledgerReads),
+      ],
+      fleet_200_ledger_writes_per_member_group_vs_separate: [
+        perMember(grouped.ledgerWrites),
+        perMember(separate.ledgerWrites),
+      ],
+      fleet_200_messages_per_member_group_vs_separate: [
+        perMember(grouped.messagesHandled),
+        perMember(separate.messagesHandled),
+      ],
+      fleet_200_posts_group_vs_separate: [grouped.posts, separate.posts],
     };
     const rows: [string, string, string][] = [
       ['handler poll (ledger step + ARM GET + re-enqueue), median', `${result.handler_ms} ms`, ''],
@@ -382,6 +400,26 @@ async function main(tlsDir: string): Promise<void> {
         'RSS after 1,000 / 10,000 polls',
         `${result.rss_after_1000_polls_mb} / ${result.rss_after_10000_polls_mb} MB`,
         'no growth',
+      ],
+      [
+        'fleet of 200: ARM reads per member, one group vs 200 runs',
+        `${result.fleet_200_arm_reads_per_member_group_vs_separate[0]} vs ${result.fleet_200_arm_reads_per_member_group_vs_separate[1]}`,
+        'equal',
+      ],
+      [
+        'fleet of 200: ledger reads / writes per member, one group vs 200 runs',
+        `${result.fleet_200_ledger_reads_per_member_group_vs_separate[0]} vs ${result.fleet_200_ledger_reads_per_member_group_vs_separate[1]} / ${result.fleet_200_ledger_writes_per_member_group_vs_separate[0]} vs ${result.fleet_200_ledger_writes_per_member_group_vs_separate[1]}`,
+        '',
+      ],
+      [
+        'fleet of 200: queue messages handled per member, one group vs 200 runs',
+        `${result.fleet_200_messages_per_member_group_vs_separate[0]} vs ${result.fleet_200_messages_per_member_group_vs_separate[1]}`,
+        '',
+      ],
+      [
+        'fleet of 200: posts per webhook target, one group vs 200 runs',
+        `${result.fleet_200_posts_group_vs_separate[0]} vs ${result.fleet_200_posts_group_vs_separate[1]}`,
+        '1 vs 200',
       ],
     ];
     const w0 = Math.max(...rows.map((r) => r[0].length));

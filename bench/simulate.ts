@@ -359,3 +359,143 @@ export async function simulateSharedBudget(o: SharedBudgetSimOptions): Promise<S
     ...(peakAfterScaleOut !== undefined ? { peakAfterScaleOut } : {}),
   };
 }
+
+export interface FleetSimResult {
+  mode: 'group' | 'separate';
+  members: number;
+  armReads: number;
+  /** Ledger calls by kind: reads (a partition listed) and writes (insert, replace, merge, delete). */
+  ledgerReads: number;
+  ledgerWrites: number;
+  resultStoreCalls: number;
+  messagesHandled: number;
+  /** Posts to the channel: one per member when separate, the group's summary (and its updates) when grouped. */
+  posts: number;
+  summaries: number;
+}
+
+/** Counts every method call of an object (the stores), by name. */
+function counting<T extends object>(inner: T, counts: Map<string, number>): T {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        counts.set(String(property), (counts.get(String(property)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/**
+ * One command on `members` clusters, on the simulated clock with the real handler: as one fleet run (the
+ * declaration, then a tracking message per member, started 10 a second as `run` starts them) or as as many
+ * separate runs. What each costs in ARM reads, ledger and result-store calls, messages and posts.
+ */
+export async function simulateFleet(o: { members: number; seed: number; grouped: boolean }): Promise<FleetSimResult> {
+  const random = prng(o.seed);
+  const START = Date.parse('2026-01-01T00:00:00Z');
+  let now = START;
+  const events = new MinHeap<string>();
+  const finishAt = new Map<string, number>();
+  let armReads = 0;
+  let posts = 0;
+  let summaries = 0;
+  const arm = {
+    async read(_cluster: unknown, commandId: string): Promise<ArmRead> {
+      armReads++;
+      return now >= finishAt.get(commandId)!
+        ? { kind: 'finished', result: { provisioningState: 'Succeeded', exitCode: 0 } }
+        : { kind: 'running', provisioningState: 'Running' };
+    },
+  };
+  const provider: Provider<null> = {
+    kind: 'sim',
+    readSettings: () => null,
+    describe: () => 'the simulation',
+    docs: 'none',
+    options: {},
+    identity: () => 'sim',
+    render: (report) => report,
+    renderGroup: (report) => report,
+    asText: () => '',
+    maxSendMs: (t) => t,
+    send: async (_settings, payload) => {
+      posts++;
+      if ((payload as { kind?: string }).kind === 'group') summaries++;
+      return { ok: true };
+    },
+  };
+  const target: Target = {
+    name: 'sim',
+    kind: 'sim',
+    provider: provider as Provider<unknown>,
+    settings: null,
+    notifyOn: 'all',
+    includeLogs: true,
+    scope: new ClusterScope([]),
+  };
+  const clock = () => now;
+  const ledgerCalls = new Map<string, number>();
+  const resultCalls = new Map<string, number>();
+  const deps: PipelineDeps = {
+    schedule: {
+      initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS,
+      maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS,
+    },
+    timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
+    delivery: { timeoutHours: DEFAULTS.DELIVERY_TIMEOUT_HOURS, maxDelaySeconds: DEFAULTS.DELIVERY_MAX_DELAY_SECONDS },
+    arm,
+    queue: {
+      send: async (text, delaySeconds) => events.push(now + delaySeconds * 1000, text),
+      sendPoison: async (_o, reason) => {
+        throw new Error(`simulation poisoned a message: ${reason}`);
+      },
+    },
+    targets: new Map([['sim', target]]),
+    defaultTargets: ['sim'],
+    ledger: new Ledger(counting(new MemoryEntityStore(clock), ledgerCalls)),
+    ledgerTimeoutMs: 5000,
+    results: counting(new MemoryResultStore(clock), resultCalls),
+    armEndpoint: DEFAULTS.ARM_ENDPOINT,
+    sendTimeoutMs: 1000,
+    cooldowns: new Cooldowns(clock),
+    pacer: new TokenBuckets(),
+    now: clock,
+    monotonic: clock,
+    random,
+  };
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const clusters = Array.from(
+    { length: o.members },
+    (_, i) =>
+      `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-${String(i).padStart(3, '0')}`,
+  );
+  const groupId = 'fleet-sim';
+  if (o.grouped) events.push(START, JSON.stringify({ groupId, members: clusters }));
+  clusters.forEach((clusterResourceId, i) => {
+    const commandId = `c${i}`;
+    const startedAt = START + Math.floor(i / 10) * 1000;
+    finishAt.set(commandId, startedAt + runTimeSeconds(random) * 1000);
+    events.push(startedAt, JSON.stringify({ clusterResourceId, commandId, ...(o.grouped ? { groupId } : {}) }));
+  });
+  let handled = 0;
+  for (let e = events.pop(); e; e = events.pop()) {
+    now = e.at;
+    handled++;
+    await handleCommandMessage(e.value, { insertionTime: new Date(START), id: `m${handled}` }, deps, quiet);
+  }
+  const sum = (m: Map<string, number>, names: string[]) => names.reduce((n, k) => n + (m.get(k) ?? 0), 0);
+  return {
+    mode: o.grouped ? 'group' : 'separate',
+    members: o.members,
+    armReads,
+    ledgerReads: sum(ledgerCalls, ['listPartition']),
+    ledgerWrites: sum(ledgerCalls, ['insertAll', 'replace', 'merge', 'delete']),
+    resultStoreCalls: [...resultCalls.values()].reduce((a, b) => a + b, 0),
+    messagesHandled: handled,
+    posts,
+    summaries,
+  };
+}
