@@ -407,6 +407,7 @@ async function followFleet(
       dueAt: m.startedAtMs!,
       deadline: pollWindow({ nowMs: m.startedAtMs!, timeoutMinutes: settings.poll.timeoutMinutes }).deadlineMs,
       lastDelay: undefined as number | undefined,
+      slotPaid: false,
     }));
   let shown = '';
   for (;;) {
@@ -416,11 +417,17 @@ async function followFleet(
     const due = open.filter((s) => s.dueAt <= now);
     await Promise.all(
       due.map(async (s) => {
-        const wait = await budget.take(s.m.cluster.subscriptionId, Date.now());
-        if (wait > 0) {
-          s.dueAt = Date.now() + wait;
-          return;
+        // A slot beyond the burst is paid for when it is given: come back at it and read, without taking again
+        // (taking at every return would put each member further back, and none would ever read).
+        if (!s.slotPaid) {
+          const wait = await budget.take(s.m.cluster.subscriptionId, Date.now());
+          if (wait > 0) {
+            s.slotPaid = true;
+            s.dueAt = Date.now() + wait;
+            return;
+          }
         }
+        s.slotPaid = false;
         const answer: ArmRead = await reader.read(s.m.cluster, s.m.commandId!);
         const waitedSeconds = (Date.now() - s.m.startedAtMs!) / 1000;
         if (answer.kind === 'transient' && answer.status === 429 && answer.retryAfterSeconds)
