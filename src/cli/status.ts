@@ -3,7 +3,7 @@
 // targets have notifications that did not arrive. A table for people, or --json for tools.
 import { parsePoisonEnvelope } from '../queue/storage';
 import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
-import { COMMAND_ROW, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
+import { COMMAND_ROW, isMemberRow, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
 import type { StoredEntity } from '../store/entityStore';
 import { escapeForLog } from '../core/text';
 import { takeSlots } from '../core/tokenBucket';
@@ -117,21 +117,26 @@ export async function status(
   for (const e of rows) if (e.rowKey === COMMAND_ROW) commands.set(e.partitionKey, readCommand(e));
   const missing = [
     ...new Set(
-      rows.filter((e) => e.rowKey !== COMMAND_ROW && !commands.has(e.partitionKey)).map((e) => e.partitionKey),
+      rows
+        .filter((e) => e.rowKey !== COMMAND_ROW && !isMemberRow(e.rowKey) && !commands.has(e.partitionKey))
+        .map((e) => e.partitionKey),
     ),
   ];
   for (const key of missing) {
     const loaded = await stores.ledger.load(key);
     if (loaded.command) commands.set(key, loaded.command);
   }
-  const targets = rows.filter((e) => e.rowKey !== COMMAND_ROW).map((e) => ({ e, t: readTarget(e) }));
+  // A fleet run's partition also holds a row per member (its state, not a delivery).
+  const targets = rows
+    .filter((e) => e.rowKey !== COMMAND_ROW && !isMemberRow(e.rowKey))
+    .map((e) => ({ e, t: readTarget(e) }));
   const deliveries: DeliveryEntry[] = targets
     .sort((a, b) => b.e.timestampMs - a.e.timestampMs)
     .map(({ e, t }) => {
       const c = commands.get(e.partitionKey);
       return {
         commandId: c?.commandId ?? '?',
-        cluster: c ? clusterName(c.clusterResourceId) : '?',
+        cluster: c ? (c.clusterResourceId ? clusterName(c.clusterResourceId) : 'fleet') : '?',
         target: t.name,
         state: t.state === 'failed' && t.failure === 'expired' ? 'expired' : t.state,
         ...(t.form ? { form: t.form } : {}),

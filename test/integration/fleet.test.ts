@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { runFleet, type FleetInput } from '../../src/cli/fleet';
 import { RunError } from '../../src/cli/io';
+import { openOperatorStores } from '../../src/cli/operator';
+import { status } from '../../src/cli/status';
 import { CLUSTER, harness, setUpStack, stack, tearDownStack, unique, type Harness } from '../support/stack';
 
 let work: string;
@@ -128,6 +130,14 @@ describe('fleet run', () => {
     assert.match(table, new RegExp(`${ids[2]!.split('/').pop()}\\s+exit code 3\\s+3`));
     assert.match(table, new RegExp(`${ids[3]!.split('/').pop()}\\s+could not start`));
     assert.equal(await h.poison.peekMessages().then((p) => p.peekedMessageItems.length), 0);
+    // status: the group's deliveries, and no member row taken for one.
+    const r = await status(openOperatorStores(h.env), { poison: 10, deliveries: 50, windowHours: 1 });
+    const groupId = /fleet run ([0-9a-f-]{36})/.exec(printed.err.join('\n'))![1];
+    const ours = r.deliveries.filter((d) => d.commandId === groupId);
+    assert.deepEqual(ours.map((d) => [d.cluster, d.target, d.state]).sort(), [
+      ['fleet', 'slack', 'delivered'],
+      ['fleet', 'teams', 'delivered'],
+    ]);
   });
 
   it('--clusters and --graph-query choose the clusters; over 10 from a file needs --yes without a terminal', async () => {
