@@ -28,6 +28,7 @@ import {
   memberId,
   memberResult,
   memberRow,
+  notStartedLine,
   progressKey,
   progressLine,
   TABLE_HEADER,
@@ -76,6 +77,8 @@ export interface FleetMember {
   /** Why it did not start (the whole explanation), or that its tracking message could not be sent. */
   error?: string;
   startedAtMs?: number;
+  /** Started, but its tracking message could not be sent: the notifier's summary shows it as "start unknown". */
+  untracked?: boolean;
   answer?: FinalAnswer;
   waitedSeconds?: number;
 }
@@ -280,7 +283,8 @@ export async function runFleet(
   if (!input.wait) {
     if (input.output === 'json') io.out(JSON.stringify(fleetJson(groupId, members, undefined)));
     else io.out(`fleet run: ${groupId}, ${started} of ${members.length} started`);
-    return members.some((m) => m.start !== 'started') ? 3 : 0;
+    // A member whose tracking message could not be sent is "start unknown" to the notifier: so it is here.
+    return members.some((m) => m.start !== 'started' || m.untracked) ? 3 : 0;
   }
   const reader = createCommandResultReader({
     endpoint: settings.armEndpoint,
@@ -380,6 +384,7 @@ async function startAll(
         await how.queue.send(how.tracking(m.cluster, started.commandId));
         how.io.err(`${m.cluster.resourceName}: started ${started.commandId}`);
       } catch (err) {
+        m.untracked = true;
         m.error = `started, but its tracking message could not be sent (${(err as Error).message.split('\n')[0]}); enqueue it by hand: aks-command-notifier enqueue --cluster ${id} --command-id ${started.commandId}`;
         how.io.err(`${m.cluster.resourceName}: ${m.error}`);
       }
@@ -471,7 +476,7 @@ export function fleetReport(groupId: string, members: FleetMember[], command?: s
         index: m.index,
         state: 'notStarted',
         outcome: m.start,
-        ...(m.error ? { error: m.error.split('\n')[0]! } : {}),
+        ...(m.error ? { error: notStartedLine(m.error) } : {}),
       };
     }
     if (!m.answer) return { cluster: m.cluster, index: m.index, state: 'tracked', commandId: m.commandId! };

@@ -90,6 +90,11 @@ export function firstErrorLine(report: CommandReport): string | undefined {
   return line ? clip(line, ERROR_LINE_CHARS) : undefined;
 }
 
+/** The line a member that did not start shows: the first line of the reason, cleaned and clipped (untrusted). */
+export function notStartedLine(reason: string): string {
+  return clip(cleanText(reason).split('\n')[0]!.trim(), 300);
+}
+
 /** What a member row records of its command's final report. */
 export function memberResult(
   report: CommandReport,

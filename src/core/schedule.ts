@@ -296,6 +296,15 @@ export function groupTickSeconds(schedule: PollSchedule, elapsedSeconds: number)
 }
 
 /**
+ * A member whose group has not ended this long after the member was first seen (the group's own deadline
+ * reckoned from the member, plus 10 minutes for its last tick and its summary) takes the group for dead — its
+ * chain lost — and is reported on its own: never left waiting for a summary that will not come.
+ */
+export function groupOverdueMs(memberFirstSeenMs: number, timeoutMinutes: number): number {
+  return groupDeadlineMs(memberFirstSeenMs, timeoutMinutes) + 10 * 60_000;
+}
+
+/**
  * A member whose result is in before its group's declaration is recorded waits for it this long from its
  * first sight (at most 10 minutes, at most its own window), then is reported on its own: never lost.
  */

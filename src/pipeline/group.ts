@@ -12,6 +12,7 @@ import { clusterResourceId } from '../core/cluster';
 import {
   groupOver,
   groupSummary,
+  notStartedLine,
   isMemberFailure,
   memberDone,
   progressKey,
@@ -35,7 +36,7 @@ import {
   pollWindow,
   retryDelaySeconds,
 } from '../core/schedule';
-import { clip, cleanText } from '../core/text';
+import { cleanText } from '../core/text';
 import type { Log } from '../log';
 import { deliverTarget } from '../notify/delivery';
 import { wants, type Target } from '../notify/provider';
@@ -264,6 +265,9 @@ async function finalize(ctx: GroupContext, entries: CommandEntries, initial: Com
     }
   }
   if (!command) throw new StoreUnavailableError('the group row vanished before it was marked final');
+  // Members decide by the final mark whether the summary can still show them: never settle without it.
+  if (command.stage !== 'final')
+    throw new StoreUnavailableError('the group row kept changing while it was marked final');
   return finish(ctx, await deps.ledger.load(ctx.key), command);
 }
 
@@ -418,7 +422,7 @@ async function recordNotStarted(
       log.info(`${label}: already ${row.state}; the word that it was not started changes nothing`);
       return { kind: 'recorded', reason: `member already ${row.state}` };
     }
-    const error = clip(cleanText(req.reason).split('\n')[0]!.trim(), 300);
+    const error = notStartedLine(req.reason);
     await deps.ledger.writeMember(key, row, { state: 'notStarted', outcome: req.outcome, ...(error ? { error } : {}) });
     log.info(`${label}: recorded as ${req.outcome === 'couldNotStart' ? 'could not start' : 'start unknown'}`);
     return { kind: 'recorded', reason: req.outcome };

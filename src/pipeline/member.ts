@@ -8,7 +8,7 @@
 // after its group's summary was settled, is reported on its own, with a log line saying why.
 import { buildReport } from '../core/report';
 import { memberDone, memberResult } from '../core/group';
-import { groupJoinGiveUpMs } from '../core/schedule';
+import { groupJoinGiveUpMs, groupOverdueMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import { groupKey, memberRowKey, type CommandEntries } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
@@ -83,17 +83,24 @@ export async function reportToGroup(
     if (!memberDone(row)) {
       const subject = { cluster: req.cluster, commandId: req.commandId, waitedSeconds: stored.waitedSeconds };
       const report = buildReport(subject, stored.answer);
-      const written = await deps.ledger.writeMember(key, row, {
+      await deps.ledger.writeMember(key, row, {
         state: 'final',
         commandId: req.commandId,
         ...memberResult(report),
       });
-      if (!written) continue;
+      // Read the group again: a final mark that came between that read and this write must be seen, or
+      // the summary (settled after the mark) would show this member as running while it skips its targets.
+      continue;
     }
+    if (group.command.stage !== 'final' && deps.now() >= groupOverdueMs(ctx.firstSeenMs, deps.timeoutMinutes))
+      return alone(`group ${req.groupId} is overdue: it should have ended by now, and has not`);
     if (group.command.stage === 'final') {
       const settled = await deps.results.get(key);
-      if (!settled || settled.answer.kind !== 'group' || !settled.answer.settled)
+      if (!settled || settled.answer.kind !== 'group' || !settled.answer.settled) {
+        if (deps.now() >= groupOverdueMs(ctx.firstSeenMs, deps.timeoutMinutes))
+          return alone(`group ${req.groupId} is overdue: its summary was never settled`);
         return { kind: 'wait', why: `group ${req.groupId} is settling its summary` };
+      }
       const shown = settled.answer.members.find((m) => memberRowKey(m.cluster) === row.rowKey);
       if (!shown || !memberDone(shown) || shown.commandId !== req.commandId)
         return alone(`group ${req.groupId} ended before this result came (its summary shows it as still running)`);

@@ -154,7 +154,8 @@ export function groupOfSize(n: number, final: boolean): GroupReport {
     { state: 'planned' },
     { state: 'final', outcome: 'forbidden' },
   ];
-  const hostileLine = (i: number) => `${MARK} ${HOSTILE.replace(/\n/g, ' ')} ${'é'.repeat(i % 50)}`;
+  const hostileLine = (i: number) =>
+    i % 3 === 0 ? `${MARK}${'`'.repeat(300)}` : `${MARK} ${HOSTILE.replace(/\n/g, ' ')} ${'é'.repeat(i % 50)}`;
   const members: MemberState[] = Array.from({ length: n }, (_, i) => {
     const kind = kinds[i % kinds.length]!;
     const failed = kind.outcome !== undefined && kind.outcome !== 'succeeded';

@@ -81,10 +81,12 @@ export function renderSlackGroup(report: GroupReport, options: RenderOptions, fo
   let used = 0;
   let shown = 0;
   for (const row of rows) {
-    const cost = slackEscape(row).length + 1;
+    // Measured as the section holds it: escaped, and with the fence guard's zero-width spaces.
+    const shownAs = (lines: string[]) => guardCodeFence(slackEscape(lines.join('\n'))).length;
+    const cost = shownAs([row]) + 1;
     if (used + cost + 60 * (sections.length + 1) > room || blocks.length + sections.length + 2 >= SLACK_LIMITS.blocks)
       break;
-    if (slackEscape([...current, row].join('\n')).length + 8 > SLACK_LIMITS.sectionText) {
+    if (shownAs([...current, row]) + 8 > SLACK_LIMITS.sectionText) {
       sections.push(current);
       current = [];
     }
