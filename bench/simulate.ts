@@ -92,6 +92,76 @@ export interface SimResult {
   simulatedSeconds: number;
 }
 
+/**
+ * The simulations' world around the real handler: one channel ("sim") that answers at once and calls `sent`
+ * with each payload, a queue that is the event list, in-memory stores (wrapped by `stores` when a run counts
+ * their calls), and the app's defaults for every setting.
+ */
+function simDeps(o: {
+  clock: () => number;
+  events: MinHeap<string>;
+  arm: PipelineDeps['arm'];
+  random: () => number;
+  sent: (payload: unknown) => void;
+  readBudget?: { burst: number; perSecond: number };
+  stores?: <T extends object>(store: T, name: 'ledger' | 'results') => T;
+}): PipelineDeps {
+  const provider: Provider<null> = {
+    kind: 'sim',
+    readSettings: () => null,
+    describe: () => 'the simulation',
+    docs: 'none',
+    options: {},
+    identity: () => 'sim',
+    render: (report) => report,
+    renderGroup: (report) => report,
+    asText: () => '',
+    maxSendMs: (t) => t,
+    send: async (_settings, payload) => {
+      o.sent(payload);
+      return { ok: true };
+    },
+  };
+  const target: Target = {
+    name: 'sim',
+    kind: 'sim',
+    provider: provider as Provider<unknown>,
+    settings: null,
+    notifyOn: 'all',
+    includeLogs: true,
+    scope: new ClusterScope([]),
+  };
+  const wrap = o.stores ?? (<T extends object>(store: T) => store);
+  return {
+    schedule: {
+      initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS,
+      maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS,
+    },
+    timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
+    delivery: { timeoutHours: DEFAULTS.DELIVERY_TIMEOUT_HOURS, maxDelaySeconds: DEFAULTS.DELIVERY_MAX_DELAY_SECONDS },
+    arm: o.arm,
+    queue: {
+      send: async (text, delaySeconds) => o.events.push(o.clock() + delaySeconds * 1000, text),
+      sendPoison: async (_o, reason) => {
+        throw new Error(`simulation poisoned a message: ${reason}`);
+      },
+    },
+    targets: new Map([['sim', target]]),
+    defaultTargets: ['sim'],
+    ledger: new Ledger(wrap(new MemoryEntityStore(o.clock), 'ledger')),
+    ledgerTimeoutMs: 5000,
+    results: wrap(new MemoryResultStore(o.clock), 'results'),
+    armEndpoint: DEFAULTS.ARM_ENDPOINT,
+    sendTimeoutMs: 1000,
+    cooldowns: new Cooldowns(o.clock),
+    pacer: new TokenBuckets(),
+    now: o.clock,
+    monotonic: o.clock,
+    random: o.random,
+    ...(o.readBudget ? { readBudget: new TokenBuckets(o.readBudget) } : {}),
+  };
+}
+
 export async function simulate(options: SimOptions): Promise<SimResult> {
   const random = prng(options.seed);
   // A clock of today's epoch: times in messages (budget slots) are believed only as real times.
@@ -137,61 +207,18 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
       return { kind: 'running', provisioningState: 'Running', ...remaining };
     },
   };
-  // The channel: records when each command was first announced (lag), answers at once.
-  const provider: Provider<null> = {
-    kind: 'sim',
-    readSettings: () => null,
-    describe: () => 'the simulation',
-    docs: 'none',
-    options: {},
-    identity: () => 'sim',
-    render: (report) => report,
-    asText: () => '',
-    maxSendMs: (t) => t,
-    send: async (_settings, payload) => {
+  // The channel: records when each command was first announced (lag).
+  const deps = simDeps({
+    clock: () => now,
+    events,
+    arm,
+    random,
+    sent: (payload) => {
       const id = (payload as { commandId: string }).commandId;
       if (!notifiedAt.has(id)) notifiedAt.set(id, now);
-      return { ok: true };
     },
-  };
-  const target: Target = {
-    name: 'sim',
-    kind: 'sim',
-    provider: provider as Provider<unknown>,
-    settings: null,
-    notifyOn: 'all',
-    includeLogs: true,
-    scope: new ClusterScope([]),
-  };
-  const clock = () => now;
-  const deps: PipelineDeps = {
-    schedule: {
-      initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS,
-      maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS,
-    },
-    timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
-    delivery: { timeoutHours: DEFAULTS.DELIVERY_TIMEOUT_HOURS, maxDelaySeconds: DEFAULTS.DELIVERY_MAX_DELAY_SECONDS },
-    arm,
-    queue: {
-      send: async (text, delaySeconds) => events.push(now + delaySeconds * 1000, text),
-      sendPoison: async (_o, reason) => {
-        throw new Error(`simulation poisoned a message: ${reason}`);
-      },
-    },
-    targets: new Map([['sim', target]]),
-    defaultTargets: ['sim'],
-    ledger: new Ledger(new MemoryEntityStore(clock)),
-    ledgerTimeoutMs: 5000,
-    results: new MemoryResultStore(clock),
-    armEndpoint: DEFAULTS.ARM_ENDPOINT,
-    sendTimeoutMs: 1000,
-    cooldowns: new Cooldowns(clock),
-    pacer: new TokenBuckets(),
-    now: clock,
-    monotonic: clock,
-    random,
-    ...(options.readBudget ? { readBudget: new TokenBuckets(options.readBudget) } : {}),
-  };
+    ...(options.readBudget ? { readBudget: options.readBudget } : {}),
+  });
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
   let fixedReads = 0;
@@ -410,62 +437,19 @@ export async function simulateFleet(o: { members: number; seed: number; grouped:
         : { kind: 'running', provisioningState: 'Running' };
     },
   };
-  const provider: Provider<null> = {
-    kind: 'sim',
-    readSettings: () => null,
-    describe: () => 'the simulation',
-    docs: 'none',
-    options: {},
-    identity: () => 'sim',
-    render: (report) => report,
-    renderGroup: (report) => report,
-    asText: () => '',
-    maxSendMs: (t) => t,
-    send: async (_settings, payload) => {
-      posts++;
-      if ((payload as { kind?: string }).kind === 'group') summaries++;
-      return { ok: true };
-    },
-  };
-  const target: Target = {
-    name: 'sim',
-    kind: 'sim',
-    provider: provider as Provider<unknown>,
-    settings: null,
-    notifyOn: 'all',
-    includeLogs: true,
-    scope: new ClusterScope([]),
-  };
-  const clock = () => now;
   const ledgerCalls = new Map<string, number>();
   const resultCalls = new Map<string, number>();
-  const deps: PipelineDeps = {
-    schedule: {
-      initialDelaySeconds: DEFAULTS.POLL_INITIAL_DELAY_SECONDS,
-      maxDelaySeconds: DEFAULTS.POLL_MAX_DELAY_SECONDS,
-    },
-    timeoutMinutes: DEFAULTS.POLL_TIMEOUT_MINUTES,
-    delivery: { timeoutHours: DEFAULTS.DELIVERY_TIMEOUT_HOURS, maxDelaySeconds: DEFAULTS.DELIVERY_MAX_DELAY_SECONDS },
+  const deps = simDeps({
+    clock: () => now,
+    events,
     arm,
-    queue: {
-      send: async (text, delaySeconds) => events.push(now + delaySeconds * 1000, text),
-      sendPoison: async (_o, reason) => {
-        throw new Error(`simulation poisoned a message: ${reason}`);
-      },
-    },
-    targets: new Map([['sim', target]]),
-    defaultTargets: ['sim'],
-    ledger: new Ledger(counting(new MemoryEntityStore(clock), ledgerCalls)),
-    ledgerTimeoutMs: 5000,
-    results: counting(new MemoryResultStore(clock), resultCalls),
-    armEndpoint: DEFAULTS.ARM_ENDPOINT,
-    sendTimeoutMs: 1000,
-    cooldowns: new Cooldowns(clock),
-    pacer: new TokenBuckets(),
-    now: clock,
-    monotonic: clock,
     random,
-  };
+    sent: (payload) => {
+      posts++;
+      if ((payload as { kind?: string }).kind === 'group') summaries++;
+    },
+    stores: (store, name) => counting(store, name === 'ledger' ? ledgerCalls : resultCalls),
+  });
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
   const clusters = Array.from(
     { length: o.members },

@@ -113,13 +113,15 @@ describe('fault injection, a fleet run', () => {
       { interactive: false, confirm: async () => false },
       () => new ManagedIdentityCredential(),
     );
-    const tracer = setInterval(() => {
-      const reads = s.arm.requests.filter((r) => r.method === 'GET');
-      trace(
-        `# arm GETs ${reads.length}, last ${JSON.stringify(reads.at(-1))?.slice(0, 300)}; slack calls ${s.slackApi.calls.length}; bot calls ${s.bot.calls.length}; hook ${s.receivers.for('slack', hook).length}`,
-      );
-    }, 5000);
-    // Kills while members are polled, each within 2 s of a channel or ARM call in flight.
+    const tracer = process.env.FLEET_TRACE
+      ? setInterval(() => {
+          const reads = s.arm.requests.filter((r) => r.method === 'GET');
+          trace(
+            `# arm GETs ${reads.length}, last ${JSON.stringify(reads.at(-1))?.slice(0, 300)}; slack calls ${s.slackApi.calls.length}; bot calls ${s.bot.calls.length}; hook ${s.receivers.for('slack', hook).length}`,
+          );
+        }, 5000)
+      : undefined;
+    // Kills while members are polled, each within 2 s of a Slack or Teams app call in flight.
     const inFlight = () =>
       s.slackApi.calls.some((c) => c.channel === slackChannel && Date.now() - c.at < 350) ||
       s.bot.calls.some((c) => c.channel === teamsChannel && Date.now() - c.at < 350);
