@@ -19,7 +19,7 @@ import { createCommandResultReader, type CommandResultReader } from '../arm/comm
 import { queryManagedClusterIds } from '../arm/resourceGraph';
 import { AKS_SERVER_APP_ID, callerName, createRunCommandClient, type RunCommandClient } from '../arm/runCommand';
 import { describeRead, type ArmRead } from '../core/armAnswer';
-import { clusterResourceId, type ClusterRef } from '../core/cluster';
+import { clusterResourceId, subscriptionKey, type ClusterRef } from '../core/cluster';
 import {
   formatTable,
   groupExitCode,
@@ -425,7 +425,7 @@ async function followFleet(
         // A slot beyond the burst is paid for when it is given: come back at it and read, without taking again
         // (taking at every return would put each member further back, and none would ever read).
         if (!s.slotPaid) {
-          const wait = await budget.take(s.m.cluster.subscriptionId, Date.now());
+          const wait = await budget.take(subscriptionKey(s.m.cluster), Date.now());
           if (wait > 0) {
             s.slotPaid = true;
             s.dueAt = Date.now() + wait;
@@ -436,7 +436,7 @@ async function followFleet(
         const answer: ArmRead = await reader.read(s.m.cluster, s.m.commandId!);
         const waitedSeconds = (Date.now() - s.m.startedAtMs!) / 1000;
         if (answer.kind === 'transient' && answer.status === 429 && answer.retryAfterSeconds)
-          budget.refused(s.m.cluster.subscriptionId, answer.retryAfterSeconds, Date.now());
+          budget.refused(subscriptionKey(s.m.cluster), answer.retryAfterSeconds, Date.now());
         const final = finalAnswer(answer);
         if (final || Date.now() >= s.deadline) {
           s.m.answer = final ?? timedOutAnswer(answer);

@@ -10,3 +10,11 @@ export interface ClusterRef {
 export function clusterResourceId(ref: ClusterRef): string {
   return `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${ref.resourceName}`;
 }
+
+/**
+ * The subscription a read budget counts against: ARM throttles per subscription whatever the case of its id,
+ * so every budget (the app's `arm.` rows, `run --wait`'s) is keyed by the id lower-cased.
+ */
+export function subscriptionKey(ref: ClusterRef): string {
+  return ref.subscriptionId.toLowerCase();
+}

@@ -3,6 +3,7 @@
 // crash) finds the row moved on and stops, after recording its own targets. Over the ARM read budget, the
 // step is a deferral to a slot of its own instead of a read that would meet a 429.
 import { describeRead } from '../core/armAnswer';
+import { subscriptionKey } from '../core/cluster';
 import type { Bookkeeping } from '../core/bookkeeping';
 import { finalAnswer, timedOutAnswer } from '../core/report';
 import { slotWait } from '../core/tokenBucket';
@@ -95,7 +96,7 @@ export async function poll(
 
   // Over our share of ARM's read budget: take a later slot instead of a 429. A slot this message already
   // holds is honoured only for the chain's own copy (the ETag it carries is the row's), which the step checks.
-  const sub = req.cluster.subscriptionId;
+  const sub = subscriptionKey(req.cluster);
   const nowMs = deps.now();
   const held = book.etag !== undefined && book.etag === command.etag ? slotWait(book.readSlotAt, nowMs) : undefined;
   const budgetWaitMs = held ?? (await deps.readBudget?.take(sub, deps.monotonic())) ?? 0;

@@ -357,4 +357,29 @@ describe('ARM read budget', () => {
     assert.deepEqual(deferred.kind === 'requeued' && deferred.state, 'deferred (read budget)');
     assert.equal(stack().arm.readsFor(b).length, 0);
   });
+
+  it("counts case variants of one subscription as one, as ARM's throttling does", async () => {
+    const h = await harness({ ARM_READ_BURST: '1', ARM_READS_PER_SECOND: '1' });
+    h.rt.deps.monotonic = () => 1_000_000;
+    const sub = 'abcdef01-2222-3333-4444-5555555555aa';
+    const variants = [
+      sub,
+      sub.toUpperCase(),
+      'ABCDEF01-2222-3333-4444-5555555555aa',
+      'abcdef01-2222-3333-4444-5555555555AA',
+    ];
+    const ids = variants.map(() => commandId());
+    for (const id of ids) stack().arm.addCommand({ ...CLUSTER, subscriptionId: sub }, id, {});
+    const outcomes = [];
+    for (const [i, subscriptionId] of variants.entries())
+      outcomes.push(await h.invoke({ ...CLUSTER, subscriptionId, commandId: ids[i] }));
+    assert.deepEqual(
+      outcomes.map((o) => o.kind === 'requeued' && o.state),
+      ['Running', 'deferred (read budget)', 'deferred (read budget)', 'deferred (read budget)'],
+    );
+    assert.deepEqual(
+      ids.map((id) => stack().arm.readsFor(id).length),
+      [1, 0, 0, 0],
+    );
+  });
 });
