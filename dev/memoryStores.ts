@@ -81,13 +81,29 @@ export class MemoryEntityStore implements EntityStore {
 
 /** Results kept in a map, stamped with the given clock for retention. */
 export class MemoryResultStore implements ResultStore {
-  readonly results = new Map<string, { result: StoredResult; at: number }>();
+  readonly results = new Map<string, { result: StoredResult; at: number; etag: string }>();
+  private version = 0;
   constructor(private readonly now: () => number = Date.now) {}
   async put(key: string, result: StoredResult): Promise<void> {
-    this.results.set(key, { result: JSON.parse(JSON.stringify(result)) as StoredResult, at: this.now() });
+    this.results.set(key, {
+      result: JSON.parse(JSON.stringify(result)) as StoredResult,
+      at: this.now(),
+      etag: `"${++this.version}"`,
+    });
   }
   async get(key: string): Promise<StoredResult | undefined> {
     return this.results.get(key)?.result;
+  }
+  async getVersioned(key: string): Promise<{ result: StoredResult; etag: string } | undefined> {
+    const stored = this.results.get(key);
+    return stored
+      ? { result: JSON.parse(JSON.stringify(stored.result)) as StoredResult, etag: stored.etag }
+      : undefined;
+  }
+  async putIf(key: string, result: StoredResult, etag: string | undefined): Promise<boolean> {
+    if (this.results.get(key)?.etag !== etag) return false;
+    await this.put(key, result);
+    return true;
   }
   async delete(key: string): Promise<void> {
     this.results.delete(key);

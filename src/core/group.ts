@@ -178,6 +178,21 @@ export function groupSummary(input: {
   };
 }
 
+/** What a target is, as far as a group's scope goes (notify/provider.ts Target has it). */
+export interface GroupAudience {
+  provider: { renderGroup?: unknown };
+  scope: { allows(clusterResourceId: string): boolean };
+}
+
+/**
+ * Whether a target may show a group's summary: its kind shows one, and its _CLUSTERS allows every member the
+ * ledger recorded. The one scope decision of a group: which targets its declaration may name, which its live
+ * message and summary go to, and so which hear of its members one by one instead (pipeline/member.ts).
+ */
+export function showsGroup(target: GroupAudience, members: readonly Pick<MemberState, 'cluster'>[]): boolean {
+  return !!target.provider.renderGroup && members.every((m) => target.scope.allows(clusterResourceId(m.cluster)));
+}
+
 /** The group is over: every member is, or the group's deadline passed. */
 export function groupOver(members: MemberState[], nowMs: number, deadlineMs: number): boolean {
   return nowMs >= deadlineMs || members.every(memberDone);

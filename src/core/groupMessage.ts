@@ -1,7 +1,12 @@
 // The messages of a fleet run besides its members' tracking messages (which are command messages with a
-// `groupId`): the declaration, sent by `run` before any start and naming every planned member, and the
-// word that a member could not be started. The CLI may only send queue messages, so these are how it tells
-// the function about the group; the function records them in the ledger (pipeline/group.ts).
+// `groupId`): the declaration, sent by `run` before any start and naming every planned member, the word
+// that a member could not be started, and the request to deliver an ended group's summary (`redeliver
+// --group`, or a member that found its group overdue). The CLI may only send queue messages, so these are
+// how it tells the function about the group; the function records them in the ledger (pipeline/group.ts).
+//
+// Any producer may send any of them, so none is believed beyond what the ledger recorded: the first
+// declaration recorded fixes the group, and a later one is compared with it by digest (declarationDigest).
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BOOKKEEPING_KEY, readBookkeeping, type Bookkeeping } from './bookkeeping';
 import { clusterResourceId, type ClusterRef } from './cluster';
@@ -39,10 +44,48 @@ export interface NotStartedRequest {
   bookkeeping?: Bookkeeping;
 }
 
+/** Deliver an ended group's summary to its recorded targets that still need it: nothing more. */
+export interface SummaryRequest {
+  groupId: string;
+  bookkeeping?: Bookkeeping;
+}
+
 export type QueueMessage =
   | { kind: 'command'; req: PollRequest }
   | { kind: 'group'; req: GroupRequest }
-  | { kind: 'notStarted'; req: NotStartedRequest };
+  | { kind: 'notStarted'; req: NotStartedRequest }
+  | { kind: 'summary'; req: SummaryRequest };
+
+/**
+ * What makes a declaration this group's, part by part (SHA-256, base64url): the members by lower-cased
+ * resource id in declared order, the command byte for byte, the targets as declared (not as resolved: a
+ * default changed later does not make an old copy different), the context (keys sorted). Two declarations
+ * are equal when every part is.
+ */
+export interface DeclarationDigest {
+  members: string;
+  command: string;
+  targets: string;
+  context: string;
+}
+
+const digestOf = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('base64url');
+
+export function declarationDigest(
+  req: Pick<GroupRequest, 'members' | 'command' | 'targets' | 'context'>,
+): DeclarationDigest {
+  return {
+    members: digestOf(req.members.map(memberId)),
+    command: digestOf(req.command ?? null),
+    targets: digestOf(req.targets ?? null),
+    context: digestOf(Object.entries(req.context ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  };
+}
+
+/** The parts in which a declaration differs from the recorded one (empty: it is a copy). */
+export function declarationDiffers(recorded: DeclarationDigest, copy: DeclarationDigest): (keyof DeclarationDigest)[] {
+  return (['members', 'command', 'targets', 'context'] as const).filter((part) => recorded[part] !== copy[part]);
+}
 
 const groupId = z.string().regex(GROUP_ID, 'must be a plain token of letters, digits, "-" or "_" (at most 64)');
 
@@ -68,7 +111,13 @@ const notStartedSchema = z.strictObject({
   [BOOKKEEPING_KEY]: z.unknown().optional(),
 });
 
-/** Any message of the command queue: a command's, a group's declaration, or a member not started. */
+const summarySchema = z.strictObject({
+  groupId,
+  deliverSummary: z.literal(true),
+  [BOOKKEEPING_KEY]: z.unknown().optional(),
+});
+
+/** Any message of the command queue: a command's, a group's declaration, a member not started, a summary request. */
 export function parseQueueMessage(raw: unknown): QueueMessage {
   const json = decodeJson(raw);
   if (json === null || typeof json !== 'object' || Array.isArray(json))
@@ -115,6 +164,12 @@ export function parseQueueMessage(raw: unknown): QueueMessage {
       },
     };
   }
+  if ('deliverSummary' in o) {
+    const parsed = summarySchema.safeParse(o);
+    if (!parsed.success) throw new MessageError(reasonOf(parsed.error.issues));
+    const bookkeeping = readBookkeeping(parsed.data[BOOKKEEPING_KEY]);
+    return { kind: 'summary', req: { groupId: parsed.data.groupId, ...(bookkeeping ? { bookkeeping } : {}) } };
+  }
   return { kind: 'command', req: parsePollRequest(json) };
 }
 
@@ -135,4 +190,8 @@ export function serializeNotStarted(req: NotStartedRequest): string {
     },
     req.bookkeeping,
   );
+}
+
+export function serializeSummaryRequest(req: SummaryRequest): string {
+  return withBookkeeping({ groupId: req.groupId, deliverSummary: true }, req.bookkeeping);
 }

@@ -296,12 +296,12 @@ export function groupTickSeconds(schedule: PollSchedule, elapsedSeconds: number)
 }
 
 /**
- * A member whose group has not ended this long after the member was first seen (the group's own deadline
- * reckoned from the member, plus 10 minutes for its last tick and its summary) takes the group for dead — its
- * chain lost — and is reported on its own: never left waiting for a summary that will not come.
+ * A group not ended this long after its deadline as the ledger recorded it (10 minutes for its last tick and
+ * its summary) is overdue: its chain is late or lost. The first member whose result finds it so ends it in
+ * the chain's stead (pipeline/member.ts), so that its result is in the summary or on its own, never neither.
  */
-export function groupOverdueMs(memberFirstSeenMs: number, timeoutMinutes: number): number {
-  return groupDeadlineMs(memberFirstSeenMs, timeoutMinutes) + 10 * 60_000;
+export function groupOverdueMs(groupDeadlineMs: number): number {
+  return groupDeadlineMs + 10 * 60_000;
 }
 
 /**

@@ -1,33 +1,32 @@
 // A fleet run's journey (core/group.ts). `run` declares the group with one message naming every planned
-// member, before any start; this records it — a partition of the ledger with a row per member, the group's
-// chain row and its targets — and the message then lives on as the group's chain: every tick it reads the
-// member rows (one ledger read), updates the live message of the targets that keep one when the counts
-// changed, and re-enqueues itself. The group is over when every member is, or at its deadline; its summary
-// is then stored, marked final, settled (read again, so that a member's result that landed meanwhile is in
-// it), and delivered once per target through the one delivery path.
+// member, before any start; the first declaration recorded is the group: its chain row in a ledger partition
+// of its own holds what it said (GroupRecord: digests of its members, command, targets and context, and
+// their display copies), then come a row per member and a row per target it names. A later declaration is
+// compared with it: an equal one counts once, one that differs goes to the poison queue with the reason and
+// changes nothing. From then on every decision is made from the ledger, never from the message at hand.
 //
-// The word that a member could not be started is recorded in its row; a tracking message that never comes
-// leaves its member "start unknown" at the end.
-import { clusterResourceId } from '../core/cluster';
+// The declaration's message then lives on as the group's chain: every tick it reads the member rows (one
+// ledger read), updates the live message of the targets that keep one when the counts changed, and
+// re-enqueues itself. The group is over when every member is, or at its deadline: it is marked final, its
+// one summary settled (pipeline/groupSummary.ts), and delivered once per target through the one delivery
+// path. A summary request (`redeliver --group`, or a member that ended an overdue group) delivers an ended
+// group's summary to the targets that still need it, and does nothing else.
+//
+// The word that a member could not be started is recorded in its row while no tracking message has come; a
+// tracking message always wins over it (pipeline/member.ts), and a word that comes after one is refused.
+import type { Bookkeeping } from '../core/bookkeeping';
+import { notStartedLine, progressKey, groupOver, showsGroup } from '../core/group';
 import {
-  groupOver,
-  groupSummary,
-  notStartedLine,
-  isMemberFailure,
-  memberDone,
-  progressKey,
-  type GroupReport,
-  type MemberState,
-} from '../core/group';
-import {
+  declarationDigest,
+  declarationDiffers,
   serializeGroupRequest,
   serializeNotStarted,
+  serializeSummaryRequest,
   type GroupRequest,
   type NotStartedRequest,
+  type SummaryRequest,
 } from '../core/groupMessage';
-import type { Bookkeeping } from '../core/bookkeeping';
 import {
-  deliveryDeadlineMs,
   firstPollLeaseMs,
   groupDeadlineMs,
   groupJoinGiveUpMs,
@@ -36,27 +35,27 @@ import {
   pollWindow,
   retryDelaySeconds,
 } from '../core/schedule';
-import { cleanText } from '../core/text';
 import type { Log } from '../log';
 import { deliverTarget } from '../notify/delivery';
 import { wants, type Target } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
-import { commandKey, groupKey, memberRowKey, type CommandEntries, type CommandState } from '../store/ledgerRows';
-import { RESULT_VERSION, type StoredResult } from '../store/results';
+import { groupKey, memberRowKey, type CommandEntries, type CommandState } from '../store/ledgerRows';
 import { resolveTargets } from './accept';
 import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { deliverAll, deliveryContext } from './deliver';
+import { groupFacts, markFinal, settleSummary, summaryOf, type GroupFacts } from './groupSummary';
 import { deferForStore, poison, requeue } from './requeue';
 
 interface GroupContext extends Journey {
-  req: GroupRequest;
+  groupId: string;
+  /** The declaration this message carries (absent: a summary request). */
+  req?: GroupRequest;
 }
 
-type GroupMessage = { kind: 'group'; req: GroupRequest } | { kind: 'notStarted'; req: NotStartedRequest };
-
-/** Logs of failed members in the live channels' thread: this many members, each's end up to this much. */
-const THREAD_LOG_MEMBERS = 10;
-const THREAD_LOG_CHARS_EACH = 48 * 1024;
+type GroupMessage =
+  | { kind: 'group'; req: GroupRequest }
+  | { kind: 'notStarted'; req: NotStartedRequest }
+  | { kind: 'summary'; req: SummaryRequest };
 
 export async function handleGroupMessage(
   message: GroupMessage,
@@ -66,22 +65,10 @@ export async function handleGroupMessage(
   log: Log,
 ): Promise<MessageOutcome> {
   if (message.kind === 'notStarted') return recordNotStarted(message.req, raw, meta, deps, log);
-  const req = message.req;
-  const label = `group ${req.groupId} (${req.members.length} clusters)`;
-  const ids = req.members.map(clusterResourceId);
-  // A target tells the group only if it may hear of every member, and its kind can show a summary.
-  const targets = resolveTargets(
-    req.targets,
-    (t) => !!t.provider.renderGroup && ids.every((id) => t.scope.allows(id)),
-    deps,
-    log,
-    label,
-  );
-  if (!Array.isArray(targets)) {
-    const reason = `${targets.reason} (a fleet run's target must be allowed every member, and be of a kind that shows a summary)`;
-    return poison({ raw, deps, log, meta }, targets.why, reason, label);
-  }
-  const book = req.bookkeeping ?? { attempt: 0 };
+  const req = message.kind === 'group' ? message.req : undefined;
+  const groupId = message.req.groupId;
+  const label = req ? `group ${groupId} (${req.members.length} clusters)` : `group ${groupId}`;
+  const book = message.req.bookkeeping ?? { attempt: 0 };
   const { firstSeenMs } = pollWindow({
     nowMs: deps.now(),
     ...(meta.insertionTime ? { insertedMs: meta.insertionTime.getTime() } : {}),
@@ -94,38 +81,45 @@ export async function handleGroupMessage(
     Number.isNaN(asked) ? Infinity : Math.max(firstSeenMs, asked),
   );
   const ctx: GroupContext = {
-    req,
+    groupId,
+    ...(req ? { req } : {}),
     raw,
     meta,
     deps,
     log,
     label,
-    key: groupKey(req.groupId),
-    targets,
+    key: groupKey(groupId),
+    targets: [],
     book,
     firstSeenMs,
     deadlineMs,
-    serialize: (bookkeeping: Bookkeeping) => serializeGroupRequest({ ...req, bookkeeping }),
+    serialize: (bookkeeping: Bookkeeping) =>
+      req ? serializeGroupRequest({ ...req, bookkeeping }) : serializeSummaryRequest({ groupId, bookkeeping }),
   };
-  meta.span?.set({ 'aks.group_id': req.groupId, 'aks.group_size': req.members.length });
+  meta.span?.set({ 'aks.group_id': groupId, ...(req ? { 'aks.group_size': req.members.length } : {}) });
   try {
+    if (!req) return await summaryRequested(ctx);
+    // The fast path of a live chain: the message carries the chain row's ETag, and one conditional write
+    // proves it is the chain's newest step.
     if (book.stage !== 'deliver' && book.etag && book.gen !== undefined) {
-      const stepped = await step(ctx, { etag: book.etag, gen: book.gen });
-      if (stepped) {
-        const entries = await deps.ledger.load(ctx.key);
-        if (entries.command) return await tick(ctx, entries, entries.command, stepped);
-      }
+      const entries = await deps.ledger.load(ctx.key);
+      const refused = entries.command && refuseDifferent(ctx, req, entries.command);
+      if (refused) return await refused;
+      const stepped = entries.command && (await step(ctx, { etag: book.etag, gen: book.gen }));
+      if (stepped) return await tick(ctx, entries, entries.command!, stepped);
     }
-    const entries = await record(ctx);
+    const recorded = await record(ctx, req);
+    if (!('entries' in recorded)) return recorded;
+    const { entries, created } = recorded;
     const command = entries.command!;
     if (command.stage === 'final') return await finish(ctx, entries, command);
     const mine =
-      entries.created ||
+      created ||
       (meta.id !== undefined && command.owner === meta.id) ||
       (book.etag !== undefined && command.etag === book.etag);
     const leaseLeft = command.timestampMs + command.pollLeaseMs - entries.serverNow;
     if (!mine && leaseLeft > 0) {
-      log.info(`${label}: another copy follows this group; this copy's targets are recorded and it stops`);
+      log.info(`${label}: another copy follows this group; this copy is the same declaration and stops`);
       return {
         kind: 'another-copy-polls',
         reason: `chain ${command.gen} is live for ${Math.ceil(leaseLeft / 1000)}s more`,
@@ -145,39 +139,104 @@ export async function handleGroupMessage(
 }
 
 /**
- * Records the group: its members first (so that a member that finds the chain row finds its own row), then
- * the chain row and this copy's targets. A copy enqueued twice records nothing twice.
+ * The targets a declaration may name, resolved as for a command, against its members: a target must be
+ * allowed to show the group (core/group.ts showsGroup); a default one that is not hears of the members one
+ * by one instead, a named one makes the declaration invalid.
  */
-async function record(ctx: GroupContext): Promise<CommandEntries & { created: boolean }> {
-  const { deps, req, meta, key } = ctx;
-  let entries = await deps.ledger.load(key);
-  if (!entries.command) {
-    const members: MemberState[] = req.members.map((cluster, index) => ({ cluster, index, state: 'planned' }));
-    await deps.ledger.addMembers(key, members, entries.members);
-  }
-  const registered = await deps.ledger.register(
-    key,
-    {
-      clusterResourceId: '',
-      commandId: req.groupId,
-      firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
-      deadlineAt: new Date(ctx.deadlineMs).toISOString(),
-      ...(meta.id ? { owner: meta.id } : {}),
-      pollLeaseMs: firstPollLeaseMs(deps.schedule.initialDelaySeconds),
-    },
-    ctx.targets.map((t) => ({
-      name: t.name,
-      ...(req.command !== undefined ? { command: req.command } : {}),
-      ...(req.context ? { context: req.context } : {}),
-    })),
-    entries,
+function declaredTargets(ctx: GroupContext, req: GroupRequest): Target[] | Promise<MessageOutcome> {
+  const members = req.members.map((cluster) => ({ cluster }));
+  const targets = resolveTargets(req.targets, (t) => showsGroup(t, members), ctx.deps, ctx.log, ctx.label);
+  if (Array.isArray(targets)) return targets;
+  const reason = `${targets.reason} (a fleet run's target must be allowed every member, and be of a kind that shows a summary)`;
+  return poison(ctx, targets.why, reason, ctx.label);
+}
+
+/** A declaration that differs from the recorded one is refused, and changes nothing. */
+function refuseDifferent(
+  ctx: GroupContext,
+  req: GroupRequest,
+  chain: CommandState,
+): Promise<MessageOutcome> | undefined {
+  if (!chain.group) return undefined;
+  const differs = declarationDiffers(chain.group.declaration, declarationDigest(req));
+  if (differs.length === 0) return undefined;
+  return poison(
+    ctx,
+    'contradicts-ledger',
+    `group ${ctx.groupId} was recorded with other ${differs.join(', ')}: the first declaration recorded is the group, and this one changes nothing`,
+    ctx.label,
   );
-  entries = registered;
-  if (!entries.command) throw new StoreUnavailableError('the group row vanished while it was recorded');
+}
+
+/**
+ * Records the group, once: the first declaration's chain row (what it said) with its target rows, in one
+ * transaction; then, by any copy equal to it, its member rows, and last the mark that they are all there
+ * (members act on the group only then). A copy that differs is refused; an equal one, once declared, writes
+ * nothing.
+ */
+async function record(
+  ctx: GroupContext,
+  req: GroupRequest,
+): Promise<{ entries: CommandEntries; created: boolean } | MessageOutcome> {
+  const { deps, meta, key, log, label } = ctx;
+  const init = {
+    clusterResourceId: '',
+    commandId: req.groupId,
+    firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
+    deadlineAt: new Date(ctx.deadlineMs).toISOString(),
+    ...(meta.id ? { owner: meta.id } : {}),
+    pollLeaseMs: firstPollLeaseMs(deps.schedule.initialDelaySeconds),
+  };
+  const said = {
+    declaration: declarationDigest(req),
+    memberCount: req.members.length,
+    ...(req.targets ? { targets: req.targets } : {}),
+    ...(req.command !== undefined ? { command: req.command } : {}),
+    ...(req.context ? { context: req.context } : {}),
+  };
+  let entries = await deps.ledger.load(key);
+  /** This copy made the group's chain: it recorded the group, or completed its declaration. */
+  let created = false;
+  if (!entries.command) {
+    const targets = declaredTargets(ctx, req);
+    if (!Array.isArray(targets)) return targets;
+    created = await deps.ledger.declareGroup(
+      key,
+      { ...init, group: { ...said, declared: false } },
+      targets.map((t) => t.name),
+    );
+    entries = await deps.ledger.load(key);
+  }
+  for (let round = 0; ; round++) {
+    const chain = entries.command;
+    if (!chain) throw new StoreUnavailableError('the group row vanished while it was recorded');
+    if (round > 3) throw new StoreUnavailableError('the group row kept changing while it was recorded');
+    if (!chain.group) {
+      // Recorded by a version before declarations were (a rolling deploy): its chain's word is taken as the group's.
+      log.warn(`${label}: recorded before declarations were kept; this copy's declaration is kept as the group's`);
+      await deps.ledger.writeCommand(key, chain, { group: { ...said, declared: true } });
+      entries = await deps.ledger.load(key);
+      continue;
+    }
+    const refused = refuseDifferent(ctx, req, chain);
+    if (refused) return refused;
+    if (chain.group.declared) break;
+    // Equal to the recorded declaration: its members are the group's. Write those missing (a crash or an
+    // outage may have left the first copy half way), then mark the group declared. No chain runs before
+    // that mark, so the copy that makes it is the chain (an equal one making it at once loses the first step).
+    await deps.ledger.addMembers(
+      key,
+      req.members.map((cluster, index) => ({ cluster, index, state: 'planned' })),
+      entries.members,
+    );
+    if (await deps.ledger.writeCommand(key, chain, { group: { ...chain.group, declared: true } })) created = true;
+    entries = await deps.ledger.load(key);
+  }
   // The ledger's row is the authority on the window (a message may only shorten it).
-  ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(entries.command.firstSeenAt) || ctx.firstSeenMs);
-  ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(entries.command.deadlineAt) || ctx.deadlineMs);
-  return registered;
+  const chain = entries.command!;
+  ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(chain.firstSeenAt) || ctx.firstSeenMs);
+  ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(chain.deadlineAt) || ctx.deadlineMs);
+  return { entries, created };
 }
 
 async function step(
@@ -194,6 +253,14 @@ async function step(
   return written ? { gen, etag: written.etag } : undefined;
 }
 
+/** The recorded targets that may show the group now (configured, and allowed every recorded member). */
+function showing(ctx: GroupContext, entries: CommandEntries): Target[] {
+  return entries.targets.flatMap((row) => {
+    const target = ctx.deps.targets.get(row.name);
+    return target && showsGroup(target, entries.members) ? [target] : [];
+  });
+}
+
 /** One look at the members: the group is over (its summary goes out), or the live messages catch up. */
 async function tick(
   ctx: GroupContext,
@@ -203,11 +270,18 @@ async function tick(
 ): Promise<MessageOutcome> {
   const { deps, book, log, label } = ctx;
   const now = deps.now();
-  if (groupOver(entries.members, now, ctx.deadlineMs)) return finalize(ctx, entries, command);
-  const report = summaryOf(ctx, entries.members, false);
+  const deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
+  if (groupOver(entries.members, now, deadlineMs)) {
+    await markFinal(deps, ctx.key, entries);
+    return finish(ctx, await deps.ledger.load(ctx.key));
+  }
+  const facts = factsOf(ctx, command);
+  const report = summaryOf(facts, entries.members, false);
   const shown = { ...(book.shown ?? {}) };
   const key = progressKey(report);
-  const live = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, undefined) && shown[t.name] !== key);
+  const live = showing(ctx, entries).filter(
+    (t) => t.provider.liveMessage && wants(t, undefined) && shown[t.name] !== key,
+  );
   if (live.length > 0) {
     const dctx = deliveryContext(ctx, false);
     await Promise.all(
@@ -242,133 +316,49 @@ async function tick(
   return { kind: 'requeued', delaySeconds, attempt: next.attempt, state: progress };
 }
 
-/** The group is over: its summary is stored, the group marked final, the summary settled, then delivered. */
-async function finalize(ctx: GroupContext, entries: CommandEntries, initial: CommandState): Promise<MessageOutcome> {
-  const { deps } = ctx;
-  const finalAt = new Date(deps.now()).toISOString();
-  await deps.results.put(ctx.key, await snapshot(ctx, entries.members, finalAt, false));
-  let command: CommandState | undefined = initial;
-  let loaded = entries;
-  for (let i = 0; i < 3 && command && command.stage !== 'final'; i++) {
-    const report = summaryOf(ctx, loaded.members, true);
-    const marked = await deps.ledger.writeCommand(ctx.key, command, {
-      stage: 'final',
-      finalAt,
-      deliverBy: new Date(deliveryDeadlineMs(deps.now(), deps.delivery.timeoutHours)).toISOString(),
-      outcome: report.outcome ?? 'failed',
-      gen: command.gen + 1,
-    });
-    if (marked) command = marked;
-    else {
-      loaded = await deps.ledger.load(ctx.key);
-      command = loaded.command;
-    }
-  }
-  if (!command) throw new StoreUnavailableError('the group row vanished before it was marked final');
-  // Members decide by the final mark whether the summary can still show them: never settle without it.
-  if (command.stage !== 'final')
-    throw new StoreUnavailableError('the group row kept changing while it was marked final');
-  return finish(ctx, await deps.ledger.load(ctx.key), command);
+/** What the group's report says besides its members: the ledger's record (a group from before it: this message). */
+function factsOf(ctx: GroupContext, chain: CommandState): GroupFacts {
+  return groupFacts(chain, ctx.req ?? {});
 }
 
-/** A final group: its summary settled (once), then delivered to every target that still needs it. */
-async function finish(ctx: GroupContext, entries: CommandEntries, command: CommandState): Promise<MessageOutcome> {
+/** A final group: its one summary settled, then delivered to every recorded target that still needs it. */
+async function finish(ctx: GroupContext, entries: CommandEntries, final = entries.command): Promise<MessageOutcome> {
   const { deps, log, label } = ctx;
-  let stored = await deps.results.get(ctx.key);
-  if (!stored || stored.answer.kind !== 'group' || !stored.answer.settled) {
-    // Read after the final mark: every member's result that landed before it is in; any later one finds
-    // the group final and settled without it, and is reported on its own (member.ts).
-    stored = await snapshot(ctx, entries.members, command.finalAt ?? new Date(deps.now()).toISOString(), true);
-    await deps.results.put(ctx.key, stored);
-    const report = summaryOf(ctx, entries.members, true);
+  if (!final) throw new StoreUnavailableError('the group row vanished after it was marked final');
+  const facts = factsOf(ctx, final);
+  const { stored, fresh } = await settleSummary(deps, ctx.key, facts);
+  const answer = stored.answer as Extract<typeof stored.answer, { kind: 'group' }>;
+  const report = summaryOf(facts, answer.members, true, stored.finalAt, answer.logs);
+  if (fresh)
     log.info(
       `${label}: over: ${Object.entries(report.counts)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}`,
     );
-  }
-  const answer = stored.answer as Extract<StoredResult['answer'], { kind: 'group' }>;
-  const report = summaryOf(ctx, answer.members, true, stored.finalAt, answer.logs);
-  const ids = ctx.req.members.map(clusterResourceId);
-  return deliverAll(ctx, entries, command, {
+  return deliverAll(ctx, entries, final, {
     finalAt: stored.finalAt,
-    allows: (target: Target) => !!target.provider.renderGroup && ids.every((id) => target.scope.allows(id)),
-    report: (row) => ({
-      ...report,
-      ...(row.command !== undefined ? { command: row.command } : {}),
-      ...(row.context ? { context: row.context } : {}),
-    }),
+    // Against the members the ledger recorded, as every scope decision of a group.
+    allows: (target: Target) => showsGroup(target, entries.members),
+    report: () => report,
   });
 }
 
-function summaryOf(
-  ctx: GroupContext,
-  members: MemberState[],
-  final: boolean,
-  finishedAt?: string,
-  logs?: string,
-): GroupReport {
-  return groupSummary({
-    groupId: ctx.req.groupId,
-    members,
-    ...(ctx.req.command !== undefined ? { command: ctx.req.command } : {}),
-    ...(ctx.req.context ? { context: ctx.req.context } : {}),
-    startedAt: new Date(ctx.firstSeenMs).toISOString(),
-    final,
-    ...(finishedAt ? { finishedAt } : {}),
-    ...(logs ? { logs } : {}),
-  });
-}
-
-/** The summary as stored: the members' rows as they are, and the logs of the first failed members. */
-async function snapshot(
-  ctx: GroupContext,
-  rows: MemberState[],
-  finalAt: string,
-  settled: boolean,
-): Promise<StoredResult> {
-  const members = rows.map(({ cluster, index, state, commandId, outcome, exitCode, durationSeconds, error }) => ({
-    cluster,
-    index,
-    state,
-    ...(commandId ? { commandId } : {}),
-    ...(outcome ? { outcome } : {}),
-    ...(exitCode !== undefined ? { exitCode } : {}),
-    ...(durationSeconds !== undefined ? { durationSeconds } : {}),
-    ...(error ? { error } : {}),
-  }));
-  const logs = settled ? await failedLogs(ctx, members) : undefined;
-  return {
-    v: RESULT_VERSION,
-    clusterResourceId: '',
-    commandId: ctx.req.groupId,
-    firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
-    finalAt,
-    waitedSeconds: Math.max(0, (Date.parse(finalAt) - ctx.firstSeenMs) / 1000),
-    answer: { kind: 'group', members, settled, ...(logs ? { logs } : {}) },
-  };
-}
-
-/** The end of each failed member's logs (the first few, in the summary's order), each under its cluster's name. */
-async function failedLogs(ctx: GroupContext, members: MemberState[]): Promise<string | undefined> {
-  const failed = [...members]
-    .filter((m) => memberDone(m) && m.commandId && m.outcome && isMemberFailure(m.outcome))
-    .sort((a, b) => a.index - b.index)
-    .slice(0, THREAD_LOG_MEMBERS);
-  const parts: string[] = [];
-  for (const m of failed) {
-    const stored = await ctx.deps.results.get(commandKey(clusterResourceId(m.cluster), m.commandId!));
-    const logs = stored?.answer.kind === 'finished' ? stored.answer.result.logs : undefined;
-    if (!logs?.trim()) continue;
-    const clean = cleanText(logs);
-    const end = clean.length > THREAD_LOG_CHARS_EACH ? `…\n${clean.slice(-THREAD_LOG_CHARS_EACH)}` : clean;
-    const head = `=== ${m.cluster.resourceName}${m.exitCode !== undefined ? ` (exit code ${m.exitCode})` : ''} ===`;
-    parts.push(`${head}\n${end.replace(/\n$/, '')}\n`);
+/** A summary request: an ended group's summary goes to its recorded targets that still need it; nothing else. */
+async function summaryRequested(ctx: GroupContext): Promise<MessageOutcome> {
+  const entries = await ctx.deps.ledger.load(ctx.key);
+  const chain = entries.command;
+  if (!chain)
+    return poison(ctx, 'invalid-message', `group ${ctx.groupId} is not recorded here (or past LEDGER_RETENTION_DAYS)`);
+  if (chain.stage !== 'final') {
+    ctx.log.info(`${ctx.label}: summary asked for while the group runs; its chain delivers it when it ends`);
+    return { kind: 'recorded', reason: 'the group is still running' };
   }
-  return parts.length ? parts.join('\n') : undefined;
+  ctx.firstSeenMs = Date.parse(chain.firstSeenAt) || ctx.firstSeenMs;
+  ctx.deadlineMs = Date.parse(chain.deadlineAt) || ctx.deadlineMs;
+  return finish(ctx, entries, chain);
 }
 
-/** A member the CLI could not start (or whose start is unknown): recorded in its row, once. */
+/** A member the CLI could not start (or whose start is unknown): recorded in its row, once, unless it has a command. */
 async function recordNotStarted(
   req: NotStartedRequest,
   raw: unknown,
@@ -400,7 +390,7 @@ async function recordNotStarted(
   };
   try {
     const group = await deps.ledger.load(key);
-    if (!group.command) {
+    if (!group.command || group.command.group?.declared === false) {
       if (deps.now() >= groupJoinGiveUpMs(firstSeenMs, deps.timeoutMinutes))
         return poison(
           ctx,
@@ -418,12 +408,26 @@ async function recordNotStarted(
     }
     const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
     if (!row) return poison(ctx, 'invalid-message', `group ${req.groupId} does not list this cluster`, label);
+    // A tracking message came for this member: its command is what the group shows, whatever this says.
+    if (row.commandId !== undefined)
+      return poison(
+        ctx,
+        'contradicts-ledger',
+        `group ${req.groupId} tracks command ${row.commandId} on this cluster: the word that it did not start is refused`,
+        label,
+      );
     if (row.state !== 'planned') {
-      log.info(`${label}: already ${row.state}; the word that it was not started changes nothing`);
+      log.info(`${label}: already ${row.state}; a second word that it was not started changes nothing`);
       return { kind: 'recorded', reason: `member already ${row.state}` };
     }
     const error = notStartedLine(req.reason);
-    await deps.ledger.writeMember(key, row, { state: 'notStarted', outcome: req.outcome, ...(error ? { error } : {}) });
+    // Conditional: a tracking message that lands meanwhile wins (the next copy of this finds its command id).
+    const written = await deps.ledger.writeMember(key, row, {
+      state: 'notStarted',
+      outcome: req.outcome,
+      ...(error ? { error } : {}),
+    });
+    if (!written) throw new StoreUnavailableError('the member row changed while its start was recorded');
     log.info(`${label}: recorded as ${req.outcome === 'couldNotStart' ? 'could not start' : 'start unknown'}`);
     return { kind: 'recorded', reason: req.outcome };
   } catch (err) {

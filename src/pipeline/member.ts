@@ -3,17 +3,45 @@
 // its command ended (the deliver stage). The group's summary then tells the group's targets, so the member
 // itself does not, except to targets that ask for each member too (_EACH=true).
 //
-// Nothing can make a result go unreported through this: a member whose group was never declared (after a
-// grace), that its group does not list, whose place is taken by another command, or whose result landed
-// after its group's summary was settled, is reported on its own, with a log line saying why.
+// What the member believes of its group is what the ledger recorded, never its own message: the group's
+// members are the member rows its first declaration wrote, its targets the target rows it recorded, and
+// which of those show the group is decided by one function against those members (core/group.ts showsGroup).
+// A tracking message wins over a word that its member did not start, whenever it comes.
+//
+// Nothing can make a result go unreported or reported twice through this (pipeline/groupSummary.ts has the
+// rule): a member whose group was never declared (after a grace), that its group does not list, whose place
+// is taken by another command, or whose result the group's settled summary does not show, is reported on
+// its own, with a log line saying why; one the summary shows skips the targets the summary tells. A member
+// that finds its group overdue ends it in its chain's stead, and is then in its summary.
 import { buildReport } from '../core/report';
-import { memberDone, memberResult } from '../core/group';
+import { memberDone, memberResult, showsGroup } from '../core/group';
+import { serializeSummaryRequest } from '../core/groupMessage';
 import { groupJoinGiveUpMs, groupOverdueMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import { groupKey, memberRowKey, type CommandEntries } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
 import type { Target } from '../notify/provider';
 import type { CommandContext } from './context';
+import { groupFacts, isSettled, markFinal, settleSummary } from './groupSummary';
+
+/** The group is recorded, and its member and target rows are all written (one from before declarations were kept counts as such). */
+function declared(
+  group: CommandEntries,
+): group is CommandEntries & { command: NonNullable<CommandEntries['command']> } {
+  return !!group.command && group.command.group?.declared !== false;
+}
+
+/**
+ * Which targets the group's summary is due to tell of its members: recorded for the group, not failed there,
+ * allowed to show the group (against the recorded members), and not asking for each member too (_EACH).
+ */
+function toldBy(group: CommandEntries): (target: Target) => boolean {
+  return (target) => {
+    if (target.each) return false;
+    const row = group.targets.find((t) => t.name === target.name);
+    return !!row && row.state !== 'failed' && showsGroup(target, group.members);
+  };
+}
 
 /** At a member's first polls: its row says its command is tracked. Never fails the poll. */
 export async function joinGroup(ctx: CommandContext): Promise<void> {
@@ -23,11 +51,21 @@ export async function joinGroup(ctx: CommandContext): Promise<void> {
   try {
     const group = await deps.ledger.load(key);
     // Not declared yet (its message is behind this one): the next poll tries again.
-    if (!group.command) return;
+    if (!declared(group)) return;
     const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
     if (!row) log.warn(`${label}: group ${req.groupId} does not list this cluster; its result is reported on its own`);
-    else if (row.state === 'planned')
-      await deps.ledger.writeMember(key, row, { state: 'tracked', commandId: req.commandId });
+    else if (row.commandId === undefined) {
+      // Planned, or a word that it did not start: this command is what the group shows of the member.
+      if (row.state === 'notStarted')
+        log.warn(`${label}: group ${req.groupId} had this cluster as not started; its command is tracked instead`);
+      const written = await deps.ledger.writeMember(key, row, {
+        state: 'tracked',
+        commandId: req.commandId,
+        outcome: undefined,
+        error: undefined,
+      });
+      if (!written) return;
+    }
     book.groupJoined = true;
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
@@ -39,15 +77,14 @@ export async function joinGroup(ctx: CommandContext): Promise<void> {
 
 /**
  * Whether the group's summary tells this target of the member, so that the member posts no live message of
- * its own there. Before the group is recorded, every target but those with _EACH is taken as told: a running
+ * its own there. Before the group is declared, every target but those with _EACH is taken as told: a running
  * message is a courtesy, and the result itself is never skipped on a guess (reportToGroup decides that).
  */
 export async function toldByGroup(ctx: CommandContext): Promise<(target: Target) => boolean> {
   const { req, deps } = ctx;
   if (!req.groupId) return () => false;
   const group = await deps.ledger.load(groupKey(req.groupId));
-  const names = group.command ? new Set(group.targets.map((t) => t.name)) : undefined;
-  return (target) => !target.each && (names === undefined || names.has(target.name));
+  return declared(group) ? toldBy(group) : (target) => !target.each;
 }
 
 export type GroupVerdict =
@@ -64,66 +101,74 @@ export async function reportToGroup(
 ): Promise<GroupVerdict> {
   const { deps, req, log, label } = ctx;
   if (!req.groupId) return { kind: 'deliver', entries };
-  const key = groupKey(req.groupId);
+  const groupId = req.groupId;
+  const key = groupKey(groupId);
   const alone = (why: string): GroupVerdict => {
     log.warn(`${label}: ${why}; its result is reported on its own`);
     return { kind: 'deliver', entries };
   };
-  for (let round = 0; round < 4; round++) {
+  const told = async (group: CommandEntries): Promise<GroupVerdict> => ({
+    kind: 'deliver',
+    entries: await skipGroupTargets(ctx, entries, toldBy(group)),
+  });
+  for (let round = 0; round < 5; round++) {
     const group = await deps.ledger.load(key);
-    if (!group.command) {
+    if (!declared(group)) {
       if (deps.now() < groupJoinGiveUpMs(ctx.firstSeenMs, deps.timeoutMinutes))
-        return { kind: 'wait', why: `waiting for group ${req.groupId} to be recorded` };
-      return alone(`group ${req.groupId} was never recorded (its declaration did not come)`);
+        return { kind: 'wait', why: `waiting for group ${groupId} to be recorded` };
+      return alone(`group ${groupId} was never recorded (its declaration did not come)`);
     }
+    const chain = group.command;
     const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
-    if (!row) return alone(`group ${req.groupId} does not list this cluster`);
+    if (!row) return alone(`group ${groupId} does not list this cluster`);
     if (row.commandId !== undefined && row.commandId !== req.commandId)
-      return alone(`group ${req.groupId} tracks command ${row.commandId} on this cluster`);
-    if (!memberDone(row)) {
+      return alone(`group ${groupId} tracks command ${row.commandId} on this cluster`);
+    if (row.commandId === undefined || !memberDone(row)) {
+      // Planned, tracked, or a word that it did not start: this result is what the group shows of it.
       const subject = { cluster: req.cluster, commandId: req.commandId, waitedSeconds: stored.waitedSeconds };
-      const report = buildReport(subject, stored.answer);
       await deps.ledger.writeMember(key, row, {
         state: 'final',
         commandId: req.commandId,
-        ...memberResult(report),
+        error: undefined,
+        ...memberResult(buildReport(subject, stored.answer)),
       });
-      // Read the group again: a final mark that came between that read and this write must be seen, or
-      // the summary (settled after the mark) would show this member as running while it skips its targets.
+      // Read the group again: a final mark that came between that read and this write must be seen.
       continue;
     }
-    if (group.command.stage !== 'final' && deps.now() >= groupOverdueMs(ctx.firstSeenMs, deps.timeoutMinutes))
-      return alone(`group ${req.groupId} is overdue: it should have ended by now, and has not`);
-    if (group.command.stage === 'final') {
-      const settled = await deps.results.get(key);
-      if (!settled || settled.answer.kind !== 'group' || !settled.answer.settled) {
-        if (deps.now() >= groupOverdueMs(ctx.firstSeenMs, deps.timeoutMinutes))
-          return alone(`group ${req.groupId} is overdue: its summary was never settled`);
-        return { kind: 'wait', why: `group ${req.groupId} is settling its summary` };
-      }
-      const shown = settled.answer.members.find((m) => memberRowKey(m.cluster) === row.rowKey);
-      if (!shown || !memberDone(shown) || shown.commandId !== req.commandId)
-        return alone(`group ${req.groupId} ended before this result came (its summary shows it as still running)`);
+    const overdue = deps.now() >= groupOverdueMs(Date.parse(chain.deadlineAt));
+    // The summary is settled from rows read after a final mark still to come: it will show this result.
+    if (chain.stage !== 'final' && !overdue) return told(group);
+    const settled = await deps.results.get(key);
+    if (!isSettled(settled)) {
+      if (!overdue) return { kind: 'wait', why: `group ${groupId} is settling its summary` };
+      // Its chain is late or lost. End the group in the chain's stead: the final mark (if not made), a request
+      // that its summary be delivered (before the summary, so that a crash in between leaves it to the next
+      // try), the summary settled; then this member is in it or not, as any member.
+      log.warn(`${label}: group ${groupId} is overdue (not ended 10 minutes after its deadline); ending it`);
+      if (chain.stage !== 'final') await markFinal(deps, key, group);
+      await deps.queue.send(serializeSummaryRequest({ groupId }), 0);
+      await settleSummary(deps, key, groupFacts(chain));
+      continue;
     }
-    return {
-      kind: 'deliver',
-      entries: await skipGroupTargets(ctx, entries, new Set(group.targets.map((t) => t.name))),
-    };
+    const shown = settled.answer.members.find((m) => memberRowKey(m.cluster) === row.rowKey);
+    if (!shown || !memberDone(shown) || shown.commandId !== req.commandId)
+      return alone(`group ${groupId} ended before this result came (its summary does not show it)`);
+    return told(group);
   }
-  throw new StoreUnavailableError(`group ${req.groupId}: its member row kept changing while this result was recorded`);
+  throw new StoreUnavailableError(`group ${groupId}: its member row kept changing while this result was recorded`);
 }
 
 /** The targets the group's summary tells are done for this member (unless they ask for each member too). */
 async function skipGroupTargets(
   ctx: CommandContext,
   entries: CommandEntries,
-  told: ReadonlySet<string>,
+  told: (target: Target) => boolean,
 ): Promise<CommandEntries> {
   const { deps } = ctx;
   let changed = false;
   for (const row of entries.targets) {
     const target = deps.targets.get(row.name);
-    if (!told.has(row.name) || target?.each || row.state !== 'pending' || row.providerState) continue;
+    if (!target || !told(target) || row.state !== 'pending' || row.providerState) continue;
     await deps.ledger.writeTarget(ctx.key, row, {
       state: 'skipped',
       lastError: `in the summary of group ${ctx.req.groupId}`,

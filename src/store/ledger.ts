@@ -3,6 +3,8 @@
 //     final result is stored;
 //   - one row per target (row key = the target's name), registered by every copy of the command that
 //     names it, with that copy's command text and context, and the target's delivery state.
+// A fleet run's partition (groupKey) has the same chain row, which also holds what its first declaration
+// said (GroupRecord), its target rows (registered once, from that declaration), and a row per member.
 // Every write is conditional (insert-if-absent, or replace-if-unchanged by ETag), and every lease is
 // judged on the Table service's clock: a row's Timestamp plus the lease, against the Date of the answer
 // that read it. Rows are read tolerantly: fields this version does not know are kept on rewrite.
@@ -21,6 +23,7 @@ import {
   targetEntity,
   type CommandEntries,
   type CommandState,
+  type GroupRecord,
   type TargetState,
 } from './ledgerRows';
 
@@ -176,6 +179,17 @@ export class Ledger {
       },
       etag,
     );
+  }
+
+  /**
+   * Inserts a fleet run's chain row with its target rows, all or none (a transaction): false when a chain row
+   * is there already, for then another declaration was recorded first.
+   */
+  async declareGroup(key: string, init: Registration & { group: GroupRecord }, targets: string[]): Promise<boolean> {
+    return this.store.insertAll([
+      commandEntity(key, { ...init, stage: 'poll', gen: 1, other: {} }),
+      ...targets.map((name) => targetEntity(key, { name, state: 'pending', attempts: 0, other: {} })),
+    ]);
   }
 
   /** Inserts the members not recorded yet (a batch holds at most 100 entities); true when all are there. */

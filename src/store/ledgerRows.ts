@@ -2,6 +2,7 @@
 // (fields this version does not know are kept on rewrite) and written within Table storage's limits.
 import { createHash } from 'node:crypto';
 import { memberId, MEMBER_OUTCOMES, type MemberOutcome, type MemberState } from '../core/group';
+import type { DeclarationDigest } from '../core/groupMessage';
 import { parseClusterResourceId } from '../core/message';
 import { type EntityValue, type NewEntity, type StoredEntity } from './entityStore';
 
@@ -109,8 +110,27 @@ export interface CommandState {
   /** Targets not delivered by then are given up (delivery deadline). */
   deliverBy?: string;
   outcome?: string;
+  /** A fleet run's chain row: what its first recorded declaration said. */
+  group?: GroupRecord;
   /** Fields of other versions, kept as they are. */
   other: Record<string, EntityValue>;
+}
+
+/**
+ * What a fleet run is, as its first recorded declaration said (pipeline/group.ts): the only account of the
+ * group anything believes. Its members are the member rows; what else it declared is here.
+ */
+export interface GroupRecord {
+  /** How a later declaration is found equal or different (core/groupMessage.ts). */
+  declaration: DeclarationDigest;
+  memberCount: number;
+  /** As declared; absent: the default targets. */
+  targets?: string[];
+  /** For display, stored as every command and context is (cut with a visible marker). */
+  command?: string;
+  context?: Record<string, string>;
+  /** Every member row and target row is written: members may act on the group. */
+  declared: boolean;
 }
 
 export type TargetPhase = 'pending' | 'claimed' | 'delivered' | 'failed' | 'skipped';
@@ -168,6 +188,12 @@ const COMMAND_FIELDS = [
   'finalAt',
   'deliverBy',
   'outcome',
+  'declaration',
+  'memberCount',
+  'declaredTargets',
+  'command',
+  'context',
+  'declared',
 ];
 const TARGET_FIELDS = [
   'v',
@@ -218,7 +244,36 @@ function parseContext(text: string | undefined): Record<string, string> | undefi
   }
 }
 
+function readGroupRecord(e: StoredEntity): GroupRecord | undefined {
+  let declaration: unknown;
+  let targets: unknown;
+  try {
+    declaration = JSON.parse(str(e.declaration) ?? 'null');
+    targets = JSON.parse(str(e.declaredTargets) ?? 'null');
+  } catch {
+    return undefined;
+  }
+  const d = declaration as Partial<DeclarationDigest> | null;
+  if (
+    !d ||
+    typeof d !== 'object' ||
+    !(['members', 'command', 'targets', 'context'] as const).every((k) => typeof d[k] === 'string')
+  )
+    return undefined;
+  const command = str(e.command);
+  const context = parseContext(str(e.context));
+  return {
+    declaration: { members: d.members!, command: d.command!, targets: d.targets!, context: d.context! },
+    memberCount: num(e.memberCount) ?? 0,
+    ...(Array.isArray(targets) && targets.every((t) => typeof t === 'string') ? { targets: targets as string[] } : {}),
+    ...(command !== undefined ? { command } : {}),
+    ...(context ? { context } : {}),
+    declared: e.declared === true,
+  };
+}
+
 export function readCommand(e: StoredEntity): CommandState {
+  const group = readGroupRecord(e);
   return {
     etag: e.etag,
     timestampMs: e.timestampMs,
@@ -233,6 +288,7 @@ export function readCommand(e: StoredEntity): CommandState {
     ...(str(e.finalAt) ? { finalAt: str(e.finalAt)! } : {}),
     ...(str(e.deliverBy) ? { deliverBy: str(e.deliverBy)! } : {}),
     ...(str(e.outcome) ? { outcome: str(e.outcome)! } : {}),
+    ...(group ? { group } : {}),
     other: others(e, COMMAND_FIELDS),
   };
 }
@@ -284,6 +340,16 @@ export function commandEntity(pk: string, c: Omit<CommandState, 'etag' | 'timest
     finalAt: c.finalAt,
     deliverBy: c.deliverBy,
     outcome: c.outcome,
+    ...(c.group
+      ? {
+          declaration: JSON.stringify(c.group.declaration),
+          memberCount: c.group.memberCount,
+          declaredTargets: c.group.targets ? JSON.stringify(c.group.targets) : undefined,
+          command: c.group.command?.slice(0, MAX_COMMAND_CHARS),
+          context: contextText(c.group.context),
+          declared: c.group.declared,
+        }
+      : {}),
   };
 }
 

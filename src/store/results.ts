@@ -24,6 +24,13 @@ export interface ResultStore {
   put(key: string, result: StoredResult): Promise<void>;
   /** undefined: nothing is stored under this key. */
   get(key: string): Promise<StoredResult | undefined>;
+  /** The stored result with its version (the blob's ETag), or undefined. */
+  getVersioned(key: string): Promise<{ result: StoredResult; etag: string } | undefined>;
+  /**
+   * Writes only if what is stored is still version `etag` (undefined: only if nothing is stored); false
+   * when another writer came first. A group's one settled summary is written this way (pipeline/groupSummary.ts).
+   */
+  putIf(key: string, result: StoredResult, etag: string | undefined): Promise<boolean>;
   delete(key: string): Promise<void>;
   /** Keys of results stored before `cutoffMs` (retention). */
   listOlderThan(cutoffMs: number): AsyncIterable<string>;
@@ -98,15 +105,39 @@ export class BlobResultStore implements ResultStore {
   }
 
   async get(key: string): Promise<StoredResult | undefined> {
+    return (await this.getVersioned(key))?.result;
+  }
+
+  async getVersioned(key: string): Promise<{ result: StoredResult; etag: string } | undefined> {
     await this.ensureContainer();
     try {
-      const buffer = await this.container
+      const res = await this.container
         .getBlockBlobClient(this.name(key))
-        .downloadToBuffer(undefined, undefined, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
-      return parseResult(buffer.toString('utf8'));
+        .download(0, undefined, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.readableStreamBody ?? []) chunks.push(Buffer.from(chunk as Uint8Array));
+      const result = parseResult(Buffer.concat(chunks).toString('utf8'));
+      return result ? { result, etag: res.etag ?? '*' } : undefined;
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return undefined;
       throw unavailable(err, 'read');
+    }
+  }
+
+  async putIf(key: string, result: StoredResult, etag: string | undefined): Promise<boolean> {
+    await this.ensureContainer();
+    const body = Buffer.from(JSON.stringify(result), 'utf8');
+    try {
+      await this.container.getBlockBlobClient(this.name(key)).upload(body, body.length, {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
+        abortSignal: AbortSignal.timeout(this.timeoutMs),
+      });
+      return true;
+    } catch (err) {
+      // 412: changed since `etag`; 409 BlobAlreadyExists: written since it was found absent.
+      if (err instanceof RestError && (err.statusCode === 412 || err.statusCode === 409)) return false;
+      throw unavailable(err, 'write');
     }
   }
 

@@ -37,6 +37,7 @@ export type PoisonReason =
   | 'invalid-message'
   | 'unknown-target'
   | 'out-of-scope'
+  | 'contradicts-ledger'
   | 'no-target'
   | 'delivery-deadline'
   | 'store-unavailable'

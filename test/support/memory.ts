@@ -40,6 +40,7 @@ export function fakeProvider(world: () => MemoryWorld): Provider<{ channel: stri
     options: {},
     identity: (s) => s.channel,
     render: (report, _o, form) => ({ report, form }),
+    renderGroup: (report, _o, form) => ({ report, form }),
     asText: () => '',
     maxSendMs: (t) => t,
     send: async (settings, payload) => {

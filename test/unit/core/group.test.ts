@@ -1,5 +1,6 @@
 // What a fleet run's group says of its members: outcomes at and before the deadline, the summary's order and
-// counts, the progress line, the exit code (first match wins), and the first error line picked from a report.
+// counts, the progress line, the exit code (first match wins), the first error line picked from a report, and
+// which targets may show a group.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -13,8 +14,10 @@ import {
   memberRow,
   progressKey,
   progressLine,
+  showsGroup,
   type MemberState,
 } from '../../../src/core/group';
+import { ClusterScope } from '../../../src/core/scope';
 import type { CommandReport } from '../../../src/core/report';
 
 const cluster = (name: string) => ({ subscriptionId: 'sub', resourceGroupName: 'rg', resourceName: name });
@@ -159,5 +162,22 @@ describe('the plain-text table', () => {
       ),
       ['a', 'exit code 2', '2'],
     );
+  });
+});
+
+describe('which targets may show a group', () => {
+  const members = [member('aks-a', 0, {}), member('aks-b', 1, {})];
+  const target = (patterns: string[], renderGroup = true) => ({
+    provider: renderGroup ? { renderGroup: () => null } : {},
+    scope: new ClusterScope(patterns),
+  });
+  const only = (name: string) =>
+    `/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  it('one of a kind that shows a summary, allowed every member', () => {
+    assert.equal(showsGroup(target([]), members), true);
+    assert.equal(showsGroup(target([only('aks-*')]), members), true);
+    assert.equal(showsGroup(target([only('aks-a')]), members), false, 'a member it may not hear of');
+    assert.equal(showsGroup(target([only('aks-a')]), members.slice(0, 1)), true);
+    assert.equal(showsGroup(target([], false), members), false, 'a kind without a summary');
   });
 });

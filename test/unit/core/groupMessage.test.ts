@@ -1,9 +1,17 @@
-// The fleet run's own messages: a declaration names every planned member once and round-trips; a member not
-// started carries its outcome and reason; anything else is a command's message, refused or accepted as today.
+// The fleet run's own messages: a declaration names every planned member once and round-trips, and its
+// digest tells a copy from a different declaration part by part; a member not started carries its outcome
+// and reason; a summary request says nothing but its group; anything else is a command's message.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseClusterResourceId, MessageError } from '../../../src/core/message';
-import { parseQueueMessage, serializeGroupRequest, serializeNotStarted } from '../../../src/core/groupMessage';
+import {
+  declarationDiffers,
+  declarationDigest,
+  parseQueueMessage,
+  serializeGroupRequest,
+  serializeNotStarted,
+  serializeSummaryRequest,
+} from '../../../src/core/groupMessage';
 
 const SUB = '11111111-2222-3333-4444-555555555555';
 const id = (name: string) =>
@@ -46,6 +54,42 @@ describe('fleet messages', () => {
     assert.equal(parsed.req.outcome, 'couldNotStart');
     assert.equal(parsed.req.reason.length, 2048);
     rejects({ groupId: 'g', clusterResourceId: id('a'), notStarted: { outcome: 'succeeded', reason: '' } }, /outcome/);
+  });
+
+  it('a copy has the declaration’s digest; any change of members, command, targets or context is a difference', () => {
+    const members = ['b', 'a'].map((n) => parseClusterResourceId(id(n)));
+    const req: Parameters<typeof declarationDigest>[0] = {
+      members,
+      command: 'kubectl get nodes',
+      targets: ['ops'],
+      context: { requestedBy: 'ana', link: 'x' },
+    };
+    const recorded = declarationDigest(req);
+    const copy = {
+      ...req,
+      // A member's id in another case, the context's keys in another order: the same declaration.
+      members: [
+        parseClusterResourceId(id('B').toUpperCase().replace('/MANAGEDCLUSTERS/', '/managedClusters/')),
+        members[1]!,
+      ],
+      context: { link: 'x', requestedBy: 'ana' },
+    };
+    assert.deepEqual(declarationDiffers(recorded, declarationDigest(copy)), []);
+    const differs = (change: Partial<typeof req>) =>
+      declarationDiffers(recorded, declarationDigest({ ...req, ...change }));
+    assert.deepEqual(differs({ members: [members[1]!, members[0]!] }), ['members'], 'the order is part of it');
+    assert.deepEqual(differs({ members: [members[0]!] }), ['members']);
+    assert.deepEqual(differs({ command: 'kubectl get nodes ' }), ['command'], 'byte for byte');
+    assert.deepEqual(differs({ targets: ['default'] }), ['targets'], 'as declared, not as resolved');
+    assert.deepEqual(differs({ targets: undefined }), ['targets']);
+    assert.deepEqual(differs({ context: { requestedBy: 'ana' } }), ['context']);
+  });
+
+  it('a summary request names its group and nothing else', () => {
+    const parsed = parseQueueMessage(serializeSummaryRequest({ groupId: 'g-1' }));
+    assert.deepEqual(parsed, { kind: 'summary', req: { groupId: 'g-1' } });
+    rejects({ groupId: 'g-1', deliverSummary: false }, /deliverSummary/);
+    rejects({ groupId: 'g-1', deliverSummary: true, targets: ['ops'] }, /targets|unrecognized/i);
   });
 
   it("anything else is a command's message, with its group when it has one", () => {
