@@ -68,6 +68,8 @@ export interface SlackApiStandIn {
   url: string;
   /** A bot token the stand-in accepts, a member of these channels: an app of its own. */
   addBot(token: string, channels: string[]): SlackBot;
+  /** The bot is added to a channel (someone ran /invite there). */
+  invite(token: string, channel: string): void;
   messages: SlackMessage[];
   inChannel(channel: string): SlackMessage[];
   calls: SlackCall[];
@@ -135,6 +137,7 @@ export async function startSlackApiStandIn(): Promise<SlackApiStandIn> {
       bots.set(token, { channels: new Set(channels), who });
       return who;
     },
+    invite: (token, channel) => void bots.get(token)?.channels.add(channel),
     messages,
     inChannel: (channel) => messages.filter((m) => m.channel === channel),
     calls,

@@ -1,4 +1,6 @@
-// Builds and validates a message the function accepts, then writes it to the queue.
+// Builds and validates a message the function accepts, then writes it to the queue; and the `enqueue`
+// command line that sends a given message again (the hint `run` prints when its own send failed).
+import { clusterResourceId } from '../core/cluster';
 import { parsePollRequest, serializePollRequest, type PollRequest } from '../core/message';
 
 export interface EnqueueInput {
@@ -27,4 +29,23 @@ export function buildMessage(input: EnqueueInput): { request: PollRequest; text:
   };
   const request = parsePollRequest(draft);
   return { request, text: serializePollRequest(request) };
+}
+
+/** A word for a POSIX shell: as it is when it needs no quoting, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `enqueue` command that sends this tracking message again as it was — its group, targets, command and
+ * context included — for a person to paste (`commandId` may be a placeholder such as "<command id>").
+ */
+export function enqueueCommandLine(req: PollRequest): string {
+  const args = ['aks-command-notifier', 'enqueue', '--cluster', clusterResourceId(req.cluster)];
+  args.push('--command-id', req.commandId);
+  if (req.groupId) args.push('--group', req.groupId);
+  for (const target of req.targets ?? []) args.push('--target', target);
+  if (req.command !== undefined) args.push('--command', req.command);
+  for (const [key, value] of Object.entries(req.context ?? {})) args.push('--context', `${key}=${value}`);
+  return args.map(shellWord).join(' ');
 }

@@ -36,7 +36,7 @@ import {
   type MemberState,
 } from '../core/group';
 import { parseQueueMessage, serializeGroupRequest, serializeNotStarted } from '../core/groupMessage';
-import { contextStrings, MessageError, parseClusterResourceId } from '../core/message';
+import { contextStrings, MessageError, parseClusterResourceId, type PollRequest } from '../core/message';
 import { buildReport, finalAnswer, timedOutAnswer, type FinalAnswer } from '../core/report';
 import {
   CALLER_READ_RATE,
@@ -48,7 +48,7 @@ import {
 import { TokenBuckets } from '../core/tokenBucket';
 import { loadCallerSettings, type CallerSettings, type Env } from '../config';
 import { attachFiles } from './attach';
-import { buildMessage } from './enqueue';
+import { buildMessage, enqueueCommandLine } from './enqueue';
 import { EXIT, RunError, type Io } from './io';
 import { openProducerQueue, type ProducerQueue } from './producer';
 import { describeNoCredential, explainStartFailure, type RunInput } from './run';
@@ -219,7 +219,7 @@ export async function runFleet(
       ...(input.targets ? { targets: input.targets } : {}),
       context: contextPairs,
       groupId,
-    }).text;
+    });
   let declaration: string;
   try {
     const probe = buildMessage({
@@ -314,7 +314,7 @@ async function startAll(
     context?: string;
     maxParallel: number;
     queue: ProducerQueue;
-    tracking: (cluster: ClusterRef, commandId: string) => string;
+    tracking: (cluster: ClusterRef, commandId: string) => { request: PollRequest; text: string };
     notStarted: (cluster: ClusterRef, outcome: 'couldNotStart' | 'startUnknown', reason: string) => string;
     io: Io;
   },
@@ -370,22 +370,24 @@ async function startAll(
         ...(token ? { clusterToken: token } : {}),
       });
       if (!started.ok) {
+        const trackWith = enqueueCommandLine({ ...how.tracking(m.cluster, 'x').request, commandId: '<command id>' });
         await tell(
           m,
           started.kind === 'unknown' ? 'startUnknown' : 'couldNotStart',
-          explainStartFailure(started, id, 'start'),
+          explainStartFailure(started, id, 'start', trackWith),
         );
         continue;
       }
       m.start = 'started';
       m.commandId = started.commandId;
       m.startedAtMs = Date.now();
+      const tracking = how.tracking(m.cluster, started.commandId);
       try {
-        await how.queue.send(how.tracking(m.cluster, started.commandId));
+        await how.queue.send(tracking.text);
         how.io.err(`${m.cluster.resourceName}: started ${started.commandId}`);
       } catch (err) {
         m.untracked = true;
-        m.error = `started, but its tracking message could not be sent (${(err as Error).message.split('\n')[0]}); enqueue it by hand: aks-command-notifier enqueue --cluster ${id} --command-id ${started.commandId}`;
+        m.error = `started, but its tracking message could not be sent (${(err as Error).message.split('\n')[0]}); enqueue it by hand: ${enqueueCommandLine(tracking.request)}`;
         how.io.err(`${m.cluster.resourceName}: ${m.error}`);
       }
     }

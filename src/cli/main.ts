@@ -161,6 +161,7 @@ export function buildCli(): Command {
     .option('--command <text>', 'the command, shown in the notification')
     .option('--target <name>', 'notification target (repeatable; default: the default targets)', collect)
     .option('--context <key=value>', 'extra context shown in the notification (repeatable)', collect)
+    .option('--group <groupId>', "a fleet run's member: its result goes to that run's summary (docs/fleet.md)")
     .option('--delay-seconds <n>', 'first poll after this many seconds', nonNegativeInt, 0)
     .addOption(queueUrlOption())
     .action(
@@ -171,6 +172,7 @@ export function buildCli(): Command {
         command?: string;
         target?: string[];
         context?: string[];
+        group?: string;
         delaySeconds: number;
         queueUrl?: string;
       }) => {
@@ -189,6 +191,7 @@ export function buildCli(): Command {
           ...(opts.command !== undefined ? { command: opts.command } : {}),
           ...(opts.target ? { targets: opts.target } : {}),
           ...(opts.context ? { context: opts.context } : {}),
+          ...(opts.group !== undefined ? { groupId: opts.group } : {}),
         });
         const [{ openProducerQueue }, { DefaultAzureCredential }] = await Promise.all([
           import('./producer'),
@@ -259,17 +262,34 @@ export function buildCli(): Command {
 
   program
     .command('redeliver')
-    .description('send a delivered or failed notification again, from the stored result (after fixing a target)')
-    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
-    .requiredOption('--command-id <id>', 'the run command id')
-    .option('--target <name>', 'only this target (repeatable; default: every target recorded for the command)', collect)
-    .action(async (opts: { cluster: string; commandId: string; target?: string[] }) => {
-      const [{ redeliver }, { openOperatorStores }] = await Promise.all([import('./redeliver'), import('./operator')]);
-      const r = await redeliver(
-        openOperatorStores(process.env),
-        { cluster: opts.cluster, commandId: opts.commandId, ...(opts.target ? { targets: opts.target } : {}) },
-        (l) => console.log(l),
-      );
+    .description(
+      "send a delivered or failed notification (or a fleet run's summary) again, from the stored result (after fixing a target)",
+    )
+    .option('--cluster <resourceId>', 'managed cluster resource id (with --command-id)')
+    .option('--command-id <id>', 'the run command id')
+    .option('--group <groupId>', "a fleet run's id: its summary, instead of one command's result")
+    .option(
+      '--target <name>',
+      'only this target (repeatable; default: every target recorded for the command or group)',
+      collect,
+    )
+    .action(async (opts: { cluster?: string; commandId?: string; group?: string; target?: string[] }) => {
+      const named = [opts.cluster, opts.commandId].filter((o) => o !== undefined).length;
+      if (opts.group !== undefined ? named > 0 : named < 2)
+        throw new MessageError('give --cluster and --command-id (a command), or --group (a fleet run)');
+      const [{ redeliver, redeliverGroup }, { openOperatorStores }] = await Promise.all([
+        import('./redeliver'),
+        import('./operator'),
+      ]);
+      const stores = openOperatorStores(process.env);
+      const targets = opts.target ? { targets: opts.target } : {};
+      const log = (l: string) => console.log(l);
+      if (opts.group !== undefined) {
+        const r = await redeliverGroup(stores, { groupId: opts.group, ...targets }, log);
+        console.log(`enqueued a redelivery of group ${opts.group}'s summary to ${r.targets.join(', ')}`);
+        return;
+      }
+      const r = await redeliver(stores, { cluster: opts.cluster!, commandId: opts.commandId!, ...targets }, log);
       console.log(`enqueued a redelivery of command ${opts.commandId} to ${r.targets.join(', ')}`);
     });
 

@@ -21,7 +21,7 @@ import { clusterResourceId } from '../core/cluster';
 import { REQUIRED_PERMISSION } from '../core/report';
 import { parseClusterResourceId } from '../core/message';
 import { attachFiles } from './attach';
-import { buildMessage } from './enqueue';
+import { buildMessage, enqueueCommandLine } from './enqueue';
 import { follow, printResult, resultJson } from './follow';
 import { EXIT, RunError, type Io } from './io';
 import { openProducerQueue } from './producer';
@@ -69,7 +69,17 @@ export function describeNoCredential(err: unknown): string {
     : `no Azure credential is available: ${(e.message ?? String(err)).split('\n')[0]}`;
 }
 
-export function explainStartFailure(f: ArmFailure, clusterId: string, step: 'read' | 'start'): string {
+/**
+ * What a refused or doubtful start means, and what to do. `trackWith`: the `enqueue` command that would have
+ * the command tracked if it did start (its id unknown: a placeholder), with the run's group, targets,
+ * command and context.
+ */
+export function explainStartFailure(
+  f: ArmFailure,
+  clusterId: string,
+  step: 'read' | 'start',
+  trackWith = `aks-command-notifier enqueue --cluster ${clusterId} --command-id '<command id>'`,
+): string {
   if (f.kind === 'forbidden') {
     return step === 'read'
       ? `not allowed to read the cluster ${clusterId} (${f.message}). Starting a command needs Microsoft.ContainerService/managedClusters/read and ${RUN_COMMAND_ACTION}.`
@@ -81,7 +91,7 @@ export function explainStartFailure(f: ArmFailure, clusterId: string, step: 'rea
       `It was not sent again (a second request would start a second command), and nothing was enqueued.`,
       ...(f.requestId ? [`Request id (x-ms-client-request-id): ${f.requestId}`] : []),
       `To check: the cluster's Activity Log (az monitor activity-log list --resource-id ${clusterId} --offset 1h), or kubectl get pods -n aks-command (run command's pods, if it started).`,
-      `If it started, have it tracked with: aks-command-notifier enqueue --cluster ${clusterId} --command-id <command id>`,
+      `If it started, have it tracked with: ${trackWith}`,
     ].join('\n');
   }
   if (f.kind === 'notFound')
@@ -156,30 +166,41 @@ export async function run(
       );
     }
   }
+  // The tracking message, as sent (or as a person would send it by hand, when a send fails).
+  const context = [...(input.context ?? []), ...(requestedBy ? [`requestedBy=${requestedBy}`] : [])];
+  const tracking = (commandId: string) =>
+    buildMessage({
+      cluster: clusterId,
+      commandId,
+      command: input.command,
+      ...(input.targets ? { targets: input.targets } : {}),
+      context,
+    });
   const started = await arm.start(cluster, {
     command: input.command,
     ...(attached ? { context: attached.base64 } : {}),
     ...(clusterToken ? { clusterToken } : {}),
   });
-  if (!started.ok) throw new RunError(explainStartFailure(started, clusterId, 'start'));
+  if (!started.ok)
+    throw new RunError(
+      explainStartFailure(
+        started,
+        clusterId,
+        'start',
+        enqueueCommandLine({ ...tracking('x').request, commandId: '<command id>' }),
+      ),
+    );
   const commandId = started.commandId;
 
   // From here on the command runs: failures say how to track it by hand.
-  const context = [...(input.context ?? []), ...(requestedBy ? [`requestedBy=${requestedBy}`] : [])];
-  const { text } = buildMessage({
-    cluster: clusterId,
-    commandId,
-    command: input.command,
-    ...(input.targets ? { targets: input.targets } : {}),
-    context,
-  });
+  const { text, request } = tracking(commandId);
   try {
     await queue.send(text);
   } catch (err) {
     io.err(
       `command ${commandId} started on ${cluster.resourceName}, but it could not be enqueued for notification: ${(err as Error).message.split('\n')[0]}`,
     );
-    io.err(`enqueue it by hand: aks-command-notifier enqueue --cluster ${clusterId} --command-id ${commandId}`);
+    io.err(`enqueue it by hand: ${enqueueCommandLine(request)}`);
     if (input.output === 'json') io.out(JSON.stringify({ commandId, clusterResourceId: clusterId, enqueued: false }));
     return EXIT.failed;
   }

@@ -192,6 +192,11 @@ export class Ledger {
     ]);
   }
 
+  /** Records a target for a command or group that has none of that name (an operator's `redeliver`). */
+  async addTarget(key: string, name: string): Promise<void> {
+    await this.store.insertAll([targetEntity(key, { name, state: 'pending', attempts: 0, other: {} })]);
+  }
+
   /** Inserts the members not recorded yet (a batch holds at most 100 entities); true when all are there. */
   async addMembers(key: string, members: MemberState[], recorded: MemberRow[]): Promise<void> {
     const have = new Set(recorded.map((m) => m.rowKey));

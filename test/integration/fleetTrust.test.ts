@@ -1,11 +1,17 @@
 // What a producer can and cannot do to a fleet run it did not start, through the real handler against
-// Azurite and the stand-ins (ARM, Slack webhooks): anyone may write to the queue, and a
+// Azurite and the stand-ins (ARM, Slack webhooks, Slack's Web API): anyone may write to the queue, and a
 // group's id is on every summary. A copy of the declaration, trimmed or retargeted, before or after the end,
 // changes nothing; a forged "could not start" hides no result; a target the group does not show still hears
-// of its members one by one.
+// of its members one by one. And the operator's tools: `redeliver --group` sends a summary again, and the `enqueue` hint `run` prints restores a tracking
+// message exactly.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { buildCli } from '../../src/cli/main';
+import { buildMessage, enqueueCommandLine } from '../../src/cli/enqueue';
+import { openOperatorStores } from '../../src/cli/operator';
+import { redeliverGroup } from '../../src/cli/redeliver';
 import type { MessageOutcome } from '../../src/pipeline/context';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack, unique, type Harness } from '../support/stack';
 
@@ -161,5 +167,94 @@ describe('a fleet run is what its first declaration recorded', () => {
     assert.equal(teama().length, 1, "the -a member's own result");
     assert.ok(teama()[0]!.includes(g.commandIds[0]!));
     assert.equal(copied?.kind, 'poisoned');
+  });
+});
+
+describe('healing a group', () => {
+  it('redeliver --group sends its summary again; a Slack app target that failed for good is healed', async () => {
+    const channel = `C${randomBytes(5).toString('hex').toUpperCase()}`;
+    const token = `xoxb-${randomBytes(6).toString('hex')}-${randomBytes(10).toString('hex')}`;
+    stack().slackApi.addBot(token, []);
+    const { h, slack } = await app({
+      NOTIFY_TARGETS: 'ops',
+      NOTIFY_TARGET_OPS_KIND: 'slack-app',
+      NOTIFY_TARGET_OPS_CHANNEL: channel,
+      NOTIFY_TARGET_OPS_TOKEN: token,
+      NOTIFY_DEFAULT_TARGETS: 'slack,ops',
+    });
+    const g = fleet([0, 3]);
+    await runToEnd(h, g);
+    const stores = openOperatorStores(h.env);
+    const lines: string[] = [];
+    const ops = () =>
+      stack()
+        .slackApi.inChannel(channel)
+        .filter((m) => !m.threadTs);
+    assert.equal(ops().length, 0, 'the bot is not in the channel: failed for good');
+    assert.equal(slack().length, 1);
+
+    // The summary request redeliver enqueued, until it is done (a channel's pace may defer it a little).
+    const summaryRequested = async () => {
+      for (;;) {
+        const r = await h.pollOnce(15_000);
+        assert.ok(r && r.text.includes('deliverSummary'), r?.text);
+        if (r.outcome.kind !== 'deferred') return r.outcome;
+      }
+    };
+    await h.main.clearMessages();
+    stack().slackApi.invite(token, channel);
+    assert.deepEqual(
+      (await redeliverGroup(stores, { groupId: g.groupId, targets: ['ops'] }, (l) => lines.push(l))).targets,
+      ['ops'],
+    );
+    assert.match(lines.join('\n'), /target ops: failed → pending/);
+    assert.equal((await summaryRequested()).kind, 'notified');
+    assert.equal(ops().length, 1, 'the summary, in the channel now');
+    assert.match(JSON.stringify(ops()[0]!.blocks), new RegExp(`${g.names[1]}[^"]*exit code 3`));
+    assert.equal(slack().length, 1, 'only the target named');
+
+    // Every target, again, as redeliver does for a command: the webhook posts it again, the Slack app
+    // updates its message in place.
+    const versions = ops()[0]!.versions.length;
+    await redeliverGroup(stores, { groupId: g.groupId }, () => undefined);
+    assert.equal((await summaryRequested()).kind, 'notified');
+    assert.equal(slack().length, 2);
+    assert.equal(ops().length, 1);
+    assert.equal(ops()[0]!.versions.length, versions + 1);
+
+    await assert.rejects(
+      redeliverGroup(stores, { groupId: randomUUID() }, () => undefined),
+      /no settled summary for group/,
+    );
+  });
+
+  it("the enqueue hint restores a member's tracking message exactly: group, targets, command, context", async () => {
+    const { h } = await app();
+    const { request, text } = buildMessage({
+      cluster: idOf(unique('hint')),
+      commandId: commandId(),
+      command: `kubectl get pods -o jsonpath='{.items[*].metadata.name}' && echo "$HOME" \`id\``,
+      targets: ['slack', 'teama'],
+      context: ['requestedBy=alice@contoso.com', "link=https://ci.example.com/r?id=1&x='y' z"],
+      groupId: randomUUID(),
+    });
+    const hint = enqueueCommandLine(request);
+    // As a shell reads it when pasted.
+    const words = execFileSync('bash', ['-c', `printf '%s\\0' ${hint}`])
+      .toString('utf8')
+      .split('\0')
+      .slice(0, -1);
+    assert.equal(words[0], 'aks-command-notifier');
+    const saved = { ...process.env };
+    Object.assign(process.env, h.env);
+    try {
+      await buildCli()
+        .exitOverride()
+        .parseAsync(['node', 'aks-command-notifier', ...words.slice(1)]);
+    } finally {
+      process.env = saved;
+    }
+    const [m] = (await h.main.peekMessages()).peekedMessageItems;
+    assert.equal(m?.messageText, text);
   });
 });
