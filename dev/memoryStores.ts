@@ -94,7 +94,7 @@ export class MemoryResultStore implements ResultStore {
   async get(key: string): Promise<StoredResult | undefined> {
     return this.results.get(key)?.result;
   }
-  async getVersioned(key: string): Promise<{ result: StoredResult; etag: string } | undefined> {
+  async getVersioned(key: string): Promise<{ result?: StoredResult; etag: string } | undefined> {
     const stored = this.results.get(key);
     return stored
       ? { result: JSON.parse(JSON.stringify(stored.result)) as StoredResult, etag: stored.etag }

@@ -1,9 +1,11 @@
 // A fleet run's journey (core/group.ts). `run` declares the group with one message naming every planned
 // member, before any start; the first declaration recorded is the group: its chain row in a ledger partition
 // of its own holds what it said (GroupRecord: digests of its members, command, targets and context, and
-// their display copies), then come a row per member and a row per target it names. A later declaration is
-// compared with it: an equal one counts once, one that differs goes to the poison queue with the reason and
-// changes nothing. From then on every decision is made from the ledger, never from the message at hand.
+// their display copies) and its window, with a row per target it names; then come a row per member. A later
+// declaration is compared with it: an equal one counts once, one that differs goes to the poison queue with
+// the reason and changes nothing. From then on every decision is made from the ledger (its members, targets,
+// window), never from the message at hand. A group recorded by a version before declarations were kept runs
+// as it did then.
 //
 // The declaration's message then lives on as the group's chain: every tick it reads the member rows (one
 // ledger read), updates the live message of the targets that keep one when the counts changed, and
@@ -43,7 +45,7 @@ import { groupKey, memberRowKey, type CommandEntries, type CommandState } from '
 import { resolveTargets } from './accept';
 import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { deliverAll, deliveryContext } from './deliver';
-import { groupFacts, markFinal, settleSummary, summaryOf, type GroupFacts } from './groupSummary';
+import { groupFacts, isDeclared, markFinal, settleSummary, summaryOf } from './groupSummary';
 import { deferForStore, poison, requeue } from './requeue';
 
 interface GroupContext extends Journey {
@@ -103,16 +105,20 @@ export async function handleGroupMessage(
     // proves it is the chain's newest step.
     if (book.stage !== 'deliver' && book.etag && book.gen !== undefined) {
       const entries = await deps.ledger.load(ctx.key);
-      const refused = entries.command && refuseDifferent(ctx, req, entries.command);
+      const chain = entries.command;
+      const refused = chain && refuseDifferent(ctx, req, chain);
       if (refused) return await refused;
-      const stepped = entries.command && (await step(ctx, { etag: book.etag, gen: book.gen }));
-      if (stepped) return await tick(ctx, entries, entries.command!, stepped);
+      if (chain) {
+        window(ctx, chain);
+        const stepped = await step(ctx, { ...chain, etag: book.etag, gen: book.gen });
+        if (stepped) return await tick(ctx, { ...entries, command: stepped });
+      }
     }
     const recorded = await record(ctx, req);
     if (!('entries' in recorded)) return recorded;
     const { entries, created } = recorded;
     const command = entries.command!;
-    if (command.stage === 'final') return await finish(ctx, entries, command);
+    if (command.stage === 'final') return await finish(ctx, entries);
     const mine =
       created ||
       (meta.id !== undefined && command.owner === meta.id) ||
@@ -127,7 +133,7 @@ export async function handleGroupMessage(
     }
     const stepped = await step(ctx, command);
     if (!stepped) return { kind: 'another-copy-polls', reason: 'another copy moved the group on' };
-    return await tick(ctx, entries, command, stepped);
+    return await tick(ctx, { ...entries, command: stepped });
   } catch (err) {
     if (err instanceof StoreRejectedError) {
       const reason = `${err.message}: a request the store will never take (a bug; please report it with this line)`;
@@ -178,7 +184,7 @@ async function record(
   ctx: GroupContext,
   req: GroupRequest,
 ): Promise<{ entries: CommandEntries; created: boolean } | MessageOutcome> {
-  const { deps, meta, key, log, label } = ctx;
+  const { deps, meta, key } = ctx;
   const init = {
     clusterResourceId: '',
     commandId: req.groupId,
@@ -189,8 +195,6 @@ async function record(
   };
   const said = {
     declaration: declarationDigest(req),
-    memberCount: req.members.length,
-    ...(req.targets ? { targets: req.targets } : {}),
     ...(req.command !== undefined ? { command: req.command } : {}),
     ...(req.context ? { context: req.context } : {}),
   };
@@ -211,13 +215,8 @@ async function record(
     const chain = entries.command;
     if (!chain) throw new StoreUnavailableError('the group row vanished while it was recorded');
     if (round > 3) throw new StoreUnavailableError('the group row kept changing while it was recorded');
-    if (!chain.group) {
-      // Recorded by a version before declarations were (a rolling deploy): its chain's word is taken as the group's.
-      log.warn(`${label}: recorded before declarations were kept; this copy's declaration is kept as the group's`);
-      await deps.ledger.writeCommand(key, chain, { group: { ...said, declared: true } });
-      entries = await deps.ledger.load(key);
-      continue;
-    }
+    // Recorded by a version before declarations were kept (a rolling deploy): it runs as it did then.
+    if (!chain.group) break;
     const refused = refuseDifferent(ctx, req, chain);
     if (refused) return refused;
     if (chain.group.declared) break;
@@ -232,25 +231,26 @@ async function record(
     if (await deps.ledger.writeCommand(key, chain, { group: { ...chain.group, declared: true } })) created = true;
     entries = await deps.ledger.load(key);
   }
-  // The ledger's row is the authority on the window (a message may only shorten it).
-  const chain = entries.command!;
-  ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(chain.firstSeenAt) || ctx.firstSeenMs);
-  ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(chain.deadlineAt) || ctx.deadlineMs);
+  window(ctx, entries.command!);
   return { entries, created };
 }
 
-async function step(
-  ctx: GroupContext,
-  command: Pick<CommandState, 'etag' | 'gen'>,
-): Promise<{ gen: number; etag: string } | undefined> {
+/** The group's window is the one its ledger row recorded: a later message's bookkeeping changes nothing. */
+function window(ctx: GroupContext, chain: CommandState): void {
+  ctx.firstSeenMs = Date.parse(chain.firstSeenAt) || ctx.firstSeenMs;
+  ctx.deadlineMs = Date.parse(chain.deadlineAt) || ctx.deadlineMs;
+}
+
+/** The chain's next step: one conditional write of its row; the row as stepped, or undefined if it moved on. */
+async function step(ctx: GroupContext, chain: CommandState): Promise<CommandState | undefined> {
   const delay = groupTickSeconds(ctx.deps.schedule, (ctx.deps.now() - ctx.firstSeenMs) / 1000);
-  const gen = command.gen + 1;
-  const written = await ctx.deps.ledger.step(ctx.key, command.etag, {
-    gen,
+  const next = {
+    gen: chain.gen + 1,
     ...(ctx.meta.id ? { owner: ctx.meta.id } : {}),
     pollLeaseMs: pollLeaseMs(delay),
-  });
-  return written ? { gen, etag: written.etag } : undefined;
+  };
+  const written = await ctx.deps.ledger.step(ctx.key, chain.etag, next);
+  return written ? { ...chain, ...next, etag: written.etag, timestampMs: written.serverNow } : undefined;
 }
 
 /** The recorded targets that may show the group now (configured, and allowed every recorded member). */
@@ -262,20 +262,15 @@ function showing(ctx: GroupContext, entries: CommandEntries): Target[] {
 }
 
 /** One look at the members: the group is over (its summary goes out), or the live messages catch up. */
-async function tick(
-  ctx: GroupContext,
-  entries: CommandEntries,
-  command: CommandState,
-  stepped: { gen: number; etag: string },
-): Promise<MessageOutcome> {
+async function tick(ctx: GroupContext, entries: CommandEntries & { command: CommandState }): Promise<MessageOutcome> {
   const { deps, book, log, label } = ctx;
+  const stepped = entries.command;
   const now = deps.now();
-  const deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
-  if (groupOver(entries.members, now, deadlineMs)) {
+  if (groupOver(entries.members, now, ctx.deadlineMs)) {
     await markFinal(deps, ctx.key, entries);
     return finish(ctx, await deps.ledger.load(ctx.key));
   }
-  const facts = factsOf(ctx, command);
+  const facts = groupFacts(stepped, ctx.req);
   const report = summaryOf(facts, entries.members, false);
   const shown = { ...(book.shown ?? {}) };
   const key = progressKey(report);
@@ -316,16 +311,13 @@ async function tick(
   return { kind: 'requeued', delaySeconds, attempt: next.attempt, state: progress };
 }
 
-/** What the group's report says besides its members: the ledger's record (a group from before it: this message). */
-function factsOf(ctx: GroupContext, chain: CommandState): GroupFacts {
-  return groupFacts(chain, ctx.req ?? {});
-}
-
 /** A final group: its one summary settled, then delivered to every recorded target that still needs it. */
-async function finish(ctx: GroupContext, entries: CommandEntries, final = entries.command): Promise<MessageOutcome> {
+async function finish(ctx: GroupContext, entries: CommandEntries): Promise<MessageOutcome> {
   const { deps, log, label } = ctx;
+  const final = entries.command;
   if (!final) throw new StoreUnavailableError('the group row vanished after it was marked final');
-  const facts = factsOf(ctx, final);
+  // What it says besides its members is the ledger's record (of a group from before it: this message's).
+  const facts = groupFacts(final, ctx.req);
   const { stored, fresh } = await settleSummary(deps, ctx.key, facts);
   const answer = stored.answer as Extract<typeof stored.answer, { kind: 'group' }>;
   const report = summaryOf(facts, answer.members, true, stored.finalAt, answer.logs);
@@ -353,9 +345,8 @@ async function summaryRequested(ctx: GroupContext): Promise<MessageOutcome> {
     ctx.log.info(`${ctx.label}: summary asked for while the group runs; its chain delivers it when it ends`);
     return { kind: 'recorded', reason: 'the group is still running' };
   }
-  ctx.firstSeenMs = Date.parse(chain.firstSeenAt) || ctx.firstSeenMs;
-  ctx.deadlineMs = Date.parse(chain.deadlineAt) || ctx.deadlineMs;
-  return finish(ctx, entries, chain);
+  window(ctx, chain);
+  return finish(ctx, entries);
 }
 
 /** A member the CLI could not start (or whose start is unknown): recorded in its row, once, unless it has a command. */
@@ -389,47 +380,55 @@ async function recordNotStarted(
     serialize: (bookkeeping) => serializeNotStarted({ ...req, bookkeeping }),
   };
   try {
-    const group = await deps.ledger.load(key);
-    if (!group.command || group.command.group?.declared === false) {
-      if (deps.now() >= groupJoinGiveUpMs(firstSeenMs, deps.timeoutMinutes))
+    for (let look = 0; look < 3; look++) {
+      const group = await deps.ledger.load(key);
+      if (!isDeclared(group.command)) {
+        if (deps.now() >= groupJoinGiveUpMs(firstSeenMs, deps.timeoutMinutes))
+          return poison(
+            ctx,
+            'invalid-message',
+            `group ${req.groupId} was never recorded (its declaration did not come)`,
+            label,
+          );
+        const round = (book.round ?? 0) + 1;
+        const delaySeconds = retryDelaySeconds(
+          { maxDelaySeconds: deps.delivery.maxDelaySeconds },
+          { round, random: deps.random() },
+        );
+        await requeue(ctx, { ...book, round }, delaySeconds);
+        return {
+          kind: 'deferred',
+          delaySeconds,
+          results: [],
+          reason: `waiting for group ${req.groupId} to be recorded`,
+        };
+      }
+      const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
+      if (!row) return poison(ctx, 'invalid-message', `group ${req.groupId} does not list this cluster`, label);
+      // A tracking message came for this member: its command is what the group shows, whatever this says.
+      if (row.commandId !== undefined)
         return poison(
           ctx,
-          'invalid-message',
-          `group ${req.groupId} was never recorded (its declaration did not come)`,
+          'contradicts-ledger',
+          `group ${req.groupId} tracks command ${row.commandId} on this cluster: the word that it did not start is refused`,
           label,
         );
-      const round = (book.round ?? 0) + 1;
-      const delaySeconds = retryDelaySeconds(
-        { maxDelaySeconds: deps.delivery.maxDelaySeconds },
-        { round, random: deps.random() },
-      );
-      await requeue(ctx, { ...book, round }, delaySeconds);
-      return { kind: 'deferred', delaySeconds, results: [], reason: `waiting for group ${req.groupId} to be recorded` };
+      if (row.state !== 'planned') {
+        log.info(`${label}: already ${row.state}; a second word that it was not started changes nothing`);
+        return { kind: 'recorded', reason: `member already ${row.state}` };
+      }
+      const error = notStartedLine(req.reason);
+      // Conditional: a tracking message that lands meanwhile wins (the next round finds its command id).
+      const written = await deps.ledger.writeMember(key, row, {
+        state: 'notStarted',
+        outcome: req.outcome,
+        ...(error ? { error } : {}),
+      });
+      if (!written) continue;
+      log.info(`${label}: recorded as ${req.outcome === 'couldNotStart' ? 'could not start' : 'start unknown'}`);
+      return { kind: 'recorded', reason: req.outcome };
     }
-    const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
-    if (!row) return poison(ctx, 'invalid-message', `group ${req.groupId} does not list this cluster`, label);
-    // A tracking message came for this member: its command is what the group shows, whatever this says.
-    if (row.commandId !== undefined)
-      return poison(
-        ctx,
-        'contradicts-ledger',
-        `group ${req.groupId} tracks command ${row.commandId} on this cluster: the word that it did not start is refused`,
-        label,
-      );
-    if (row.state !== 'planned') {
-      log.info(`${label}: already ${row.state}; a second word that it was not started changes nothing`);
-      return { kind: 'recorded', reason: `member already ${row.state}` };
-    }
-    const error = notStartedLine(req.reason);
-    // Conditional: a tracking message that lands meanwhile wins (the next copy of this finds its command id).
-    const written = await deps.ledger.writeMember(key, row, {
-      state: 'notStarted',
-      outcome: req.outcome,
-      ...(error ? { error } : {}),
-    });
-    if (!written) throw new StoreUnavailableError('the member row changed while its start was recorded');
-    log.info(`${label}: recorded as ${req.outcome === 'couldNotStart' ? 'could not start' : 'start unknown'}`);
-    return { kind: 'recorded', reason: req.outcome };
+    throw new StoreUnavailableError('the member row kept changing while its start was recorded');
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
     return deferForStore(ctx, err);

@@ -3,11 +3,11 @@
 // what the group's report says. Everything here comes from the ledger: the group's record (what its first
 // declaration said), its member rows, its one settled summary; never from the message at hand.
 //
-// Which report tells of a member, one rule (docs/reliability.md): a member's result is in the group's
-// summary if and only if it was written to the member's row before the group's final mark. The summary is
-// settled once, from the rows read after that mark, and written on the condition that nothing settled it
-// first (the blob's ETag); a second settler reads back the first one's. A member that finds its group final
-// is reported on its own exactly when that settled summary does not show its command as over.
+// Which report tells of a member, one rule (docs/reliability.md): the group's settled summary. It is made
+// once, from the member rows read after the group's final mark, and written on the condition that nothing
+// settled it first (the blob's ETag); a second settler reads back the first one's. So a result written to
+// its row while the group was not final is always in it; a member that finds its group final is reported
+// on its own exactly when that settled summary does not show its command as over.
 import { clusterResourceId } from '../core/cluster';
 import { groupSummary, isMemberFailure, memberDone, type GroupReport, type MemberState } from '../core/group';
 import { deliveryDeadlineMs } from '../core/schedule';
@@ -27,6 +27,14 @@ export interface GroupFacts {
   command?: string;
   context?: Record<string, string>;
   firstSeenMs: number;
+}
+
+/**
+ * Members act on a group only once its declaration is complete (every member row written): before that,
+ * a member's row may be missing though the group lists it. A row from before declarations were kept counts.
+ */
+export function isDeclared(chain: CommandState | undefined): chain is CommandState {
+  return !!chain && chain.group?.declared !== false;
 }
 
 /** A group's facts from its chain row (one recorded before declarations were: what its chain message says). */

@@ -22,14 +22,7 @@ import { groupKey, memberRowKey, type CommandEntries } from '../store/ledgerRows
 import type { StoredResult } from '../store/results';
 import type { Target } from '../notify/provider';
 import type { CommandContext } from './context';
-import { groupFacts, isSettled, markFinal, settleSummary } from './groupSummary';
-
-/** The group is recorded, and its member and target rows are all written (one from before declarations were kept counts as such). */
-function declared(
-  group: CommandEntries,
-): group is CommandEntries & { command: NonNullable<CommandEntries['command']> } {
-  return !!group.command && group.command.group?.declared !== false;
-}
+import { groupFacts, isDeclared, isSettled, markFinal, settleSummary } from './groupSummary';
 
 /**
  * Which targets the group's summary is due to tell of its members: recorded for the group, not failed there,
@@ -51,7 +44,7 @@ export async function joinGroup(ctx: CommandContext): Promise<void> {
   try {
     const group = await deps.ledger.load(key);
     // Not declared yet (its message is behind this one): the next poll tries again.
-    if (!declared(group)) return;
+    if (!isDeclared(group.command)) return;
     const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
     if (!row) log.warn(`${label}: group ${req.groupId} does not list this cluster; its result is reported on its own`);
     else if (row.commandId === undefined) {
@@ -84,7 +77,7 @@ export async function toldByGroup(ctx: CommandContext): Promise<(target: Target)
   const { req, deps } = ctx;
   if (!req.groupId) return () => false;
   const group = await deps.ledger.load(groupKey(req.groupId));
-  return declared(group) ? toldBy(group) : (target) => !target.each;
+  return isDeclared(group.command) ? toldBy(group) : (target) => !target.each;
 }
 
 export type GroupVerdict =
@@ -111,14 +104,20 @@ export async function reportToGroup(
     kind: 'deliver',
     entries: await skipGroupTargets(ctx, entries, toldBy(group)),
   });
+  // Set apart from its group for good by an earlier round: a declaration that came since changes nothing.
+  if (entries.command?.alone) return alone(`group ${groupId} was not recorded in time`);
   for (let round = 0; round < 5; round++) {
     const group = await deps.ledger.load(key);
-    if (!declared(group)) {
+    const chain = group.command;
+    if (!isDeclared(chain)) {
       if (deps.now() < groupJoinGiveUpMs(ctx.firstSeenMs, deps.timeoutMinutes))
         return { kind: 'wait', why: `waiting for group ${groupId} to be recorded` };
+      // Recorded before it is delivered anywhere: should the declaration come after all, a later round of
+      // this delivery must not find the group and have the summary tell of it too.
+      const apart = entries.command && (await deps.ledger.writeCommand(ctx.key, entries.command, { alone: true }));
+      if (!apart) throw new StoreUnavailableError('the command row changed while it was set apart from its group');
       return alone(`group ${groupId} was never recorded (its declaration did not come)`);
     }
-    const chain = group.command;
     const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
     if (!row) return alone(`group ${groupId} does not list this cluster`);
     if (row.commandId !== undefined && row.commandId !== req.commandId)

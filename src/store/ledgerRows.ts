@@ -110,6 +110,11 @@ export interface CommandState {
   /** Targets not delivered by then are given up (delivery deadline). */
   deliverBy?: string;
   outcome?: string;
+  /**
+   * A fleet member reported on its own for good (its group was not recorded in time): a declaration that
+   * comes later never takes its result into the group's summary too.
+   */
+  alone?: boolean;
   /** A fleet run's chain row: what its first recorded declaration said. */
   group?: GroupRecord;
   /** Fields of other versions, kept as they are. */
@@ -123,9 +128,6 @@ export interface CommandState {
 export interface GroupRecord {
   /** How a later declaration is found equal or different (core/groupMessage.ts). */
   declaration: DeclarationDigest;
-  memberCount: number;
-  /** As declared; absent: the default targets. */
-  targets?: string[];
   /** For display, stored as every command and context is (cut with a visible marker). */
   command?: string;
   context?: Record<string, string>;
@@ -188,9 +190,8 @@ const COMMAND_FIELDS = [
   'finalAt',
   'deliverBy',
   'outcome',
+  'alone',
   'declaration',
-  'memberCount',
-  'declaredTargets',
   'command',
   'context',
   'declared',
@@ -245,27 +246,18 @@ function parseContext(text: string | undefined): Record<string, string> | undefi
 }
 
 function readGroupRecord(e: StoredEntity): GroupRecord | undefined {
-  let declaration: unknown;
-  let targets: unknown;
+  let d: Partial<DeclarationDigest> | null;
   try {
-    declaration = JSON.parse(str(e.declaration) ?? 'null');
-    targets = JSON.parse(str(e.declaredTargets) ?? 'null');
+    d = JSON.parse(str(e.declaration) ?? 'null') as Partial<DeclarationDigest> | null;
   } catch {
     return undefined;
   }
-  const d = declaration as Partial<DeclarationDigest> | null;
-  if (
-    !d ||
-    typeof d !== 'object' ||
-    !(['members', 'command', 'targets', 'context'] as const).every((k) => typeof d[k] === 'string')
-  )
-    return undefined;
+  const parts = ['members', 'command', 'targets', 'context'] as const;
+  if (!d || typeof d !== 'object' || !parts.every((k) => typeof d[k] === 'string')) return undefined;
   const command = str(e.command);
   const context = parseContext(str(e.context));
   return {
     declaration: { members: d.members!, command: d.command!, targets: d.targets!, context: d.context! },
-    memberCount: num(e.memberCount) ?? 0,
-    ...(Array.isArray(targets) && targets.every((t) => typeof t === 'string') ? { targets: targets as string[] } : {}),
     ...(command !== undefined ? { command } : {}),
     ...(context ? { context } : {}),
     declared: e.declared === true,
@@ -288,6 +280,7 @@ export function readCommand(e: StoredEntity): CommandState {
     ...(str(e.finalAt) ? { finalAt: str(e.finalAt)! } : {}),
     ...(str(e.deliverBy) ? { deliverBy: str(e.deliverBy)! } : {}),
     ...(str(e.outcome) ? { outcome: str(e.outcome)! } : {}),
+    ...(e.alone === true ? { alone: true } : {}),
     ...(group ? { group } : {}),
     other: others(e, COMMAND_FIELDS),
   };
@@ -340,11 +333,10 @@ export function commandEntity(pk: string, c: Omit<CommandState, 'etag' | 'timest
     finalAt: c.finalAt,
     deliverBy: c.deliverBy,
     outcome: c.outcome,
+    alone: c.alone,
     ...(c.group
       ? {
           declaration: JSON.stringify(c.group.declaration),
-          memberCount: c.group.memberCount,
-          declaredTargets: c.group.targets ? JSON.stringify(c.group.targets) : undefined,
           command: c.group.command?.slice(0, MAX_COMMAND_CHARS),
           context: contextText(c.group.context),
           declared: c.group.declared,

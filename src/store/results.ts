@@ -24,8 +24,8 @@ export interface ResultStore {
   put(key: string, result: StoredResult): Promise<void>;
   /** undefined: nothing is stored under this key. */
   get(key: string): Promise<StoredResult | undefined>;
-  /** The stored result with its version (the blob's ETag), or undefined. */
-  getVersioned(key: string): Promise<{ result: StoredResult; etag: string } | undefined>;
+  /** The stored result with its version (the blob's ETag; `result` absent: unreadable), or undefined. */
+  getVersioned(key: string): Promise<{ result?: StoredResult; etag: string } | undefined>;
   /**
    * Writes only if what is stored is still version `etag` (undefined: only if nothing is stored); false
    * when another writer came first. A group's one settled summary is written this way (pipeline/groupSummary.ts).
@@ -108,7 +108,7 @@ export class BlobResultStore implements ResultStore {
     return (await this.getVersioned(key))?.result;
   }
 
-  async getVersioned(key: string): Promise<{ result: StoredResult; etag: string } | undefined> {
+  async getVersioned(key: string): Promise<{ result?: StoredResult; etag: string } | undefined> {
     await this.ensureContainer();
     try {
       const res = await this.container
@@ -117,7 +117,7 @@ export class BlobResultStore implements ResultStore {
       const chunks: Buffer[] = [];
       for await (const chunk of res.readableStreamBody ?? []) chunks.push(Buffer.from(chunk as Uint8Array));
       const result = parseResult(Buffer.concat(chunks).toString('utf8'));
-      return result ? { result, etag: res.etag ?? '*' } : undefined;
+      return { ...(result ? { result } : {}), etag: res.etag ?? '*' };
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return undefined;
       throw unavailable(err, 'read');

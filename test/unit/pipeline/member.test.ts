@@ -72,4 +72,27 @@ describe('a member whose group is overdue', () => {
     assert.equal(f.summaries('slack').length, 1);
     assert.equal(f.told('slack', 0), 1, 'a: in the summary, and only there');
   });
+
+  it('set apart from a group not recorded in time, it stays apart when the declaration comes after all', async () => {
+    const f = fleetWorld(['aks-a', 'aks-b'], ['slack', 'teams']);
+    f.finish(0, 1);
+    assert.equal((await f.handle(f.tracking(0))).kind, 'deferred', 'a waits for its group');
+    // Ten minutes without a declaration: a is reported on its own; teams answers 503, to be tried again.
+    f.w.clock.now += 11 * MINUTE;
+    f.w.answers.set('teams', [{ ok: false, failure: 'transient', detail: 'Teams answered 503', status: 503 }]);
+    assert.equal((await f.handle(f.of(0))).kind, 'deferred');
+    assert.equal(f.told('slack', 0), 1);
+    // The declaration comes after all, before a's next delivery round.
+    assert.equal((await f.handle(f.declaration)).kind, 'requeued');
+    f.w.clock.now += MINUTE;
+    assert.equal((await f.handle(f.of(0))).kind, 'notified');
+    f.finish(1, 0);
+    assert.equal((await f.handle(f.tracking(1))).kind, 'notified');
+    f.w.clock.now += 130 * MINUTE;
+    assert.equal((await f.handle(f.chain())).kind, 'notified', 'the group ends at its deadline');
+    assert.equal(f.summaries('slack').length, 1);
+    assert.equal(f.told('slack', 0), 1, 'a: on its own, and not in the summary too');
+    assert.equal(f.told('teams', 0), 1);
+    assert.equal(f.told('slack', 1), 1);
+  });
 });

@@ -43,8 +43,6 @@ describe("a group's chain row", () => {
     );
     const group: GroupRecord = {
       declaration: declarationDigest({ members: [member], command: 'k get nodes', targets: ['ops'] }),
-      memberCount: 1,
-      targets: ['ops'],
       command: 'k get nodes',
       context: { requestedBy: 'ana' },
       declared: true,
