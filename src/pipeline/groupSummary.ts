@@ -114,16 +114,15 @@ export async function settleSummary(
   deps: PipelineDeps,
   key: string,
   facts: GroupFacts,
-): Promise<{ stored: StoredResult; fresh: boolean; members: MemberState[] }> {
+): Promise<{ stored: StoredResult; fresh: boolean }> {
   for (let round = 0; round < 3; round++) {
     const current = await deps.results.getVersioned(key);
-    if (isSettled(current?.result))
-      return { stored: current.result, fresh: false, members: current.result.answer.members };
+    if (isSettled(current?.result)) return { stored: current.result, fresh: false };
     const entries = await deps.ledger.load(key);
     const chain = entries.command;
     if (chain?.stage !== 'final') throw new StoreUnavailableError('the group was not marked final before its summary');
     const stored = await snapshot(deps, facts, entries.members, chain.finalAt ?? new Date(deps.now()).toISOString());
-    if (await deps.results.putIf(key, stored, current?.etag)) return { stored, fresh: true, members: entries.members };
+    if (await deps.results.putIf(key, stored, current?.etag)) return { stored, fresh: true };
   }
   throw new StoreUnavailableError('the group summary kept changing while it was settled');
 }

@@ -4,8 +4,6 @@
 export interface Gate {
   /** The call is waiting at the gate. */
   reached: Promise<void>;
-  /** Whether it got there yet. */
-  readonly hit: boolean;
   release(): void;
 }
 
@@ -15,7 +13,6 @@ export function pausing<T extends object>(
   const gates: {
     method: string;
     when: (...args: unknown[]) => boolean;
-    gate: Gate;
     open: Promise<void>;
     arrive(): void;
   }[] = [];
@@ -38,27 +35,10 @@ export function pausing<T extends object>(
     pauseAt(method, when = () => true) {
       let arrive!: () => void;
       let release!: () => void;
-      let hit = false;
       const reached = new Promise<void>((r) => (arrive = r));
       const open = new Promise<void>((r) => (release = r));
-      const gate: Gate = {
-        reached,
-        get hit() {
-          return hit;
-        },
-        release,
-      };
-      gates.push({
-        method,
-        when: when as (...args: unknown[]) => boolean,
-        gate,
-        open,
-        arrive: () => {
-          hit = true;
-          arrive();
-        },
-      });
-      return gate;
+      gates.push({ method, when: when as (...args: unknown[]) => boolean, open, arrive });
+      return { reached, release };
     },
   };
 }

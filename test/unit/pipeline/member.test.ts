@@ -4,9 +4,10 @@
 // result reaches each target once.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ClusterScope } from '../../../src/core/scope';
 import { Ledger } from '../../../src/store/ledger';
 import { COMMAND_ROW, groupKey } from '../../../src/store/ledgerRows';
-import { fleetWorld, type FleetWorld } from '../../support/fleetWorld';
+import { fleetWorld, memberId, type FleetWorld } from '../../support/fleetWorld';
 import { pausing } from '../../support/pausing';
 
 const MINUTE = 60_000;
@@ -94,5 +95,27 @@ describe('a member whose group is overdue', () => {
     assert.equal(f.told('slack', 0), 1, 'a: on its own, and not in the summary too');
     assert.equal(f.told('teams', 0), 1);
     assert.equal(f.told('slack', 1), 1);
+  });
+
+  it('a target that may no longer show the group (its _CLUSTERS changed) hears of the member on its own', async () => {
+    const f = fleetWorld(['aks-a', 'aks-b'], ['slack', 'teams']);
+    assert.equal((await f.handle(f.declaration)).kind, 'requeued');
+    // A restart with NOTIFY_TARGET_…_CLUSTERS narrowed to a: the group's slack row is recorded, but the
+    // summary may not go there, so it cannot tell a's result there.
+    const slack = f.w.deps.targets.get('slack')!;
+    (f.w.deps.targets as Map<string, typeof slack>).set('slack', {
+      ...slack,
+      scope: new ClusterScope([memberId('aks-a')]),
+    });
+    f.finish(0, 1);
+    assert.equal((await f.handle(f.tracking(0))).kind, 'notified');
+    assert.equal(f.told('slack', 0), 1, 'on its own');
+    f.finish(1, 0);
+    await f.handle(f.tracking(1));
+    assert.equal((await f.handle(f.chain())).kind, 'notified');
+    assert.equal(f.summaries('slack').length, 0, 'the summary may not go there');
+    assert.equal(f.told('slack', 0), 1);
+    assert.equal(f.told('teams', 0), 1, 'teams: in the summary');
+    assert.equal(f.summaries('teams').length, 1);
   });
 });
