@@ -34,6 +34,12 @@ export interface Bookkeeping {
   /** Poll generation of the chain that wrote this message, and the ledger row's ETag after that step. */
   gen?: number;
   etag?: string;
+  /**
+   * The queue message id of the copy that re-enqueued this one. A copy re-enqueued to try again after a
+   * store outage may not know the ETag its own writes left (the outage struck after a step, or a write took
+   * effect but its answer was lost); the chain is still this copy's while the row names its parent.
+   */
+  parent?: string;
   /** "deliver": the result is stored; only deliveries are left. */
   stage?: 'poll' | 'deliver';
   /** Failed rounds so far (deliveries, or a ledger or store that was down): the backoff grows with it. */
@@ -65,6 +71,27 @@ const epochMs = (v: unknown): number | undefined =>
 const wholeIn = (v: unknown, max: number): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined;
 
+/** A queue message id as Storage and the worker make them (a GUID) or a test names one. */
+export const MESSAGE_ID = /^[\w-]{1,100}$/;
+
+/**
+ * Whether this copy of a message owns its command's (or group's) poll chain: it made the row, or it is the
+ * copy the chain's last step was made by (a redelivery of that message), or a copy that message re-enqueued
+ * (`parent`), or it carries the row's ETag. Any other copy stops while the chain's lease is live; every step
+ * is a conditional write, so two copies that both own it still take each step once.
+ */
+export function ownsChain(
+  row: { owner?: string; etag: string },
+  copy: { id?: string; book: Pick<Bookkeeping, 'etag' | 'parent'>; created: boolean },
+): boolean {
+  return (
+    copy.created ||
+    (copy.id !== undefined && row.owner === copy.id) ||
+    (copy.book.parent !== undefined && row.owner === copy.book.parent) ||
+    (copy.book.etag !== undefined && row.etag === copy.book.etag)
+  );
+}
+
 /** Reads `_notifier` field by field: what is malformed or unknown is left out, never fatal. */
 export function readBookkeeping(value: unknown): Bookkeeping | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
@@ -77,6 +104,7 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     'lastDelaySeconds',
     'gen',
     'etag',
+    'parent',
     'stage',
     'round',
     'sent',
@@ -138,6 +166,7 @@ export function readBookkeeping(value: unknown): Bookkeeping | undefined {
     ...(lastDelay !== undefined ? { lastDelaySeconds: lastDelay } : {}),
     ...(wholeIn(o.gen, 1_000_000_000) !== undefined ? { gen: o.gen as number } : {}),
     ...(typeof o.etag === 'string' && o.etag.length <= 200 ? { etag: o.etag } : {}),
+    ...(typeof o.parent === 'string' && MESSAGE_ID.test(o.parent) ? { parent: o.parent } : {}),
     ...(o.stage === 'poll' || o.stage === 'deliver' ? { stage: o.stage } : {}),
     ...(wholeIn(o.round, 1_000_000) !== undefined ? { round: o.round as number } : {}),
     ...(sent.length > 0 ? { sent } : {}),

@@ -16,7 +16,7 @@
 //
 // The word that a member could not be started is recorded in its row while no tracking message has come; a
 // tracking message always wins over it (pipeline/member.ts), and a word that comes after one is refused.
-import type { Bookkeeping } from '../core/bookkeeping';
+import { ownsChain, type Bookkeeping } from '../core/bookkeeping';
 import { notStartedLine, progressKey, groupOver, showsGroup } from '../core/group';
 import {
   declarationDigest,
@@ -119,10 +119,7 @@ export async function handleGroupMessage(
     const { entries, created } = recorded;
     const command = entries.command!;
     if (command.stage === 'final') return await finish(ctx, entries);
-    const mine =
-      created ||
-      (meta.id !== undefined && command.owner === meta.id) ||
-      (book.etag !== undefined && command.etag === book.etag);
+    const mine = ownsChain(command, { ...(meta.id ? { id: meta.id } : {}), book, created });
     const leaseLeft = command.timestampMs + command.pollLeaseMs - entries.serverNow;
     if (!mine && leaseLeft > 0) {
       log.info(`${label}: another copy follows this group; this copy is the same declaration and stops`);

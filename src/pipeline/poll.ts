@@ -4,7 +4,7 @@
 // step is a deferral to a slot of its own instead of a read that would meet a 429.
 import { describeRead } from '../core/armAnswer';
 import { subscriptionKey } from '../core/cluster';
-import type { Bookkeeping } from '../core/bookkeeping';
+import { ownsChain, type Bookkeeping } from '../core/bookkeeping';
 import { finalAnswer, timedOutAnswer } from '../core/report';
 import { slotWait } from '../core/tokenBucket';
 import {
@@ -62,10 +62,7 @@ export async function joinChain(
   ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(command.firstSeenAt) || ctx.firstSeenMs);
   ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
   if (command.stage === 'final') return { entries, command };
-  const mine =
-    entries.created ||
-    (meta.id !== undefined && command.owner === meta.id) ||
-    (book.etag !== undefined && command.etag === book.etag);
+  const mine = ownsChain(command, { ...(meta.id ? { id: meta.id } : {}), book, created: entries.created });
   const leaseLeft = command.timestampMs + command.pollLeaseMs - entries.serverNow;
   if (!mine && leaseLeft > 0) {
     log.info(

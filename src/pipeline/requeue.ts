@@ -3,7 +3,7 @@
 // that refuses the re-enqueue is the one thing left to the host's retries.
 import { escapeForLog } from '../core/text';
 import { messageText } from '../core/message';
-import { type Bookkeeping } from '../core/bookkeeping';
+import { MESSAGE_ID, type Bookkeeping } from '../core/bookkeeping';
 import { formatDuration } from '../core/report';
 import { REQUEUE_RETRY_PAUSES_MS, storeOutageGiveUpMs, storeRetryDelaySeconds } from '../core/schedule';
 import type { StoreUnavailableError } from '../store/entityStore';
@@ -14,6 +14,8 @@ import { RetryableError, telemetryOf, type Journey, type MessageOutcome } from '
 export async function requeue(ctx: Journey, book: Bookkeeping, delaySeconds: number): Promise<void> {
   const text = ctx.serialize({
     ...book,
+    // The chain this copy owns is the next copy's too, whatever this invocation could not learn of its writes.
+    ...(ctx.meta.id && MESSAGE_ID.test(ctx.meta.id) ? { parent: ctx.meta.id } : { parent: undefined }),
     firstSeenAt: new Date(ctx.firstSeenMs).toISOString(),
     deadlineAt: new Date(ctx.deadlineMs).toISOString(),
   });

@@ -2,6 +2,7 @@
 // and tolerantly, so that a message of another version (a rolling deploy) is never poisoned for it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ownsChain } from '../../../src/core/bookkeeping';
 import { parsePollRequest } from '../../../src/core/message';
 
 const ID =
@@ -23,5 +24,24 @@ describe('bookkeeping', () => {
       ignored: ['future'],
     });
     assert.equal(read('garbage'), undefined);
+    assert.deepEqual(read({ attempt: 1, parent: '3f2c1a9e-0b4d-4e8f-9a6b-1c2d3e4f5a6b' }), {
+      attempt: 1,
+      parent: '3f2c1a9e-0b4d-4e8f-9a6b-1c2d3e4f5a6b',
+    });
+    assert.deepEqual(read({ attempt: 1, parent: 'x'.repeat(101) }), { attempt: 1 }, 'a parent id is bounded');
+    assert.deepEqual(read({ attempt: 1, parent: 'a b\n' }), { attempt: 1 });
+  });
+
+  it("a copy owns the chain when it made the row, is the row's owner or the owner's re-enqueued copy, or holds its ETag", () => {
+    const row = { owner: 'm1', etag: 'E2' };
+    const owns = (id: string | undefined, book: { etag?: string; parent?: string }, created = false) =>
+      ownsChain(row, { ...(id ? { id } : {}), book, created });
+    assert.equal(owns('m9', {}, true), true, 'it made the row');
+    assert.equal(owns('m1', {}), true, 'a redelivery of the copy that took the last step');
+    assert.equal(owns('m2', { parent: 'm1' }), true, 'a copy the owner re-enqueued (after an outage, say)');
+    assert.equal(owns('m2', { etag: 'E2' }), true, "the row's ETag");
+    assert.equal(owns('m2', { etag: 'E1', parent: 'm0' }), false, 'a stale fork');
+    assert.equal(owns(undefined, {}), false);
+    assert.equal(ownsChain({ etag: 'E2' }, { book: { parent: 'm1' }, created: false }), false, 'no owner recorded');
   });
 });

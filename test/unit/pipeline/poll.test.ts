@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TokenBuckets } from '../../../src/core/tokenBucket';
 import { RetryableError, type MessageOutcome } from '../../../src/pipeline/context';
+import { StoreUnavailableError } from '../../../src/store/entityStore';
+import { Ledger } from '../../../src/store/ledger';
 import { COMMAND_ROW } from '../../../src/store/ledgerRows';
 import { CLUSTER_ID, MESSAGE, memoryWorld } from '../../support/memory';
-import { body, finished, rows, run } from '../../support/stages';
+import { body, finished, flaky, rows, run } from '../../support/stages';
 
 describe('poll stage', () => {
   it('throws a RetryableError when the re-enqueue fails, so the host retries the original', async () => {
@@ -37,6 +39,7 @@ describe('poll stage', () => {
         stage: 'poll',
         round: 0,
         dueAt: w.clock.now + 6000,
+        parent: 'm1',
       },
     );
     // The next message steps the chain with one conditional write: the row now holds generation 3.
@@ -103,6 +106,54 @@ describe('poll stage', () => {
       ['another-copy-polls', 'requeued'],
       'exactly one copy goes on polling',
     );
+  });
+
+  // Seen in the scale test beside the fleet fault run (issue 29): Table storage timed out after a copy's
+  // step; the copy it re-enqueued carried the ETag from before that step, found the chain "live", and
+  // stopped, and nothing polled the command again.
+  it('a copy re-enqueued after a ledger outage that struck after its step polls on: the row names its parent', async () => {
+    const w = memoryWorld();
+    let down = false;
+    w.deps.ledger = new Ledger(flaky(w.store, () => down));
+    await run(w, MESSAGE, 'm0');
+    w.clock.now += 6000;
+    const read = w.deps.arm.read;
+    w.arm = [finished];
+    // Table storage goes away right after m1's step, while it reads ARM.
+    w.deps.arm.read = async (...args) => ((down = true), read(...args));
+    const cut = await run(w, w.sent[0]![0], 'm1');
+    assert.equal(cut.kind, 'deferred');
+    assert.equal(body(w)._notifier.parent, 'm1');
+    down = false;
+    w.deps.arm.read = read;
+    w.clock.now += 5000;
+    const next = await run(w, w.sent.at(-1)![0], 'm2');
+    assert.equal(next.kind, 'notified', JSON.stringify(next));
+  });
+
+  it('a copy re-enqueued after a step whose answer was lost (the write took effect) polls on', async () => {
+    const w = memoryWorld();
+    let loseNext = true;
+    const store = w.store;
+    const lost =
+      (write: (...a: never[]) => Promise<unknown>) =>
+      async (...a: never[]) => {
+        const written = await write(...a);
+        if (!loseNext) return written;
+        loseNext = false;
+        throw new StoreUnavailableError('the delivery ledger (Table storage) timed out on write');
+      };
+    w.deps.ledger = new Ledger({
+      ...flaky(store, () => false),
+      replace: lost(store.replace.bind(store) as never) as never,
+      merge: lost(store.merge.bind(store) as never) as never,
+    });
+    const first = await run(w, MESSAGE, 'm0');
+    assert.equal(first.kind, 'deferred', JSON.stringify(first));
+    w.arm = [finished];
+    w.clock.now += 5000;
+    const next = await run(w, w.sent.at(-1)![0], 'm1');
+    assert.equal(next.kind, 'notified', JSON.stringify(next));
   });
 
   it('takes over a chain that went quiet beyond its lease', async () => {
