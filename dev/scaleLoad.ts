@@ -50,6 +50,9 @@ export interface ScaleLoadResult {
   /** Results that arrived more than once, and not at all. */
   duplicates: number;
   missing: number;
+  /** The commands whose result never arrived, and every worker line that names one of them. */
+  missingIds: string[];
+  missingLines: string[];
   workerErrors: string[];
 }
 
@@ -194,6 +197,7 @@ export async function runScaleLoad(s: StandIns, o: ScaleLoadOptions): Promise<Sc
       if (m && worst.has(m[1]!)) worst.set(m[1]!, Math.max(worst.get(m[1]!)!, Number(m[2])));
     }
     const waits = [...worst.values()];
+    const missingIds = [...ids.filter((id) => !hooks.has(id)), ...slackIds.filter((id) => !slackCounts.has(id))];
     const throttledReads = reads.filter((r) => r.status === 429).length;
     const throttledPosts = slackCalls.filter((c) => c.status === 429).length;
     return {
@@ -211,7 +215,9 @@ export async function runScaleLoad(s: StandIns, o: ScaleLoadOptions): Promise<Sc
       allKnownAfter: knownAt ? round1((knownAt - started) / 1000) : Number.NaN,
       duplicates:
         [...hooks.values()].filter((a) => a.length > 1).length + [...slackCounts.values()].filter((n) => n > 1).length,
-      missing: ids.length - hooks.size + (slackIds.length - slackCounts.size),
+      missing: missingIds.length,
+      missingIds,
+      missingLines: lines.filter((l) => missingIds.some((id) => l.includes(id))),
       workerErrors: lines.filter((l) => /could not re-enqueue|moved to the poison queue|unsettled [1-9]/.test(l)),
     };
   } finally {

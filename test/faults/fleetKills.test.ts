@@ -197,6 +197,8 @@ describe('fault injection, a fleet run', () => {
     console.log('\nFleet fault run:', JSON.stringify(report, null, 2));
     mkdirSync('.tmp', { recursive: true });
     writeFileSync('.tmp/fault-report-fleet.json', JSON.stringify(report, null, 2));
+    // Every worker line and the CLI's, for a look after a failure.
+    writeFileSync('.tmp/fault-lines-fleet.log', [...lines, '# the CLI', ...err, ...out].join('\n'));
 
     const said = `\n${JSON.stringify(report, null, 2)}\n${err.slice(-20).join('\n')}`;
     assert.equal(kills.length, KILLS);

@@ -21,12 +21,19 @@ describe('scale-out', () => {
       armBucket: { burst: 50, perSecond: 5 },
       appBudget: { burst: 40, perSecond: 4 },
       worker: 'sources',
-      // A limit, not a measure: on 2 shared cores, beside the fault suites, the load has taken over 240 s.
-      timeoutMs: 400_000,
+      // A limit, not a measure: every result is known after 75–90 s on 2 shared cores beside the fault
+      // suites. The runs that once took over 240 s had lost a command (a copy re-enqueued after a Table
+      // timeout stopped before polling; pipeline/requeue.ts now names its parent), not waited longer.
+      timeoutMs: 240_000,
     });
-    console.log(`scale-out: ${JSON.stringify(r)}`);
+    const { missingLines, ...figures } = r;
+    console.log(`scale-out: ${JSON.stringify(figures)}`);
     assert.deepEqual(r.workerErrors, []);
-    assert.equal(r.missing, 0, 'every result delivered');
+    assert.equal(
+      r.missing,
+      0,
+      `every result delivered; what the workers said of the missing:\n${missingLines.join('\n')}`,
+    );
     assert.equal(r.duplicates, 0, 'each result once');
     assert.ok(r.throttledShare <= 0.05, `${r.readsThrottled} of ${r.reads} ARM reads answered 429`);
     assert.ok(r.postsThrottledShare <= 0.05, `${r.postsThrottled} of ${r.posts} Slack posts answered 429`);
