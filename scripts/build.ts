@@ -1,16 +1,25 @@
 // Bundles the deployable function app (dist/function/index.js) and the CLI (dist/cli.js) with esbuild.
 // One file loads far faster than hundreds of node_modules files on a cold start (see docs/performance.md).
 import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
+
+// What each bundle may assume of the Node that runs it: the function app runs on the Node the lockfile pins
+// (the npm package `node`, the major infra deploys), the CLI on a caller's Node, as old as `engines` allows.
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { version?: string; engines?: { node?: string } }>;
+};
+export const APP_NODE_MAJOR = Number(lock.packages['node_modules/node']!.version!.split('.')[0]);
+export const CLI_NODE_MAJOR = Number(/>=\s*(\d+)/.exec(lock.packages['']!.engines!.node!)![1]);
+const APP_TARGET = `node${APP_NODE_MAJOR}`;
+const CLI_TARGET = `node${CLI_NODE_MAJOR}`;
 
 const common: BuildOptions = {
   absWorkingDir: ROOT,
   bundle: true,
   platform: 'node',
-  target: 'node20',
   format: 'cjs',
   legalComments: 'none',
   sourcemap: 'linked',
@@ -77,6 +86,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       ...common,
       entryPoints: ['src/index.ts'],
       outfile: join(dist, 'function/index.js'),
+      target: APP_TARGET,
       minify: true,
       plugins: [lazyBundles, channelSdks('index')],
       // Provided by the Functions host at run time.
@@ -86,6 +96,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       ...common,
       entryPoints: ['src/pipeline/handlers.ts'],
       outfile: join(dist, 'function/handler.js'),
+      target: APP_TARGET,
       minify: true,
       plugins: [lazyBundles, channelSdks('handler')],
       external: ['@azure/functions-core'],
@@ -94,6 +105,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       ...common,
       entryPoints: ['src/telemetry/setup.ts'],
       outfile: join(dist, 'function/telemetry.js'),
+      target: APP_TARGET,
       minify: true,
       external: ['@azure/functions-core'],
     }),
@@ -102,6 +114,7 @@ export async function buildAll(out = ROOT): Promise<void> {
         ...common,
         entryPoints: [sdk],
         outfile: join(dist, 'function', file),
+        target: APP_TARGET,
         minify: true,
         external: ['@azure/functions-core'],
       }),
@@ -110,6 +123,7 @@ export async function buildAll(out = ROOT): Promise<void> {
       ...common,
       entryPoints: ['src/cli/main.ts'],
       outfile: join(dist, 'cli.js'),
+      target: CLI_TARGET,
       external: ['@azure/functions-core'],
     }),
   ]);

@@ -33,7 +33,7 @@ export function packCli(out = ROOT): string {
         description: `The aks-command-notifier CLI (run, result, enqueue, status, redrive, redeliver): ${app.description}`,
         license: app.license,
         bin: { 'aks-command-notifier': 'bin/aks-command-notifier.js' },
-        engines: { node: '>=20' },
+        engines: { node: '>=22' },
         files: ['bin/', 'dist/cli.js', 'README.md'],
       },
       null,

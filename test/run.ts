@@ -1,10 +1,15 @@
 // The test runner: makes the stand-ins' TLS certificate before any test process starts (Node reads
-// NODE_EXTRA_CA_CERTS only at start-up), then runs node's test runner over unit, docs, infra and integration
-// tests once on each runtime: Node 22 (the runtime Azure uses, pinned in the lockfile through the npm
-// package `node`, which npm scripts find first on PATH) and the machine's own Node, when it differs.
-// TEST_RUNTIMES=current runs only the first (a quicker loop while developing). The scale and fault suites
-// (test/scale, test/faults: worker processes measuring rates, killed and restarted) run on the first
-// runtime only, started first so that they overlap the rest.
+// NODE_EXTRA_CA_CERTS only at start-up), then runs node's test runner over every suite on the app's runtime,
+// Node 24 (the npm package `node` pinned in the lockfile, the major infra deploys), and at the same time
+// runs the suites that drive the CLI as a caller would (CLI_SUITES) again on Node 22 (the lockfile's
+// `node22`, an alias of the npm package `node`): the CLI runs on a caller's Node, `engines` says >= 22,
+// and nothing else ever runs on a caller's Node. Both runtimes come from the lockfile, none from the
+// machine. TEST_RUNTIMES=current runs the Node 24 pass only (a quicker loop while developing).
+//
+// Why the passes are shaped so: most integration and fault files wait on sockets, timers and queue
+// visibility, not on a core, so files run several at a time (TEST_CONCURRENCY, 6 by default), the longest
+// first (faults and scale, then integration); the Node 22 pass prints when it ends, so that the two
+// passes' lines do not interleave.
 //
 // Where a test goes: the unit test of src/<path>/<module>.ts is test/unit/<path>/<module>.test.ts, and it
 // tests that module (a test that exercises several goes to the one whose behaviour it asserts; helpers go to
@@ -12,19 +17,23 @@
 // test/integration and test/faults, named for that behaviour. The runner refuses to start while a file under
 // test/unit names no module of src/.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createDevTls } from '../dev/tls';
+import { buildAll } from '../scripts/build';
 
-function runtimes(): { path: string; version: string }[] {
-  const candidates = [process.execPath, process.env.npm_node_execpath].filter((p): p is string => !!p);
-  const seen = new Map<string, string>();
-  for (const path of candidates) {
-    const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
-    if (![...seen.values()].includes(version)) seen.set(path, version);
-  }
-  const all = [...seen].map(([path, version]) => ({ path, version }));
-  return process.env.TEST_RUNTIMES === 'current' ? all.slice(0, 1) : all;
+/** The suites that run the CLI as a caller would: run, fleet, enqueue and result, status, the packed CLI. */
+const CLI_SUITES = [
+  'test/integration/run.test.ts',
+  'test/integration/fleet.test.ts',
+  'test/integration/status.test.ts',
+  'test/integration/examples.test.ts',
+];
+
+/** A Node from the lockfile: the npm package `node` (or an alias of it) ships the binary as bin/node. */
+function pinnedNode(pkg: 'node' | 'node22'): { path: string; version: string } {
+  const path = join(dirname(require.resolve(`${pkg}/package.json`)), 'bin', 'node');
+  return { path, version: execFileSync(path, ['--version'], { encoding: 'utf8' }).trim() };
 }
 
 // A file whose tests are done but whose process cannot exit (a failed set-up that left a stand-in or a
@@ -37,10 +46,17 @@ const SUITE_LIMIT_SECONDS = Number(process.env.TEST_SUITE_LIMIT_SECONDS ?? 1500)
 function runSuite(
   command: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; output?: string },
 ): Promise<number | string> {
   return new Promise((done) => {
-    const child = spawn(command, args, { ...options, stdio: 'inherit', detached: true });
+    const out = options.output ? createWriteStream(options.output) : undefined;
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      detached: true,
+    });
+    if (out) for (const stream of [child.stdout!, child.stderr!]) stream.pipe(out, { end: false });
     const killGroup = (signal: NodeJS.Signals) => {
       try {
         process.kill(-child.pid!, signal);
@@ -59,11 +75,12 @@ function runSuite(
       process.exit(1);
     };
     process.once('SIGINT', stop).once('SIGTERM', stop);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       process.off('SIGINT', stop).off('SIGTERM', stop);
       // Whatever a test file left behind goes with the suite.
       killGroup('SIGKILL');
+      out?.end();
       done(timedOut ? `timed out after ${SUITE_LIMIT_SECONDS} s` : code === 0 ? 0 : `exit ${code ?? signal}`);
     });
   });
@@ -95,48 +112,79 @@ async function main(): Promise<number> {
   const tls = await createDevTls(tlsDir);
   process.on('exit', () => rmSync(tlsDir, { recursive: true, force: true }));
   const only = process.argv.slice(2);
-  const files =
-    only.length > 0
-      ? only
-      : ['unit', 'docs', 'infra', 'integration'].flatMap((d) =>
-          readdirSync(join(root, 'test', d), { recursive: true, encoding: 'utf8' })
-            .filter((f) => f.endsWith('.test.ts'))
-            .sort()
-            .map((f) => join('test', d, f)),
-        );
-  // Scale suites measure rates against the stand-ins, and fault suites kill worker processes and wait out
-  // their leases: what they prove is the app's, not the runtime's, so they run on the first (Node 22, the
-  // runtime Azure runs) only.
-  const firstOnly =
-    only.length > 0
-      ? []
-      : ['scale', 'faults'].flatMap((d) =>
-          readdirSync(join(root, 'test', d))
-            .filter((f) => f.endsWith('.test.ts'))
-            .sort()
-            .map((f) => join('test', d, f)),
-        );
-  const summary: string[] = [];
-  let failed = false;
-  for (const [i, node] of runtimes().entries()) {
-    console.log(`\n=== the suite on Node ${node.version} (${node.path}) ===\n`);
-    const started = Date.now();
-    // Two files at a time: the integration and fault tests mostly wait on sockets and timers. A test or
-    // hook that hangs fails after 10 minutes.
-    const flags = ['--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec'];
-    const suite = i === 0 ? [...firstOnly, ...files] : files;
-    const status = await runSuite(node.path, ['--expose-gc', '--import', 'tsx', '--test', ...flags, ...suite], {
-      cwd: root,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath, AKS_NOTIFIER_TEST_TLS_DIR: tlsDir },
-    });
-    const ok = status === 0;
-    failed ||= !ok;
-    summary.push(
-      `Node ${node.version}: ${ok ? 'passed' : `FAILED (${status})`} in ${Math.round((Date.now() - started) / 1000)} s`,
+  const suites = (...dirs: string[]) =>
+    dirs.flatMap((d) =>
+      readdirSync(join(root, 'test', d), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => join('test', d, f)),
     );
+  const app = pinnedNode('node');
+  type Pass = { node: typeof app; what: string; files: string[]; flags: string[]; output?: string };
+  const passes: Pass[] = [];
+  // Each file in a process of its own, several at once, the longest first: the fault and scale runs
+  // (worker processes, kills, leases waited out), then the integration files, so that no long file
+  // starts last. The unit and docs files share one process: they start no server and no child, and a
+  // process each cost more than their tests.
+  const concurrency = `--test-concurrency=${Number(process.env.TEST_CONCURRENCY ?? 6)}`;
+  if (only.length > 0) passes.push({ node: app, what: 'the files named', files: only, flags: [concurrency] });
+  else
+    passes.push(
+      {
+        node: app,
+        what: 'the fault, scale, integration and infra suites',
+        files: suites('faults', 'scale', 'integration', 'infra'),
+        flags: [concurrency],
+      },
+      {
+        node: app,
+        what: 'the unit and docs suites, in one process',
+        files: suites('unit', 'docs'),
+        flags: ['--test-isolation=none'],
+        output: join(tlsDir, 'unit-pass.log'),
+      },
+    );
+  const cliFiles = passes.flatMap((p) => p.files).filter((f) => CLI_SUITES.includes(f.replaceAll('\\', '/')));
+  if (process.env.TEST_RUNTIMES !== 'current' && cliFiles.length > 0)
+    passes.push({
+      node: pinnedNode('node22'),
+      what: `the CLI's suites (${cliFiles.length} files)`,
+      files: cliFiles,
+      flags: ['--test-concurrency=1'],
+      output: join(tlsDir, 'cli-pass.log'),
+    });
+  // The CLI as callers run it (test/support/builtCli.ts): one build for every file of every pass.
+  const buildDir = join(tlsDir, 'build');
+  await buildAll(buildDir);
+  const results = await Promise.all(
+    passes.map(async ({ node, what, files, flags, output }) => {
+      console.log(`=== ${what} on Node ${node.version} (${node.path})${output ? ', printed when it ends' : ''} ===`);
+      const started = Date.now();
+      // A test or hook that hangs fails after 10 minutes.
+      const args = ['--expose-gc', '--import', 'tsx', '--test', ...flags, '--test-timeout=600000'];
+      const status = await runSuite(node.path, [...args, '--test-reporter=spec', ...files], {
+        cwd: root,
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: tls.certPath,
+          AKS_NOTIFIER_TEST_TLS_DIR: tlsDir,
+          AKS_NOTIFIER_TEST_BUILD_DIR: buildDir,
+        },
+        ...(output ? { output } : {}),
+      });
+      return { node, what, output, status, seconds: Math.round((Date.now() - started) / 1000) };
+    }),
+  );
+  for (const r of results.filter((r) => r.output)) {
+    console.log(`\n=== ${r.what} on Node ${r.node.version} ===\n`);
+    process.stdout.write(readFileSync(r.output!, 'utf8'));
   }
-  console.log(`\n${summary.join('\n')}`);
-  return failed ? 1 : 0;
+  console.log('');
+  for (const r of results)
+    console.log(
+      `Node ${r.node.version}, ${r.what}: ${r.status === 0 ? 'passed' : `FAILED (${r.status})`} in ${r.seconds} s`,
+    );
+  return results.every((r) => r.status === 0) ? 0 : 1;
 }
 
 main().then(

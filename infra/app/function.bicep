@@ -1,4 +1,5 @@
-// The function app on Flex Consumption (FC1), Node 22, with identity-based connections only.
+// The function app on Flex Consumption (FC1), Node 24 (the major of the lockfile's pinned `node`: the infra
+// test holds the two together), with identity-based connections only.
 param name string
 param planName string
 param location string
@@ -73,7 +74,7 @@ resource app 'Microsoft.Web/sites@2025-03-01' = {
         }
       }
       scaleAndConcurrency: { instanceMemoryMB: 2048, maximumInstanceCount: maximumInstanceCount }
-      runtime: { name: 'node', version: '22' }
+      runtime: { name: 'node', version: '24' }
     }
   }
 

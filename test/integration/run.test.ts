@@ -1,26 +1,27 @@
-// `run`, `result` and `enqueue --from-az-output` as a pipeline runs them: a child process with the caller's
+// `run`, `result` and `enqueue --from-az-output` as a pipeline runs them: the built CLI in a child process with the caller's
 // credential (the managed identity stand-in, whose tokens carry a upn), against the ARM stand-in
 // (GET managedCluster, POST runCommand, GET commandResults) and Azurite.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import { createDefaultHttpClient, RestError, type HttpClient } from '@azure/core-rest-pipeline';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { AKS_SERVER_APP_ID, createRunCommandClient } from '../../src/arm/runCommand';
 import { MAX_CONTEXT_ZIP_BYTES } from '../../src/cli/attachPlan';
+import { builtCli } from '../support/builtCli';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack, type Harness } from '../support/stack';
 
-const MAIN = resolve(__dirname, '../../src/cli/main.ts');
-// The child runs in other folders (--file . attaches the current one): load tsx by its path.
-const TSX = pathToFileURL(resolve(__dirname, '../../node_modules/tsx/dist/loader.mjs')).href;
+// The CLI as callers run it (the bundle the packed CLI ships), on this pass's Node: test/run.ts runs this
+// file on Node 24 and again on Node 22, the oldest `engines` allows.
+let CLI: string;
 let work: string;
 
 before(async () => {
+  CLI = await builtCli();
   await setUpStack();
   stack().identity.claims.upn = 'alice@contoso.com';
   work = mkdtempSync(join(tmpdir(), 'run-'));
@@ -36,7 +37,7 @@ function cli(
   options: { cwd?: string; stdin?: string } = {},
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+    const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? work,
       env: { ...process.env, ...env } as NodeJS.ProcessEnv,
     });
