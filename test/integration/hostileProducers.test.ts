@@ -90,6 +90,7 @@ describe('hostile producers', () => {
         () => (stack().receivers.for('slack', h.channel).length > 0 ? true : undefined),
         30_000,
       );
+      // Real time: the worker polls on its own; a second notification or more ARM reads would come in these 3 s.
       await new Promise((r) => setTimeout(r, 3000));
     } finally {
       await w.stop();

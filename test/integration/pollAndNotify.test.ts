@@ -118,6 +118,8 @@ describe('pipeline (handler)', () => {
     const second = await h.invokeNext();
     assert.ok(second.kind === 'requeued' && second.delaySeconds >= 2, JSON.stringify(second));
     // The 429's Retry-After holds back every read of the subscription (the app's budget), not only this one.
+    // Real time: the hold and the read slot are kept on the runtime's own clocks, which this test of the
+    // wired runtime does not replace (test/unit/pipeline/poll.test.ts decides the same on a settable clock).
     await new Promise((r) => setTimeout(r, 2100));
     const third = await h.invokeNext();
     assert.deepEqual(

@@ -204,6 +204,7 @@ describe('Slack app target', () => {
         h.logs.some((l) => /looks for it first where the channel can be searched/.test(l)),
         h.logs.join('\n'),
       );
+      // Real time: the stand-in answers the post 2.5 s after the client gave up (at 1 s); it is taken by then.
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(ours(app.channel, id, 'ops').length, 1, 'Slack took the first post');
       await untilNotified(h, first);
@@ -292,6 +293,7 @@ describe('Slack app target', () => {
         providerState: JSON.stringify({ channel: app.channel, ts: copied.ts }),
       }),
     );
+    // Real time: the command runs 2 s on the ARM stand-in's clock; the next poll must find it final.
     await new Promise((r) => setTimeout(r, 2000));
     // And the first lookup after the refusal is throttled: the next attempt must still look before it posts.
     let throttled = false;
@@ -328,6 +330,7 @@ describe('Slack app target', () => {
     await h.rt.ledger.writeTarget(key, delivered, { state: 'pending', providerState: undefined, waitMs: 0 });
     const pending = readTarget((await h.rt.ledger.store.listPartition(key)).entities.find((e) => e.rowKey === 'ops')!);
     await h.rt.ledger.claim(key, pending, 1);
+    // Real time: the claim's 1 s lease is judged on the Table's clock (Azurite's), as in Azure.
     await new Promise((r) => setTimeout(r, 1100));
     const again = await h.rt.ledger.load(key);
     assert.equal(again.targets[0]!.state, 'claimed');
