@@ -177,6 +177,10 @@ describe('fault injection, a fleet run', () => {
     const doubts = lines.filter(
       (l) => l.includes(groupId) && /ended without a record|may have arrived|may show/.test(l),
     );
+    const firstPostInDoubt = (target: string) =>
+      lines.some(
+        (l) => l.includes(groupId) && l.includes(`target ${target}: the last delivery attempt ended without a record`),
+      );
     const poison = await queues.getQueueClient(`${queueName}-poison`).peekMessages({ numberOfMessages: 32 });
     const report = {
       clusters: plan.length,
@@ -190,6 +194,7 @@ describe('fault injection, a fleet run', () => {
       teams_app_cards: cards().length,
       teams_app_versions: cards()[0]?.versions.length ?? 0,
       summary_posts_in_doubt_logged: doubts.length,
+      live_first_post_in_doubt: ['ops', 'tops'].filter(firstPostInDoubt),
       members_wrong: wrong,
       progress: out.at(-1),
       poisoned: poison.peekedMessageItems.length,
@@ -216,10 +221,20 @@ describe('fault injection, a fleet run', () => {
         `one summary per webhook target, a second only for a post in doubt${said}`,
       );
     }
-    assert.equal(report.slack_app_messages, 1, `one Slack app message${said}`);
-    assert.ok(report.slack_app_versions >= 2, `updated in place${said}`);
-    assert.equal(report.teams_app_cards, 1, `one Teams app card${said}`);
-    assert.ok(report.teams_app_versions >= 2, `updated in place${said}`);
+    // Updated in place: a running message, then the final table. One version only when a kill left the live
+    // message's first post in doubt and its claim's lease (52 s for Teams, 34 s for Slack) outlasted the
+    // running group: nobody posts under a dead holder's lease, so the final is the first post (seen once in
+    // twelve runs on 2 loaded cores, with its doubt logged).
+    for (const [name, messages, versions] of [
+      ['ops', report.slack_app_messages, report.slack_app_versions],
+      ['tops', report.teams_app_cards, report.teams_app_versions],
+    ] as const) {
+      assert.equal(messages, 1, `one live message for ${name}${said}`);
+      assert.ok(
+        versions >= 2 || (versions === 1 && firstPostInDoubt(name)),
+        `${name}'s message updated in place${said}`,
+      );
+    }
     assert.equal(report.poisoned, 0, `nothing poisoned${said}`);
     for (const line of [...lines, ...err, ...out]) assert.ok(!line.includes(token), `a log line leaks the token`);
   });
