@@ -49,7 +49,7 @@ export async function runDemo(
   const app = options.slackApp === true;
   const teamsApp = options.teamsApp === true;
   say(
-    `starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and ${app ? "Slack's Web API and a Teams receiver" : 'Slack/Teams receivers'} on 127.0.0.1`,
+    `on Node ${process.versions.node}: starting Azurite, a managed identity endpoint, an ARM stand-in (HTTPS) and ${app ? "Slack's Web API and a Teams receiver" : 'Slack/Teams receivers'} on 127.0.0.1`,
   );
   const s = await startStandIns();
   s.slackApi.addBot(APP_TOKEN, [APP_CHANNEL]);
