@@ -58,9 +58,10 @@ export async function joinChain(
   const command = entries.command;
   if (!command) throw new StoreUnavailableError('the command row vanished while it was registered');
   if (entries.created) telemetryOf(deps).commandTracked();
-  // The ledger's row is the authority on the deadline (a message may only shorten it, never extend it).
+  // The ledger's row is the authority on the deadline: the first copy wrote it, and no later copy may move
+  // it either way (a copy that shortened it could end the command as "timed out" for every target).
   ctx.firstSeenMs = Math.min(ctx.firstSeenMs, Date.parse(command.firstSeenAt) || ctx.firstSeenMs);
-  ctx.deadlineMs = Math.min(ctx.deadlineMs, Date.parse(command.deadlineAt) || ctx.deadlineMs);
+  ctx.deadlineMs = Date.parse(command.deadlineAt) || ctx.deadlineMs;
   if (command.stage === 'final') return { entries, command };
   const mine = ownsChain(command, { ...(meta.id ? { id: meta.id } : {}), book, created: entries.created });
   const leaseLeft = command.timestampMs + command.pollLeaseMs - entries.serverNow;

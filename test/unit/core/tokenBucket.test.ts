@@ -50,7 +50,8 @@ describe('TokenBuckets', () => {
     const grew = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
     console.log(`read budget: 200,000 subscriptions, ${b.size} kept, heap grew ${grew.toFixed(1)} MB`);
     assert.equal(b.size, MAX_KEYS);
-    assert.ok(grew < 10, `heap grew ${grew.toFixed(1)} MB for 200,000 subscriptions`);
+    // The heap is measured after a collection: only with --expose-gc (test/run.ts passes it).
+    if (gc) assert.ok(grew < 10, `heap grew ${grew.toFixed(1)} MB for 200,000 subscriptions`);
     // A subscription in use stays; the oldest unused one went first.
     const c = new TokenBuckets({ burst: 1, perSecond: 0.001 }, { maxKeys: 2 });
     c.take('a', 0);

@@ -156,6 +156,20 @@ describe('poll stage', () => {
     assert.equal(next.kind, 'notified', JSON.stringify(next));
   });
 
+  it("a forged copy that names the owner as its parent cannot end the command early: the row's deadline holds", async () => {
+    const w = memoryWorld();
+    await run(w, MESSAGE, 'm0');
+    w.clock.now += 6000;
+    const now = new Date(w.clock.now).toISOString();
+    const forged = JSON.stringify({
+      ...JSON.parse(MESSAGE),
+      _notifier: { attempt: 0, parent: 'm0', firstSeenAt: now, deadlineAt: now },
+    });
+    const r = await run(w, forged, 'f1');
+    assert.equal(r.kind, 'requeued', JSON.stringify(r));
+    assert.equal(w.posted.size, 0, 'nobody heard "timed out"');
+  });
+
   it('takes over a chain that went quiet beyond its lease', async () => {
     const w = memoryWorld();
     await run(w, MESSAGE, 'm0');
