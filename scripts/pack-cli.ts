@@ -13,6 +13,8 @@ export function packCli(out = ROOT): string {
     version: string;
     license: string;
     description: string;
+    // The CLI runs on a caller's Node: the root's `engines`, which scripts/build.ts builds the CLI for.
+    engines: { node: string };
   };
   const dir = join(out, 'dist', 'cli-package');
   rmSync(dir, { recursive: true, force: true });
@@ -33,7 +35,7 @@ export function packCli(out = ROOT): string {
         description: `The aks-command-notifier CLI (run, result, enqueue, status, redrive, redeliver): ${app.description}`,
         license: app.license,
         bin: { 'aks-command-notifier': 'bin/aks-command-notifier.js' },
-        engines: { node: '>=22' },
+        engines: app.engines,
         files: ['bin/', 'dist/cli.js', 'README.md'],
       },
       null,

@@ -4,12 +4,12 @@
 // runs the suites that drive the CLI as a caller would (CLI_SUITES) again on Node 22 (the lockfile's
 // `node22`, an alias of the npm package `node`): the CLI runs on a caller's Node, `engines` says >= 22,
 // and nothing else ever runs on a caller's Node. Both runtimes come from the lockfile, none from the
-// machine. TEST_RUNTIMES=current runs the Node 24 pass only (a quicker loop while developing).
+// machine. TEST_RUNTIMES=current leaves the Node 22 pass out (a quicker loop while developing).
 //
 // Why the passes are shaped so: most integration and fault files wait on sockets, timers and queue
-// visibility, not on a core, so files run several at a time (TEST_CONCURRENCY, 6 by default), the longest
-// first (faults and scale, then integration); the Node 22 pass prints when it ends, so that the two
-// passes' lines do not interleave.
+// visibility, not on a core (872 s of wall for 346 s of CPU, each file alone), so all the passes run at
+// once, and files several at a time (see main). Only the integration pass prints as it goes; the others
+// print when they end, so that no two passes' lines interleave.
 //
 // Where a test goes: the unit test of src/<path>/<module>.ts is test/unit/<path>/<module>.test.ts, and it
 // tests that module (a test that exercises several goes to the one whose behaviour it asserts; helpers go to
@@ -18,9 +18,9 @@
 // test/unit names no module of src/.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, relative, resolve, sep } from 'node:path';
 import { createDevTls } from '../dev/tls';
-import { buildAll } from '../scripts/build';
+import { buildAll, CLI_NODE_MAJOR } from '../scripts/build';
 
 /** The suites that run the CLI as a caller would: run, fleet, enqueue and result, status, the packed CLI. */
 const CLI_SUITES = [
@@ -43,6 +43,21 @@ function pinnedNode(pkg: 'node' | 'node22'): { path: string; version: string } {
 // the whole group is killed when it passes: red, and no orphan left holding CI's output open.
 const SUITE_LIMIT_SECONDS = Number(process.env.TEST_SUITE_LIMIT_SECONDS ?? 1500);
 
+/** The process groups of the passes still running: an interrupted run takes every one of them down. */
+const groups = new Set<number>();
+const killGroup = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    for (const pid of groups) killGroup(pid, signal);
+    process.exit(1);
+  });
+
 function runSuite(
   command: string,
   args: string[],
@@ -56,32 +71,27 @@ function runSuite(
       stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       detached: true,
     });
+    const pid = child.pid!;
+    groups.add(pid);
     if (out) for (const stream of [child.stdout!, child.stderr!]) stream.pipe(out, { end: false });
-    const killGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       console.error(`\nthe suite did not end within ${SUITE_LIMIT_SECONDS} s: killing it and every process it started`);
-      killGroup('SIGKILL');
+      killGroup(pid, 'SIGKILL');
     }, SUITE_LIMIT_SECONDS * 1000);
-    const stop = (signal: NodeJS.Signals) => {
-      killGroup(signal);
-      process.exit(1);
-    };
-    process.once('SIGINT', stop).once('SIGTERM', stop);
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      process.off('SIGINT', stop).off('SIGTERM', stop);
+      groups.delete(pid);
       // Whatever a test file left behind goes with the suite.
-      killGroup('SIGKILL');
-      out?.end();
-      done(timedOut ? `timed out after ${SUITE_LIMIT_SECONDS} s` : code === 0 ? 0 : `exit ${code ?? signal}`);
+      killGroup(pid, 'SIGKILL');
+      const status = timedOut ? `timed out after ${SUITE_LIMIT_SECONDS} s` : code === 0 ? 0 : `exit ${code ?? signal}`;
+      if (!out) return done(status);
+      // The captured lines: all of them once the pipes close, and no wait on a process that escaped the group.
+      let ended = false;
+      const end = () => void (ended || ((ended = true), out.end(() => done(status))));
+      const late = setTimeout(end, 5000);
+      child.once('close', () => (clearTimeout(late), end()));
     });
   });
 }
@@ -122,19 +132,27 @@ async function main(): Promise<number> {
   const app = pinnedNode('node');
   type Pass = { node: typeof app; what: string; files: string[]; flags: string[]; output?: string };
   const passes: Pass[] = [];
-  // Each file in a process of its own, several at once, the longest first: the fault and scale runs
-  // (worker processes, kills, leases waited out), then the integration files, so that no long file
-  // starts last. The unit and docs files share one process: they start no server and no child, and a
-  // process each cost more than their tests.
-  const concurrency = `--test-concurrency=${Number(process.env.TEST_CONCURRENCY ?? 6)}`;
+  // Each file in a process of its own, several at once: the fault and scale runs (worker processes,
+  // kills, leases waited out; the longest files) three at a time, beside the integration and infra files
+  // four at a time. Six fault and scale runs started at once, each starting its workers, starved one
+  // another of the 2 cores (a clean-clone run: a worker took over 20 s to post). The unit and docs files
+  // share one process: they start no server and no child, and a process each cost more than their tests.
+  const concurrency = `--test-concurrency=${Number(process.env.TEST_CONCURRENCY ?? 4)}`;
   if (only.length > 0) passes.push({ node: app, what: 'the files named', files: only, flags: [concurrency] });
   else
     passes.push(
       {
         node: app,
-        what: 'the fault, scale, integration and infra suites',
-        files: suites('faults', 'scale', 'integration', 'infra'),
+        what: 'the integration and infra suites',
+        files: suites('integration', 'infra'),
         flags: [concurrency],
+      },
+      {
+        node: app,
+        what: 'the fault and scale runs',
+        files: suites('faults', 'scale'),
+        flags: ['--test-concurrency=3'],
+        output: join(tlsDir, 'fault-pass.log'),
       },
       {
         node: app,
@@ -144,10 +162,22 @@ async function main(): Promise<number> {
         output: join(tlsDir, 'unit-pass.log'),
       },
     );
-  const cliFiles = passes.flatMap((p) => p.files).filter((f) => CLI_SUITES.includes(f.replaceAll('\\', '/')));
+  const missing = CLI_SUITES.filter((f) => !existsSync(join(root, f)));
+  if (missing.length > 0) {
+    console.error(`test/run.ts names CLI suites that do not exist: ${missing.join(', ')}`);
+    return 1;
+  }
+  const asNamed = (f: string) => relative(root, resolve(root, f)).split(sep).join('/');
+  const cliFiles = passes.flatMap((p) => p.files).filter((f) => CLI_SUITES.includes(asNamed(f)));
+  // The CLI's suites run on the oldest Node `engines` allows: the alias must pin that major.
+  const oldest = pinnedNode('node22');
+  if (Number(/^v(\d+)/.exec(oldest.version)![1]) !== CLI_NODE_MAJOR) {
+    console.error(`node22 in the lockfile is ${oldest.version}, but engines says >=${CLI_NODE_MAJOR}: pin that major`);
+    return 1;
+  }
   if (process.env.TEST_RUNTIMES !== 'current' && cliFiles.length > 0)
     passes.push({
-      node: pinnedNode('node22'),
+      node: oldest,
       what: `the CLI's suites (${cliFiles.length} files)`,
       files: cliFiles,
       flags: ['--test-concurrency=1'],
@@ -166,6 +196,8 @@ async function main(): Promise<number> {
         cwd: root,
         env: {
           ...process.env,
+          // A child that finds `node` on PATH (an installed CLI's `#!/usr/bin/env node`) gets this pass's.
+          PATH: `${dirname(node.path)}${delimiter}${process.env.PATH ?? ''}`,
           NODE_EXTRA_CA_CERTS: tls.certPath,
           AKS_NOTIFIER_TEST_TLS_DIR: tlsDir,
           AKS_NOTIFIER_TEST_BUILD_DIR: buildDir,

@@ -132,6 +132,12 @@ describe('the packed CLI', () => {
       ['', 'node_modules/aks-command-notifier-cli'],
       'nothing but itself',
     );
+    const engines = (path: string) => (JSON.parse(readFileSync(path, 'utf8')) as { engines: unknown }).engines;
+    assert.deepEqual(
+      engines(join(dir, 'node_modules', 'aks-command-notifier-cli', 'package.json')),
+      engines(join(__dirname, '..', '..', 'package.json')),
+      "the Node versions the packed CLI claims are the repository's",
+    );
     const h = await harness();
     const id = commandId();
     stack().arm.addCommand(CLUSTER, id, {
@@ -152,6 +158,9 @@ describe('the packed CLI', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /with exitcode=0\nfrom the packed CLI/);
+    // The installed command starts with `#!/usr/bin/env node`: the Node it finds is this pass's (test/run.ts
+    // puts it first on PATH), so that the Node 22 pass runs the packed CLI on Node 22.
+    assert.equal(execFileSync('node', ['--version'], { encoding: 'utf8' }).trim(), process.version);
     const help = execFileSync(join(dir, 'node_modules', '.bin', 'aks-command-notifier'), ['run', '--help'], {
       encoding: 'utf8',
     });

@@ -1,11 +1,11 @@
 // `status` against Azurite with content in the queue, the poison queue and the ledger.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openOperatorStores } from '../../src/cli/operator';
 import { formatStatus, status } from '../../src/cli/status';
 import { redrive } from '../../src/cli/redrive';
+import { builtCli } from '../support/builtCli';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 before(setUpStack);
@@ -98,9 +98,10 @@ describe('status', () => {
     assert.match(text, new RegExp(`${h.queueName}\\s+2`));
     assert.match(text, /targets with undelivered notifications:/);
 
-    // The CLI, as an operator runs it: a table, or one JSON object.
+    // The CLI, as an operator runs it (the built bundle, on this pass's Node): a table, or one JSON object.
+    const main = await builtCli();
     const cli = (args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../src/cli/main.ts'), 'status', ...args], {
+      spawnSync(process.execPath, [main, 'status', ...args], {
         env: { ...process.env, ...h.env },
         encoding: 'utf8',
       });
