@@ -163,8 +163,11 @@ describe('fault injection, a fleet run', () => {
       [...rowsOf(text)]
         .filter(([n, said]) => !EXPECTED[plan[names.indexOf(n)]!].test(said))
         .map(([n, said]) => `${where}: ${n} is "${said}", expected ${plan[names.indexOf(n)]}`);
-    const slackFinal = live().map((m) => JSON.stringify(m.blocks).replace(/\\n/g, '\n'));
-    const teamsFinal = cards().map((c) => JSON.stringify(c.versions.at(-1)));
+    // The message that ended as the summary (a second one exists only after a first post in doubt).
+    const slackLive = live().find((m) => summaryDone.test(JSON.stringify(m.blocks))) ?? live()[0];
+    const teamsLive = cards().find((c) => summaryDone.test(JSON.stringify(c.versions.at(-1)))) ?? cards()[0];
+    const slackFinal = slackLive ? [JSON.stringify(slackLive.blocks).replace(/\\n/g, '\n')] : [];
+    const teamsFinal = teamsLive ? [JSON.stringify(teamsLive.versions.at(-1))] : [];
     const wrong = [
       ...mismatches('--wait', out.join('\n')),
       ...(slackFinal[0] ? mismatches('slack app', slackFinal[0]) : ['slack app: no message']),
@@ -190,9 +193,9 @@ describe('fault injection, a fleet run', () => {
       webhook_posts_slack: webhook('slack').length,
       webhook_posts_teams: webhook('teams').length,
       slack_app_messages: live().length,
-      slack_app_versions: live()[0]?.versions.length ?? 0,
+      slack_app_versions: slackLive?.versions.length ?? 0,
       teams_app_cards: cards().length,
-      teams_app_versions: cards()[0]?.versions.length ?? 0,
+      teams_app_versions: teamsLive?.versions.length ?? 0,
       summary_posts_in_doubt_logged: doubts.length,
       live_first_post_in_doubt: ['ops', 'tops'].filter(firstPostInDoubt),
       members_wrong: wrong,
@@ -221,19 +224,18 @@ describe('fault injection, a fleet run', () => {
         `one summary per webhook target, a second only for a post in doubt${said}`,
       );
     }
-    // Updated in place: a running message, then the final table. One version only when a kill left the live
-    // message's first post in doubt and its claim's lease (52 s for Teams, 34 s for Slack) outlasted the
-    // running group: nobody posts under a dead holder's lease, so the final is the first post (seen once in
-    // twelve runs on 2 loaded cores, with its doubt logged).
+    // One live message, updated in place: a running message, then the final table. When a kill left its
+    // first post in doubt, nobody posts under the dead holder's claim until its lease (52 s for Teams, 34 s
+    // for Slack) ends, which may be after the one-minute group: the final is then a post of its own, and
+    // where the channel cannot be searched (Teams) the first post, if it arrived, stays as a second message,
+    // its doubt logged. Both seen on 2 loaded cores (one run in twelve, and the first clean-clone CI run).
     for (const [name, messages, versions] of [
       ['ops', report.slack_app_messages, report.slack_app_versions],
       ['tops', report.teams_app_cards, report.teams_app_versions],
     ] as const) {
-      assert.equal(messages, 1, `one live message for ${name}${said}`);
-      assert.ok(
-        versions >= 2 || (versions === 1 && firstPostInDoubt(name)),
-        `${name}'s message updated in place${said}`,
-      );
+      const doubt = firstPostInDoubt(name);
+      assert.ok(messages === 1 || (messages === 2 && doubt), `one live message for ${name}${said}`);
+      assert.ok(versions >= 2 || (versions === 1 && doubt), `${name}'s message updated in place${said}`);
     }
     assert.equal(report.poisoned, 0, `nothing poisoned${said}`);
     for (const line of [...lines, ...err, ...out]) assert.ok(!line.includes(token), `a log line leaks the token`);
