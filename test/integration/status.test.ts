@@ -89,9 +89,12 @@ describe('status', () => {
     assert.match(slack?.lastError ?? '', /Slack answered (410 channel_is_archived|503)/);
     assert.equal(r.undelivered.find((u) => u.target === 'teams')?.pending, 1, 'the running command');
 
-    // The read budget the four polls drew from, shared by the app's instances; not a delivery.
+    // The read budget the four polls drew from, shared by the app's instances; not a delivery. A lease also
+    // takes ahead what the instance took in the last second, so how many slots were leased depends on how
+    // many of the four polls fell within a second: 4 on an idle machine, 6 seen on 2 loaded cores.
     assert.equal(r.budgets.length, 1, JSON.stringify(r.budgets));
-    assert.deepEqual([r.budgets[0]!.budget, r.budgets[0]!.slots], [`arm.${CLUSTER.subscriptionId}`, 4]);
+    assert.equal(r.budgets[0]!.budget, `arm.${CLUSTER.subscriptionId}`);
+    assert.ok(r.budgets[0]!.slots >= 4 && r.budgets[0]!.slots <= 8, `${r.budgets[0]!.slots} slots`);
     assert.ok(!r.deliveries.some((d) => d.target.startsWith('arm.')));
     const text = formatStatus(r);
     assert.match(text, new RegExp(`arm\\.${CLUSTER.subscriptionId}\\s+\\d`));
