@@ -108,7 +108,10 @@ describe('fault injection, a fleet run', () => {
     const err: string[] = [];
     const run = runFleet(
       { command: 'kubectl get deploy -A', output: 'text', clusters: ids, wait: true },
-      env,
+      // The CLI's ARM calls get 10 s: its starts are not what this run tests (its kills are the worker's),
+      // and at 2 s, on 2 loaded cores, a clean-clone run had three clusters "could not start: could not
+      // read the cluster: ARM did not answer in time".
+      { ...env, ARM_TIMEOUT_SECONDS: '10' },
       { out: (l) => out.push(l), err: (l) => (err.push(l), trace(l)), sleep },
       { interactive: false, confirm: async () => false },
       () => new ManagedIdentityCredential(),
