@@ -136,8 +136,8 @@ async function main(): Promise<number> {
   // kills, leases waited out; the longest files) two at a time, beside the integration and infra files
   // four at a time. More fault and scale runs at once, each starting its workers, starved one another
   // of the 2 cores (clean-clone runs: with six, a worker took over 20 s to post; with three, a test's own
-  // read of the ledger timed out). The unit and docs files
-  // share one process: they start no server and no child, and a process each cost more than their tests.
+  // read of the ledger timed out). The unit and docs files share one process: they start no server and no
+  // child, and a process each cost more than their tests.
   const concurrency = `--test-concurrency=${Number(process.env.TEST_CONCURRENCY ?? 4)}`;
   if (only.length > 0) passes.push({ node: app, what: 'the files named', files: only, flags: [concurrency] });
   else
