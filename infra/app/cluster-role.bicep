@@ -7,7 +7,7 @@ targetScope = 'subscription'
 param roleName string
 @description('GUID of the role definition: fixed by the caller so assignments can be named before it exists.')
 param roleGuid string
-@description('Subscriptions where the role may be assigned.')
+@description('Where the role may be assigned: the deployment\'s subscription, each listed cluster\'s resource group, each cluster scope. The deployer needs the right to write role definitions at each (docs/deploy.md).')
 param assignableScopes array
 
 resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {

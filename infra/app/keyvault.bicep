@@ -13,6 +13,8 @@ param principalKey string
 param secretSettings object
 @description('The names of the non-empty entries of secretSettings (main.bicep), apart from the values: the names are no secret, and the references output below may then depend on them alone.')
 param settingNames array
+@description('Purge protection (main.bicep\'s keyVaultPurgeProtection states the trade-off). Once on, Key Vault keeps it on: it accepts no false, so off is sent as no value.')
+param purgeProtection bool
 @description('No public network access: reachable only through its private endpoint (see network.bicep).')
 param networkIsolation bool
 @description('Log Analytics workspace for the vault\'s audit log (who read which secret).')
@@ -50,7 +52,7 @@ resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
-    enablePurgeProtection: true
+    enablePurgeProtection: purgeProtection ? true : null
     publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     networkAcls: { defaultAction: networkIsolation ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
