@@ -212,7 +212,7 @@ function coldStart(): { importMs: number; bareMs: number } {
   return { importMs: median(imports), bareMs: median(bare) };
 }
 
-/** What .funcignore lets into the package. */
+/** What the package rules (scripts/package.ts) let in. */
 function packageKb(): number {
   return (
     ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js'].reduce(

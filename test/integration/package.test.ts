@@ -1,17 +1,18 @@
-// The deployable itself: `npm run package` builds the zip of exactly what .funcignore lets in; the zip is
+// The deployable itself: `npm run package` builds the zip of exactly what its rules let in (and the same
+// files unpacked, which azd deploys); the zip is
 // unpacked into an empty folder with no node_modules, loaded as the host would (index.js registers,
 // handler.js loads on the first message), and runs a message end to end against the stand-ins. If the zip
 // lacked anything the app loads, this would fail.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import { buildAll } from '../../scripts/build';
-import { writePackage } from '../../scripts/package';
+import { PACKAGE_RULES, writePackage } from '../../scripts/package';
 import { CLUSTER, CLUSTER_ID, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 const ROOT = resolve(__dirname, '../..');
@@ -24,8 +25,7 @@ let app: string;
 before(async () => {
   await setUpStack();
   work = mkdtempSync(join(tmpdir(), 'package-'));
-  for (const f of ['host.json', 'package.json', '.funcignore'])
-    writeFileSync(join(work, f), readFileSync(join(ROOT, f)));
+  for (const f of ['host.json', 'package.json']) writeFileSync(join(work, f), readFileSync(join(ROOT, f)));
   await buildAll(work);
   zipPath = join(work, 'dist', 'notifier.zip');
   writePackage(work, zipPath);
@@ -69,6 +69,13 @@ describe('deployable package', () => {
       'package.json',
     ]);
     assert.ok(!existsSync(join(app, 'node_modules')));
+    // azd deploys the same files, unpacked (azure.yaml: dist), byte for byte.
+    const unpacked = join(work!, 'dist', 'package');
+    for (const name of names) assert.deepEqual(readFileSync(join(unpacked, name)), readFileSync(join(app, name)), name);
+    assert.deepEqual(
+      readdirSync(unpacked, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length,
+      names.length,
+    );
     const index = readFileSync(join(app, 'dist/function/index.js'), 'utf8');
     assert.ok(
       /import\("\.\/handler\.js"\)|require\("\.\/handler\.js"\)/.test(index),
@@ -234,20 +241,18 @@ describe('deployable package', () => {
     assert.ok(!r.stderr.includes('kv.vault.azure.net'));
   });
 
-  it('fails to package when .funcignore leaves out a bundle the app loads', async () => {
+  it('fails to package when the rules leave out a bundle the app loads', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'pkgcheck-'));
     try {
       for (const f of ['host.json', 'package.json', 'dist/function/index.js', 'dist/function/handler.js']) {
         mkdirSync(dirname(join(copy, f)), { recursive: true });
         writeFileSync(join(copy, f), readFileSync(join(work!, f)));
       }
-      writeFileSync(
-        join(copy, '.funcignore'),
-        '*\n!host.json\n!package.json\n!dist/\n!dist/function/\n!dist/function/index.js\n',
-      );
+      const rules = PACKAGE_RULES.map((r) => (r === '!dist/function/*.js' ? '!dist/function/index.js' : r));
+      assert.notDeepEqual(rules, PACKAGE_RULES);
       assert.throws(
-        () => writePackage(copy, join(copy, 'out.zip')),
-        /leaves out files the app loads: dist\/function\/handler\.js/,
+        () => writePackage(copy, join(copy, 'out.zip'), join(copy, 'unpacked'), rules),
+        /leave out files the app loads: dist\/function\/handler\.js/,
       );
     } finally {
       rmSync(copy, { recursive: true, force: true });
