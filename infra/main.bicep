@@ -42,6 +42,10 @@ param grantDeployerRoles bool = true
 @description('Secret app settings: setting name → value (e.g. SLACK_WEBHOOK_URL, NOTIFY_TARGET_OPS_TOKEN). Each non-empty one is stored in Key Vault as the secret named by lowercasing it and turning _ into - (slack-webhook-url), and the app reads it through a Key Vault reference; empty ones are skipped, so azd can map variables that are not set.')
 param secretSettings object = {}
 
+@secure()
+@description('More secret app settings, as secretSettings, merged over it: with azd the one variable SECRET_SETTINGS (a JSON object) carries the secrets of named targets, so that none needs an edit of main.parameters.json.')
+param extraSecretSettings object = {}
+
 @description('Settings passed to the app as they are: tuning (POLL_TIMEOUT_MINUTES) and the non-secret part of the targets (NOTIFY_TARGETS, NOTIFY_DEFAULT_TARGETS, NOTIFY_TARGET_<NAME>_KIND, _CHANNEL, SLACK_CLUSTERS). Secrets belong in secretSettings.')
 param extraAppSettings object = {}
 
@@ -108,7 +112,8 @@ var appDefaults = loadJsonContent('app/settings.json')
 var hasAlertWebhook = !empty(alertWebhookUrl)
 // The settings to store, by name only (no value): keyvault.bicep outputs their references, which must not
 // depend on a secure parameter. Empty values are skipped, so an unset azd variable makes no secret.
-var secretSettingNames = filter(objectKeys(secretSettings), k => !empty(secretSettings[k]))
+var secrets = union(secretSettings, extraSecretSettings)
+var secretSettingNames = filter(objectKeys(secrets), k => !empty(secrets[k]))
 
 // Who may enqueue and who operates: the deployer too (unless turned off), so that its first `run` can
 // enqueue the command it starts. Lowercased, so that a principal listed twice gets one assignment.
@@ -279,7 +284,7 @@ module keyVault 'app/keyvault.bicep' = {
     tags: tags
     principalId: identity.outputs.principalId
     principalKey: identityKey
-    secretSettings: secretSettings
+    secretSettings: secrets
     settingNames: secretSettingNames
     purgeProtection: keyVaultPurgeProtection
     networkIsolation: isolated

@@ -207,16 +207,23 @@ describe('infra (Bicep)', () => {
     templateText = build.stdout;
     resources = collect(JSON.parse(templateText) as Json);
     bare = expand(azdParameters(azdEnv, templateText));
-    const parameters = azdParameters({ ...azdEnv, SLACK_WEBHOOK_URL: SECRET_WEBHOOK }, templateText);
-    given = expand({
-      ...parameters,
-      secretSettings: { ...(parameters.secretSettings as object), NOTIFY_TARGET_OPS_TOKEN: SECRET_TOKEN },
-      extraAppSettings: {
-        NOTIFY_TARGETS: 'ops',
-        NOTIFY_TARGET_OPS_KIND: 'slack-app',
-        NOTIFY_TARGET_OPS_CHANNEL: 'C0INFRA',
-      },
-    });
+    // As a user sets them: the webhook in its own variable, the named target's token in SECRET_SETTINGS and
+    // its plain settings in APP_SETTINGS, with no edit of main.parameters.json.
+    given = expand(
+      azdParameters(
+        {
+          ...azdEnv,
+          SLACK_WEBHOOK_URL: SECRET_WEBHOOK,
+          SECRET_SETTINGS: JSON.stringify({ NOTIFY_TARGET_OPS_TOKEN: SECRET_TOKEN }),
+          APP_SETTINGS: JSON.stringify({
+            NOTIFY_TARGETS: 'ops',
+            NOTIFY_TARGET_OPS_KIND: 'slack-app',
+            NOTIFY_TARGET_OPS_CHANNEL: 'C0INFRA',
+          }),
+        },
+        templateText,
+      ),
+    );
   });
 
   const test = (name: string, fn: () => void) =>
@@ -336,7 +343,7 @@ describe('infra (Bicep)', () => {
     assert.doesNotMatch(text, /FUNCTIONS_WORKER_RUNTIME/, 'Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME');
   });
 
-  test('takes secrets as one secure object of app settings, with no parameter per channel', () => {
+  test('takes secrets as secure objects of app settings (by name, and SECRET_SETTINGS), with no parameter per channel', () => {
     const [site] = of('Microsoft.Web/sites');
     assert.match(
       site!.templateText,
@@ -353,6 +360,7 @@ describe('infra (Bicep)', () => {
       outputs: Record<string, unknown>;
     };
     assert.equal(main.parameters.secretSettings!.type.toLowerCase(), 'secureobject');
+    assert.equal(main.parameters.extraSecretSettings!.type.toLowerCase(), 'secureobject');
     assert.deepEqual(main.parameters.secretSettings!.defaultValue, {});
     assert.deepEqual(
       Object.keys(main.parameters).filter((p) => /slack|teams|webhookUrl|token|channel/i.test(p)),
@@ -726,6 +734,14 @@ describe('infra (Bicep)', () => {
       }
     }
     assert.equal(mapped.get('AZURE_PRINCIPAL_ID'), 'deployerPrincipalId', "azd's own variable for the deployer");
+    // The docs' table names each variable and its parameter.
+    const docs = readFileSync('docs/deploy.md', 'utf8');
+    const table = docs.slice(
+      docs.indexOf('| Variable | Parameter |'),
+      docs.indexOf('\n\n', docs.indexOf('| Variable |')),
+    );
+    for (const [variable, parameter] of mapped)
+      assert.ok(table.includes(`\`${variable}\``) && table.includes(`\`${parameter}\``), `docs/deploy.md: ${variable}`);
     const set = withEnv({
       AKS_CLUSTERS: JSON.stringify([clusterId(OTHER, 'rg-aks', 'aks1')]),
       AKS_CLUSTER_SCOPES: `["${OTHER}"]`,
