@@ -126,9 +126,9 @@ var operators = union(map(operatorPrincipalIds, p => toLower(p)), deployer)
 var clusterIds = map(
   clusters,
   c =>
-    startsWith(string(c), '/')
-      ? string(c)
-      : '/subscriptions/${c.?subscriptionId ?? subscription().subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}'
+    startsWith(string(c), '{')
+      ? '/subscriptions/${c.?subscriptionId ?? subscription().subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}'
+      : string(c)
 )
 var clusterTargets = map(
   clusterIds,

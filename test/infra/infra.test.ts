@@ -896,6 +896,12 @@ describe('infra (Bicep)', () => {
         /clusters: ".*virtualMachines\/vm" is not an AKS cluster/,
       ],
       [
+        {
+          AKS_CLUSTERS: `["subscriptions/${OTHER}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/a"]`,
+        },
+        /clusters: "subscriptions\/.*\/a" is not an AKS cluster/,
+      ],
+      [
         { AKS_CLUSTER_SCOPES: `["/subscriptions/${OTHER}/resourceGroups"]` },
         /clusterScopes: ".*" is neither a subscription/,
       ],
