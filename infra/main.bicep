@@ -43,7 +43,7 @@ param grantDeployerRoles bool = true
 param secretSettings object = {}
 
 @secure()
-@description('More secret app settings, as secretSettings, merged over it: with azd the one variable SECRET_SETTINGS (a JSON object) carries the secrets of named targets, so that none needs an edit of main.parameters.json.')
+@description('More secret app settings, as secretSettings, merged over it: with azd the one variable NOTIFIER_SECRET_SETTINGS (a JSON object) carries the secrets of named targets, so that none needs an edit of main.parameters.json.')
 param extraSecretSettings object = {}
 
 @description('Settings passed to the app as they are: tuning (POLL_TIMEOUT_MINUTES) and the non-secret part of the targets (NOTIFY_TARGETS, NOTIFY_DEFAULT_TARGETS, NOTIFY_TARGET_<NAME>_KIND, _CHANNEL, SLACK_CLUSTERS). Secrets belong in secretSettings.')
@@ -126,12 +126,18 @@ var operators = union(map(operatorPrincipalIds, p => toLower(p)), deployer)
 var clusterIds = map(
   clusters,
   c =>
-    startsWith(string(c), '{')
-      ? '/subscriptions/${c.?subscriptionId ?? subscription().subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}'
-      : string(c)
+    string(c) == c
+      ? string(c)
+      : '/subscriptions/${c.?subscriptionId ?? subscription().subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}'
+)
+// A cluster or scope listed twice (in two forms, or two cases) is assigned once: two nested deployments
+// writing one assignment at once would collide.
+var uniqueClusterIds = filter(
+  clusterIds,
+  (id, i) => indexOf(map(clusterIds, x => toLower(x)), toLower(id)) == i
 )
 var clusterTargets = map(
-  clusterIds,
+  uniqueClusterIds,
   id =>
     length(split(id, '/')) == 9 && toLower(join(
         [split(id, '/')[1], split(id, '/')[3], split(id, '/')[5], split(id, '/')[6], split(id, '/')[7]],
@@ -141,7 +147,11 @@ var clusterTargets = map(
       : fail('clusters: "${take(id, 300)}" is not an AKS cluster: give its resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>) or { subscriptionId?, resourceGroup, name }')
 )
 // Scopes, each as { subscriptionId, resourceGroup } (resourceGroup empty for a whole subscription).
-var scopeIds = map(clusterScopes, s => startsWith(s, '/') ? s : '/subscriptions/${s}')
+var givenScopeIds = map(clusterScopes, s => startsWith(s, '/') ? s : '/subscriptions/${s}')
+var scopeIds = filter(
+  givenScopeIds,
+  (id, i) => indexOf(map(givenScopeIds, x => toLower(x)), toLower(id)) == i
+)
 var scopeTargets = map(
   scopeIds,
   id =>
@@ -193,8 +203,11 @@ var givenZones = filter(items(privateDnsZoneIds), z => !empty(z.value))
 var isolated = networkIsolation
   ? true
   : !empty(appSubnetId) || !empty(privateEndpointSubnetId) || !empty(givenZones)
-      ? fail('appSubnetId, privateEndpointSubnetId and privateDnsZoneIds apply with networkIsolation (azd: NETWORK_ISOLATION=true): set it, or clear them')
+      ? fail('appSubnetId, privateEndpointSubnetId and privateDnsZoneIds apply with networkIsolation (azd: NETWORK_ISOLATION=true): set it, or clear them (azd: an empty string for a subnet, an empty object for PRIVATE_DNS_ZONE_IDS)')
       : false
+var zonesNeedSubnets = !empty(givenZones) && empty(appSubnetId)
+  ? fail('privateDnsZoneIds go with your own subnets (appSubnetId, privateEndpointSubnetId): a VNet made here is not served by your zones\' DNS, and the template does not link zones it does not own')
+  : true
 var subnets = map(
   empty(appSubnetId) && empty(privateEndpointSubnetId)
     ? []
@@ -224,7 +237,7 @@ var zones = toObject(
           ? string(z.value)
           : fail('privateDnsZoneIds.${z.key}: "${take(string(z.value), 300)}" is not the resource id of a privatelink.${z.key == 'vault' ? 'vaultcore' : z.key}.* private DNS zone')
 )
-var vnetPrefixBits = int(last(split(vnetAddressPrefix, '/')))
+var vnetPrefixBits = length(split(vnetAddressPrefix, '/')) == 2 ? int(last(split(vnetAddressPrefix, '/'))) : 0
 var vnetPrefix = vnetPrefixBits >= 8 && vnetPrefixBits <= 25
   ? vnetAddressPrefix
   : fail('vnetAddressPrefix: "${take(vnetAddressPrefix, 60)}" must be a /8 to /25 range: two /26 subnets are cut from it')
@@ -304,7 +317,7 @@ module network 'app/network.bicep' = if (isolated) {
     addressPrefix: vnetPrefix
     appSubnetId: empty(subnets) ? '' : subnets[0]
     endpointSubnetId: empty(subnets) ? '' : subnets[1]
-    dnsZoneIds: zones
+    dnsZoneIds: zonesNeedSubnets ? zones : {}
   }
 }
 
@@ -359,7 +372,8 @@ module bot 'app/teams-bot.bicep' = if (teamsBot) {
 }
 
 module clusterRole 'app/cluster-role.bicep' = if (createRole) {
-  name: 'cluster-role'
+  // A subscription-level deployment: the token keeps two environments' from colliding.
+  name: 'aksnotifier-${token}-reader-role'
   params: { roleName: roleName, roleGuid: roleGuid, assignableScopes: assignableScopes }
 }
 

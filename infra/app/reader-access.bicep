@@ -9,8 +9,10 @@ param principalId string
 var roleDefinitionId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleGuid)
 var onCluster = !empty(clusterName)
 
+// Not deployed on a resource group grant; named anyway, since ARM still checks the id of a resource whose
+// condition is false.
 resource cluster 'Microsoft.ContainerService/managedClusters@2025-10-01' existing = if (onCluster) {
-  name: clusterName
+  name: onCluster ? clusterName : 'none'
 }
 
 // Named after the principal id, not the identity's resource id: `azd down` deletes the identity but not

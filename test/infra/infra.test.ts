@@ -68,17 +68,23 @@ function bicepLiteral(v: unknown): string {
 
 /**
  * The parameters azd passes for an environment, as azd makes them (Azure/azure-dev,
- * cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go: loadParameters, armParameterFileValue):
- * `${VAR}` and `${VAR=default}` substituted in each value of infra/main.parameters.json; a value that comes out
- * empty from a variable that is not set is left out, so the template's default applies; an array or object
- * parameter given as a string is parsed as JSON; a bool or int one given as a string is converted; an object
- * value (secretSettings) keeps every key, empty or not.
+ * cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go: loadParameters, then armParameterFileValue):
+ * `${VAR}` and `${VAR=default}` substituted in each value of infra/main.parameters.json;
+ *  - an array or object parameter given as a string: left out if it comes out empty from an unset variable,
+ *    else parsed as JSON, and azd stops on what does not parse (a variable set to '');
+ *  - any other: left out if it comes out as '' from an unset variable; a bool or int given as a string is
+ *    converted as Go's strconv.ParseBool and ParseInt do, and left out (the template's default) if it does not
+ *    convert ('' included); an empty string is left out unless the parameter's default is another string;
+ *  - an object value (secretSettings) keeps every key, empty or not.
  */
 function azdParameters(env: Record<string, string>, template: string): Record<string, unknown> {
-  const types = (JSON.parse(template) as { parameters: Record<string, { type: string }> }).parameters;
+  const types = (JSON.parse(template) as { parameters: Record<string, { type: string; defaultValue?: unknown }> })
+    .parameters;
   const file = JSON.parse(readFileSync('infra/main.parameters.json', 'utf8')) as {
     parameters: Record<string, { value: unknown }>;
   };
+  const TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
+  const FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
   const out: Record<string, unknown> = {};
   for (const [name, { value }] of Object.entries(file.parameters)) {
     let unset = false;
@@ -94,14 +100,20 @@ function azdParameters(env: Record<string, string>, template: string): Record<st
     }
     const text = substitute(value);
     if (text === '' && unset) continue;
-    out[name] =
-      type === 'array' || type === 'object'
-        ? JSON.parse(text)
-        : type === 'bool'
-          ? text === 'true'
-          : type === 'int'
-            ? Number(text)
-            : text;
+    if (type === 'array' || type === 'object') {
+      try {
+        out[name] = JSON.parse(text);
+      } catch {
+        throw new Error(`substituting parameter '${name}' (${type}): value '${text}' is not valid JSON`);
+      }
+    } else if (type === 'bool') {
+      if (TRUE.includes(text)) out[name] = true;
+      else if (FALSE.includes(text)) out[name] = false;
+    } else if (type === 'int') {
+      if (/^[+-]?\d+$/.test(text)) out[name] = Number(text);
+    } else if (text !== '' || (typeof types[name]!.defaultValue === 'string' && types[name]!.defaultValue !== '')) {
+      out[name] = text;
+    }
   }
   return out;
 }
@@ -207,15 +219,15 @@ describe('infra (Bicep)', () => {
     templateText = build.stdout;
     resources = collect(JSON.parse(templateText) as Json);
     bare = expand(azdParameters(azdEnv, templateText));
-    // As a user sets them: the webhook in its own variable, the named target's token in SECRET_SETTINGS and
-    // its plain settings in APP_SETTINGS, with no edit of main.parameters.json.
+    // As a user sets them: the webhook in its own variable, the named target's token in NOTIFIER_SECRET_SETTINGS and
+    // its plain settings in NOTIFIER_APP_SETTINGS, with no edit of main.parameters.json.
     given = expand(
       azdParameters(
         {
           ...azdEnv,
           SLACK_WEBHOOK_URL: SECRET_WEBHOOK,
-          SECRET_SETTINGS: JSON.stringify({ NOTIFY_TARGET_OPS_TOKEN: SECRET_TOKEN }),
-          APP_SETTINGS: JSON.stringify({
+          NOTIFIER_SECRET_SETTINGS: JSON.stringify({ NOTIFY_TARGET_OPS_TOKEN: SECRET_TOKEN }),
+          NOTIFIER_APP_SETTINGS: JSON.stringify({
             NOTIFY_TARGETS: 'ops',
             NOTIFY_TARGET_OPS_KIND: 'slack-app',
             NOTIFY_TARGET_OPS_CHANNEL: 'C0INFRA',
@@ -343,7 +355,7 @@ describe('infra (Bicep)', () => {
     assert.doesNotMatch(text, /FUNCTIONS_WORKER_RUNTIME/, 'Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME');
   });
 
-  test('takes secrets as secure objects of app settings (by name, and SECRET_SETTINGS), with no parameter per channel', () => {
+  test('takes secrets as secure objects of app settings (by name, and NOTIFIER_SECRET_SETTINGS), with no parameter per channel', () => {
     const [site] = of('Microsoft.Web/sites');
     assert.match(
       site!.templateText,
@@ -636,6 +648,10 @@ describe('infra (Bicep)', () => {
             : typeof (x as Json | undefined)?.value === 'string'
               ? ((x as Json).value as string)
               : undefined;
+        // arm-ttk finds nested templates by matching braces across the text, strings included: one string
+        // with an unmatched brace ('{') made it fail to read the template at all (6 rules failed).
+        if (typeof x === 'string' && x.split('{').length !== x.split('}').length)
+          problems.push(`${path}.${k}: unmatched braces in a string, which arm-ttk cannot read past`);
         if (/ur[il]$/i.test(k) && text !== undefined && /\b(format|concat)\(/.test(text) && !/^\[uri\(/.test(text))
           problems.push(`${path}.${k}: a URI built with format() or concat(), not uri()`);
         // A module parameter given an expression over a secure parameter: arm-ttk types it as secure.
@@ -748,7 +764,7 @@ describe('infra (Bicep)', () => {
       MAXIMUM_INSTANCE_COUNT: '7',
       NETWORK_ISOLATION: 'true',
       GRANT_DEPLOYER_ROLES: 'false',
-      APP_SETTINGS: '{"NOTIFY_TARGETS":"ops"}',
+      NOTIFIER_APP_SETTINGS: '{"NOTIFY_TARGETS":"ops"}',
       ALERT_EMAILS: '["ops@example.com"]',
       PRIVATE_DNS_ZONE_IDS: '{}',
     });
@@ -758,6 +774,10 @@ describe('infra (Bicep)', () => {
     assert.equal(set.networkIsolation, true);
     assert.equal(set.grantDeployerRoles, false);
     assert.deepEqual(set.extraAppSettings, { NOTIFY_TARGETS: 'ops' });
+    // Go's booleans; a bool or int set to '' gets the template's default; an array set to '' stops azd.
+    assert.equal(withEnv({ GRANT_DEPLOYER_ROLES: 'False' }).grantDeployerRoles, false);
+    assert.ok(!('maximumInstanceCount' in withEnv({ MAXIMUM_INSTANCE_COUNT: '' })));
+    assert.throws(() => withEnv({ AKS_CLUSTERS: '' }), /'clusters' \(array\): value '' is not valid JSON/);
     for (const name of ['clusters', 'clusterScopes', 'networkIsolation', 'maximumInstanceCount', 'deployerPrincipalId'])
       assert.ok(!(name in azdParameters(azdEnv, templateText)), `${name} unset: the template's default`);
     expand(set);
@@ -801,6 +821,8 @@ describe('infra (Bicep)', () => {
           clusterId(OTHER, 'rg-aks', 'aks1'),
           { resourceGroup: 'rg-local', name: 'aks2' },
           { subscriptionId: OTHER, resourceGroup: 'rg-aks', name: 'aks3' },
+          // Listed again, in another form and case: assigned once.
+          { subscriptionId: OTHER, resourceGroup: 'RG-AKS', name: 'aks1' },
         ]),
       }),
     );
@@ -835,7 +857,8 @@ describe('infra (Bicep)', () => {
   test('assigns the reader role at each scope, so that a cluster created there later needs no redeploy', () => {
     const FLEET = '55555555-5555-5555-5555-555555555555';
     const scopes = [OTHER, `/subscriptions/${FLEET}/resourceGroups/rg-fleet`, `/subscriptions/${SUBSCRIPTION}`];
-    const snap = expand(withEnv({ AKS_CLUSTER_SCOPES: JSON.stringify(scopes) }));
+    // The first again, as an id: assigned once.
+    const snap = expand(withEnv({ AKS_CLUSTER_SCOPES: JSON.stringify([...scopes, `/subscriptions/${OTHER}`]) }));
     const guid = readerGuidOf(snap);
     const grants = readerGrants(snap, guid).map((g) => g.id);
     assert.equal(grants.length, 3);
@@ -880,7 +903,7 @@ describe('infra (Bicep)', () => {
     const clusters = { AKS_CLUSTERS: JSON.stringify([clusterId(OTHER, 'rg-aks', 'aks1')]) };
     const here = roleDefinitions(expand(withEnv(clusters)))[0]!;
     const there = roleDefinitions(expand(withEnv(clusters), '44444444-4444-4444-4444-444444444444'))[0]!;
-    const elsewhere = roleDefinitions(expand(withEnv({ ...clusters, AZURE_RESOURCE_GROUP: 'rg-second' })))[0]!;
+    const elsewhere = roleDefinitions(expand(withEnv({ ...clusters, NOTIFIER_RESOURCE_GROUP: 'rg-second' })))[0]!;
     const name = (r: Predicted) => (r.properties as { roleName: string }).roleName;
     assert.equal(name(here), `AKS command result reader (rg-${azdEnv.AZURE_ENV_NAME}, ${SUBSCRIPTION})`);
     assert.equal(new Set([here, there, elsewhere].map(name)).size, 3, 'role names are unique in the tenant');
@@ -890,6 +913,7 @@ describe('infra (Bicep)', () => {
   test('fails before deploying, naming the entry, for a cluster, scope, role or network it cannot use', () => {
     const subnet = (name: string) =>
       `/subscriptions/${OTHER}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/spoke/subnets/${name}`;
+    const own = { APP_SUBNET_ID: subnet('app'), PRIVATE_ENDPOINT_SUBNET_ID: subnet('pe') };
     const cases: [Record<string, string>, RegExp][] = [
       [
         { AKS_CLUSTERS: '["/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"]' },
@@ -923,15 +947,27 @@ describe('infra (Bicep)', () => {
         /is not a subnet's resource id/,
       ],
       [
-        { NETWORK_ISOLATION: 'true', PRIVATE_DNS_ZONE_IDS: '{"files":"x"}' },
+        { NETWORK_ISOLATION: 'true', ...own, PRIVATE_DNS_ZONE_IDS: '{"files":"x"}' },
         /privateDnsZoneIds: "files" is no service here/,
       ],
       [
         {
           NETWORK_ISOLATION: 'true',
+          ...own,
           PRIVATE_DNS_ZONE_IDS: `{"blob":"/subscriptions/${OTHER}/resourceGroups/dns/providers/Microsoft.Network/privateDnsZones/privatelink.queue.core.windows.net"}`,
         },
         /privateDnsZoneIds\.blob: .* is not the resource id of a privatelink\.blob\.\* private DNS zone/,
+      ],
+      [
+        {
+          NETWORK_ISOLATION: 'true',
+          PRIVATE_DNS_ZONE_IDS: `{"blob":"/subscriptions/${OTHER}/resourceGroups/dns/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net"}`,
+        },
+        /privateDnsZoneIds go with your own subnets/,
+      ],
+      [
+        { NETWORK_ISOLATION: 'true', VNET_ADDRESS_PREFIX: '10.42.0.0' },
+        /vnetAddressPrefix: "10.42.0.0" must be a \/8 to \/25/,
       ],
       [
         { NETWORK_ISOLATION: 'true', VNET_ADDRESS_PREFIX: '10.42.0.0/27' },
@@ -998,7 +1034,7 @@ describe('infra (Bicep)', () => {
   });
 
   test("network isolation in one's own subnets: no VNet; the zones made here are linked to the app subnet's VNet", () => {
-    const spoke = `/subscriptions/${OTHER}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/spoke`;
+    const spoke = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/spoke`;
     const snap = expand(
       withEnv({
         NETWORK_ISOLATION: 'true',
@@ -1015,7 +1051,7 @@ describe('infra (Bicep)', () => {
   });
 
   test("network isolation with the hub's DNS zones: no zone and no link made for those, the endpoints registered in them", () => {
-    const spoke = `/subscriptions/${OTHER}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/spoke`;
+    const spoke = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/spoke`;
     const zone = (name: string) =>
       `/subscriptions/${OTHER}/resourceGroups/rg-hub-dns/providers/Microsoft.Network/privateDnsZones/${name}`;
     const hub = {
@@ -1029,13 +1065,13 @@ describe('infra (Bicep)', () => {
     assert.deepEqual(ofType(all, 'Microsoft.Network/privateDnsZones'), []);
     assert.deepEqual(ofType(all, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks'), []);
     assert.deepEqual(zoneIdsOf(all), [hub.blob, hub.queue, hub.table, hub.vault]);
-    // Some given: the others are made here. With the VNet made here too.
+    // Some given: the others are made here, and linked to the app subnet's VNet.
     const some = expand(
-      withEnv({ NETWORK_ISOLATION: 'true', PRIVATE_DNS_ZONE_IDS: JSON.stringify({ vault: hub.vault }) }),
+      withEnv({ NETWORK_ISOLATION: 'true', ...subnets, PRIVATE_DNS_ZONE_IDS: JSON.stringify({ vault: hub.vault }) }),
     );
     assert.equal(ofType(some, 'Microsoft.Network/privateDnsZones').length, 3);
+    assert.equal(ofType(some, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks').length, 3);
     assert.equal(zoneIdsOf(some)[3], hub.vault);
-    assert.equal(ofType(some, 'Microsoft.Network/virtualNetworks').length, 1);
   });
 
   test('outputs what a producer or an operator needs, named as the CLI reads them from `azd env get-values`', () => {
