@@ -417,6 +417,6 @@ output IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output KEY_VAULT_NAME string = names.keyVault
 output TEAMS_BOT_ID string = teamsBot ? identity.outputs.clientId : ''
-output CLUSTER_IDS array = map(clusterTargets, c => '/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}')
+output CLUSTER_IDS array = uniqueClusterIds
 output CLUSTER_SCOPES array = scopeIds
 output CLUSTER_ROLE_DEFINITION_ID string = readsClusters ? subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleGuid) : ''

@@ -1111,7 +1111,7 @@ describe('infra (Bicep)', () => {
       else if (!v.startsWith('[')) env[k] = v;
       else if (!v.includes('reference(')) env[k] = publicCloud(v);
     }
-    const account = vaultNameOf(bare) && env.AzureWebJobsStorage__accountName!;
+    const account = env.AzureWebJobsStorage__accountName!;
     assert.equal(
       env.COMMAND_QUEUE_URL,
       `https://${account}.queue.core.windows.net/${settingDefaults().COMMAND_QUEUE_NAME}`,
