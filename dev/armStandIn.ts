@@ -53,6 +53,8 @@ export interface ClusterScript {
   entraManaged?: boolean;
   /** Answer runCommand with this (e.g. 403 for a caller without runcommand/action, 409 for a stopped cluster). */
   runCommandError?: { status: number; code: string; message: string };
+  /** Answer every commandResults read on this cluster with this (403: the reader lacks commandResults/read). */
+  resultReadError?: { status: number; code: string; message: string };
   /** What a started command does (default: runs 2 s, then succeeds with exit code 0). */
   script?: (body: RunCommandRequest) => CommandScript;
   /**
@@ -316,6 +318,12 @@ export async function startArmStandIn(options: {
     if (c) return clusterRequest(req, res, url, c, record, body, auth!);
     if (!m || req.method !== 'GET')
       return answer(req, res, record, { status: 404, body: cloudError('NotFound', 'No route.') });
+    const readError = clusters.get(clusterKey(m[1]!, m[2]!, m[3]!))?.resultReadError;
+    if (readError)
+      return answer(req, res, record, {
+        status: readError.status,
+        body: cloudError(readError.code, readError.message),
+      });
     const intercepted = standIn.intercept?.(req);
     if (intercepted) return answer(req, res, record, intercepted);
     const spent = spendRead(m[1]!);

@@ -3,7 +3,7 @@
 // targets have notifications that did not arrive. A table for people, or --json for tools.
 import { parsePoisonEnvelope } from '../queue/storage';
 import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
-import { COMMAND_ROW, isMemberRow, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
+import { COMMAND_ROW, isTargetRow, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
 import type { StoredEntity } from '../store/entityStore';
 import { escapeForLog } from '../core/text';
 import { takeSlots } from '../core/tokenBucket';
@@ -116,20 +116,14 @@ export async function status(
   const commands = new Map<string, CommandState>();
   for (const e of rows) if (e.rowKey === COMMAND_ROW) commands.set(e.partitionKey, readCommand(e));
   const missing = [
-    ...new Set(
-      rows
-        .filter((e) => e.rowKey !== COMMAND_ROW && !isMemberRow(e.rowKey) && !commands.has(e.partitionKey))
-        .map((e) => e.partitionKey),
-    ),
+    ...new Set(rows.filter((e) => isTargetRow(e.rowKey) && !commands.has(e.partitionKey)).map((e) => e.partitionKey)),
   ];
   for (const key of missing) {
     const loaded = await stores.ledger.load(key);
     if (loaded.command) commands.set(key, loaded.command);
   }
   // A fleet run's partition also holds a row per member (its state, not a delivery).
-  const targets = rows
-    .filter((e) => e.rowKey !== COMMAND_ROW && !isMemberRow(e.rowKey))
-    .map((e) => ({ e, t: readTarget(e) }));
+  const targets = rows.filter((e) => isTargetRow(e.rowKey)).map((e) => ({ e, t: readTarget(e) }));
   const deliveries: DeliveryEntry[] = targets
     .sort((a, b) => b.e.timestampMs - a.e.timestampMs)
     .map(({ e, t }) => {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BOOKKEEPING_KEY, readBookkeeping, type Bookkeeping } from './bookkeeping';
 import { clusterResourceId, type ClusterRef } from './cluster';
+import { isDoctor, isProbe, parseDoctor, parseProbe, type DoctorRequest, type ProbeRequest } from './doctorMessage';
 import { MAX_GROUP_MEMBERS, memberId } from './group';
 import {
   contextSchema,
@@ -54,7 +55,9 @@ export type QueueMessage =
   | { kind: 'command'; req: PollRequest }
   | { kind: 'group'; req: GroupRequest }
   | { kind: 'notStarted'; req: NotStartedRequest }
-  | { kind: 'summary'; req: SummaryRequest };
+  | { kind: 'summary'; req: SummaryRequest }
+  | { kind: 'probe'; req: ProbeRequest }
+  | { kind: 'doctor'; req: DoctorRequest };
 
 /**
  * What makes a declaration this group's, part by part (SHA-256, base64url): the members by lower-cased
@@ -117,7 +120,10 @@ const summarySchema = z.strictObject({
   [BOOKKEEPING_KEY]: z.unknown().optional(),
 });
 
-/** Any message of the command queue: a command's, a group's declaration, a member not started, a summary request. */
+/**
+ * Any message of the command queue: a command's, a group's declaration, a member not started, a summary
+ * request, a producer's probe or a doctor run (core/doctorMessage.ts).
+ */
 export function parseQueueMessage(raw: unknown): QueueMessage {
   const json = decodeJson(raw);
   if (json === null || typeof json !== 'object' || Array.isArray(json))
@@ -170,6 +176,8 @@ export function parseQueueMessage(raw: unknown): QueueMessage {
     const bookkeeping = readBookkeeping(parsed.data[BOOKKEEPING_KEY]);
     return { kind: 'summary', req: { groupId: parsed.data.groupId, ...(bookkeeping ? { bookkeeping } : {}) } };
   }
+  if (isProbe(o)) return { kind: 'probe', req: parseProbe(o) };
+  if (isDoctor(o)) return { kind: 'doctor', req: parseDoctor(o) };
   return { kind: 'command', req: parsePollRequest(json) };
 }
 

@@ -38,6 +38,8 @@ export interface CommandReport {
   detail?: string;
   /** Seconds this app waited for the result (first seen to now). */
   waitedSeconds?: number;
+  /** `doctor --notify`'s test notification (core/doctor.ts): no command ran; its own headline and facts. */
+  test?: boolean;
 }
 
 /** A command still running has not failed (yet). */
@@ -193,6 +195,7 @@ export function formatDuration(seconds: number): string {
 
 /** The headline. `withReason` puts ARM's free-text reason in it: only where the text is rendered plainly. */
 export function outcomeTitle(report: CommandReport, withReason = true): string {
+  if (report.test) return 'Test notification: this channel works';
   switch (report.outcome) {
     case 'succeeded':
       return 'Command succeeded';

@@ -10,6 +10,8 @@ export const MAX_URL_CHARS = 3000;
 
 export function portalUrl(armEndpoint: string, resourceId: string): string {
   const portal = cloudOf(armEndpoint)?.portal ?? 'https://portal.azure.com';
+  // A report about no resource (doctor's test notification) links to the portal itself.
+  if (!resourceId) return new URL(portal).toString();
   return new URL(`${portal}/#resource${resourceId}/overview`).toString();
 }
 
@@ -45,6 +47,15 @@ function derivedTime(text: string | undefined): string | undefined {
 
 /** Validated fields only (names, ids, numbers, known states, times we re-wrote): safe to show as they are. */
 export function trustedFacts(report: CommandReport): Fact[] {
+  if (report.test) {
+    // `doctor --notify`: no cluster, no command; where it came from and when.
+    const sent = derivedTime(report.finishedAt);
+    return [
+      { title: 'Sent by', value: 'aks-command-notifier doctor' },
+      { title: 'Doctor run', value: report.commandId },
+      ...(sent ? [{ title: 'Sent', value: sent }] : []),
+    ];
+  }
   const facts: Fact[] = [
     { title: 'Cluster', value: report.clusterName },
     { title: 'Resource group', value: report.resourceGroupName },

@@ -2,7 +2,8 @@
 //
 //   accept   parse the message, route it to its targets, or poison it with the reason   (accept.ts)
 //            (a fleet run's declaration and its members' starts go to the group's journey: group.ts;
-//            a member's result goes to its group's summary: member.ts)
+//            a member's result goes to its group's summary: member.ts;
+//            a producer's probe is dropped, a doctor run answered in the ledger: doctor.ts)
 //   poll     one poll chain per command; ask ARM within the read budget; re-enqueue     (poll.ts)
 //            with a delay while the command runs, posting live messages the first time (announce.ts)
 //   store    a final answer is stored and the command marked final                     (store.ts)
@@ -17,6 +18,7 @@ import { handleGroupMessage } from './group';
 import { joinGroup } from './member';
 import type { MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { deliver } from './deliver';
+import { dropProbe, handleDoctor } from './doctor';
 import { joinChain, poll, pollFrom } from './poll';
 import { deferForStore, poison } from './requeue';
 
@@ -28,6 +30,8 @@ export async function handleCommandMessage(
 ): Promise<MessageOutcome> {
   const message = await parse(raw, meta, deps, log);
   if (!('req' in message)) return message;
+  if (message.kind === 'probe') return dropProbe(message.req, log);
+  if (message.kind === 'doctor') return handleDoctor(message.req, raw, meta, deps, log);
   if (message.kind !== 'command') return handleGroupMessage(message, raw, meta, deps, log);
   const ctx = await accept(message.req, raw, meta, deps, log);
   if ('kind' in ctx) return ctx;

@@ -96,7 +96,8 @@ export function storeFailure(err: unknown, store: string, what: string): StoreUn
       : status
         ? `answered ${status}${code ? ` ${code}` : ''}`
         : `failed: ${e?.code ?? e?.name ?? 'error'}`;
-  return new StoreUnavailableError(`${store} ${why} on ${what}`, status);
+  // The cause stays with it: the CLI summarises a missing login the same way wherever it strikes.
+  return Object.assign(new StoreUnavailableError(`${store} ${why} on ${what}`, status), { cause: err });
 }
 
 function unavailable(err: unknown, what: string): StoreUnavailableError | StoreRejectedError {

@@ -15,6 +15,7 @@ import {
   COMMAND_ROW,
   commandEntity,
   isMemberRow,
+  isTargetRow,
   memberEntity,
   readCommand,
   readMember,
@@ -83,7 +84,7 @@ export class Ledger {
       else if (isMemberRow(e.rowKey)) {
         const member = readMember(e);
         if (member) members.push(member);
-      } else targets.push(readTarget(e));
+      } else if (isTargetRow(e.rowKey)) targets.push(readTarget(e));
     }
     return { ...(command ? { command } : {}), targets, members, serverNow };
   }

@@ -25,6 +25,14 @@ export function isMemberRow(rowKey: string): boolean {
   return rowKey.startsWith(MEMBER_PREFIX);
 }
 
+/**
+ * Rows that are neither the command row nor a target's start with "~" (a fleet member, a doctor run's
+ * answer, a cluster's doctor read): no target name does.
+ */
+export function isTargetRow(rowKey: string): boolean {
+  return rowKey !== COMMAND_ROW && !rowKey.startsWith('~');
+}
+
 export function memberRowKey(cluster: Parameters<typeof memberId>[0]): string {
   return `${MEMBER_PREFIX}${createHash('sha256').update(memberId(cluster)).digest('hex').slice(0, 32)}`;
 }

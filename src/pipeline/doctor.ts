@@ -1,0 +1,173 @@
+// The function's side of `aks-command-notifier doctor` (core/doctorMessage.ts): a probe is dropped with a
+// logged reason; a doctor message is answered in the ledger — the targets this app has and their checks
+// (never a setting's value), and whether its identity may read each named cluster (a random command id:
+// 404 means readable, 403 names the permission) — and, with `notify`, the fixed test notification goes
+// to every target asked for through the one delivery path (claims, pacing, the minimal form, records), so
+// that the ledger says for each whether it was delivered or why not.
+import { randomBytes } from 'node:crypto';
+import { clusterResourceId, subscriptionKey } from '../core/cluster';
+import { clusterRead, testReport, type DoctorAnswer, type DoctorCluster, type DoctorTarget } from '../core/doctor';
+import type { DoctorRequest, ProbeRequest } from '../core/doctorMessage';
+import { serializeDoctor } from '../core/doctorMessage';
+import { firstPollLeaseMs } from '../core/schedule';
+import { escapeForLog } from '../core/text';
+import type { Log } from '../log';
+import type { Target } from '../notify/provider';
+import { boundedClusterRead, doctorKey, writeDoctorAnswer } from '../store/doctorRows';
+import type { CommandEntries } from '../store/ledgerRows';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
+import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from './context';
+import { deliverAll } from './deliver';
+import { deferForStore, poison } from './requeue';
+
+/** A doctor run's test notification is tried for this long, then given up (the CLI says why). */
+const DOCTOR_DELIVERY_MS = 10 * 60_000;
+
+export function dropProbe(req: ProbeRequest, log: Log): MessageOutcome {
+  const reason = `probe ${req.probe}: a producer checked that it may enqueue here; dropped`;
+  log.info(reason);
+  return { kind: 'recorded', reason };
+}
+
+export async function handleDoctor(
+  req: DoctorRequest,
+  raw: unknown,
+  meta: MessageMeta,
+  deps: PipelineDeps,
+  log: Log,
+): Promise<MessageOutcome> {
+  const label = `doctor ${req.id}`;
+  const book = req.bookkeeping ?? { attempt: 0 };
+  const firstSeenMs = Math.min(deps.now(), Date.parse(book.firstSeenAt ?? '') || deps.now());
+  const named = req.targets ?? [...deps.targets.keys()];
+  const known = named.filter((n) => deps.targets.has(n));
+  const ctx: Journey = {
+    raw,
+    meta,
+    deps,
+    log,
+    label,
+    key: doctorKey(req.id),
+    targets: known.map((n) => deps.targets.get(n)!),
+    book,
+    firstSeenMs,
+    deadlineMs: firstSeenMs + DOCTOR_DELIVERY_MS,
+    serialize: (bookkeeping) => serializeDoctor({ ...req, bookkeeping }),
+  };
+  try {
+    // A delivery round (the message came back for targets not done yet) has answered already.
+    if (book.stage !== 'deliver') {
+      const answer = await answerOf(req, ctx, named, known);
+      await writeDoctorAnswer(deps.ledger.store, answer);
+      const unreadable = answer.clusters.filter((c) => c.result !== 'readable').length;
+      log.info(
+        `${label}: answered (${answer.targets.length} target(s), ${answer.clusters.length} cluster(s)${unreadable ? `, ${unreadable} not readable` : ''})`,
+      );
+    }
+    if (!req.notify || known.length === 0) return { kind: 'recorded', reason: `${label}: answered` };
+    return await notify(ctx, req);
+  } catch (err) {
+    if (err instanceof StoreRejectedError) return poison(ctx, 'store-rejected', `${label}: ${err.message}`, label);
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    return deferForStore(ctx, err);
+  }
+}
+
+async function answerOf(req: DoctorRequest, ctx: Journey, named: string[], known: string[]): Promise<DoctorAnswer> {
+  const { deps } = ctx;
+  const targets = await Promise.all([...deps.targets.values()].map((t) => describeTarget(t, deps)));
+  const clusters: DoctorCluster[] = [];
+  for (const cluster of req.clusters) {
+    const id = clusterResourceId(cluster);
+    const r = await boundedClusterRead(deps.ledger.store, id, async () => {
+      // The app's shared read budget holds for doctor reads too: a busy subscription is not read now.
+      const wait = (await deps.readBudget?.take(subscriptionKey(cluster), deps.monotonic())) ?? 0;
+      if (wait > 0)
+        return {
+          result: 'busy' as const,
+          detail: "the app's ARM read budget for this subscription is spent; try again in a minute",
+        };
+      const answer = await deps.arm.read(cluster, `doctor-${randomBytes(8).toString('hex')}`);
+      return clusterRead(answer);
+    });
+    clusters.push({ id, result: r.result, detail: r.detail, ...(r.cached ? { readAt: r.readAt } : {}) });
+  }
+  return {
+    v: 1,
+    id: req.id,
+    at: new Date(deps.now()).toISOString(),
+    targets,
+    defaultTargets: [...deps.defaultTargets],
+    unknownTargets: named.filter((n) => !known.includes(n)),
+    clusters,
+    notify: req.notify ? known : [],
+  };
+}
+
+/** What a target is and what can be checked of it without sending: never a setting's value. */
+async function describeTarget(t: Target, deps: PipelineDeps): Promise<DoctorTarget> {
+  const checks: DoctorTarget['checks'] = [{ name: 'settings', ok: true, detail: 'read and checked at start-up' }];
+  const declared = t.provider.appTokenAudience;
+  if (declared !== undefined) {
+    const audience = typeof declared === 'function' ? declared(t.settings) : declared;
+    if (!deps.appToken) checks.push({ name: 'app token', ok: false, detail: `no identity to ask for ${audience}` });
+    else {
+      try {
+        await deps.appToken(audience);
+        checks.push({ name: 'app token', ok: true, detail: `the app's identity has a token for ${audience}` });
+      } catch (err) {
+        const why = escapeForLog((err as Error).message.split('\n')[0] ?? '', 300);
+        checks.push({ name: 'app token', ok: false, detail: `no token for ${audience}: ${why}` });
+      }
+    }
+  }
+  return {
+    name: t.name,
+    kind: t.kind,
+    where: t.provider.describe(t.settings),
+    isDefault: deps.defaultTargets.includes(t.name),
+    notifyOn: t.notifyOn,
+    clusters: t.scope.unrestricted ? 'all' : t.scope.sources.join(', '),
+    checks,
+  };
+}
+
+/** The test notification to every known target asked for, through the one delivery path. */
+async function notify(ctx: Journey, req: DoctorRequest): Promise<MessageOutcome> {
+  const { deps } = ctx;
+  const firstSeenAt = new Date(ctx.firstSeenMs).toISOString();
+  let entries: CommandEntries = await deps.ledger.register(
+    ctx.key,
+    {
+      clusterResourceId: '',
+      commandId: `doctor-${req.id}`,
+      firstSeenAt,
+      deadlineAt: new Date(ctx.deadlineMs).toISOString(),
+      ...(ctx.meta.id ? { owner: ctx.meta.id } : {}),
+      pollLeaseMs: firstPollLeaseMs(deps.schedule.initialDelaySeconds),
+    },
+    ctx.targets.map((t) => ({ name: t.name })),
+  );
+  let command = entries.command!;
+  if (!command.deliverBy) {
+    // Marked final with its own short delivery window: a test is not tried for DELIVERY_TIMEOUT_HOURS.
+    const deliverBy = new Date(ctx.deadlineMs).toISOString();
+    const written = await deps.ledger.writeCommand(ctx.key, command, {
+      stage: 'final',
+      finalAt: firstSeenAt,
+      deliverBy,
+    });
+    if (written) command = written;
+    else {
+      entries = await deps.ledger.load(ctx.key);
+      command = entries.command ?? command;
+    }
+  }
+  const report = testReport(req.id, firstSeenAt);
+  return deliverAll(ctx, entries, command, {
+    finalAt: firstSeenAt,
+    // The test names no cluster: no target's _CLUSTERS keeps it from one.
+    allows: () => true,
+    report: () => report,
+  });
+}
