@@ -1,7 +1,7 @@
 // Builds and validates a message the function accepts, then writes it to the queue; and the `enqueue`
 // command line that sends a given message again (the hint `run` prints when its own send failed).
 import { clusterResourceId } from '../core/cluster';
-import { parsePollRequest, serializePollRequest, type PollRequest } from '../core/message';
+import { MessageError, parsePollRequest, serializePollRequest, type PollRequest } from '../core/message';
 
 export interface EnqueueInput {
   cluster: string;
@@ -16,7 +16,7 @@ export function buildMessage(input: EnqueueInput): { request: PollRequest; text:
   const context: Record<string, string> = {};
   for (const pair of input.context ?? []) {
     const i = pair.indexOf('=');
-    if (i <= 0) throw new Error(`--context takes key=value, got "${pair}"`);
+    if (i <= 0) throw new MessageError(`--context takes key=value, got "${pair}"`);
     context[pair.slice(0, i)] = pair.slice(i + 1);
   }
   const draft = {

@@ -50,8 +50,9 @@ import { loadCallerSettings, type CallerSettings, type Env } from '../config';
 import { attachFiles } from './attach';
 import { buildMessage, enqueueCommandLine } from './enqueue';
 import { EXIT, RunError, type Io } from './io';
-import { openProducerQueue, type ProducerQueue } from './producer';
-import { describeNoCredential, explainStartFailure, type RunInput } from './run';
+import { explainSendFailure, openProducerQueue, type ProducerQueue } from './producer';
+import { describeNoCredential } from './credentials';
+import { explainStartFailure, type RunInput } from './run';
 
 export interface FleetInput extends Omit<RunInput, 'cluster'> {
   /** --cluster, as often as given. */
@@ -251,8 +252,9 @@ export async function runFleet(
   try {
     await queue.send(declaration);
   } catch (err) {
+    // The declaration is the fleet run's proof that it may enqueue: nothing starts without it.
     throw new RunError(
-      `the fleet run could not be declared on the queue: ${(err as Error).message.split('\n')[0]}; nothing was started`,
+      `the fleet run could not be declared on the queue: ${explainSendFailure(err, queue, env)}; nothing was started`,
     );
   }
   io.err(

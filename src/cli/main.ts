@@ -1,17 +1,49 @@
 #!/usr/bin/env node
-// aks-command-notifier: run, result, enqueue, worker, demo, preview, status, redrive, redeliver.
-import { Command } from 'commander';
-import { ConfigError } from '../config';
+// aks-command-notifier: run, result, enqueue, doctor, worker, demo, preview, status, redrive, redeliver.
+//
+// az's conventions: a cluster by --cluster <id> or by --resource-group/-g and --name/-n (--subscription,
+// else AZURE_SUBSCRIPTION_ID, else the login's); -o/--output json on every command that prints data, with
+// nothing but JSON on stdout; --version. A usage error is one line on stderr and exit code 2, never a help
+// dump. The deployment (queue, ledger, outputs) comes from flags, then the environment, then the azd
+// environment of the project in this folder (deployment.ts).
+import { Command, CommanderError, Option } from 'commander';
+import { version } from '../../package.json';
+import { ConfigError, type Env } from '../config';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { MessageError } from '../core/message';
 import { OUTCOMES } from '../core/report';
+import { describeNoCredential, isNoCredential } from './credentials';
+import { clustersFromFlags, deploymentEnv, type ClusterFlags } from './deployment';
 import { buildMessage } from './enqueue';
-import { collect, nonNegativeInt, outputFormat, positiveInt, queueUrlOption } from './options';
+import {
+  clusterOptions,
+  collect,
+  nonNegativeInt,
+  outputOption,
+  positiveInt,
+  queueUrlOption,
+  storageAccountOption,
+  withStorageAccount,
+} from './options';
+
+/** The environment every command reads: the process's, completed from the azd environment here (once). */
+let deployed: Env | undefined;
+const deployment = (): Env => (deployed ??= deploymentEnv(process.env).env);
+
+/** One cluster from --cluster or -g/-n (a usage error otherwise). */
+function oneCluster(opts: ClusterFlags, env: Env): string {
+  const ids = clustersFromFlags(opts, env);
+  if (!ids?.length) throw new MessageError('give --cluster <id>, or --resource-group and --name');
+  if (ids.length > 1) throw new MessageError('this command takes one cluster');
+  return ids[0]!;
+}
 
 export function buildCli(): Command {
   const program = new Command('aks-command-notifier')
     .description('Waits for AKS run command results and posts them to Slack and Microsoft Teams.')
-    .showHelpAfterError();
+    .version(version, '--version', 'print the version')
+    // Inherited by every command added below: usage errors come back here (exit 2, one line).
+    .exitOverride();
 
   program
     .command('worker')
@@ -40,6 +72,11 @@ export function buildCli(): Command {
       'start a command on a cluster (or a fleet of them) with your own identity, and have the notifier track it (--wait: follow it here too)',
     )
     .option('--cluster <resourceId>', 'managed cluster resource id (repeatable: a fleet run)', collect)
+    .addOption(new Option('-g, --resource-group <name>', "the cluster's resource group (with --name)"))
+    .addOption(
+      new Option('-n, --name <name>', 'the cluster name (repeatable: a fleet run in one group)').argParser(collect),
+    )
+    .addOption(new Option('--subscription <id>', "with -g/-n (default: AZURE_SUBSCRIPTION_ID, else your login's)"))
     .option(
       '--clusters <file>',
       'a fleet run on the clusters in this file, one resource id a line ("-": standard input)',
@@ -61,7 +98,7 @@ export function buildCli(): Command {
       collect,
     )
     .option('--wait', "follow the result here as well, and exit with the command's exit code (a fleet: docs/fleet.md)")
-    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .addOption(outputOption())
     .option('--raw', 'print logs as ARM gave them (control and escape sequences included)')
     .option('--dry-run', 'a fleet run: list the clusters and exit, starting nothing')
     .option('--yes', 'a fleet run: run on more than 10 clusters from a file or a query without asking')
@@ -70,6 +107,9 @@ export function buildCli(): Command {
     .action(
       async (opts: {
         cluster?: string[];
+        resourceGroup?: string;
+        name?: string[];
+        subscription?: string;
         clusters?: string;
         graphQuery?: string;
         command: string;
@@ -84,6 +124,8 @@ export function buildCli(): Command {
         maxParallel?: number;
         queueUrl?: string;
       }) => {
+        const env = deployment();
+        const named = clustersFromFlags(opts, env);
         const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
         const io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l), interrupted };
         const common = {
@@ -98,7 +140,7 @@ export function buildCli(): Command {
         };
         const { isFleet, runFleet } = await import('./fleet');
         const fleet = {
-          ...(opts.cluster ? { clusters: opts.cluster } : {}),
+          ...(named ? { clusters: named } : {}),
           ...(opts.clusters !== undefined ? { clustersFile: opts.clusters } : {}),
           ...(opts.graphQuery !== undefined ? { graphQuery: opts.graphQuery } : {}),
         };
@@ -112,36 +154,38 @@ export function buildCli(): Command {
               ...(opts.yes ? { yes: true } : {}),
               ...(opts.maxParallel ? { maxParallel: opts.maxParallel } : {}),
             },
-            process.env,
+            env,
             io,
             confirmOnTerminal(),
           );
           process.exit(process.exitCode);
         }
-        if (!opts.cluster?.length)
-          throw new MessageError('give --cluster (more than once for a fleet), --clusters or --graph-query');
+        if (!named?.length)
+          throw new MessageError(
+            'give --cluster (more than once for a fleet), --resource-group with --name, --clusters or --graph-query',
+          );
         if (opts.dryRun || opts.yes || opts.maxParallel)
           throw new MessageError('--dry-run, --yes and --max-parallel are for fleet runs (more than one cluster)');
         const { run } = await import('./run');
-        process.exitCode = await run({ cluster: opts.cluster[0]!, ...common }, process.env, io);
+        process.exitCode = await run({ cluster: named[0]!, ...common }, env, io);
         process.exit(process.exitCode);
       },
     );
 
-  program
-    .command('result')
+  addClusterOptions(program.command('result'))
     .description(
       "read a command's result once, printed like run --wait (exit code as run --wait; 75 while it still runs)",
     )
-    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
     .requiredOption('--command-id <id>', 'the run command id')
-    .option('--output <format>', 'text or json', outputFormat, 'text')
+    .addOption(outputOption())
     .option('--raw', 'print logs as ARM gave them')
-    .action(async (opts: { cluster: string; commandId: string; output: 'text' | 'json'; raw?: boolean }) => {
+    .action(async (opts: ClusterFlags & { commandId: string; output: 'text' | 'json'; raw?: boolean }) => {
+      const env = deployment();
+      const cluster = oneCluster(opts, env);
       const { result } = await import('./result');
       process.exitCode = await result(
-        { cluster: opts.cluster, commandId: opts.commandId, output: opts.output, ...(opts.raw ? { raw: true } : {}) },
-        process.env,
+        { cluster, commandId: opts.commandId, output: opts.output, ...(opts.raw ? { raw: true } : {}) },
+        env,
         {
           out: (l) => console.log(l),
           err: (l) => console.error(l),
@@ -149,10 +193,7 @@ export function buildCli(): Command {
       );
     });
 
-  program
-    .command('enqueue')
-    .description('validate and enqueue a command id for the notifier')
-    .requiredOption('--cluster <resourceId>', 'managed cluster resource id')
+  addClusterOptions(program.command('enqueue').description('validate and enqueue a command id for the notifier'))
     .option('--command-id <id>', 'the run command id')
     .option(
       '--from-az-output <file>',
@@ -164,18 +205,23 @@ export function buildCli(): Command {
     .option('--group <groupId>', "a fleet run's member: its result goes to that run's summary (docs/fleet.md)")
     .option('--delay-seconds <n>', 'first poll after this many seconds', nonNegativeInt, 0)
     .addOption(queueUrlOption())
+    .addOption(outputOption())
     .action(
-      async (opts: {
-        cluster: string;
-        commandId?: string;
-        fromAzOutput?: string;
-        command?: string;
-        target?: string[];
-        context?: string[];
-        group?: string;
-        delaySeconds: number;
-        queueUrl?: string;
-      }) => {
+      async (
+        opts: ClusterFlags & {
+          commandId?: string;
+          fromAzOutput?: string;
+          command?: string;
+          target?: string[];
+          context?: string[];
+          group?: string;
+          delaySeconds: number;
+          queueUrl?: string;
+          output: 'text' | 'json';
+        },
+      ) => {
+        const env = deployment();
+        const cluster = oneCluster(opts, env);
         if (!opts.commandId === !opts.fromAzOutput)
           throw new MessageError('give --command-id, or --from-az-output (not both)');
         let commandId = opts.commandId;
@@ -186,7 +232,7 @@ export function buildCli(): Command {
           if (!commandId) throw new MessageError('found no "command id: <id>" in the az output');
         }
         const { text } = buildMessage({
-          cluster: opts.cluster,
+          cluster,
           commandId: commandId!,
           ...(opts.command !== undefined ? { command: opts.command } : {}),
           ...(opts.target ? { targets: opts.target } : {}),
@@ -197,9 +243,17 @@ export function buildCli(): Command {
           import('./producer'),
           import('@azure/identity'),
         ]);
-        const queue = openProducerQueue(process.env, () => new DefaultAzureCredential(), opts.queueUrl);
-        await queue.send(text, opts.delaySeconds);
-        console.log(`enqueued command ${commandId} on ${queue.name}`);
+        const queue = openProducerQueue(env, () => new DefaultAzureCredential(), opts.queueUrl);
+        try {
+          await queue.send(text, opts.delaySeconds);
+        } catch (err) {
+          // Nothing was enqueued: exit 2, as run's refusals; a missing login reads as everywhere.
+          if (isNoCredential(err)) throw err;
+          const { explainSendFailure } = await import('./producer');
+          throw new MessageError(`not enqueued: ${explainSendFailure(err, queue, env)}`);
+        }
+        if (opts.output === 'json') console.log(JSON.stringify({ commandId, queue: queue.name, enqueued: true }));
+        else console.log(`enqueued command ${commandId} on ${queue.name}`);
       },
     );
 
@@ -209,11 +263,58 @@ export function buildCli(): Command {
     .command('demo')
     .description('the whole pipeline on this machine, no Azure account: runs from a clone of the repository')
     .option('--slack-app', 'with Slack as an app (npm run demo -- --slack-app)')
-    .action((opts: { slackApp?: boolean }) => {
+    .option('--teams-app', 'with Teams as an app (npm run demo -- --teams-app)')
+    .action((opts: { slackApp?: boolean; teamsApp?: boolean }) => {
+      const flags = [...(opts.slackApp ? ['--slack-app'] : []), ...(opts.teamsApp ? ['--teams-app'] : [])];
       throw new MessageError(
-        `the demo is not part of the CLI: it starts local stand-ins, which stay in the repository. In a clone of it (git clone <repository>): npm install && npm run demo${opts.slackApp ? ' -- --slack-app' : ''}`,
+        `the demo is not part of the CLI: it starts local stand-ins, which stay in the repository. In a clone of it (git clone <repository>): npm install && npm run demo${flags.length ? ` -- ${flags.join(' ')}` : ''}`,
       );
     });
+
+  program
+    .command('doctor')
+    .description(
+      'check that the deployment is wired: the queue, the function reading it, its targets, each cluster readable (--notify: a test notification through every target)',
+    )
+    .option('--notify', 'send the test notification through every target (or each --target) and wait for its delivery')
+    .option('--target <name>', 'only this target (repeatable)', collect)
+    .option(
+      '--cluster <resourceId>',
+      "a cluster the function's identity must read (repeatable; CLUSTER_IDS adds the deployment's)",
+      collect,
+    )
+    .option('--wait-seconds <n>', 'how long the function has to answer (default 45)', positiveInt)
+    .option('--notify-wait-seconds <n>', 'how long each test notification has to arrive (default 120)', positiveInt)
+    .addOption(queueUrlOption())
+    .addOption(storageAccountOption())
+    .addOption(outputOption())
+    .action(
+      async (opts: {
+        notify?: boolean;
+        target?: string[];
+        cluster?: string[];
+        waitSeconds?: number;
+        notifyWaitSeconds?: number;
+        queueUrl?: string;
+        storageAccount?: string;
+        output: 'text' | 'json';
+      }) => {
+        const { doctor } = await import('./doctor');
+        process.exitCode = await doctor(
+          {
+            ...(opts.notify ? { notify: true } : {}),
+            ...(opts.target ? { targets: opts.target } : {}),
+            ...(opts.cluster ? { clusters: opts.cluster } : {}),
+            ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
+            ...(opts.waitSeconds ? { waitSeconds: opts.waitSeconds } : {}),
+            ...(opts.notifyWaitSeconds ? { notifyWaitSeconds: opts.notifyWaitSeconds } : {}),
+            output: opts.output,
+          },
+          withStorageAccount(deployment(), opts.storageAccount),
+          { out: (l) => console.log(l), err: (l) => console.error(l) },
+        );
+      },
+    );
 
   program
     .command('redrive')
@@ -224,21 +325,34 @@ export function buildCli(): Command {
       '--force',
       'also move messages older than LEDGER_RETENTION_DAYS (their delivery records are gone: they are announced again)',
     )
-    .action(async (opts: { max: number; dryRun?: boolean; force?: boolean }) => {
-      const [{ redrive }, { openOperatorStores }] = await Promise.all([import('./redrive'), import('./operator')]);
-      const stores = openOperatorStores(process.env);
-      const r = await redrive(stores.queue, {
-        max: opts.max,
-        dryRun: !!opts.dryRun,
-        force: !!opts.force,
-        retentionDays: stores.settings.retentionDays,
-        log: (l) => console.log(l),
-      });
-      const q = stores.settings.queueName;
-      console.log(
-        `${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${q}-poison to ${q}${r.refused ? `; refused ${r.refused} older than the retention` : ''}`,
-      );
-    });
+    .addOption(storageAccountOption())
+    .addOption(outputOption())
+    .action(
+      async (opts: {
+        max: number;
+        dryRun?: boolean;
+        force?: boolean;
+        storageAccount?: string;
+        output: 'text' | 'json';
+      }) => {
+        const [{ redrive }, { openOperatorStores }] = await Promise.all([import('./redrive'), import('./operator')]);
+        const stores = openOperatorStores(withStorageAccount(deployment(), opts.storageAccount));
+        const json = opts.output === 'json';
+        const r = await redrive(stores.queue, {
+          max: opts.max,
+          dryRun: !!opts.dryRun,
+          force: !!opts.force,
+          retentionDays: stores.settings.retentionDays,
+          log: (l) => (json ? console.error(l) : console.log(l)),
+        });
+        const q = stores.settings.queueName;
+        if (json) console.log(JSON.stringify({ queue: q, dryRun: !!opts.dryRun, moved: r.moved, refused: r.refused }));
+        else
+          console.log(
+            `${opts.dryRun ? 'would move' : 'moved'} ${r.moved} message(s) from ${q}-poison to ${q}${r.refused ? `; refused ${r.refused} older than the retention` : ''}`,
+          );
+      },
+    );
 
   program
     .command('status')
@@ -246,26 +360,40 @@ export function buildCli(): Command {
     .option('--poison <n>', 'poison messages to show', positiveInt, 10)
     .option('--deliveries <n>', 'recent deliveries to show', positiveInt, 20)
     .option('--hours <n>', 'how far back to look in the ledger', positiveInt, 24)
-    .option('--json', 'one JSON object instead of tables')
-    .action(async (opts: { poison: number; deliveries: number; hours: number; json?: boolean }) => {
-      const [{ status, formatStatus }, { openOperatorStores }] = await Promise.all([
-        import('./status'),
-        import('./operator'),
-      ]);
-      const r = await status(openOperatorStores(process.env), {
-        poison: opts.poison,
-        deliveries: opts.deliveries,
-        windowHours: opts.hours,
-      });
-      console.log(opts.json ? JSON.stringify(r, null, 2) : formatStatus(r));
-    });
+    .addOption(storageAccountOption())
+    .addOption(outputOption())
+    // Before -o json: kept so that scripts written for it still work.
+    .addOption(new Option('--json').hideHelp())
+    .action(
+      async (opts: {
+        poison: number;
+        deliveries: number;
+        hours: number;
+        json?: boolean;
+        storageAccount?: string;
+        output: 'text' | 'json';
+      }) => {
+        const [{ status, formatStatus }, { openOperatorStores }] = await Promise.all([
+          import('./status'),
+          import('./operator'),
+        ]);
+        const r = await status(openOperatorStores(withStorageAccount(deployment(), opts.storageAccount)), {
+          poison: opts.poison,
+          deliveries: opts.deliveries,
+          windowHours: opts.hours,
+        });
+        console.log(opts.json || opts.output === 'json' ? JSON.stringify(r, null, 2) : formatStatus(r));
+      },
+    );
 
-  program
-    .command('redeliver')
-    .description(
-      "send a delivered or failed notification (or a fleet run's summary) again, from the stored result (after fixing a target)",
-    )
-    .option('--cluster <resourceId>', 'managed cluster resource id (with --command-id)')
+  addClusterOptions(
+    program
+      .command('redeliver')
+      .description(
+        "send a delivered or failed notification (or a fleet run's summary) again, from the stored result (after fixing a target)",
+      ),
+    'with --command-id',
+  )
     .option('--command-id <id>', 'the run command id')
     .option('--group <groupId>', "a fleet run's id: its summary, instead of one command's result")
     .option(
@@ -273,25 +401,43 @@ export function buildCli(): Command {
       'only this target (repeatable; default: every target recorded for the command or group)',
       collect,
     )
-    .action(async (opts: { cluster?: string; commandId?: string; group?: string; target?: string[] }) => {
-      const named = [opts.cluster, opts.commandId].filter((o) => o !== undefined).length;
-      if (opts.group !== undefined ? named > 0 : named < 2)
-        throw new MessageError('give --cluster and --command-id (a command), or --group (a fleet run)');
-      const [{ redeliver, redeliverGroup }, { openOperatorStores }] = await Promise.all([
-        import('./redeliver'),
-        import('./operator'),
-      ]);
-      const stores = openOperatorStores(process.env);
-      const targets = opts.target ? { targets: opts.target } : {};
-      const log = (l: string) => console.log(l);
-      if (opts.group !== undefined) {
-        const r = await redeliverGroup(stores, { groupId: opts.group, ...targets }, log);
-        console.log(`enqueued a redelivery of group ${opts.group}'s summary to ${r.targets.join(', ')}`);
-        return;
-      }
-      const r = await redeliver(stores, { cluster: opts.cluster!, commandId: opts.commandId!, ...targets }, log);
-      console.log(`enqueued a redelivery of command ${opts.commandId} to ${r.targets.join(', ')}`);
-    });
+    .addOption(storageAccountOption())
+    .addOption(outputOption())
+    .action(
+      async (
+        opts: ClusterFlags & {
+          commandId?: string;
+          group?: string;
+          target?: string[];
+          storageAccount?: string;
+          output: 'text' | 'json';
+        },
+      ) => {
+        const env = withStorageAccount(deployment(), opts.storageAccount);
+        const cluster = clustersFromFlags(opts, env)?.[0];
+        const named = [cluster, opts.commandId].filter((o) => o !== undefined).length;
+        if (opts.group !== undefined ? named > 0 : named < 2)
+          throw new MessageError('give --cluster (or -g/-n) and --command-id (a command), or --group (a fleet run)');
+        const [{ redeliver, redeliverGroup }, { openOperatorStores }] = await Promise.all([
+          import('./redeliver'),
+          import('./operator'),
+        ]);
+        const stores = openOperatorStores(env);
+        const targets = opts.target ? { targets: opts.target } : {};
+        const json = opts.output === 'json';
+        const log = (l: string) => (json ? console.error(l) : console.log(l));
+        if (opts.group !== undefined) {
+          const r = await redeliverGroup(stores, { groupId: opts.group, ...targets }, log);
+          if (json) console.log(JSON.stringify({ groupId: opts.group, targets: r.targets }));
+          else console.log(`enqueued a redelivery of group ${opts.group}'s summary to ${r.targets.join(', ')}`);
+          return;
+        }
+        const r = await redeliver(stores, { cluster: cluster!, commandId: opts.commandId!, ...targets }, log);
+        if (json)
+          console.log(JSON.stringify({ clusterResourceId: cluster, commandId: opts.commandId, targets: r.targets }));
+        else console.log(`enqueued a redelivery of command ${opts.commandId} to ${r.targets.join(', ')}`);
+      },
+    );
 
   program
     .command('preview')
@@ -307,8 +453,17 @@ export function buildCli(): Command {
     .option('--logs-file <path>', 'use this file as the command output')
     .option('--text', 'show what the channel would show instead of the JSON payload')
     .option('--minimal', 'the minimal form, sent when a channel refuses the full one')
+    .addOption(outputOption('text: labelled payloads; json: one JSON document with every payload'))
     .action(
-      async (opts: { outcome: string; target?: string[]; logsFile?: string; text?: boolean; minimal?: boolean }) => {
+      async (opts: {
+        outcome: string;
+        target?: string[];
+        logsFile?: string;
+        text?: boolean;
+        minimal?: boolean;
+        output: 'text' | 'json';
+      }) => {
+        if (opts.text && opts.output === 'json') throw new MessageError('--text and --output json do not go together');
         const { runPreview } = await import('./preview');
         runPreview({
           outcome: opts.outcome,
@@ -316,6 +471,7 @@ export function buildCli(): Command {
           ...(opts.target ? { targets: opts.target } : {}),
           ...(opts.logsFile ? { logsFile: opts.logsFile } : {}),
           ...(opts.text ? { text: true } : {}),
+          output: opts.output,
         });
       },
     );
@@ -323,10 +479,26 @@ export function buildCli(): Command {
   return program;
 }
 
+/** --cluster, -g/-n and --subscription, for a command that takes one cluster. */
+function addClusterOptions(cmd: Command, note = ''): Command {
+  for (const option of clusterOptions(note)) cmd.addOption(option);
+  return cmd;
+}
+
 export async function main(argv = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its one line (or the help, or the version): 0 for those, 2 for usage errors.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (isNoCredential(err)) {
+      console.error(`error: ${describeNoCredential(err)}`);
+      process.exitCode = 2;
+      return;
+    }
     if (
       err instanceof ConfigError ||
       err instanceof MessageError ||
@@ -339,7 +511,7 @@ export async function main(argv = process.argv): Promise<void> {
       return;
     }
     console.error(`error: ${(err as Error).message}`);
-    process.exitCode = 1;
+    process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
   }
 }
 

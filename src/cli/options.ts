@@ -1,5 +1,6 @@
 // Option parsers and options the CLI's commands share, so that a flag means the same in every command.
 import { InvalidArgumentError, Option } from 'commander';
+import type { Env } from '../config';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -27,4 +28,34 @@ export function queueUrlOption(): Option {
     '--queue-url <url>',
     'the command queue (default: COMMAND_QUEUE_URL, else AzureWebJobsStorage and COMMAND_QUEUE_NAME)',
   );
+}
+
+/** -o/--output: text for people, json for scripts (stdout is then one JSON document and nothing else). */
+export function outputOption(description = 'text or json'): Option {
+  return new Option('-o, --output <format>', description).argParser(outputFormat).default('text');
+}
+
+/** A cluster as az names one: --cluster <id>, or -g/-n with --subscription. */
+export function clusterOptions(note = ''): Option[] {
+  return [
+    new Option('--cluster <resourceId>', `managed cluster resource id${note ? ` (${note})` : ''}`).argParser(collect),
+    new Option('-g, --resource-group <name>', "the cluster's resource group (with --name)"),
+    new Option('-n, --name <name>', 'the cluster name (with --resource-group)').argParser(collect),
+    new Option('--subscription <id>', "with -g/-n (default: AZURE_SUBSCRIPTION_ID, else your login's)"),
+  ];
+}
+
+/** The storage account of the queue, ledger and results (operator commands; default: the environment's). */
+export function storageAccountOption(): Option {
+  return new Option(
+    '--storage-account <name>',
+    "the deployment's storage account (default: AzureWebJobsStorage__accountName, as the deployment outputs it)",
+  );
+}
+
+/** The environment with --storage-account in place of whatever storage the environment names. */
+export function withStorageAccount(env: Env, account: string | undefined): Env {
+  if (account === undefined) return env;
+  const { AzureWebJobsStorage: _connection, ...rest } = env;
+  return { ...rest, AzureWebJobsStorage__accountName: account };
 }

@@ -3,6 +3,7 @@
 // one example target of every kind, built from the examples each provider declares for its options.
 import { readFileSync } from 'node:fs';
 import { loadConfig, type Env } from '../config';
+import { MessageError } from '../core/message';
 import { OUTCOMES, type Outcome } from '../core/report';
 import { renderOptions, wants, type Form, type Target } from '../notify/provider';
 import { PROVIDERS } from '../notify/registry';
@@ -15,6 +16,8 @@ export interface PreviewOptions {
   logsFile?: string;
   text?: boolean;
   form?: Form;
+  /** json: every payload in one JSON document on stdout. */
+  output?: 'text' | 'json';
 }
 
 const LOCAL_STORAGE = { AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
@@ -40,7 +43,7 @@ export function runPreview(
   env: Env = process.env,
 ): void {
   if (!(OUTCOMES as readonly string[]).includes(options.outcome)) {
-    throw new Error(`--outcome must be one of ${OUTCOMES.join(', ')}`);
+    throw new MessageError(`--outcome must be one of ${OUTCOMES.join(', ')}`);
   }
   const config = loadConfig(isConfigured(env) ? { ...LOCAL_STORAGE, ...env } : exampleEnv());
   const all = config.targets;
@@ -50,26 +53,48 @@ export function runPreview(
   const logs = options.logsFile ? readFileSync(options.logsFile, 'utf8') : undefined;
   const report = sampleReport(options.outcome as Outcome, logs);
   const form = options.form ?? 'full';
-  const show = (target: Target, r: typeof report) => {
+  // --output json: one JSON document, every payload in it (stdout stays pure JSON); else labelled payloads.
+  const json: {
+    target: string;
+    kind: string;
+    message: 'running' | 'result';
+    form: string;
+    sent: boolean;
+    payload: unknown;
+  }[] = [];
+  const show = (target: Target, r: typeof report, label: string, sent: boolean) => {
     const payload = target.provider.render(r, renderOptions(target, config.armEndpoint), form);
+    if (options.output === 'json') {
+      json.push({
+        target: target.name,
+        kind: target.kind,
+        message: r.outcome ? 'result' : 'running',
+        form,
+        sent,
+        payload,
+      });
+      return;
+    }
+    out.write(`// ${label}\n`);
     out.write(`${options.text ? target.provider.asText(payload) : JSON.stringify(payload, null, 2)}\n`);
   };
   for (const target of chosen) {
     const wanted = wants(target, report.outcome);
     // A live message: first posted while the command runs, then updated in place with the result.
     const running = target.provider.liveMessage && wants(target, undefined) ? sampleRunningReport() : undefined;
-    if (running) {
-      out.write(`// target "${target.name}" (${target.kind}): the message while the command runs\n`);
-      show(target, running);
-    }
+    if (running)
+      show(target, running, `target "${target.name}" (${target.kind}): the message while the command runs`, true);
     const what = `${running ? 'the same message, updated with the result' : `${form} form`}${target.provider.threadAttachment ? '; logs it cuts follow whole in its thread' : ''}`;
-    out.write(
-      `// target "${target.name}" (${target.kind}, ${what})${wanted ? '' : ': not sent for this outcome (notify on failure only)'}\n`,
+    show(
+      target,
+      report,
+      `target "${target.name}" (${target.kind}, ${what})${wanted ? '' : ': not sent for this outcome (notify on failure only)'}`,
+      wanted,
     );
-    show(target, report);
   }
+  if (options.output === 'json') out.write(`${JSON.stringify(json, null, 2)}\n`);
 }
 
 function failUnknown(name: string, all: Target[]): never {
-  throw new Error(`unknown target "${name}"; configured: ${all.map((t) => t.name).join(', ')}`);
+  throw new MessageError(`unknown target "${name}"; configured: ${all.map((t) => t.name).join(', ')}`);
 }

@@ -1,33 +1,49 @@
-// The command queue as a producer sees it (`enqueue`, `run`): a queue URL with the caller's credential
-// (--queue-url or COMMAND_QUEUE_URL, what the deployment outputs), or AzureWebJobsStorage and
+// The command queue as a producer sees it (`enqueue`, `run`, `doctor`): a queue URL with the caller's
+// credential (--queue-url or COMMAND_QUEUE_URL, what the deployment outputs), or AzureWebJobsStorage and
 // COMMAND_QUEUE_NAME. A producer holds only Storage Queue Data Message Sender: it sends, it never creates
-// the queue (infra does), except on a local emulator that has none yet.
+// the queue (infra does), except on a local emulator that has none yet. A refused send names the role to
+// assign and where; a missing login is summarised as everywhere in the CLI (credentials.ts).
 import type { TokenCredential } from '@azure/identity';
 import { QueueClient, RestError } from '@azure/storage-queue';
 import type { Env } from '../config';
 import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/storage';
 import { createQueueServiceClient } from '../queue/storage';
+import { describeNoCredential, isNoCredential } from './credentials';
+
+export const SENDER_ROLE = 'Storage Queue Data Message Sender';
 
 export interface ProducerQueue {
   name: string;
+  /** The storage account, when the queue is reached by URL (for the role's scope). */
+  account?: string;
   send(text: string, delaySeconds?: number): Promise<void>;
+  /** The queue's (or its poison queue's) visible messages, up to 32 (a reader's role: Queue Data Reader or Contributor). */
+  peek(which?: 'queue' | 'poison'): Promise<{ text: string; dequeueCount: number }[]>;
 }
 
 export function openProducerQueue(env: Env, credential: () => TokenCredential, queueUrl?: string): ProducerQueue {
   const url = queueUrl ?? env.COMMAND_QUEUE_URL?.trim();
   let client: QueueClient;
+  let poison: () => QueueClient;
+  let account: string | undefined;
   if (url) {
     // Checked before the credential is touched: the token goes only to a Storage queue of this cloud.
     const parsed = parseQueueUrl(queueUrl ? '--queue-url' : 'COMMAND_QUEUE_URL', url, env);
     client = new QueueClient(parsed.toString(), credential());
+    const poisonUrl = new URL(parsed.toString());
+    poisonUrl.pathname = `${poisonUrl.pathname.replace(/\/+$/, '')}-poison`;
+    poison = () => new QueueClient(poisonUrl.toString(), credential());
+    account = /^([a-z0-9]{3,24})\.queue\./.exec(parsed.hostname)?.[1];
   } else {
     const storage = loadStorageConfig(env);
-    client = createQueueServiceClient(storage, storage.connectionString ? undefined : credential()).getQueueClient(
-      loadQueueName(env),
-    );
+    const service = createQueueServiceClient(storage, storage.connectionString ? undefined : credential());
+    client = service.getQueueClient(loadQueueName(env));
+    poison = () => service.getQueueClient(`${client.name}-poison`);
+    account = client.accountName || undefined;
   }
   return {
     name: client.name,
+    ...(account ? { account } : {}),
     async send(text, delaySeconds = 0) {
       const options = { visibilityTimeout: delaySeconds, messageTimeToLive: -1 };
       try {
@@ -39,5 +55,36 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
         await client.sendMessage(text, options);
       }
     },
+    async peek(which = 'queue') {
+      const q = which === 'queue' ? client : poison();
+      const r = await q.peekMessages({ numberOfMessages: 32 });
+      return r.peekedMessageItems.map((m) => ({ text: m.messageText, dequeueCount: m.dequeueCount }));
+    },
   };
+}
+
+/**
+ * The resource id a role for this queue is assigned at: exact when the subscription and resource group
+ * are known (azd's AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP), else with the account's id to look up.
+ */
+export function queueScope(queue: Pick<ProducerQueue, 'name' | 'account'>, env: Env): string {
+  const account = queue.account ?? '<storage account>';
+  const sub = env.AZURE_SUBSCRIPTION_ID?.trim();
+  const rg = env.AZURE_RESOURCE_GROUP?.trim();
+  const accountId =
+    sub && rg
+      ? `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/${account}`
+      : `$(az storage account show --name ${account} --query id -o tsv)`;
+  return `${accountId}/queueServices/default/queues/${queue.name}`;
+}
+
+/** Why a send failed, and what to do: a 403 names the role and the scope; a missing login is summarised. */
+export function explainSendFailure(err: unknown, queue: Pick<ProducerQueue, 'name' | 'account'>, env: Env): string {
+  if (isNoCredential(err)) return describeNoCredential(err);
+  const status = err instanceof RestError ? err.statusCode : (err as { statusCode?: number }).statusCode;
+  const code = (err as { code?: string }).code;
+  if (status === 403) {
+    return `the queue ${queue.name}${queue.account ? ` (storage account ${queue.account})` : ''} refused you (403${code ? ` ${code}` : ''}): sending needs the role ${SENDER_ROLE} on the queue. Assign it: az role assignment create --role "${SENDER_ROLE}" --assignee <your user or principal> --scope "${queueScope(queue, env)}" (or list your id in PRODUCER_PRINCIPAL_IDS and run azd provision); a new assignment takes a few minutes to apply`;
+  }
+  return `${(err as Error).message?.split('\n')[0] ?? String(err)}`;
 }

@@ -3,10 +3,13 @@
 // notifier's identity stays read-only. Then the tracking message goes on the queue, and with --wait the
 // CLI also follows the result here, with the notifier's schedule and deadline (no 300-second cap).
 //
+// Before the start, a probe message proves the caller may enqueue (nothing starts when the queue refuses).
+//
 // Exit codes: the command's exit code when it ran (capped at 255), 1 when it failed or was canceled (or
 // its result could not be read), 124 when waiting gave up, 2 when nothing was enqueued (the CLI's own
 // errors, a refused start, or a start whose outcome is unknown: it may run, untracked), 130 when following
 // was interrupted (the notifier keeps tracking).
+import { randomBytes } from 'node:crypto';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { createCommandResultReader } from '../arm/commandResults';
 import {
@@ -19,12 +22,14 @@ import {
 import { loadCallerSettings, type Env } from '../config';
 import { clusterResourceId } from '../core/cluster';
 import { REQUIRED_PERMISSION } from '../core/report';
+import { serializeProbe } from '../core/doctorMessage';
 import { parseClusterResourceId } from '../core/message';
 import { attachFiles } from './attach';
 import { buildMessage, enqueueCommandLine } from './enqueue';
 import { follow, printResult, resultJson } from './follow';
 import { EXIT, RunError, type Io } from './io';
-import { openProducerQueue } from './producer';
+import { describeNoCredential } from './credentials';
+import { explainSendFailure, openProducerQueue } from './producer';
 
 export interface RunInput {
   cluster: string;
@@ -36,37 +41,6 @@ export interface RunInput {
   output?: 'text' | 'json';
   raw?: boolean;
   queueUrl?: string;
-}
-
-const SOURCES: [RegExp, string][] = [
-  [
-    /EnvironmentCredential/,
-    'EnvironmentCredential (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or certificate)',
-  ],
-  [/WorkloadIdentityCredential|federated token/i, 'WorkloadIdentityCredential (AZURE_FEDERATED_TOKEN_FILE)'],
-  [/ManagedIdentityCredential|managed identity/i, 'ManagedIdentityCredential (a managed identity where this runs)'],
-  [/Visual Studio Code/i, 'VisualStudioCodeCredential'],
-  [/Azure Developer CLI/i, 'AzureDeveloperCliCredential (azd auth login)'],
-  [/Azure CLI/i, 'AzureCliCredential (az login)'],
-  [/PowerShell/i, 'AzurePowerShellCredential (Connect-AzAccount)'],
-];
-
-/** The sources DefaultAzureCredential tried, and why each could not help. */
-export function describeNoCredential(err: unknown): string {
-  const e = err as { message?: string; errors?: { name?: string; message?: string }[] };
-  const tried = (e.errors ?? []).map((x) => {
-    const message = x.message ?? '';
-    const source = SOURCES.find(([pattern]) => pattern.test(message))?.[1] ?? x.name ?? 'a credential';
-    const why = message
-      .replace(/^\w+Credential:?\s*/, '')
-      .split('\n')[0]!
-      .replace(/\s*To troubleshoot.*$/, '')
-      .slice(0, 120);
-    return `${source}: ${why}`;
-  });
-  return tried.length > 0
-    ? `no Azure credential is available. Tried:\n  ${tried.join('\n  ')}\nLog in (az login), set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET or a federated token (workload identity), or run where a managed identity is.`
-    : `no Azure credential is available: ${(e.message ?? String(err)).split('\n')[0]}`;
 }
 
 /**
@@ -144,6 +118,13 @@ export async function run(
     armToken = token.token;
   } catch (err) {
     throw new RunError(describeNoCredential(err));
+  }
+  // Before anything starts: a probe (the function drops it) proves this caller may enqueue, so that a queue
+  // that refuses never leaves a started command that nobody tracks.
+  try {
+    await queue.send(serializeProbe({ probe: randomBytes(12).toString('hex') }));
+  } catch (err) {
+    throw new RunError(`nothing was started: ${explainSendFailure(err, queue, env)}`);
   }
   const requestedBy = callerName(armToken);
   const arm = createRunCommandClient({
