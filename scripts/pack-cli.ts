@@ -32,10 +32,20 @@ export function packCli(out = ROOT): string {
       {
         name: 'aks-command-notifier-cli',
         version: app.version,
-        description: `The aks-command-notifier CLI (run, result, enqueue, status, redrive, redeliver): ${app.description}`,
+        description: `The aks-command-notifier CLI (run, result, enqueue, doctor, status, redrive, redeliver): ${app.description}`,
         license: app.license,
         bin: { 'aks-command-notifier': 'bin/aks-command-notifier.js' },
         engines: app.engines,
+        // npm accepts --provenance only for a package that names the repository it was built from: in the
+        // release workflow, GitHub's own variables say which.
+        ...(process.env.GITHUB_REPOSITORY
+          ? {
+              repository: {
+                type: 'git',
+                url: `git+${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${process.env.GITHUB_REPOSITORY}.git`,
+              },
+            }
+          : {}),
         files: ['bin/', 'dist/cli.js', 'README.md'],
       },
       null,
@@ -44,7 +54,7 @@ export function packCli(out = ROOT): string {
   );
   writeFileSync(
     join(dir, 'README.md'),
-    '# aks-command-notifier CLI\n\nStart a command on a private AKS cluster with your own identity and have the notifier post its result:\n\n```bash\naks-command-notifier run --cluster <clusterResourceId> --command "kubectl get nodes" [--wait]\n```\n\nSee the project README for every command and setting.\n',
+    '# aks-command-notifier CLI\n\nStart a command on a private AKS cluster with your own identity and have the notifier post its result:\n\n```bash\naks-command-notifier run --resource-group <group> --name <cluster> --command "kubectl get nodes" [--wait]\n```\n\nAfter a deploy, `aks-command-notifier doctor --notify` checks that everything is wired. See the project README for every command and setting.\n',
   );
   const tgz = execFileSync('npm', ['pack', '--pack-destination', join(out, 'dist'), '--silent'], {
     cwd: dir,

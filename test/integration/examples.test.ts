@@ -1,9 +1,11 @@
 // The CLI where pipelines run it: the examples parse as YAML, every `aks-command-notifier` command line in
-// them parses with the CLI's own option parser and installs the packed artefact; and the packed artefact,
-// installed into an empty folder with no other packages, runs against the stand-ins.
+// them parses with the CLI's own option parser, and they install the CLI from npm by the name the packed
+// artefact has (the release workflow publishes that artefact), the artefact itself kept as a commented
+// alternative; and the packed artefact, installed into an empty folder with no other packages, runs against
+// the stand-ins.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,8 +63,9 @@ async function parseWithCli(words: string[]): Promise<Record<string, unknown>> {
 
 describe('examples', () => {
   for (const file of ['github-actions.yml', 'azure-pipelines.yml']) {
-    it(`${file}: valid YAML, command lines the CLI accepts, the packed CLI installed`, async () => {
-      const doc = parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as unknown;
+    it(`${file}: valid YAML, command lines the CLI accepts, the published CLI installed`, async () => {
+      const text = readFileSync(join(ROOT, 'examples', file), 'utf8');
+      const doc = parse(text) as unknown;
       const scripts = strings(doc);
       const lines = scripts.flatMap(commandLines);
       assert.ok(lines.length >= 1, 'a run command line');
@@ -73,12 +76,13 @@ describe('examples', () => {
         assert.ok(Array.isArray(opts.target) && (opts.target as string[]).includes('ops'));
         assert.ok((opts.context as string[]).some((c) => c.startsWith('link=')));
       }
-      installsTheArtefact(scripts);
+      installsTheCli(scripts, text);
     });
   }
 
   it('github-actions-fleet.yml: lists the clusters, then runs on all of them and waits (the step fails with a member)', async () => {
-    const doc = parse(readFileSync(join(ROOT, 'examples', 'github-actions-fleet.yml'), 'utf8')) as unknown;
+    const text = readFileSync(join(ROOT, 'examples', 'github-actions-fleet.yml'), 'utf8');
+    const doc = parse(text) as unknown;
     const scripts = strings(doc);
     const runs = await Promise.all(scripts.flatMap(commandLines).map(parseWithCli));
     assert.equal(runs.length, 2);
@@ -88,7 +92,7 @@ describe('examples', () => {
     assert.ok(run.yes && run.wait && !run.dryRun, 'runs without a terminal and waits for the group');
     assert.ok((run.target as string[]).includes('ops'));
     assert.ok((run.context as string[]).some((c) => c.startsWith('link=')));
-    installsTheArtefact(scripts);
+    installsTheCli(scripts, text);
   });
 
   it('the CLI refuses an option it does not know', async () => {
@@ -99,10 +103,19 @@ describe('examples', () => {
   });
 });
 
-function installsTheArtefact(scripts: string[]): void {
+/** The name scripts/pack-cli.ts gives the packed CLI, which `npm publish` publishes it under. */
+const CLI_PACKAGE = 'aks-command-notifier-cli';
+
+/** Installs the published CLI at a version the pipeline sets; the packed artefact stays, commented. */
+function installsTheCli(scripts: string[], text: string): void {
   assert.ok(
-    scripts.some((s) => /npm install --global \S*aks-command-notifier-cli-\*\.tgz/.test(s)),
-    'installs the packed artefact',
+    scripts.some((s) => new RegExp(`npm install --global "${CLI_PACKAGE}@\\$\\{NOTIFIER_VERSION:\\?`).test(s)),
+    `installs ${CLI_PACKAGE}@<NOTIFIER_VERSION> from npm, and fails when the version is not set`,
+  );
+  assert.match(
+    text,
+    new RegExp(`^\\s*#.*npm install --global \\S*${CLI_PACKAGE}-\\*\\.tgz`, 'm'),
+    'the packed artefact, commented, for those who cannot reach npm',
   );
 }
 
@@ -129,12 +142,12 @@ describe('the packed CLI', () => {
     };
     assert.deepEqual(
       Object.keys(lock.packages).sort(),
-      ['', 'node_modules/aks-command-notifier-cli'],
-      'nothing but itself',
+      ['', `node_modules/${CLI_PACKAGE}`],
+      'nothing but itself, under the name the examples install',
     );
     const engines = (path: string) => (JSON.parse(readFileSync(path, 'utf8')) as { engines: unknown }).engines;
     assert.deepEqual(
-      engines(join(dir, 'node_modules', 'aks-command-notifier-cli', 'package.json')),
+      engines(join(dir, 'node_modules', CLI_PACKAGE, 'package.json')),
       engines(join(__dirname, '..', '..', 'package.json')),
       "the Node versions the packed CLI claims are the repository's",
     );
@@ -165,5 +178,37 @@ describe('the packed CLI', () => {
       encoding: 'utf8',
     });
     assert.match(help, /--file <path>[\s\S]*--wait[\s\S]*--output <format>/);
+  });
+
+  it('installed globally into an empty --prefix, offline: --version and doctor --help, no repository near', () => {
+    const prefix = mkdtempSync(join(tmpdir(), 'cli-prefix-'));
+    try {
+      const tgz = readdirSync(join(build!, 'dist')).find((f) => f.startsWith(`${CLI_PACKAGE}-`) && f.endsWith('.tgz'))!;
+      execFileSync(
+        'npm',
+        ['install', '--global', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', join(build!, 'dist', tgz)],
+        {
+          cwd: prefix,
+          stdio: 'pipe',
+        },
+      );
+      const bin = join(prefix, 'bin', 'aks-command-notifier');
+      const run = (args: string[]) =>
+        execFileSync(bin, args, {
+          cwd: prefix,
+          encoding: 'utf8',
+          env: { ...process.env, AKS_NOTIFIER_NO_AZD_ENV: '1' },
+        });
+      const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+        version: string;
+      };
+      assert.equal(run(['--version']).trim(), version);
+      assert.match(
+        run(['doctor', '--help']),
+        /--notify[\s\S]*--target <name>[\s\S]*--cluster <resourceId>[\s\S]*-o, --output <format>/,
+      );
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
   });
 });
