@@ -2,6 +2,7 @@
 // for `aks-command-notifier doctor` (its targets and their checks, each cluster's read), what a read of a
 // random command id on a cluster means, how long a cluster's read stands, and the only test notification
 // there is — fixed words, none of them from the message that asked for it.
+import { createHash } from 'node:crypto';
 import type { ArmAnswer } from './armAnswer';
 import { REQUIRED_PERMISSION, type CommandReport } from './report';
 
@@ -47,6 +48,8 @@ export interface DoctorAnswer {
   clusters: DoctorCluster[];
   /** The targets the test notification goes to (empty without --notify). */
   notify: string[];
+  /** Details were shortened, and targets left out, to fit the ledger (a very large configuration). */
+  truncated?: boolean;
 }
 
 /** What ARM's answer to `commandResults/<random id>` says about the app's identity on that cluster. */
@@ -57,8 +60,10 @@ export function clusterRead(answer: ArmAnswer): { result: ClusterReadResult; det
     case 'notFound': {
       // The cluster itself missing is ARM's ResourceNotFound/ParentResourceNotFound naming the managed cluster.
       const e = answer.error;
-      if (/^(Parent)?ResourceNotFound$/i.test(e?.code ?? '') && /managedClusters/i.test(e?.message ?? ''))
-        return { result: 'clusterNotFound', detail: `ARM answered 404: ${said(e)}` };
+      const missing =
+        /^(ResourceGroupNotFound|SubscriptionNotFound)$/i.test(e?.code ?? '') ||
+        (/^(Parent)?ResourceNotFound$/i.test(e?.code ?? '') && /managedClusters/i.test(e?.message ?? ''));
+      if (missing) return { result: 'clusterNotFound', detail: `ARM answered 404: ${said(e)}` };
       return { result: 'readable', detail: 'ARM answered 404 for a random command id: the identity may read results' };
     }
     case 'running':
@@ -78,6 +83,14 @@ export function clusterRead(answer: ArmAnswer): { result: ClusterReadResult; det
 }
 
 /**
+ * How a doctor run is named where a channel shows it: a digest of its id, since the id is the sender's
+ * choice (any 8-64 letters and digits) and a channel shows only our words. The CLI prints the same.
+ */
+export function doctorRunTag(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 12);
+}
+
+/**
  * The test notification: our words only. It is rendered as a succeeded command's report so that every
  * channel shows it within its own limits; `test` gives it its own headline and facts (core/report.ts,
  * notify/render.ts).
@@ -90,7 +103,7 @@ export function testReport(id: string, at: string): CommandReport {
     resourceGroupName: '',
     clusterName: 'aks-command-notifier',
     clusterResourceId: '',
-    commandId: id,
+    commandId: doctorRunTag(id),
     finishedAt: at,
     logs: 'A test notification from aks-command-notifier doctor --notify: this channel receives what the notifier posts. Nothing ran on any cluster.',
   };

@@ -12,6 +12,12 @@ import { BOOKKEEPING_KEY, readBookkeeping, type Bookkeeping } from './bookkeepin
 import { clusterResourceId, type ClusterRef } from './cluster';
 import { MessageError, parseClusterResourceId, reasonOf, targetsSchema, withBookkeeping } from './message';
 
+/**
+ * How long a probe or a doctor message may wait to be read: its sender has stopped waiting by then, and a
+ * function that comes back days later must not post a test nobody asked for any more.
+ */
+export const CHECK_MESSAGE_TTL_SECONDS = 600;
+
 /** At most this many clusters in one doctor message (the CLI splits more across messages). */
 export const MAX_DOCTOR_CLUSTERS = 20;
 

@@ -145,8 +145,10 @@ export async function deliverTarget(
   if (running && (!target.provider.liveMessage || !wants(target, undefined))) {
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }
-  // A live message already posted is always finished, even if the target no longer wants this outcome.
-  if (!running && !wants(target, report.outcome) && !(target.provider.liveMessage && row.providerState)) {
+  // A live message already posted is always finished, even if the target no longer wants this outcome; and
+  // doctor's test goes to every target asked for, those that post failures only too.
+  const test = 'test' in report && report.test === true;
+  if (!running && !test && !wants(target, report.outcome) && !(target.provider.liveMessage && row.providerState)) {
     await ctx.ledger.writeTarget(ctx.key, row, { state: 'skipped', fingerprint: fingerprint(target) });
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }

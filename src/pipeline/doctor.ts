@@ -5,11 +5,11 @@
 // to every target asked for through the one delivery path (claims, pacing, the minimal form, records), so
 // that the ledger says for each whether it was delivered or why not.
 import { randomBytes } from 'node:crypto';
-import { clusterResourceId, subscriptionKey } from '../core/cluster';
+import { clusterResourceId, subscriptionKey, type ClusterRef } from '../core/cluster';
 import { clusterRead, testReport, type DoctorAnswer, type DoctorCluster, type DoctorTarget } from '../core/doctor';
 import type { DoctorRequest, ProbeRequest } from '../core/doctorMessage';
 import { serializeDoctor } from '../core/doctorMessage';
-import { firstPollLeaseMs } from '../core/schedule';
+import { cappedRetryAfterSeconds, firstPollLeaseMs } from '../core/schedule';
 import { escapeForLog } from '../core/text';
 import type { Log } from '../log';
 import type { Target } from '../notify/provider';
@@ -22,6 +22,9 @@ import { deferForStore, poison } from './requeue';
 
 /** A doctor run's test notification is tried for this long, then given up (the CLI says why). */
 const DOCTOR_DELIVERY_MS = 10 * 60_000;
+/** Clusters are read this many at a time, and the answer is written after this long at most. */
+const PARALLEL_READS = 5;
+const CLUSTER_READS_MS = 20_000;
 
 export function dropProbe(req: ProbeRequest, log: Log): MessageOutcome {
   const reason = `probe ${req.probe}: a producer checked that it may enqueue here; dropped`;
@@ -39,7 +42,10 @@ export async function handleDoctor(
   const label = `doctor ${req.id}`;
   const book = req.bookkeeping ?? { attempt: 0 };
   const firstSeenMs = Math.min(deps.now(), Date.parse(book.firstSeenAt ?? '') || deps.now());
-  const named = req.targets ?? [...deps.targets.keys()];
+  // "default" stands for the default targets, as in a command's message.
+  const named = [
+    ...new Set((req.targets ?? [...deps.targets.keys()]).flatMap((n) => (n === 'default' ? deps.defaultTargets : [n]))),
+  ];
   const known = named.filter((n) => deps.targets.has(n));
   const ctx: Journey = {
     raw,
@@ -76,22 +82,17 @@ export async function handleDoctor(
 async function answerOf(req: DoctorRequest, ctx: Journey, named: string[], known: string[]): Promise<DoctorAnswer> {
   const { deps } = ctx;
   const targets = await Promise.all([...deps.targets.values()].map((t) => describeTarget(t, deps)));
-  const clusters: DoctorCluster[] = [];
-  for (const cluster of req.clusters) {
-    const id = clusterResourceId(cluster);
-    const r = await boundedClusterRead(deps.ledger.store, id, async () => {
-      // The app's shared read budget holds for doctor reads too: a busy subscription is not read now.
-      const wait = (await deps.readBudget?.take(subscriptionKey(cluster), deps.monotonic())) ?? 0;
-      if (wait > 0)
-        return {
-          result: 'busy' as const,
-          detail: "the app's ARM read budget for this subscription is spent; try again in a minute",
-        };
-      const answer = await deps.arm.read(cluster, `doctor-${randomBytes(8).toString('hex')}`);
-      return clusterRead(answer);
-    });
-    clusters.push({ id, result: r.result, detail: r.detail, ...(r.cached ? { readAt: r.readAt } : {}) });
-  }
+  // A few at a time, all within one bound: the answer comes in time for the CLI whatever ARM does.
+  const clusters: DoctorCluster[] = req.clusters.map((c) => ({
+    id: clusterResourceId(c),
+    result: 'error',
+    detail: `not read within ${CLUSTER_READS_MS / 1000}s (ARM answers slowly); try again`,
+  }));
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < req.clusters.length; i = next++) clusters[i] = await readCluster(req.clusters[i]!, deps);
+  };
+  await withinMs(Promise.all(Array.from({ length: PARALLEL_READS }, worker)), CLUSTER_READS_MS);
   return {
     v: 1,
     id: req.id,
@@ -99,9 +100,48 @@ async function answerOf(req: DoctorRequest, ctx: Journey, named: string[], known
     targets,
     defaultTargets: [...deps.defaultTargets],
     unknownTargets: named.filter((n) => !known.includes(n)),
-    clusters,
+    clusters: clusters.map((c) => ({ ...c })),
     notify: req.notify ? known : [],
   };
+}
+
+/**
+ * One cluster's read: the last one when it is under a minute old, else ARM's answer to a random command id
+ * — only when the app's shared read budget has a token now (a doctor read never delays a command's poll),
+ * and what ARM says of the budget is fed back as a poll's answer is.
+ */
+async function readCluster(cluster: ClusterRef, deps: PipelineDeps): Promise<DoctorCluster> {
+  const id = clusterResourceId(cluster);
+  const sub = subscriptionKey(cluster);
+  const r = await boundedClusterRead(deps.ledger.store, id, async () => {
+    if (deps.readBudget && !(await deps.readBudget.tryNow(sub, deps.monotonic())))
+      return {
+        result: 'busy' as const,
+        detail: "the app's ARM read budget for this subscription is in use by commands; try again in a minute",
+      };
+    const answer = await deps.arm.read(cluster, `doctor-${randomBytes(8).toString('hex')}`);
+    deps.readBudget?.observe(sub, answer.remainingReads, deps.monotonic());
+    if (answer.kind === 'transient' && answer.status === 429) {
+      const holdSeconds = cappedRetryAfterSeconds(answer.retryAfterSeconds, deps.schedule.maxDelaySeconds);
+      if (holdSeconds) deps.readBudget?.refused(sub, holdSeconds, deps.monotonic());
+    }
+    return clusterRead(answer);
+  });
+  return { id, result: r.result, detail: r.detail, ...(r.cached ? { readAt: r.readAt } : {}) };
+}
+
+/** Waits for `work`, or `ms` at most (what is not done by then is left to finish on its own). */
+async function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([work.then(() => undefined), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** What a target is and what can be checked of it without sending: never a setting's value. */

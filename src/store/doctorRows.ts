@@ -22,12 +22,29 @@ function clusterReadKey(clusterId: string): string {
 
 /** Writes the answer once (a copy of the message finds it there and leaves it). */
 export async function writeDoctorAnswer(store: EntityStore, answer: DoctorAnswer): Promise<void> {
+  await store.insertAll([{ partitionKey: doctorKey(answer.id), rowKey: ANSWER_ROW, answer: boundedJson(answer) }]);
+}
+
+/** The answer as JSON within a Table property: details shortened first, then targets left out (and said so). */
+export function boundedJson(answer: DoctorAnswer): string {
   let json = JSON.stringify(answer);
-  if (json.length > MAX_ANSWER_CHARS) {
-    const clusters = answer.clusters.map((c) => ({ ...c, detail: c.detail.slice(0, 200) }));
-    json = JSON.stringify({ ...answer, clusters }).slice(0, MAX_ANSWER_CHARS);
+  if (json.length <= MAX_ANSWER_CHARS) return json;
+  const short = (t: string) => (t.length > 200 ? `${t.slice(0, 199)}…` : t);
+  const shortened: DoctorAnswer = {
+    ...answer,
+    clusters: answer.clusters.map((c) => ({ ...c, detail: short(c.detail) })),
+    targets: answer.targets.map((t) => ({
+      ...t,
+      where: short(t.where),
+      clusters: short(t.clusters),
+      checks: t.checks.map((c) => ({ ...c, detail: short(c.detail) })),
+    })),
+    truncated: true,
+  };
+  for (let keep = shortened.targets.length; ; keep = Math.floor(keep / 2)) {
+    json = JSON.stringify({ ...shortened, targets: shortened.targets.slice(0, keep) });
+    if (json.length <= MAX_ANSWER_CHARS || keep === 0) return json;
   }
-  await store.insertAll([{ partitionKey: doctorKey(answer.id), rowKey: ANSWER_ROW, answer: json }]);
 }
 
 export async function readDoctorAnswer(store: EntityStore, id: string): Promise<DoctorAnswer | undefined> {

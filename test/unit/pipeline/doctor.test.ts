@@ -4,10 +4,11 @@
 // producer may not put in either message.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clusterRead } from '../../../src/core/doctor';
+import { clusterRead, doctorRunTag, type DoctorAnswer } from '../../../src/core/doctor';
+import { TokenBuckets } from '../../../src/core/tokenBucket';
 import { parseQueueMessage } from '../../../src/core/groupMessage';
 import { handleCommandMessage } from '../../../src/pipeline/handleMessage';
-import { doctorKey, readDoctorAnswer } from '../../../src/store/doctorRows';
+import { boundedJson, doctorKey, readDoctorAnswer } from '../../../src/store/doctorRows';
 import { CLUSTER_ID, memoryWorld, quiet } from '../../support/memory';
 
 const doctor = (body: Record<string, unknown>) => JSON.stringify({ doctor: { id: 'doctor-run-1', ...body } });
@@ -64,8 +65,9 @@ describe('doctor and probe messages', () => {
     assert.equal(w.posted.size, 0, 'nothing posted without notify');
   });
 
-  it('notify: the fixed test notification once per target; a copy of the message posts nothing more', async () => {
+  it('notify: the fixed test notification once per target, failure-only ones too; a copy posts nothing more', async () => {
     const w = memoryWorld({}, ['slack', 'teams']);
+    w.deps.targets.get('teams')!.notifyOn = 'failure';
     const text = doctor({ notify: true });
     const first = await handleCommandMessage(text, { id: 'm1' }, w.deps, quiet);
     assert.equal(first.kind, 'notified', JSON.stringify(first));
@@ -76,6 +78,9 @@ describe('doctor and probe messages', () => {
       assert.equal(posts.length, 1, name);
       const { report } = posts[0] as { report: { test?: boolean; logs?: string; command?: string; context?: unknown } };
       assert.equal(report.test, true);
+      // The run's id is the sender's word: a channel shows its digest.
+      assert.equal((report as { commandId?: string }).commandId, doctorRunTag('doctor-run-1'));
+      assert.doesNotMatch(JSON.stringify(report), /doctor-run-1/);
       assert.match(report.logs!, /^A test notification from aks-command-notifier doctor --notify/);
       assert.equal(report.command, undefined);
       assert.equal(report.context, undefined);
@@ -107,6 +112,50 @@ describe('doctor and probe messages', () => {
     assert.equal(ok.kind === 'doctor' && ok.req.clusters.length, 1, 'a cluster named twice (any case) is read once');
   });
 
+  it('"default" names the default targets; a doctor read waits for no one: with no read token free now, busy and unread', async () => {
+    const w = memoryWorld({}, ['slack', 'teams']);
+    w.deps.defaultTargets = ['teams'];
+    const sub = '11111111-2222-3333-4444-555555555555';
+    const spent = new TokenBuckets({ burst: 1, perSecond: 0.001 });
+    const untouched = new TokenBuckets({ burst: 1, perSecond: 0.001 });
+    for (const b of [spent, untouched]) await b.take(sub, w.clock.now);
+    w.deps.readBudget = spent;
+    await handleCommandMessage(doctor({ targets: ['default'], clusters: [CLUSTER_ID] }), {}, w.deps, quiet);
+    const answer = (await readDoctorAnswer(w.store, 'doctor-run-1'))!;
+    assert.deepEqual(answer.unknownTargets, []);
+    assert.equal(answer.clusters[0]!.result, 'busy');
+    assert.equal(w.armReads, 0);
+    // No debt left behind: a command's poll waits no longer than it would have without the doctor run.
+    assert.equal(await spent.take(sub, w.clock.now), await untouched.take(sub, w.clock.now));
+  });
+
+  it('an answer too large for a Table property is shortened, and says so, never cut mid-JSON', () => {
+    const target = (i: number) => ({
+      name: `t${i}`,
+      kind: 'slack',
+      where: 'x'.repeat(2000),
+      isDefault: false,
+      notifyOn: 'all' as const,
+      clusters: 'all',
+      checks: [{ name: 'settings', ok: true, detail: 'y'.repeat(2000) }],
+    });
+    const answer: DoctorAnswer = {
+      v: 1,
+      id: 'doctor-run-1',
+      at: '2026-01-01T00:00:00Z',
+      targets: Array.from({ length: 200 }, (_, i) => target(i)),
+      defaultTargets: [],
+      unknownTargets: [],
+      clusters: [],
+      notify: [],
+    };
+    const json = boundedJson(answer);
+    assert.ok(json.length <= 30_000, `${json.length}`);
+    const back = JSON.parse(json) as DoctorAnswer;
+    assert.equal(back.truncated, true);
+    assert.ok(back.targets.length > 0 && back.targets.length < 200);
+  });
+
   it('what a read of a random command id means', () => {
     assert.equal(clusterRead({ kind: 'notFound' }).result, 'readable');
     assert.equal(clusterRead({ kind: 'forbidden', status: 403 }).result, 'forbidden');
@@ -121,6 +170,8 @@ describe('doctor and probe messages', () => {
       }).result,
       'clusterNotFound',
     );
+    for (const code of ['ResourceGroupNotFound', 'SubscriptionNotFound'])
+      assert.equal(clusterRead({ kind: 'notFound', error: { code, message: 'x' } }).result, 'clusterNotFound', code);
     assert.equal(clusterRead({ kind: 'transient', detail: 'timeout', throttled: false }).result, 'error');
   });
 });
