@@ -95,6 +95,8 @@ export async function runDemo(
     };
     const env = {
       ...process.env,
+      // The demo is this machine's alone: never the azd environment of a deployment in this folder.
+      AKS_NOTIFIER_NO_AZD_ENV: '1',
       ...s.env({
         POLL_INITIAL_DELAY_SECONDS: '2',
         POLL_MAX_DELAY_SECONDS: '10',

@@ -4,6 +4,9 @@
 // environment leaves unset, the azd environment of the project this folder is in (.azure/<env>/.env, the
 // file `azd env get-values` reads: AZURE_ENV_NAME or the project's default environment).
 //
+// Only the deployment's outputs, its storage connection and its subscription come from that file
+// (mergeAzdEnv): not the deployment's inputs (webhook URLs, target settings) it also holds.
+//
 // And az's way of naming a cluster: --resource-group/-g and --name/-n with the subscription from
 // --subscription, AZURE_SUBSCRIPTION_ID or the login's (`az account show`), as an alternative to the id.
 import { spawnSync } from 'node:child_process';
@@ -30,10 +33,53 @@ export function deploymentEnv(env: Env, cwd = process.cwd()): Deployment {
   } catch {
     return { env };
   }
-  const fromFile = parseDotenv(text);
-  const merged: Env = { ...fromFile };
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
-  return { env: merged, azdEnvFile: file };
+  return { env: mergeAzdEnv(env, parseDotenv(text)), azdEnvFile: file };
+}
+
+/**
+ * What the CLI takes from an azd environment: the deployment's outputs (infra/main.bicep), the storage
+ * connection, and the subscription. Nothing else: the file also holds the deployment's inputs (webhook
+ * URLs, target settings), which are not this machine's settings and stay out of the CLI's environment.
+ */
+const FROM_AZD = new Set([
+  'AZURE_SUBSCRIPTION_ID',
+  'AZURE_RESOURCE_GROUP',
+  'AZURE_FUNCTION_APP_NAME',
+  'COMMAND_QUEUE_URL',
+  'COMMAND_QUEUE_NAME',
+  'STORAGE_ACCOUNT_NAME',
+  'DELIVERY_TABLE_NAME',
+  'RESULT_CONTAINER_NAME',
+  'ARM_ENDPOINT',
+  'IDENTITY_CLIENT_ID',
+  'IDENTITY_PRINCIPAL_ID',
+  'KEY_VAULT_NAME',
+  'TEAMS_BOT_ID',
+  'CLUSTER_IDS',
+  'CLUSTER_SCOPES',
+  'CLUSTER_ROLE_DEFINITION_ID',
+]);
+
+/** Where the queue and the stores are: one setting of these in the environment means the file's are not used. */
+const isStorage = (name: string) => name === 'COMMAND_QUEUE_URL' || /^AzureWebJobsStorage(__\w+)?$/.test(name);
+const STORAGE_NAMES = ['COMMAND_QUEUE_NAME', 'DELIVERY_TABLE_NAME', 'RESULT_CONTAINER_NAME', 'STORAGE_ACCOUNT_NAME'];
+
+/**
+ * The environment, completed from an azd environment's values: a name the environment sets wins; and where
+ * the environment names its own storage (a local Azurite, another account), none of the file's storage
+ * settings is taken, so that the queue and the ledger never come from two deployments.
+ */
+export function mergeAzdEnv(env: Env, fromFile: Record<string, string>): Env {
+  const set = (k: string) => env[k] !== undefined && env[k] !== '';
+  const ownStorage = Object.keys(env).some((k) => isStorage(k) && set(k));
+  const merged: Env = {};
+  for (const [k, v] of Object.entries(fromFile)) {
+    if (!FROM_AZD.has(k) && !isStorage(k)) continue;
+    if (ownStorage && (isStorage(k) || STORAGE_NAMES.includes(k))) continue;
+    merged[k] = v;
+  }
+  for (const [k, v] of Object.entries(env)) if (set(k)) merged[k] = v;
+  return merged;
 }
 
 /** `.azure/<env>/.env` of the azd project this folder is in (azure.yaml beside .azure), if there is one. */
@@ -110,7 +156,15 @@ export function clustersFromFlags(flags: ClusterFlags, env: Env, az: AzCli = run
 export type AzCli = (args: string[]) => string | undefined;
 
 function runAz(args: string[]): string | undefined {
-  const r = spawnSync('az', args, { encoding: 'utf8', timeout: 30_000, shell: process.platform === 'win32' });
+  // az is a .cmd on Windows, which only a shell runs: there each word is quoted, and a word a shell would
+  // read otherwise is not sent at all.
+  const windows = process.platform === 'win32';
+  if (windows && args.some((a) => !/^[\w .()@:-]*$/.test(a))) return undefined;
+  const r = spawnSync('az', windows ? args.map((a) => `"${a}"`) : args, {
+    encoding: 'utf8',
+    timeout: 30_000,
+    shell: windows,
+  });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 

@@ -13,8 +13,10 @@
 import { randomBytes } from 'node:crypto';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type { Env } from '../config';
-import type { DoctorAnswer } from '../core/doctor';
-import { MAX_DOCTOR_CLUSTERS, serializeDoctor } from '../core/doctorMessage';
+import { doctorRunTag, type DoctorAnswer } from '../core/doctor';
+import { CHECK_MESSAGE_TTL_SECONDS, MAX_DOCTOR_CLUSTERS, serializeDoctor } from '../core/doctorMessage';
+import { parseQueueMessage } from '../core/groupMessage';
+import { escapeForLog } from '../core/text';
 import { MessageError, parseClusterResourceId } from '../core/message';
 import { REQUIRED_PERMISSION } from '../core/report';
 import { clusterResourceId, type ClusterRef } from '../core/cluster';
@@ -75,24 +77,35 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
     notify: i === 0 && !!input.notify,
   }));
   const where = `${queue.name}${queue.account ? ` (storage account ${queue.account})` : ''}`;
+  // Built and read back as the function will, before anything is sent: a target name it would refuse is a
+  // usage error here, not a poisoned message there.
+  const texts = runs.map((run) =>
+    serializeDoctor({
+      id: run.id,
+      clusters: run.clusters,
+      notify: run.notify,
+      ...(input.targets ? { targets: input.targets } : {}),
+    }),
+  );
+  for (const text of texts) {
+    try {
+      parseQueueMessage(text);
+    } catch (err) {
+      throw new MessageError(`--target: ${(err as Error).message}`);
+    }
+  }
   try {
-    for (const run of runs)
-      await queue.send(
-        serializeDoctor({
-          id: run.id,
-          clusters: run.clusters,
-          notify: run.notify,
-          ...(input.targets ? { targets: input.targets } : {}),
-        }),
-      );
+    for (const text of texts) await queue.send(text, 0, CHECK_MESSAGE_TTL_SECONDS);
   } catch (err) {
+    // No login is the caller's, not the deployment's: said as every command says it (exit 2).
+    if (isNoCredential(err)) throw err;
     checks.push({ check: 'queue', subject: where, ok: false, detail: explainSendFailure(err, queue, env) });
     checks.push({ check: 'function', subject: 'the function app', ok: null, detail: 'not checked: nothing was sent' });
     return report();
   }
   checks.push({ check: 'queue', subject: where, ok: true, detail: 'you may send to it' });
 
-  const stores = openOperatorStores(ledgerEnv(env, queue));
+  const stores = openOperatorStores(ledgerEnv(env, queue, !!(input.queueUrl ?? env.COMMAND_QUEUE_URL?.trim())));
   const table = stores.settings.deliveryTableName;
   const sentAt = now();
   const answers: DoctorAnswer[] = [];
@@ -103,6 +116,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
       try {
         answer = await readDoctorAnswer(stores.ledger.store, run.id);
       } catch (err) {
+        if (isNoCredential(err)) throw err;
         checks.push(ledgerRefused(err, table, env));
         return report();
       }
@@ -159,6 +173,13 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
       detail: `not configured in the function app (it has: ${first.targets.map((t) => t.name).join(', ') || 'none'})`,
     });
 
+  if (first.truncated)
+    checks.push({
+      check: 'target',
+      subject: '(more)',
+      ok: null,
+      detail: 'the answer was shortened to fit the ledger: some targets are not listed',
+    });
   for (const c of answers.flatMap((a) => a.clusters)) checks.push(clusterCheck(c, env));
   if (first.notify.length > 0)
     await notifyChecks(first, stores.ledger, input.notifyWaitSeconds ?? DEFAULT_NOTIFY_WAIT_SECONDS, checks, {
@@ -212,11 +233,15 @@ function hasQueue(env: Env): boolean {
   ].some((k) => !!env[k]?.trim());
 }
 
-/** The ledger's account: the storage settings, or the queue URL's account when only that is known. */
-function ledgerEnv(env: Env, queue: ProducerQueue): Env {
-  const storage = ['AzureWebJobsStorage', 'AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__tableServiceUri'];
-  if (storage.some((k) => !!env[k]?.trim()) || !queue.account) return env;
-  return { ...env, AzureWebJobsStorage__accountName: queue.account };
+/**
+ * The ledger is in the function's storage account, which is its queue's: when the queue was named by an
+ * Azure URL, its account is the ledger's, whatever else the environment names (doctor never waits on one
+ * deployment's ledger for another's answer).
+ */
+function ledgerEnv(env: Env, queue: ProducerQueue, byUrl: boolean): Env {
+  if (!byUrl || !queue.account) return env;
+  const rest = Object.fromEntries(Object.entries(env).filter(([k]) => !/^AzureWebJobsStorage(__\w+)?$/.test(k)));
+  return { ...rest, AzureWebJobsStorage__accountName: queue.account };
 }
 
 function chunks<T>(all: T[], size: number): T[][] {
@@ -230,7 +255,8 @@ function ledgerRefused(err: unknown, table: string, env: Env): Check {
     return { check: 'function', subject: 'the delivery ledger', ok: false, detail: describeNoCredential(err) };
   const status =
     (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
-  const role = 'Storage Table Data Reader';
+  // Contributor: the ledger's client makes sure its table exists before it reads, which a Reader may not.
+  const role = 'Storage Table Data Contributor';
   return {
     check: 'function',
     subject: `the delivery ledger (table ${table})`,
@@ -238,7 +264,7 @@ function ledgerRefused(err: unknown, table: string, env: Env): Check {
     detail: `the answer could not be read: ${(err as Error).message.split('\n')[0]}`,
     ...(status === 403
       ? {
-          fix: `reading the ledger needs ${role} (or Contributor) on the table: az role assignment create --role "${role}" --assignee <your user or principal> --scope "${tableScope(table, env)}", or list your id in OPERATOR_PRINCIPAL_IDS and run azd provision`,
+          fix: `reading the ledger needs ${role} on the table: az role assignment create --role "${role}" --assignee <your user or principal> --scope "${tableScope(table, env)}", or list your id in OPERATOR_PRINCIPAL_IDS and run azd provision`,
         }
       : {}),
   };
@@ -361,14 +387,14 @@ async function notifyChecks(
         check: 'notify',
         subject: name,
         ok: true,
-        detail: `test notification delivered${row.form === 'minimal' ? ' (in the minimal form: the channel refused the full one)' : ''}`,
+        detail: `test notification delivered (doctor run ${doctorRunTag(answer.id)})${row.form === 'minimal' ? ', in the minimal form: the channel refused the full one' : ''}`,
       });
     else if (row?.state === 'skipped')
       checks.push({
         check: 'notify',
         subject: name,
         ok: null,
-        detail: 'not sent: this target posts failures only (its _ON setting), and a test is not a failure',
+        detail: 'not sent (the function did not send it: a version that skips failure-only targets?)',
       });
     else if (row?.state === 'failed')
       checks.push({ check: 'notify', subject: name, ok: false, detail: `not delivered: ${row.lastError ?? 'failed'}` });
@@ -389,8 +415,9 @@ function finish(checks: Check[], output: 'text' | 'json', io: Io, queue: Produce
   } else {
     for (const c of checks) {
       const mark = c.ok === true ? 'ok  ' : c.ok === false ? 'FAIL' : '--  ';
-      io.out(`${mark} ${c.check} ${c.subject}: ${c.detail}`);
-      if (c.fix) io.out(`     fix: ${c.fix}`);
+      // ARM's and the channels' words are shown escaped, as every log line shows them.
+      io.out(`${mark} ${c.check} ${escapeForLog(c.subject, 1100)}: ${escapeForLog(c.detail, 2000)}`);
+      if (c.fix) io.out(`     fix: ${escapeForLog(c.fix, 2000)}`);
     }
     io.out(
       failed.length === 0

@@ -277,12 +277,15 @@ export function buildCli(): Command {
       'check that the deployment is wired: the queue, the function reading it, its targets, each cluster readable (--notify: a test notification through every target)',
     )
     .option('--notify', 'send the test notification through every target (or each --target) and wait for its delivery')
-    .option('--target <name>', 'only this target (repeatable)', collect)
+    .option('--target <name>', 'only this target (repeatable; "default": the default targets)', collect)
     .option(
       '--cluster <resourceId>',
       "a cluster the function's identity must read (repeatable; CLUSTER_IDS adds the deployment's)",
       collect,
     )
+    .addOption(new Option('-g, --resource-group <name>', "a cluster's resource group (with --name)"))
+    .addOption(new Option('-n, --name <name>', 'a cluster name (repeatable, with --resource-group)').argParser(collect))
+    .addOption(new Option('--subscription <id>', "with -g/-n (default: AZURE_SUBSCRIPTION_ID, else your login's)"))
     .option('--wait-seconds <n>', 'how long the function has to answer (default 45)', positiveInt)
     .option('--notify-wait-seconds <n>', 'how long each test notification has to arrive (default 120)', positiveInt)
     .addOption(queueUrlOption())
@@ -293,24 +296,29 @@ export function buildCli(): Command {
         notify?: boolean;
         target?: string[];
         cluster?: string[];
+        resourceGroup?: string;
+        name?: string[];
+        subscription?: string;
         waitSeconds?: number;
         notifyWaitSeconds?: number;
         queueUrl?: string;
         storageAccount?: string;
         output: 'text' | 'json';
       }) => {
+        const env = withStorageAccount(deployment(), opts.storageAccount);
+        const clusters = clustersFromFlags(opts, env);
         const { doctor } = await import('./doctor');
         process.exitCode = await doctor(
           {
             ...(opts.notify ? { notify: true } : {}),
             ...(opts.target ? { targets: opts.target } : {}),
-            ...(opts.cluster ? { clusters: opts.cluster } : {}),
+            ...(clusters ? { clusters } : {}),
             ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
             ...(opts.waitSeconds ? { waitSeconds: opts.waitSeconds } : {}),
             ...(opts.notifyWaitSeconds ? { notifyWaitSeconds: opts.notifyWaitSeconds } : {}),
             output: opts.output,
           },
-          withStorageAccount(deployment(), opts.storageAccount),
+          env,
           { out: (l) => console.log(l), err: (l) => console.error(l) },
         );
       },
@@ -414,9 +422,11 @@ export function buildCli(): Command {
         },
       ) => {
         const env = withStorageAccount(deployment(), opts.storageAccount);
-        const cluster = clustersFromFlags(opts, env)?.[0];
-        const named = [cluster, opts.commandId].filter((o) => o !== undefined).length;
-        if (opts.group !== undefined ? named > 0 : named < 2)
+        const named = clustersFromFlags(opts, env);
+        if ((named?.length ?? 0) > 1) throw new MessageError('redeliver takes one cluster');
+        const cluster = named?.[0];
+        const given = [cluster, opts.commandId].filter((o) => o !== undefined).length;
+        if (opts.group !== undefined ? given > 0 : given < 2)
           throw new MessageError('give --cluster (or -g/-n) and --command-id (a command), or --group (a fleet run)');
         const [{ redeliver, redeliverGroup }, { openOperatorStores }] = await Promise.all([
           import('./redeliver'),
@@ -486,6 +496,14 @@ function addClusterOptions(cmd: Command, note = ''): Command {
 }
 
 export async function main(argv = process.argv): Promise<void> {
+  if (argv.length <= 2) {
+    // No command: one line, as any usage error (the list is in --help).
+    console.error(
+      'error: give a command (run, result, enqueue, doctor, status…); aks-command-notifier --help lists them',
+    );
+    process.exitCode = 2;
+    return;
+  }
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {

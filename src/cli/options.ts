@@ -53,9 +53,14 @@ export function storageAccountOption(): Option {
   );
 }
 
-/** The environment with --storage-account in place of whatever storage the environment names. */
+/**
+ * The environment with --storage-account in place of whatever storage it names: the queue's URL and every
+ * AzureWebJobsStorage setting go, so that the queue and the ledger are that account's alone.
+ */
 export function withStorageAccount(env: Env, account: string | undefined): Env {
   if (account === undefined) return env;
-  const { AzureWebJobsStorage: _connection, ...rest } = env;
+  const rest = Object.fromEntries(
+    Object.entries(env).filter(([k]) => k !== 'COMMAND_QUEUE_URL' && !/^AzureWebJobsStorage(__\w+)?$/.test(k)),
+  );
   return { ...rest, AzureWebJobsStorage__accountName: account };
 }

@@ -6,6 +6,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { QueueClient, RestError } from '@azure/storage-queue';
 import type { Env } from '../config';
+import { isLoopbackHost } from '../settings/rules';
 import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/storage';
 import { createQueueServiceClient } from '../queue/storage';
 import { describeNoCredential, isNoCredential } from './credentials';
@@ -16,7 +17,8 @@ export interface ProducerQueue {
   name: string;
   /** The storage account, when the queue is reached by URL (for the role's scope). */
   account?: string;
-  send(text: string, delaySeconds?: number): Promise<void>;
+  /** `ttlSeconds`: how long it may wait to be read (default: for ever, as a command's tracking must). */
+  send(text: string, delaySeconds?: number, ttlSeconds?: number): Promise<void>;
   /** The queue's (or its poison queue's) visible messages, up to 32 (a reader's role: Queue Data Reader or Contributor). */
   peek(which?: 'queue' | 'poison'): Promise<{ text: string; dequeueCount: number }[]>;
 }
@@ -44,13 +46,15 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
   return {
     name: client.name,
     ...(account ? { account } : {}),
-    async send(text, delaySeconds = 0) {
-      const options = { visibilityTimeout: delaySeconds, messageTimeToLive: -1 };
+    async send(text, delaySeconds = 0, ttlSeconds = -1) {
+      const options = { visibilityTimeout: delaySeconds, messageTimeToLive: ttlSeconds };
       try {
         await client.sendMessage(text, options);
       } catch (err) {
-        if (!(err instanceof RestError && err.statusCode === 404)) throw err;
-        // No queue yet: only where nothing was deployed (a local emulator); in Azure infra creates it.
+        if (!(err instanceof RestError && err.statusCode === 404) || !isLoopbackHost(new URL(client.url).hostname))
+          throw err;
+        // No queue yet: only on a local emulator, where nothing was deployed; in Azure infra creates it, and a
+        // mistyped queue name is an error, not a new queue.
         await client.createIfNotExists();
         await client.sendMessage(text, options);
       }

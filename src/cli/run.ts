@@ -22,13 +22,13 @@ import {
 import { loadCallerSettings, type Env } from '../config';
 import { clusterResourceId } from '../core/cluster';
 import { REQUIRED_PERMISSION } from '../core/report';
-import { serializeProbe } from '../core/doctorMessage';
+import { CHECK_MESSAGE_TTL_SECONDS, serializeProbe } from '../core/doctorMessage';
 import { parseClusterResourceId } from '../core/message';
 import { attachFiles } from './attach';
 import { buildMessage, enqueueCommandLine } from './enqueue';
 import { follow, printResult, resultJson } from './follow';
 import { EXIT, RunError, type Io } from './io';
-import { describeNoCredential } from './credentials';
+import { describeNoCredential, isNoCredential } from './credentials';
 import { explainSendFailure, openProducerQueue } from './producer';
 
 export interface RunInput {
@@ -122,8 +122,9 @@ export async function run(
   // Before anything starts: a probe (the function drops it) proves this caller may enqueue, so that a queue
   // that refuses never leaves a started command that nobody tracks.
   try {
-    await queue.send(serializeProbe({ probe: randomBytes(12).toString('hex') }));
+    await queue.send(serializeProbe({ probe: randomBytes(12).toString('hex') }), 0, CHECK_MESSAGE_TTL_SECONDS);
   } catch (err) {
+    if (isNoCredential(err)) throw new RunError(describeNoCredential(err));
     throw new RunError(`nothing was started: ${explainSendFailure(err, queue, env)}`);
   }
   const requestedBy = callerName(armToken);

@@ -3,6 +3,7 @@
 // targets have notifications that did not arrive. A table for people, or --json for tools.
 import { parsePoisonEnvelope } from '../queue/storage';
 import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
+import { doctorKey } from '../store/doctorRows';
 import { COMMAND_ROW, isTargetRow, readCommand, readTarget, type CommandState } from '../store/ledgerRows';
 import type { StoredEntity } from '../store/entityStore';
 import { escapeForLog } from '../core/text';
@@ -130,7 +131,7 @@ export async function status(
       const c = commands.get(e.partitionKey);
       return {
         commandId: c?.commandId ?? '?',
-        cluster: c ? (c.clusterResourceId ? clusterName(c.clusterResourceId) : 'fleet') : '?',
+        cluster: c ? (c.clusterResourceId ? clusterName(c.clusterResourceId) : groupOrDoctor(e.partitionKey, c)) : '?',
         target: t.name,
         state: t.state === 'failed' && t.failure === 'expired' ? 'expired' : t.state,
         ...(t.form ? { form: t.form } : {}),
@@ -242,4 +243,11 @@ export function formatStatus(r: StatusReport): string {
         ),
   );
   return out.join('\n');
+}
+
+/** A row without a cluster is a fleet run's, or a doctor run's test notification (its partition says which). */
+function groupOrDoctor(partitionKey: string, c: CommandState): string {
+  return c.commandId.startsWith('doctor-') && doctorKey(c.commandId.slice('doctor-'.length)) === partitionKey
+    ? 'doctor'
+    : 'fleet';
 }

@@ -15,7 +15,8 @@ export class ConfigError extends Error {
   }
 }
 
-function isLoopbackHost(hostname: string): boolean {
+/** Whether a host is this machine (local stand-ins, the Storage emulator). */
+export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }

@@ -65,7 +65,10 @@ describe('the CLI speaks az', () => {
       ['doctor', '--wait-seconds', 'soon'],
       ['doctor', '--cluster', '/subscriptions/x'],
       ['redeliver', '--command-id', 'abc'],
+      ['doctor', '--target', 'Bad_Name', '--queue-url', 'https://127.0.0.1:9/devstoreaccount1/q'],
+      ['redeliver', '-g', 'rg', '-n', 'a', '-n', 'b', '--subscription', CLUSTER.subscriptionId, '--command-id', 'x'],
       ['nosuchcommand'],
+      [],
     ];
     const results = await Promise.all(cases.map((args) => cli(args)));
     results.forEach((r, i) => {
