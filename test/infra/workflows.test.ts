@@ -94,7 +94,10 @@ describe(RELEASE, () => {
     assert.match(script, /gh release create "\$GITHUB_REF_NAME" .*--generate-notes --verify-tag/s);
     const attached = /gh release create "\$GITHUB_REF_NAME" ([^\\\n]*)/.exec(script)![1]!.trim().split(/\s+/);
     assert.deepEqual(attached, [relative(ROOT, PACKAGE_PATH), `"${cli}"`], 'the zip and the packed CLI');
-    assert.match(script, new RegExp(`npm publish "${cli.replace(/[$.]/g, '\\$&')}" --provenance --access public`));
+    assert.match(
+      script,
+      new RegExp(`npm publish "${cli.replace(/[$.]/g, '\\$&')}" --provenance --access public --tag "\\$tag"`),
+    );
     const setup = release.steps.find((s) => s.uses?.startsWith('actions/setup-node@'));
     assert.equal(setup?.with?.['registry-url'], 'https://registry.npmjs.org');
   });
