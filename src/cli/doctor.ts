@@ -292,9 +292,13 @@ async function unanswered(queue: ProducerQueue, id: string, waited: number, env:
   const seconds = Math.round(waited);
   let waiting: { dequeueCount: number } | undefined;
   let poisoned = false;
+  let backlog = 0;
   try {
-    waiting = (await queue.peek('queue')).find((m) => m.text.includes(id));
+    const visible = await queue.peek('queue');
+    waiting = visible.find((m) => m.text.includes(id));
     if (!waiting) poisoned = (await queue.peek('poison')).some((m) => m.text.includes(id));
+    // A peek sees the first 32 visible messages: behind a backlog the doctor message is out of its sight.
+    if (!waiting && !poisoned && visible.length >= 32) backlog = await queue.depth();
   } catch {
     return {
       check: 'function',
@@ -327,6 +331,14 @@ async function unanswered(queue: ProducerQueue, id: string, waited: number, env:
       ok: false,
       detail: `the function put the doctor message on ${queue.name}-poison`,
       fix: 'aks-command-notifier status shows why (a version before doctor refuses the message: deploy this one)',
+    };
+  if (backlog > 0)
+    return {
+      check: 'function',
+      subject,
+      ok: false,
+      detail: `no answer in ${seconds}s, and ${backlog} messages wait on ${queue.name}: the doctor message is behind them, unread`,
+      fix: `nothing may read the queue, or the function is far behind: check that it runs (${state}) and what it is doing (aks-command-notifier status)`,
     };
   return {
     check: 'function',

@@ -21,6 +21,8 @@ export interface ProducerQueue {
   send(text: string, delaySeconds?: number, ttlSeconds?: number): Promise<void>;
   /** The queue's (or its poison queue's) visible messages, up to 32 (a reader's role: Queue Data Reader or Contributor). */
   peek(which?: 'queue' | 'poison'): Promise<{ text: string; dequeueCount: number }[]>;
+  /** About how many messages the queue holds. */
+  depth(): Promise<number>;
 }
 
 export function openProducerQueue(env: Env, credential: () => TokenCredential, queueUrl?: string): ProducerQueue {
@@ -63,6 +65,9 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
       const q = which === 'queue' ? client : poison();
       const r = await q.peekMessages({ numberOfMessages: 32 });
       return r.peekedMessageItems.map((m) => ({ text: m.messageText, dequeueCount: m.dequeueCount }));
+    },
+    async depth() {
+      return (await client.getProperties()).approximateMessagesCount ?? 0;
     },
   };
 }

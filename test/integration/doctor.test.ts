@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { listenOnLoopback } from '../../dev/listen';
+import { doctor } from '../../src/cli/doctor';
 import { builtCli } from '../support/builtCli';
 import { CLUSTER, harness, setUpStack, stack, tearDownStack, waitFor } from '../support/stack';
 import { spawnWorker } from '../support/worker';
@@ -154,6 +155,41 @@ describe('doctor', () => {
       /FAIL function the function app: nothing reads the queue q-[\w-]+: the doctor message is still there, unread/,
     );
     assert.ok(r.seconds < 60, `${r.seconds}s`);
+  });
+
+  it('the default bound, on a simulated clock: nothing reading the queue is named within 60 s', async () => {
+    const h = await harness();
+    const clock = { ms: Date.parse('2026-12-07T00:00:00Z') };
+    const lines: string[] = [];
+    const code = await doctor(
+      { output: 'json' },
+      { ...h.env, AKS_NOTIFIER_NO_AZD_ENV: '1' },
+      { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+      { now: () => clock.ms, sleep: async (ms) => void (clock.ms += ms) },
+    );
+    const waited = (clock.ms - Date.parse('2026-12-07T00:00:00Z')) / 1000;
+    assert.equal(code, 1);
+    const fn = (JSON.parse(lines.join('\n')) as DoctorJson).checks.find((c) => c.check === 'function')!;
+    assert.match(fn.detail, /nothing reads the queue/);
+    assert.ok(waited >= 30 && waited < 60, `gave up after ${waited} s on the simulated clock`);
+  });
+
+  it('behind a backlog (more than a peek sees), the doctor message is said to wait behind it', async () => {
+    const h = await harness();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => h.main.sendMessage(JSON.stringify({ backlog: i }))));
+    const clock = { ms: 0 };
+    const lines: string[] = [];
+    const code = await doctor(
+      { waitSeconds: 5 },
+      { ...h.env, AKS_NOTIFIER_NO_AZD_ENV: '1' },
+      { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+      { now: () => clock.ms, sleep: async (ms) => void (clock.ms += ms) },
+    );
+    assert.equal(code, 1);
+    assert.match(
+      lines.join('\n'),
+      /FAIL function the function app: no answer in 5s, and 41 messages wait on q-[\w-]+: the doctor message is behind them/,
+    );
   });
 
   it('a queue that refuses the caller: named with the role and the scope, and nothing else is tried', async () => {
