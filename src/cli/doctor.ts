@@ -25,7 +25,7 @@ import type { TargetState } from '../store/ledgerRows';
 import { describeNoCredential, isNoCredential } from './credentials';
 import type { Io } from './io';
 import { openOperatorStores } from './operator';
-import { explainSendFailure, openProducerQueue, type ProducerQueue } from './producer';
+import { explainSendFailure, openProducerQueue, storageAccountScope, type ProducerQueue } from './producer';
 
 /** How long the function has to answer by default: doctor ends within a minute when nothing reads the queue. */
 export const DEFAULT_ANSWER_WAIT_SECONDS = 45;
@@ -272,13 +272,7 @@ function ledgerRefused(err: unknown, table: string, env: Env): Check {
 
 function tableScope(table: string, env: Env): string {
   const account = env.AzureWebJobsStorage__accountName?.trim() || env.STORAGE_ACCOUNT_NAME?.trim() || '<account>';
-  const sub = env.AZURE_SUBSCRIPTION_ID?.trim();
-  const rg = env.AZURE_RESOURCE_GROUP?.trim();
-  const id =
-    sub && rg
-      ? `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/${account}`
-      : `$(az storage account show --name ${account} --query id -o tsv)`;
-  return `${id}/tableServices/default/tables/${table}`;
+  return `${storageAccountScope(account, env)}/tableServices/default/tables/${table}`;
 }
 
 /** No answer in time: is the doctor message still there unread, taken without an answer, or poisoned? */

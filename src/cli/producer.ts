@@ -77,14 +77,16 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
  * are known (azd's AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP), else with the account's id to look up.
  */
 export function queueScope(queue: Pick<ProducerQueue, 'name' | 'account'>, env: Env): string {
-  const account = queue.account ?? '<storage account>';
+  return `${storageAccountScope(queue.account ?? '<storage account>', env)}/queueServices/default/queues/${queue.name}`;
+}
+
+/** A storage account's resource id, or the `az` command that prints it when the resource group is not known. */
+export function storageAccountScope(account: string, env: Env): string {
   const sub = env.AZURE_SUBSCRIPTION_ID?.trim();
   const rg = env.AZURE_RESOURCE_GROUP?.trim();
-  const accountId =
-    sub && rg
-      ? `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/${account}`
-      : `$(az storage account show --name ${account} --query id -o tsv)`;
-  return `${accountId}/queueServices/default/queues/${queue.name}`;
+  return sub && rg
+    ? `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/${account}`
+    : `$(az storage account show --name ${account} --query id -o tsv)`;
 }
 
 /** Why a send failed, and what to do: a 403 names the role and the scope; a missing login is summarised. */

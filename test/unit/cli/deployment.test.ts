@@ -2,6 +2,8 @@
 // the storage connection and the subscription taken from them; the environment first; and a queue and a
 // ledger that never come from two places. And az's way of naming a cluster.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { clustersFromFlags, mergeAzdEnv, parseDotenv } from '../../../src/cli/deployment';
 
@@ -50,6 +52,14 @@ describe('the deployment the CLI reads', () => {
       AZURE_SUBSCRIPTION_ID: SUB,
       PATH: '/bin',
     });
+  });
+
+  it("takes every output the deployment has (infra/main.bicep's, one list kept in two places)", () => {
+    const bicep = readFileSync(resolve(__dirname, '../../../infra/main.bicep'), 'utf8');
+    const outputs = [...bicep.matchAll(/^output (\w+) /gm)].map((m) => m[1]!);
+    assert.ok(outputs.length >= 16, outputs.join(', '));
+    const fromFile = Object.fromEntries(outputs.map((o) => [o, 'x']));
+    assert.deepEqual(Object.keys(mergeAzdEnv({}, fromFile)).sort(), [...outputs].sort());
   });
 
   it("storage named in the environment (a local Azurite): none of the file's queue or store settings", () => {
