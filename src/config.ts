@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import type { Target } from './notify/provider';
 import { PROVIDERS } from './notify/registry';
 import { settingNames } from './settings/catalog';
-import { DEFAULTS, RANGES } from './settings/defaults';
+import { DEFAULTS, RANGES, WHOLE_NUMBERS } from './settings/defaults';
 import { ConfigError, numberIn, optional, parseHttpsUrl, read, type Env } from './settings/rules';
 import { loadStorageConfig, loadQueueName, type StorageConfig } from './settings/storage';
 import { loadTargets } from './settings/targets';
@@ -41,9 +41,9 @@ const containerName = z
   );
 const apiVersion = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-09-01'));
 
-function readNumber(env: Env, name: keyof typeof RANGES, integer = false): number {
+function readNumber(env: Env, name: keyof typeof RANGES): number {
   const [min, max] = RANGES[name];
-  return read(env, name, numberIn(min, max, integer), DEFAULTS[name]);
+  return read(env, name, numberIn(min, max, WHOLE_NUMBERS.has(name)), DEFAULTS[name]);
 }
 
 /** Settings this app reads (other apps' settings in the same environment are not ours to judge). */
@@ -90,7 +90,7 @@ export function loadStorageSettings(env: Env = process.env): StorageSettings {
     poisonQueueName: `${queue}-poison`,
     deliveryTableName: read(env, 'DELIVERY_TABLE_NAME', tableName, DEFAULTS.DELIVERY_TABLE_NAME),
     resultContainerName: read(env, 'RESULT_CONTAINER_NAME', containerName, DEFAULTS.RESULT_CONTAINER_NAME),
-    retentionDays: readNumber(env, 'LEDGER_RETENTION_DAYS', true),
+    retentionDays: readNumber(env, 'LEDGER_RETENTION_DAYS'),
     delivery: {
       timeoutHours: readNumber(env, 'DELIVERY_TIMEOUT_HOURS'),
       maxDelaySeconds: readNumber(env, 'DELIVERY_MAX_DELAY_SECONDS'),
@@ -168,8 +168,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     poll: { initialDelaySeconds, maxDelaySeconds, timeoutMinutes },
     armTimeoutMs: readNumber(env, 'ARM_TIMEOUT_SECONDS') * 1000,
     webhookTimeoutMs: readNumber(env, 'WEBHOOK_TIMEOUT_SECONDS') * 1000,
-    armReads: { perSecond: readNumber(env, 'ARM_READS_PER_SECOND'), burst: readNumber(env, 'ARM_READ_BURST', true) },
-    maxInstances: readNumber(env, 'MAX_INSTANCE_COUNT', true),
+    armReads: { perSecond: readNumber(env, 'ARM_READS_PER_SECOND'), burst: readNumber(env, 'ARM_READ_BURST') },
+    maxInstances: readNumber(env, 'MAX_INSTANCE_COUNT'),
     ...loadTargets(env),
   };
 }

@@ -35,6 +35,23 @@ export const RANGES = {
   MAX_INSTANCE_COUNT: [1, 1000],
 } as const satisfies Partial<Record<keyof typeof DEFAULTS, readonly [number, number]>>;
 
+/** The numeric settings that take whole numbers only; the others take fractions too. */
+export const WHOLE_NUMBERS: ReadonlySet<keyof typeof RANGES> = new Set([
+  'LEDGER_RETENTION_DAYS',
+  'ARM_READ_BURST',
+  'MAX_INSTANCE_COUNT',
+]);
+
+/** What a numeric setting accepts, in the words its error and docs/settings.md both use. */
+export function rangeText(name: keyof typeof RANGES): string {
+  const [min, max] = RANGES[name];
+  return rangeWords(min, max, WHOLE_NUMBERS.has(name));
+}
+
+export function rangeWords(min: number, max: number, whole: boolean): string {
+  return `${whole ? 'a whole number' : 'a number'} from ${min} to ${max}`;
+}
+
 /** Settings of the app itself; each channel adds its own (settings/catalog.ts). */
 export const CORE_SETTING_NAMES = [
   'COMMAND_QUEUE_NAME',

@@ -2,6 +2,7 @@
 // config.ts so that providers can use them without importing the whole configuration.
 import * as z from 'zod/mini';
 import { cloudOf } from '../core/clouds';
+import { rangeWords } from './defaults';
 
 export type Env = Record<string, string | undefined>;
 
@@ -86,7 +87,7 @@ export function read<T>(env: Env, name: string, schema: z.ZodMiniType<T>, fallba
 }
 
 export function numberIn(min: number, max: number, integer: boolean) {
-  const message = `must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`;
+  const message = `must be ${rangeWords(min, max, integer)}`;
   return z.pipe(
     z.string().check(z.regex(integer ? /^\d+$/ : /^\d+(\.\d+)?$/, message)),
     z.pipe(z.transform(Number), z.number().check(z.refine((n) => n >= min && n <= max, message))),

@@ -12,6 +12,22 @@ import { ConfigError, optional, read, type Env } from './rules';
 /** The options every named target has, whatever its kind (docs/settings.md lists each). */
 export const COMMON_TARGET_OPTIONS = ['KIND', 'ON', 'LOGS', 'EACH', 'MENTION', 'CLUSTERS'] as const;
 
+/** The common options that are a choice: what each accepts, and what a named target takes when it is unset. */
+export const COMMON_TARGET_CHOICES = {
+  ON: { values: ['all', 'failure'], default: 'all' },
+  LOGS: { values: ['true', 'false'], default: 'true' },
+  EACH: { values: ['true', 'false'], default: 'false' },
+} as const;
+
+function choice<O extends keyof typeof COMMON_TARGET_CHOICES>(
+  env: Env,
+  ctx: SettingsContext,
+  option: O,
+): (typeof COMMON_TARGET_CHOICES)[O]['values'][number] {
+  const { values, default: fallback } = COMMON_TARGET_CHOICES[option];
+  return read(env, ctx.nameOf(option), z.enum(values), fallback);
+}
+
 /** The options of a named target: NOTIFY_TARGET_<NAME>_<OPTION>, hyphens as underscores. */
 export function settingPrefix(name: string): string {
   return `NOTIFY_TARGET_${name.toUpperCase().replace(/-/g, '_')}_`;
@@ -68,9 +84,9 @@ function buildTarget(
   const secrets: string[] = [];
   const ctx: SettingsContext = settingsContext(env, provider, name, nameOf, secrets);
   const settings = provider.readSettings(ctx);
-  const notifyOn = named ? read(env, ctx.nameOf('ON'), z.enum(['all', 'failure']), 'all' as NotifyOn) : 'all';
-  const includeLogs = named ? read(env, ctx.nameOf('LOGS'), z.enum(['true', 'false']), 'true') === 'true' : true;
-  const each = named ? read(env, ctx.nameOf('EACH'), z.enum(['true', 'false']), 'false') === 'true' : false;
+  const notifyOn: NotifyOn = named ? choice(env, ctx, 'ON') : 'all';
+  const includeLogs = named ? choice(env, ctx, 'LOGS') === 'true' : true;
+  const each = named ? choice(env, ctx, 'EACH') === 'true' : false;
   const mention = named ? ctx.get('MENTION') : undefined;
   if (mention) {
     if (!provider.validateMention) ctx.fail('MENTION', `is not supported by ${provider.kind} targets`);

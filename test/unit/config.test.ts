@@ -3,10 +3,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, RANGES, loadConfig, scopeForArmEndpoint } from '../../src/config';
+import { rangeText } from '../../src/settings/defaults';
 import { readQueueHostSettings } from '../../src/hostSettings';
 import { PROVIDERS } from '../../src/notify/registry';
-import { settingNames } from '../../src/settings/catalog';
-import { COMMON_TARGET_OPTIONS } from '../../src/settings/targets';
+import { settingDefaults, settingNames } from '../../src/settings/catalog';
+import { COMMON_TARGET_CHOICES, COMMON_TARGET_OPTIONS } from '../../src/settings/targets';
 
 const FIXED_SETTINGS = settingNames();
 
@@ -22,8 +23,29 @@ const fails = (env: Record<string, string>, setting: string, pattern: RegExp) =>
 
 /** The options every named target reads besides its kind's own (src/settings/targets.ts). */
 
-/** The first cells of the rows of the first table under a "## " heading of docs/settings.md. */
-function settingsTable(heading: string): string[] {
+/** The cells of a row of a markdown table: split at each | outside code spans that is not escaped (\\|). */
+function cells(row: string): string[] {
+  const found: string[] = [];
+  let cell = '';
+  let code = false;
+  for (let i = 0; i < row.length; i++) {
+    const ch = row[i]!;
+    if (ch === '\\' && row[i + 1] === '|') {
+      cell += '|';
+      i++;
+    } else if (ch === '`') {
+      code = !code;
+      cell += ch;
+    } else if (ch === '|' && !code) {
+      found.push(cell.trim());
+      cell = '';
+    } else cell += ch;
+  }
+  return found.slice(1);
+}
+
+/** The rows (as cells) of the first table under a "## " heading of docs/settings.md, header and |---| skipped. */
+function settingsTable(heading: string): string[][] {
   const lines = readFileSync('docs/settings.md', 'utf8').split(/\r?\n/);
   const start = lines.indexOf(`## ${heading}`);
   assert.ok(start >= 0, `docs/settings.md has no heading "## ${heading}"`);
@@ -34,8 +56,7 @@ function settingsTable(heading: string): string[] {
   assert.ok(first >= 0, `docs/settings.md: no table under "## ${heading}"`);
   const after = section.slice(first).findIndex((l) => !l.startsWith('|'));
   const table = section.slice(first, after < 0 ? undefined : first + after);
-  // Skip the header and the |---| line; the first cell ends at the first | outside backticks.
-  return table.slice(2).map((row) => (/^\|\s*((?:`[^`]*`|[^|`])*?)\s*\|/.exec(row)?.[1] ?? row).trim());
+  return table.slice(2).map(cells);
 }
 
 /** The text of every TypeScript, Bicep and JSON file under these folders. */
@@ -89,7 +110,7 @@ describe('settings', () => {
     for (const name of FIXED_SETTINGS) assert.ok(name in sample.Values, `local.settings.sample.json lacks ${name}`);
 
     const rows = settingsTable('App settings');
-    const documented = rows.map((cell) => {
+    const documented = rows.map(([cell = '']) => {
       const name = /^`([^`]+)`$/.exec(cell)?.[1];
       assert.ok(name, `docs/settings.md: the first column holds one backticked name a row, not "${cell}"`);
       return name;
@@ -104,13 +125,67 @@ describe('settings', () => {
     for (const name of documented) {
       if ((FIXED_SETTINGS as readonly string[]).includes(name) || /^AzureWebJobsStorage__[A-Za-z]+$/.test(name))
         continue;
-      const option = /^NOTIFY_TARGET_<NAME>_([A-Z]+)$/.exec(name)?.[1];
+      const option = /^NOTIFY_TARGET_<NAME>_([A-Z_]+)$/.exec(name)?.[1];
       assert.ok(option && options.has(option), `docs/settings.md documents ${name}, which the code does not know`);
     }
     const everywhere = codeText(['src', 'dev', 'test', 'bench', 'scripts', 'infra']);
-    for (const cell of settingsTable('Read by the CLI, the host and the tests')) {
+    for (const [cell = ''] of settingsTable('Read by the CLI, the host and the tests')) {
       for (const [, name] of cell.matchAll(/`([^`]+)`/g))
         assert.ok(everywhere.includes(name!), `docs/settings.md lists ${name}, which nothing in the repository reads`);
+    }
+  });
+
+  it('are documented with the defaults, ranges and choices the code applies', () => {
+    // docs/settings.md, "## App settings": | Setting | Default | Accepted | Meaning |. A default the code
+    // applies is the Default cell, as one code span; a setting without one shows none there. A numeric
+    // setting's range is the Accepted cell, in the words its error uses; a named target's choices are listed
+    // as the code reads them; every option a kind reads has a row naming that kind.
+    const rows = new Map(
+      settingsTable('App settings').map(([name = '', ...rest]) => [name.replace(/^`|`$/g, ''), rest]),
+    );
+    const row = (name: string) => {
+      const found = rows.get(name);
+      assert.ok(found && found.length === 3, `docs/settings.md: ${name} has no row of four cells`);
+      return { default: found[0]!, accepted: found[1]!, text: found.join(' | ') };
+    };
+    const defaults = settingDefaults();
+    for (const name of FIXED_SETTINGS) {
+      const { default: cell } = row(name);
+      if (name in defaults) assert.equal(cell, `\`${defaults[name]}\``, `docs/settings.md: the default of ${name}`);
+      else
+        assert.doesNotMatch(
+          cell,
+          /^`[^`]*`$/,
+          `docs/settings.md: ${name} has no default in the code, the row names one`,
+        );
+    }
+    const numeric = Object.keys(RANGES) as (keyof typeof RANGES)[];
+    for (const name of numeric)
+      assert.equal(row(name).accepted, rangeText(name), `docs/settings.md: the range of ${name}`);
+    for (const [name, cellsOf] of rows) {
+      if (!(numeric as string[]).includes(name))
+        assert.doesNotMatch(cellsOf[1] ?? '', /number from/, `docs/settings.md: ${name} is not numeric in the code`);
+    }
+    for (const [option, { values, default: fallback }] of Object.entries(COMMON_TARGET_CHOICES)) {
+      const r = row(`NOTIFY_TARGET_<NAME>_${option}`);
+      assert.equal(r.default, `\`${fallback}\``, `docs/settings.md: the default of _${option}`);
+      assert.equal(
+        r.accepted,
+        values.map((v) => `\`${v}\``).join(' or '),
+        `docs/settings.md: the choices of _${option}`,
+      );
+    }
+    const kinds = row('NOTIFY_TARGET_<NAME>_KIND').accepted;
+    for (const p of PROVIDERS)
+      assert.ok(kinds.includes(`\`${p.kind}\``), `docs/settings.md: _KIND does not list ${p.kind}`);
+    for (const p of PROVIDERS) {
+      for (const option of Object.keys(p.options)) {
+        const r = row(`NOTIFY_TARGET_<NAME>_${option}`);
+        assert.ok(
+          r.text.includes(`\`${p.kind}\``),
+          `docs/settings.md: the row of _${option} does not name ${p.kind}, which reads it`,
+        );
+      }
     }
   });
 
