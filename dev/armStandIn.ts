@@ -46,6 +46,8 @@ export interface RecordedRequest {
   authorized: boolean;
   /** The x-ms-client-request-id the caller sent. */
   clientRequestId?: string;
+  /** The User-Agent the caller sent. */
+  userAgent?: string;
 }
 
 export interface ClusterScript {
@@ -297,6 +299,7 @@ export async function startArmStandIn(options: {
       status: 0,
       authorized,
       ...(typeof clientRequestId === 'string' ? { clientRequestId } : {}),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
     };
     requests.push(record);
     if (!authorized) {

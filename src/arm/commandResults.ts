@@ -2,6 +2,7 @@
 // process (keep-alive, token cache). No redirect policy: a Location or 3xx never carries the token
 // elsewhere. Retries inside one call stay short; long waits are re-enqueues, decided by the caller.
 import type { TokenCredential } from '@azure/identity';
+import { version } from '../../package.json';
 import {
   bearerTokenAuthenticationPolicy,
   createDefaultHttpClient,
@@ -31,7 +32,8 @@ export interface ArmClientOptions {
   now?: () => number;
 }
 
-const USER_AGENT = 'aks-command-notifier/0.2';
+/** Who asks, in ARM's logs: this app and its version, one source (package.json). */
+const USER_AGENT = `aks-command-notifier/${version}`;
 
 /** `retry: false` for requests that are not idempotent (a runCommand POST): their caller decides. */
 export function createArmPipeline(

@@ -14,6 +14,7 @@ import { AKS_SERVER_APP_ID, createRunCommandClient } from '../../src/arm/runComm
 import { MAX_CONTEXT_ZIP_BYTES } from '../../src/cli/attachPlan';
 import { builtCli } from '../support/builtCli';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack, type Harness } from '../support/stack';
+import { version } from '../../package.json';
 
 // The CLI as callers run it (the bundle the packed CLI ships), on this pass's Node: test/run.ts runs this
 // file on Node 24 and again on Node 22, the oldest `engines` allows.
@@ -461,6 +462,8 @@ describe('run: a start is never sent twice', () => {
         posts[0]!.clientRequestId && r.stderr.includes(`x-ms-client-request-id): ${posts[0]!.clientRequestId}`),
         r.stderr,
       );
+      // ARM's logs name the CLI and its version, the one package.json holds.
+      assert.ok(posts[0]!.userAgent?.startsWith(`aks-command-notifier/${version} `), posts[0]!.userAgent);
       assert.match(r.stderr, /Activity Log .*kubectl get pods -n aks-command/s);
       assert.equal((await queued(h)).length, 0);
     });
