@@ -8,44 +8,14 @@
 // reaches the pages in it).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { codeSpans, markdownFiles, PAGES, ROOT, withoutFences } from '../support/markdown';
 
-const ROOT = resolve(__dirname, '..', '..');
 const README_LIMIT_BYTES = 12_288;
 
-function markdownFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir), { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
-    )
-    .sort();
-}
-
-const FILES = ['README.md', join('infra', 'README.md'), ...markdownFiles('docs')];
-
-/** The text outside fenced code blocks (``` or ~~~), line by line; fenced lines become empty. */
-function withoutFences(markdown: string): string[] {
-  let fence: string | undefined;
-  return markdown.split(/\r?\n/).map((line) => {
-    const marker = /^\s{0,3}(`{3,}|~{3,})/.exec(line)?.[1];
-    if (fence) {
-      if (marker && marker[0] === fence[0] && marker.length >= fence.length && line.trim() === marker)
-        fence = undefined;
-      return '';
-    }
-    if (marker) {
-      fence = marker;
-      return '';
-    }
-    return line;
-  });
-}
-
-/** A line with its code spans replaced by their text (for headings) or by nothing (for links). */
-function codeSpans(line: string, keep: boolean): string {
-  return line.replace(/(`+)([\s\S]*?[^`])\1(?!`)/g, (_m, _ticks: string, code: string) => (keep ? code.trim() : ''));
-}
+// CHANGELOG.md too: its links are checked like a page's, though no page need lead to it.
+const FILES = [...PAGES, 'CHANGELOG.md'];
 
 /** GitHub's anchor for a heading's markdown text. */
 function slug(heading: string): string {

@@ -38,6 +38,8 @@ function azdValidator() {
 }
 
 interface AzureYaml {
+  metadata: { template: string };
+  requiredVersions?: { azd?: string };
   services: Record<
     string,
     {
@@ -80,6 +82,17 @@ describe('azure.yaml (azd)', () => {
     // scripts/package.ts instead.
     assert.throws(() => readFileSync(join(ROOT, service.project, '.funcignore')), /ENOENT/);
     assert.deepEqual(PACKAGE_RULES.slice(0, 2), ['*', '!host.json']);
+  });
+
+  it('names this version, and the oldest azd it works with, as docs/quickstart.md does', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(project.metadata.template, `aks-command-notifier@${version}`);
+    const azd = /^>= (\d+\.\d+\.\d+)$/.exec(project.requiredVersions?.azd ?? '')?.[1];
+    assert.ok(azd, 'requiredVersions.azd: a lowest version, so that an older azd refuses the project');
+    assert.ok(
+      readFileSync(join(ROOT, 'docs', 'quickstart.md'), 'utf8').includes(`azd ${azd} or later`),
+      `docs/quickstart.md names azd ${azd} or later`,
+    );
   });
 
   it('builds the package in a hook for sh and for pwsh, the same command', () => {

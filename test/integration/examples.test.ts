@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { Command } from 'commander';
 import { buildAll } from '../../scripts/build';
 import { packCli } from '../../scripts/pack-cli';
-import { buildCli } from '../../src/cli/main';
+import { cliWords, parseWithCli, shellCommands } from '../support/commandLines';
 import { CLUSTER, commandId, harness, setUpStack, stack, tearDownStack } from '../support/stack';
 
 const ROOT = resolve(__dirname, '../..');
@@ -26,39 +25,12 @@ function strings(node: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** Shell words of the `aks-command-notifier …` command lines in a script (continuations joined). */
+/** The words after `aks-command-notifier` of each command line in a script. */
 function commandLines(script: string): string[][] {
-  const joined = script.replace(/\\\n\s*/g, ' ');
-  return joined
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('aks-command-notifier '))
-    .map((l) => {
-      // Pipeline expressions are values the pipeline fills in: one word each.
-      const line = l.replace(/\$\{\{[^}]*\}\}/g, 'X').replace(/\$\([^)]*\)/g, 'X');
-      const words: string[] = [];
-      for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? m[3]!);
-      return words.slice(1);
-    });
-}
-
-/** Parses words with the real CLI, without running anything. */
-async function parseWithCli(words: string[]): Promise<Record<string, unknown>> {
-  const program = buildCli();
-  let parsed: Record<string, unknown> | undefined;
-  const overrideAll = (cmd: Command) => {
-    cmd.exitOverride();
-    cmd.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-    for (const sub of cmd.commands) {
-      sub.action((opts: Record<string, unknown>) => {
-        parsed = { ...opts, subcommand: sub.name() };
-      });
-      overrideAll(sub);
-    }
-  };
-  overrideAll(program);
-  await program.parseAsync(['node', 'aks-command-notifier', ...words]);
-  return parsed!;
+  return shellCommands(script).flatMap((words) => {
+    const cli = cliWords(words);
+    return cli ? [cli] : [];
+  });
 }
 
 describe('examples', () => {
