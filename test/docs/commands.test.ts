@@ -1,11 +1,13 @@
 // What the docs tell a reader to type, and the names they use, exist. Every `aks-command-notifier` command
-// line in a page's code blocks parses with the CLI's own parser (a synopsis, `[--flag <x>]…`, names only
-// flags of its command); every `azd` command line names an azd command and flags azd documents (its usage
-// snapshots, vendored in test/support/schemas/azd/, at the commit named there), and the variables it sets
-// or reads are the deployment's inputs, outputs or azd's own; a flag named on its own in the text is one of
-// the CLI's or azd's; the outputs the docs list are the template's outputs, all of them; every
-// `UPPER_CASE_NAME` a page names is in the code or recorded by the changelog; and every version a page or
-// file names is one the changelog records, the newest being package.json's.
+// line of a page and of the changelog — in shell blocks, a pipeline's YAML steps, command substitutions and
+// code spans — parses with the CLI's own parser (a synopsis, `[--flag <x>]…`, and a fragment in the text
+// name only flags of their command); every `azd` command line names an azd command and flags azd documents
+// (its usage snapshots, vendored in test/support/schemas/azd/, at the commit named there), and the variables
+// it sets or reads are the deployment's inputs, outputs or azd's own; a flag named on its own in the text
+// is the CLI's, azd's or one of a few other tools' listed here; a word that looks like our CLI's or azd's
+// name is one; the outputs the docs list are the template's outputs, all of them; every `UPPER_CASE_NAME`
+// a page names is in the code (tests' knobs included) or recorded by the changelog; and every version a
+// page or example names is one the changelog records, the newest being package.json's and azure.yaml's.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,34 +28,77 @@ interface Line {
   text: string;
 }
 
-/** Every command line of every page: in its shell code blocks, and the code spans of its text. */
+/** The pages, and the changelog (which names commands and flags too). */
+const DOCS = [...PAGES, 'CHANGELOG.md'];
+
+/** The commands run inside a word's command substitutions, `$(…)`, however deep. */
+function substituted(words: string[]): string[][] {
+  const inner: string[][] = [];
+  for (const word of words) {
+    for (let at = word.indexOf('$('); at >= 0; at = word.indexOf('$(', at + 2)) {
+      let depth = 0;
+      let end = at + 1;
+      for (; end < word.length; end++) {
+        if (word[end] === '(') depth++;
+        else if (word[end] === ')' && --depth === 0) break;
+      }
+      for (const words of shellCommands(word.slice(at + 2, end))) inner.push(words, ...substituted(words));
+    }
+  }
+  return inner;
+}
+
+/** A synopsis's words: its flags and values, the brackets and ellipses of its notation and its comment gone. */
+function synopsisWords(text: string): string[] {
+  return text
+    .replace(/\s#\s.*$/, '')
+    .split(/\s+/)
+    .map((w) => w.replace(/^[[(]+|[\])]+(\.\.\.|…)?$|(\.\.\.|…)$/g, ''))
+    .filter(Boolean);
+}
+
+/**
+ * Every command line of every page: in its shell code blocks (a pipeline's YAML step too), inside their
+ * command substitutions, and in the code spans of its text.
+ */
 function commandLines(): Line[] {
   const lines: Line[] = [];
-  for (const page of PAGES) {
+  for (const page of DOCS) {
     const markdown = read(page);
     for (const block of fencedBlocks(markdown)) {
-      if (!['bash', 'sh', 'shell', 'console', ''].includes(block.lang)) continue;
-      const raw = block.text.split('\n');
+      const yaml = ['yaml', 'yml'].includes(block.lang);
+      if (!yaml && !['bash', 'sh', 'shell', 'console', ''].includes(block.lang)) continue;
+      // In a pipeline's YAML, a step's script: only the lines that run our CLI or azd are read.
+      const raw = block.text
+        .split('\n')
+        .map((l) => (yaml ? l.replace(/^\s*(?:-\s+)?(?:run|script|inlineScript):\s*[|>]?\s*/, '').trimStart() : l));
       for (let i = 0; i < raw.length; i++) {
-        const text = raw[i]!;
-        if (/\[--|\(--|\]\.\.\./.test(text) && cliWords(text.trim().split(/\s+/))) {
-          // A synopsis, its continuation lines indented.
-          let synopsis = text;
-          while (i + 1 < raw.length && /^\s+\S/.test(raw[i + 1]!)) synopsis += ' ' + raw[++i]!.trim();
-          const words = synopsis.split(/\s+/).map((w) => w.replace(/^[[(]+|[\])]+(\.\.\.)?$|\.\.\.$/g, ''));
-          lines.push({ page, line: block.line + i, words, partial: true, text: synopsis });
-          continue;
+        const first = i;
+        let text = raw[i]!;
+        while (/\\$/.test(text) && i + 1 < raw.length) text = text.slice(0, -1) + ' ' + raw[++i]!.trim();
+        if (yaml && !/^(aks-command-notifier|azd) /.test(text)) continue;
+        if (cliWords(text.trim().split(/\s+/))) {
+          // A synopsis: its notation (`[--flag]`, `(a | b)`, `...`), its lines after the first indented.
+          while (!yaml && i + 1 < raw.length && /^\s+[-[(]/.test(raw[i + 1]!)) text += ' ' + raw[++i]!.trim();
+          if (/\[-|\(-|\]\.\.\.|\]…/.test(text)) {
+            lines.push({ page, line: block.line + first, words: synopsisWords(text), partial: true, text });
+            continue;
+          }
         }
-        let joined = text;
-        while (/\\$/.test(joined) && i + 1 < raw.length) joined = joined.slice(0, -1) + ' ' + raw[++i]!.trim();
-        for (const words of shellCommands(joined))
-          lines.push({ page, line: block.line + i, words, partial: false, text: joined });
+        for (const words of shellCommands(text)) {
+          for (const w of [words, ...substituted(words)])
+            lines.push({ page, line: block.line + first, words: w, partial: false, text });
+        }
       }
     }
     withoutFences(markdown).forEach((text, i) => {
       for (const span of spansOf(text)) {
-        if (!/^(aks-command-notifier|azd|npm run cli --) /.test(span)) continue;
-        for (const words of shellCommands(span)) lines.push({ page, line: i + 1, words, partial: true, text: span });
+        for (const words of shellCommands(span)) {
+          for (const w of [words, ...substituted(words)]) {
+            if (/^(aks-command-notifier|azd|npm run cli --) /.test(w.join(' ')) || w !== words)
+              lines.push({ page, line: i + 1, words: w, partial: true, text: span });
+          }
+        }
       }
     });
   }
@@ -136,6 +181,11 @@ describe('docs: commands', () => {
   it('every aks-command-notifier command line parses with the CLI', async () => {
     const wrong: string[] = [];
     for (const l of lines) {
+      if (
+        /^aks-comm|^azd./.test(l.words[0] ?? '') &&
+        !['aks-command-notifier', 'aks-command-notifier-cli'].includes(l.words[0]!)
+      )
+        wrong.push(`${where(l)}: ${l.words[0]} is neither the CLI nor azd`);
       const words = cliWords(l.words);
       if (!words) continue;
       const sub = words.find((w) => !w.startsWith('-'));
@@ -209,7 +259,7 @@ describe('docs: commands', () => {
       ...Object.values(OTHER_FLAGS).flat(),
     ]);
     const wrong: string[] = [];
-    for (const page of PAGES) {
+    for (const page of DOCS) {
       withoutFences(read(page)).forEach((text, i) => {
         for (const span of spansOf(text)) {
           const flag = /^(--[a-z][\w-]*)(?:[ =]<[^>]+>)?$/.exec(span)?.[1];
@@ -254,7 +304,7 @@ describe('docs: outputs, names and versions', () => {
   it("name only versions the changelog records; the newest is package.json's, and azure.yaml's", () => {
     const { version } = JSON.parse(read('package.json')) as { version: string };
     const changelog = read('CHANGELOG.md');
-    const released = [...changelog.matchAll(/^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$/gm)].map((m) => m[1]!);
+    const released = [...changelog.matchAll(/^## \[?(\d+\.\d+\.\d+)\]? - \d{4}-\d{2}-\d{2}$/gm)].map((m) => m[1]!);
     assert.equal(released[0], version, 'the changelog opens with the version package.json holds');
     assert.match(read('azure.yaml'), new RegExp(`template: aks-command-notifier@${version.replace(/\./g, '\\.')}\\n`));
     const older = (v: string) => released.indexOf(v) > 0;

@@ -175,6 +175,14 @@ describe('settings', () => {
         `docs/settings.md: the choices of _${option}`,
       );
     }
+    // A name's rule is what its error says the name must be.
+    for (const name of ['COMMAND_QUEUE_NAME', 'DELIVERY_TABLE_NAME', 'RESULT_CONTAINER_NAME']) {
+      assert.throws(
+        () => loadConfig({ ...BASE, [name]: '-' }),
+        (e: unknown) => e instanceof ConfigError && e.message === `${name}: must be ${row(name).accepted}`,
+        `docs/settings.md: what ${name} accepts`,
+      );
+    }
     const kinds = row('NOTIFY_TARGET_<NAME>_KIND').accepted;
     for (const p of PROVIDERS)
       assert.ok(kinds.includes(`\`${p.kind}\``), `docs/settings.md: _KIND does not list ${p.kind}`);
