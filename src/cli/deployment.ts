@@ -41,7 +41,7 @@ export function deploymentEnv(env: Env, cwd = process.cwd()): Deployment {
  * connection, and the subscription. Nothing else: the file also holds the deployment's inputs (webhook
  * URLs, target settings), which are not this machine's settings and stay out of the CLI's environment.
  */
-const FROM_AZD = new Set([
+export const FROM_AZD: ReadonlySet<string> = new Set([
   'AZURE_SUBSCRIPTION_ID',
   'AZURE_RESOURCE_GROUP',
   'AZURE_FUNCTION_APP_NAME',
