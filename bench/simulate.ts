@@ -113,8 +113,9 @@ function simDeps(o: {
     docs: 'none',
     options: {},
     identity: () => 'sim',
-    render: (report) => report,
-    renderGroup: (report) => report,
+    // A data channel: what it sends is the report itself.
+    takes: 'report',
+    render: (report) => report.data,
     asText: () => '',
     maxSendMs: (t) => t,
     send: async (_settings, payload) => {

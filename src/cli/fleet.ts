@@ -21,7 +21,6 @@ import { AKS_SERVER_APP_ID, callerName, createRunCommandClient, type RunCommandC
 import { describeRead, type ArmRead } from '../core/armAnswer';
 import { clusterResourceId, subscriptionKey, type ClusterRef } from '../core/cluster';
 import {
-  formatTable,
   groupExitCode,
   groupSummary,
   MAX_GROUP_MEMBERS,
@@ -35,6 +34,7 @@ import {
   type GroupReport,
   type MemberState,
 } from '../core/group';
+import { formatTable } from '../core/text';
 import { parseQueueMessage, serializeGroupRequest, serializeNotStarted } from '../core/groupMessage';
 import { contextStrings, MessageError, parseClusterResourceId, type PollRequest } from '../core/message';
 import { buildReport, finalAnswer, timedOutAnswer, type FinalAnswer } from '../core/report';

@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig, type Env } from '../config';
 import { MessageError } from '../core/message';
-import { OUTCOMES, type Outcome } from '../core/report';
-import { renderOptions, wants, type Form, type Target } from '../notify/provider';
+import { isFailure, OUTCOMES, type Outcome } from '../core/report';
+import { compose } from '../notify/compose';
+import { payloadFor, wants, type Form, type Target } from '../notify/provider';
 import { PROVIDERS } from '../notify/registry';
 import { sampleReport, sampleRunningReport } from '../notify/samples';
 import { settingPrefix } from '../settings/targets';
@@ -63,7 +64,7 @@ export function runPreview(
     payload: unknown;
   }[] = [];
   const show = (target: Target, r: typeof report, label: string, sent: boolean) => {
-    const payload = target.provider.render(r, renderOptions(target, config.armEndpoint), form);
+    const payload = payloadFor(target, compose(r, config.armEndpoint), form);
     if (options.output === 'json') {
       json.push({
         target: target.name,
@@ -79,9 +80,9 @@ export function runPreview(
     out.write(`${options.text ? target.provider.asText(payload) : JSON.stringify(payload, null, 2)}\n`);
   };
   for (const target of chosen) {
-    const wanted = wants(target, report.outcome);
+    const wanted = wants(target, isFailure(report.outcome));
     // A live message: first posted while the command runs, then updated in place with the result.
-    const running = target.provider.liveMessage && wants(target, undefined) ? sampleRunningReport() : undefined;
+    const running = target.provider.liveMessage && wants(target, false) ? sampleRunningReport() : undefined;
     if (running)
       show(target, running, `target "${target.name}" (${target.kind}): the message while the command runs`, true);
     const what = `${running ? 'the same message, updated with the result' : `${form} form`}${target.provider.threadAttachment ? '; logs it cuts follow whole in its thread' : ''}`;

@@ -93,7 +93,7 @@ export function doctorRunTag(id: string): string {
 /**
  * The test notification: our words only. It is rendered as a succeeded command's report so that every
  * channel shows it within its own limits; `test` gives it its own headline and facts (core/report.ts,
- * notify/render.ts).
+ * notify/compose.ts).
  */
 export function testReport(id: string, at: string): CommandReport {
   return {

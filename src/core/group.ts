@@ -180,17 +180,17 @@ export function groupSummary(input: {
 
 /** What a target is, as far as a group's scope goes (notify/provider.ts Target has it). */
 export interface GroupAudience {
-  provider: { renderGroup?: unknown };
   scope: { allows(clusterResourceId: string): boolean };
 }
 
 /**
- * Whether a target may show a group's summary: its kind shows one, and its _CLUSTERS allows every member the
- * ledger recorded. The one scope decision of a group: which targets its declaration may name, which its live
- * message and summary go to, and so which hear of its members one by one instead (pipeline/member.ts).
+ * Whether a target may show a group's summary: its _CLUSTERS allows every member the ledger recorded (every
+ * kind of channel shows any report). The one scope decision of a group: which targets its declaration may
+ * name, which its live message and summary go to, and so which hear of its members one by one instead
+ * (pipeline/member.ts).
  */
 export function showsGroup(target: GroupAudience, members: readonly Pick<MemberState, 'cluster'>[]): boolean {
-  return !!target.provider.renderGroup && members.every((m) => target.scope.allows(clusterResourceId(m.cluster)));
+  return members.every((m) => target.scope.allows(clusterResourceId(m.cluster)));
 }
 
 /** The group is over: every member is, or the group's deadline passed. */
@@ -304,17 +304,6 @@ export function memberRow(line: MemberLine): [string, string, string, string, st
 }
 
 export const TABLE_HEADER = ['CLUSTER', 'OUTCOME', 'EXIT', 'DURATION', 'FIRST ERROR LINE'] as const;
-
-/** A plain-text table: columns padded to their widest cell, the last column as it is. */
-export function formatTable(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
-  return rows.map((r) =>
-    r
-      .map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell))
-      .join('  ')
-      .trimEnd(),
-  );
-}
 
 /** Member clusters' ids as the ledger keys them. */
 export function memberId(cluster: ClusterRef): string {

@@ -124,3 +124,14 @@ export function escapeForLog(text: string, max = 200): string {
   const escaped = text.replace(LOG_ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
 }
+
+/** A plain-text table: columns padded to their widest cell, the last column as it is. */
+export function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]!) : cell))
+      .join('  ')
+      .trimEnd(),
+  );
+}

@@ -12,7 +12,6 @@
 // "unsure"; after its lease another delivery posts again — or, for a provider with a live message, first
 // looks for that post and adopts it.
 import type { SentNote } from '../core/bookkeeping';
-import { isGroupReport, type Report } from '../core/group';
 import {
   busyTargetWaitMs,
   CLAIM_RETRY_MS,
@@ -25,17 +24,10 @@ import { slotWait, type Budget } from '../core/tokenBucket';
 import type { Log } from '../log';
 import { readiness, type Ledger } from '../store/ledger';
 import { type TargetState } from '../store/ledgerRows';
+import type { Outgoing } from './compose';
 import type { Cooldowns } from './cooldowns';
 import { recordDelivery, recordFailure, recordRunning } from './deliveryRecords';
-import {
-  fingerprint,
-  renderOptions,
-  wants,
-  type Form,
-  type SendContext,
-  type SendResult,
-  type Target,
-} from './provider';
+import { fingerprint, payloadFor, wants, type Form, type SendContext, type SendResult, type Target } from './provider';
 
 export type TargetResult =
   | { target: string; status: 'delivered'; form: Form; attempts: number; lagMs?: number; inDoubt: boolean }
@@ -134,21 +126,26 @@ export async function deliverTarget(
   target: Target,
   row: TargetState,
   serverNow: number,
-  report: Report,
+  outgoing: Outgoing,
   ctx: DeliveryContext,
 ): Promise<TargetResult> {
   const name = target.name;
-  const running = report.outcome === undefined;
+  const { report } = outgoing;
+  const running = !report.final;
   const gate = readinessGate(target, row, serverNow, running, ctx);
   if (!('ready' in gate)) return gate;
   // Only a live message is posted while the command runs; the result decides the rest.
-  if (running && (!target.provider.liveMessage || !wants(target, undefined))) {
+  if (running && (!target.provider.liveMessage || !wants(target, false))) {
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }
   // A live message already posted is always finished, even if the target no longer wants this outcome; and
   // doctor's test goes to every target asked for, those that post failures only too.
-  const test = 'test' in report && report.test === true;
-  if (!running && !test && !wants(target, report.outcome) && !(target.provider.liveMessage && row.providerState)) {
+  if (
+    !running &&
+    !report.everyTarget &&
+    !wants(target, report.failure) &&
+    !(target.provider.liveMessage && row.providerState)
+  ) {
     await ctx.ledger.writeTarget(ctx.key, row, { state: 'skipped', fingerprint: fingerprint(target) });
     return { target: name, status: 'skipped', why: 'not-wanted' };
   }
@@ -176,7 +173,6 @@ export async function deliverTarget(
   }
   if (gate.inDoubt) warnInDoubt(target, ctx.log);
   const remaining = () => leaseMs - (ctx.monotonic() - started);
-  const options = renderOptions(target, ctx.armEndpoint);
 
   const claim = checkpointed(ctx, claimed);
   let form: Form = 'full';
@@ -184,9 +180,7 @@ export async function deliverTarget(
   let sends = 0;
   while (remaining() > sendBudgetMs(maxSendMs, ctx.ledgerTimeoutMs)) {
     sends++;
-    const payload = isGroupReport(report)
-      ? target.provider.renderGroup!(report, options, form)
-      : target.provider.render(report, options, form);
+    const payload = payloadFor(target, outgoing, form);
     result =
       typeof token === 'object'
         ? token

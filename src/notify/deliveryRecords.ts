@@ -3,7 +3,7 @@
 // so that it is recorded later and never posted again), a failure given up or waiting for the schedule's
 // next try. Every write is conditional on the claim the attempt holds.
 import type { SentNote } from '../core/bookkeeping';
-import type { Report } from '../core/group';
+import type { StructuredReport } from './compose';
 import { cappedRetryAfterSeconds, decideAfterFailure, recordBudgetMs, retryDelaySeconds } from '../core/schedule';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { Ledger } from '../store/ledger';
@@ -59,7 +59,7 @@ export async function recordDelivery(
   target: Target,
   claimed: TargetState,
   result: Extract<SendResult, { ok: true }>,
-  report: Report,
+  report: StructuredReport,
   form: Form,
   attempts: number,
   inDoubt: boolean,
@@ -68,7 +68,7 @@ export async function recordDelivery(
 ): Promise<TargetResult> {
   const name = target.name;
   const deliveredAt = new Date(ctx.now());
-  const finished = report.finishedAt ? Date.parse(report.finishedAt) : Number.NaN;
+  const finished = report.time ? Date.parse(report.time) : Number.NaN;
   const lagMs = Number.isNaN(finished) ? undefined : Math.max(0, deliveredAt.getTime() - finished);
   const delivered: TargetResult = {
     target: name,

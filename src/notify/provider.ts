@@ -5,12 +5,16 @@
 // attachment, a pace, a token for its service from the app's identity). Retries, deferrals, claims and the
 // ledger live in delivery.ts, one path for every provider alike.
 // A new kind of channel is one module under providers/ plus one line in registry.ts.
+//
+// What a provider renders is declared too: a chat channel renders the channel-neutral message (notification.ts)
+// and never learns which kind of report it shows; a data channel (`takes: 'report'`: events for other
+// systems) takes the structured report (compose.ts) as it is. Neither branches on the report's kind.
 import { createHash } from 'node:crypto';
 import type { SendFailureClass } from '../core/schedule';
 import type { ClusterScope } from '../core/scope';
-import type { GroupReport } from '../core/group';
-import { isFailure, type CommandReport, type Outcome } from '../core/report';
 import type { Rate } from '../core/tokenBucket';
+import type { Outgoing, StructuredReport } from './compose';
+import type { Notification } from './notification';
 
 export type Form = 'full' | 'minimal';
 export type NotifyOn = 'all' | 'failure';
@@ -47,7 +51,6 @@ export interface SettingsContext {
 }
 
 export interface RenderOptions {
-  armEndpoint: string;
   /** The target's name (a live message records it, to find its own posts). */
   target?: string;
   includeLogs: boolean;
@@ -90,7 +93,7 @@ export interface SendContext {
   recordMs?: number;
 }
 
-export interface Provider<S = unknown> {
+interface ProviderBase<S> {
   readonly kind: string;
   /** Its page under docs/channels/: setup, settings, limits, answers. */
   readonly docs: string;
@@ -107,12 +110,6 @@ export interface Provider<S = unknown> {
   identity(settings: S): unknown;
   /** Checks a mention setting, or throws through ctx.fail. Absent: _MENTION is refused for this kind. */
   validateMention?(ctx: SettingsContext, mention: string): void;
-  render(report: CommandReport, options: RenderOptions, form: Form): unknown;
-  /**
-   * A fleet run's summary (core/group.ts): counts, then the table with failures first, within the channel's
-   * limits for groups of up to 200 clusters. Absent: targets of this kind cannot be a fleet run's targets.
-   */
-  renderGroup?(report: GroupReport, options: RenderOptions, form: Form): unknown;
   send(settings: S, payload: unknown, ctx: SendContext): Promise<SendResult>;
   /** What the channel would show, as plain text (preview, demo). */
   asText(payload: unknown): string;
@@ -138,6 +135,33 @@ export interface Provider<S = unknown> {
   readonly appTokenAudience?: string | ((settings: S) => string);
 }
 
+/** A chat channel: renders the neutral message, whatever report it carries, within the channel's limits. */
+export interface ChatProvider<S = unknown> extends ProviderBase<S> {
+  readonly takes?: 'message';
+  /** The full form, or the minimal one for a channel that refused it (see Notification's fields). */
+  render(message: Notification, options: RenderOptions, form: Form): unknown;
+}
+
+/**
+ * A data channel: takes the structured report itself, to send on to another system (an event). The minimal
+ * form is asked for when its service refused the full one (it may leave out the logs, say).
+ */
+export interface DataProvider<S = unknown> extends ProviderBase<S> {
+  readonly takes: 'report';
+  render(report: StructuredReport, options: RenderOptions, form: Form): unknown;
+}
+
+export type Provider<S = unknown> = ChatProvider<S> | DataProvider<S>;
+
+/** The payload a target's provider sends for what goes out: the message rendered, or the report encoded. */
+export function payloadFor(target: Target, outgoing: Outgoing, form: Form): unknown {
+  const options = renderOptions(target);
+  const provider = target.provider;
+  return provider.takes === 'report'
+    ? provider.render(outgoing.report, options, form)
+    : provider.render(outgoing.message, options, form);
+}
+
 export interface Target<S = unknown> {
   name: string;
   kind: string;
@@ -154,14 +178,13 @@ export interface Target<S = unknown> {
   scope: ClusterScope;
 }
 
-/** Whether a target hears of this report: every outcome, or failures only (a running command has not failed). */
-export function wants(target: Target, outcome: Outcome | undefined): boolean {
-  return target.notifyOn === 'all' || isFailure(outcome);
+/** Whether a target hears of a report: every one, or failures only (what still runs has not failed). */
+export function wants(target: Target, failure: boolean): boolean {
+  return target.notifyOn === 'all' || failure;
 }
 
-export function renderOptions(target: Target, armEndpoint: string): RenderOptions {
+export function renderOptions(target: Target): RenderOptions {
   return {
-    armEndpoint,
     target: target.name,
     includeLogs: target.includeLogs,
     ...(target.mention ? { mention: target.mention } : {}),

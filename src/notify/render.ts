@@ -1,183 +1,179 @@
-// Facts shared by every renderer: which fields a message shows, in which order, with which labels, which
-// of them are trusted (validated or derived by us) and which are untrusted text, and how a payload is
-// brought within a channel's size limit without failing.
-import { cloudOf } from '../core/clouds';
-import { formatDuration, type CommandReport } from '../core/report';
+// What every chat channel's renderer shares about the neutral message (notify/notification.ts): how much
+// of each untrusted part to show, how a message over a channel's size limit is brought within it without
+// failing (the trim ladder), and the words for what was left out. Each channel's own limits stay with it.
 import { clip } from '../core/text';
+import type { Context, Notification, Section, Table } from './notification';
+import type { RenderOptions } from './provider';
 
 /** Chat services refuse longer link URLs (Slack: 3,000 characters), counted after percent-encoding. */
 export const MAX_URL_CHARS = 3000;
 
-export function portalUrl(armEndpoint: string, resourceId: string): string {
-  const portal = cloudOf(armEndpoint)?.portal ?? 'https://portal.azure.com';
-  // A report about no resource (doctor's test notification) links to the portal itself.
-  if (!resourceId) return new URL(portal).toString();
-  return new URL(`${portal}/#resource${resourceId}/overview`).toString();
+/**
+ * The bounds of the parts no trim step shortens (our words, facts, links, the shape of the table): what a
+ * builder writes is well within them; a message beyond them is brought within them here, so that every
+ * channel's limits hold whatever a new kind of report sends.
+ */
+export const BOUNDS = {
+  headline: 200,
+  summary: 300,
+  lead: 1000,
+  facts: 16,
+  factTitle: 60,
+  factValue: 150,
+  sections: 10,
+  /** Characters of a section, its label apart. */
+  section: 3000,
+  label: 60,
+  columns: 8,
+  links: 3,
+  linkTitle: 60,
+  /** The links' URLs together (each is within MAX_URL_CHARS): a link past this is left out. */
+  linkUrls: 4000,
+  minimalNote: 6000,
+} as const;
+
+/** The message within BOUNDS (unchanged when it is: every builder's is). */
+export function bounded(m: Notification): Notification {
+  let urls = 0;
+  const links = m.links.slice(0, BOUNDS.links).filter((l) => (urls += l.url.length) <= BOUNDS.linkUrls);
+  const table = m.table && {
+    ...m.table,
+    columns: m.table.columns.slice(0, BOUNDS.columns).map((c) => ({ ...c, title: clip(c.title, BOUNDS.label) })),
+  };
+  return {
+    ...m,
+    headline: clip(m.headline, BOUNDS.headline),
+    summary: clip(m.summary, BOUNDS.summary),
+    ...(m.lead !== undefined ? { lead: clip(m.lead, BOUNDS.lead) } : {}),
+    facts: m.facts
+      .slice(0, BOUNDS.facts)
+      .map((f) => ({ title: clip(f.title, BOUNDS.factTitle), value: clip(f.value, BOUNDS.factValue) })),
+    sections: m.sections.slice(0, BOUNDS.sections).map((s) => ({
+      ...s,
+      ...(s.label !== undefined ? { label: clip(s.label, BOUNDS.label) } : {}),
+      max: Math.min(s.max, BOUNDS.section),
+    })),
+    ...(table ? { table } : {}),
+    links: links.map((l) => ({
+      ...l,
+      title: clip(l.title, BOUNDS.linkTitle),
+      ...(l.hint !== undefined ? { hint: clip(l.hint, BOUNDS.linkTitle) } : {}),
+    })),
+    ...(m.minimalNote !== undefined ? { minimalNote: clip(m.minimalNote, BOUNDS.minimalNote) } : {}),
+  };
 }
 
-export interface Fact {
-  title: string;
-  value: string;
+/** A channel's own bounds on the message's parts (Slack: 10 context elements); unset: the message's. */
+export interface ChannelCaps {
+  contextEntries?: number;
+  contextValue?: number;
+  /** Characters of a code section. */
+  code?: number;
 }
 
-const KNOWN_STATES = [
-  'Succeeded',
-  'Failed',
-  'Canceled',
-  'Cancelled',
-  'Running',
-  'Accepted',
-  'Creating',
-  'Updating',
-  'Deleting',
-  'Pending',
-  'Starting',
-];
-
-/** ARM's provisioningState when it is one of the states we know, in their usual case; else undefined. */
-function knownState(state: string | undefined): string | undefined {
-  return state === undefined ? undefined : KNOWN_STATES.find((s) => s.toLowerCase() === state.trim().toLowerCase());
-}
-
-/** ARM's times, re-written by us when they parse; anything else is not shown. */
-function derivedTime(text: string | undefined): string | undefined {
-  const ms = text ? Date.parse(text) : Number.NaN;
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace('.000Z', 'Z');
-}
-
-/** Validated fields only (names, ids, numbers, known states, times we re-wrote): safe to show as they are. */
-export function trustedFacts(report: CommandReport): Fact[] {
-  if (report.test) {
-    // `doctor --notify`: no cluster, no command; where it came from and when.
-    const sent = derivedTime(report.finishedAt);
-    return [
-      { title: 'Sent by', value: 'aks-command-notifier doctor' },
-      { title: 'Doctor run', value: report.commandId },
-      ...(sent ? [{ title: 'Sent', value: sent }] : []),
-    ];
-  }
-  const facts: Fact[] = [
-    { title: 'Cluster', value: report.clusterName },
-    { title: 'Resource group', value: report.resourceGroupName },
-    { title: 'Subscription', value: report.subscriptionId },
-    { title: 'Command ID', value: report.commandId },
-  ];
-  if (report.exitCode !== undefined) facts.push({ title: 'Exit code', value: String(report.exitCode) });
-  const state = knownState(report.provisioningState);
-  if (state) facts.push({ title: 'State', value: state });
-  if (report.durationSeconds !== undefined)
-    facts.push({ title: 'Duration', value: formatDuration(report.durationSeconds) });
-  const started = derivedTime(report.startedAt);
-  const finished = derivedTime(report.finishedAt);
-  if (started) facts.push({ title: report.outcome === undefined ? 'Running since' : 'Started', value: started });
-  if (finished) facts.push({ title: 'Finished', value: finished });
-  if (report.waitedSeconds !== undefined && report.durationSeconds === undefined) {
-    facts.push({ title: 'Waited', value: formatDuration(report.waitedSeconds) });
-  }
-  return facts;
-}
-
-/** A provisioningState we do not know is ARM's free text: shown, but only where untrusted text may go. */
-export function unknownState(report: CommandReport): string | undefined {
-  return report.provisioningState !== undefined && !knownState(report.provisioningState)
-    ? report.provisioningState
-    : undefined;
-}
-
-export function outcomeEmoji(report: CommandReport): string {
-  switch (report.outcome) {
-    case 'succeeded':
-      return '✅';
-    case 'timedOut':
-    case undefined:
-      return '⏳';
-    case 'notFound':
-    case 'forbidden':
-    case 'error':
-      return '⚠️';
-    default:
-      return '❌';
-  }
-}
-
-/** An https link from the message's context, shown as a button; anything else stays text. */
-export function contextLink(report: CommandReport): string | undefined {
-  const link = report.context?.link;
-  if (!link) return undefined;
-  try {
-    const url = new URL(link);
-    const encoded = url.toString();
-    return url.protocol === 'https:' && !url.username && !url.password && encoded.length <= MAX_URL_CHARS
-      ? encoded
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** How much of each untrusted field a renderer shows. */
-export interface FieldCaps {
+/** How much of each untrusted part one step shows: a cap per section (0: left out) and for the context. */
+export interface Caps {
+  sections: number[];
   contextEntries: number;
   contextValue: number;
-  command: number;
-  reason: number;
-  detail: number;
 }
 
 export interface CapStep {
-  caps: FieldCaps;
-  /** Fields shortened to fit the payload's limit (empty: the defaults fit). */
+  caps: Caps;
+  /** Trim groups shortened to fit the channel's limit (empty: nothing was). */
   trimmed: string[];
 }
+
+/** The ladder's own group for sections outside the message's trim order. */
+const LAST_RESORT = '\u0000rest';
 
 function halve(n: number, floor: number): number {
   return n <= floor ? 0 : Math.max(floor, Math.floor(n / 2));
 }
 
+/** The caps a message starts from on a channel: the message's own, within the channel's. */
+export function initialCaps(message: Notification, channel: ChannelCaps = {}): Caps {
+  const min = (a: number, b: number | undefined) => (b === undefined ? a : Math.min(a, b));
+  return {
+    sections: message.sections.map((s) => (s.code ? min(s.max, channel.code) : s.max)),
+    contextEntries: min(message.context?.maxEntries ?? 0, channel.contextEntries),
+    contextValue: min(message.context?.maxValue ?? 0, channel.contextValue),
+  };
+}
+
 /**
- * The caps to try, in order, when a payload is over its channel's limit: first the context (fewer entries,
- * shorter values), then the command, then the reason and ARM's explanation. Logs come last: they get what
- * is left at every step (the renderer decides). The last step shows none of these fields.
+ * The caps to try, in order, when a message is over its channel's limit: the trim groups in the message's
+ * order (the context: fewer entries, shorter values; a section group: each of its sections halved), each
+ * until nothing of it is left; then, as a last resort, the sections in no group of that order (named by
+ * their labels). Logs come last: they get what is left at every step (the renderer decides). The last step
+ * shows none of the untrusted sections and context.
  */
-export function* capLadder(initial: FieldCaps): Generator<CapStep> {
-  let caps = { ...initial };
-  const trimmed = new Set<string>();
-  yield { caps: { ...caps }, trimmed: [] };
-  const groups: [string, (c: FieldCaps) => FieldCaps, (c: FieldCaps) => boolean][] = [
-    [
-      'context',
-      (c) => ({ ...c, contextEntries: halve(c.contextEntries, 1), contextValue: halve(c.contextValue, 20) }),
-      (c) => c.contextEntries === 0,
-    ],
-    ['command', (c) => ({ ...c, command: halve(c.command, 40) }), (c) => c.command === 0],
-    [
-      'reason',
-      (c) => ({ ...c, reason: halve(c.reason, 40), detail: halve(c.detail, 40) }),
-      (c) => c.reason === 0 && c.detail === 0,
-    ],
-  ];
-  for (const [name, shrink, done] of groups) {
+export function* capLadder(message: Notification, initial: Caps): Generator<CapStep> {
+  let caps: Caps = { ...initial, sections: [...initial.sections] };
+  const trimmed: string[] = [];
+  yield { caps: { ...caps, sections: [...caps.sections] }, trimmed: [] };
+  const ordered = message.trimOrder.filter((g) => g !== LAST_RESORT);
+  const inOrder = (s: Section) => s.trim !== undefined && s.trim !== 'context' && ordered.includes(s.trim);
+  const rest = message.sections.filter((s) => !inOrder(s)).map((s) => (s.label ?? 'text').toLowerCase());
+  for (const group of [...ordered, ...(rest.length ? [LAST_RESORT] : [])]) {
+    const members = message.sections.flatMap((s, i) =>
+      group === LAST_RESORT ? (inOrder(s) ? [] : [i]) : s.trim === group && group !== 'context' ? [i] : [],
+    );
+    const isContext = group === 'context';
+    const done = (c: Caps) => (isContext ? c.contextEntries === 0 : members.every((i) => c.sections[i] === 0));
     while (!done(caps)) {
-      caps = shrink(caps);
-      trimmed.add(name);
-      yield { caps: { ...caps }, trimmed: [...trimmed] };
+      caps = isContext
+        ? { ...caps, contextEntries: halve(caps.contextEntries, 1), contextValue: halve(caps.contextValue, 20) }
+        : { ...caps, sections: caps.sections.map((n, i) => (members.includes(i) ? halve(n, 40) : n)) };
+      for (const name of group === LAST_RESORT ? rest : [group]) if (!trimmed.includes(name)) trimmed.push(name);
+      yield { caps: { ...caps, sections: [...caps.sections] }, trimmed: [...trimmed] };
     }
   }
 }
 
-/** The context entries a renderer shows, cleaned and capped, and how many it left out. */
-export function contextEntries(report: CommandReport, caps: FieldCaps): { shown: [string, string][]; left: number } {
-  const all = Object.entries(report.context ?? {});
-  // requestedBy (set by `run` from the caller's login) reads as words; still the producer's word, not a proof.
-  const label = (k: string) => (k === 'requestedBy' ? 'requested by' : clip(k, 64));
-  const shown = all
-    .slice(0, caps.contextEntries)
-    .map(([k, v]): [string, string] => [label(k), clip(v, caps.contextValue)]);
+/** The sections one step shows, each with its cap (those capped to nothing are left out). */
+export function shownSections(message: Notification, caps: Caps): { section: Section; max: number }[] {
+  return message.sections.flatMap((section, i) => (caps.sections[i]! > 0 ? [{ section, max: caps.sections[i]! }] : []));
+}
+
+/** The context entries one step shows, values cleaned and capped, and how many it left out. */
+export function contextEntries(context: Context | undefined, caps: Caps): { shown: [string, string][]; left: number } {
+  const all = context?.untrusted ?? [];
+  const shown = all.slice(0, caps.contextEntries).map(([k, v]): [string, string] => [k, clip(v, caps.contextValue)]);
   return { shown, left: all.length - shown.length };
 }
 
-/** Our own words for what a budget step left out, shown in the message. */
+/** Our own words for what a step left out, shown in the message. */
 export function trimmedNote(step: CapStep, left: number): string | undefined {
   if (step.trimmed.length === 0) return undefined;
   return `… trimmed to fit the channel's size limit: ${step.trimmed.join(', ')}${left > 0 ? ` (${left} context entr${left === 1 ? 'y' : 'ies'} left out)` : ''}`;
+}
+
+/** "… and 12 more not shown (10 of them succeeded)": the rows of a table a channel had no room for. */
+export function notShownNote(table: Table, shown: number): string | undefined {
+  const left = table.rows.length - shown;
+  if (left <= 0) return undefined;
+  const quiet = table.rows.slice(shown).filter((r) => r.quiet).length;
+  return `… and ${left} more not shown${quiet && table.quietWord ? ` (${quiet} of them ${table.quietWord})` : ''}`;
+}
+
+/** A cell shows at most this much unless its column says otherwise. */
+const CELL_CHARS = 200;
+
+/**
+ * A table's rows as cells to show, each on one line and clipped: to its column's `max`, and untrusted cells
+ * to `untrustedMax` too, where the channel is narrower.
+ */
+export function tableCells(table: Table, untrustedMax = Infinity): string[][] {
+  return table.rows.map((row) =>
+    table.columns.map((column, i) => {
+      const max = column.max ?? CELL_CHARS;
+      return clip(row.cells[i] ?? '', column.untrusted ? Math.min(max, untrustedMax) : max);
+    }),
+  );
+}
+
+/** The logs to show, if the target wants them and there are any. */
+export function logsWanted(message: Notification, options: RenderOptions): boolean {
+  return options.includeLogs && message.logs !== undefined && message.logs.untrusted.trim() !== '';
 }

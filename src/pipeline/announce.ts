@@ -3,6 +3,7 @@
 // delivery path as the result (which later updates that message); a fleet member's targets that its group
 // tells have the group's live message instead. Never fails the poll.
 import { runningReport } from '../core/report';
+import { compose } from '../notify/compose';
 import { deliverTarget } from '../notify/delivery';
 import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
@@ -13,7 +14,7 @@ import { toldByGroup } from './member';
 /** True when nothing is left to do: each such target has its message, or cannot have one; false: try at the next poll. */
 export async function announceRunning(ctx: CommandContext, provisioningState: string): Promise<boolean> {
   const { deps, log, label } = ctx;
-  const candidates = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, undefined));
+  const candidates = ctx.targets.filter((t) => t.provider.liveMessage && wants(t, false));
   if (candidates.length === 0) return false;
   try {
     // A fleet member's live message is its group's (unless the target asks for each member too).
@@ -28,7 +29,8 @@ export async function announceRunning(ctx: CommandContext, provisioningState: st
         const row = entries.targets.find((t) => t.name === target.name);
         if (!row) return false;
         const report = runningReport(reportSubject(ctx, row, 0), provisioningState, since);
-        const result = await deliverTarget(target, row, entries.serverNow, report, dctx);
+        const outgoing = compose(report, dctx.armEndpoint);
+        const result = await deliverTarget(target, row, entries.serverNow, outgoing, dctx);
         if (result.status === 'posted') log.info(`${label}: target ${target.name}: running message posted`);
         return result.status !== 'retry-later';
       }),

@@ -6,6 +6,7 @@ import { formatDuration, buildReport, type Outcome, type ReportSubject } from '.
 import { deliveryDeadlineMs, deliveryRoundDelaySeconds, retryDelaySeconds } from '../core/schedule';
 import type { Bookkeeping } from '../core/bookkeeping';
 import type { Log } from '../log';
+import { compose } from '../notify/compose';
 import { deliverTarget, type DeliveryContext, type TargetResult } from '../notify/delivery';
 import { recordSentNote } from '../notify/deliveryRecords';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
@@ -96,7 +97,8 @@ export async function deliverAll(
       }
       const report = what.report(row);
       outcome = report.outcome;
-      return deliverTarget(target, row, entries.serverNow, report, dctx).catch((err: unknown): TargetResult => {
+      const outgoing = compose(report, dctx.armEndpoint);
+      return deliverTarget(target, row, entries.serverNow, outgoing, dctx).catch((err: unknown): TargetResult => {
         if (err instanceof StoreRejectedError) {
           // A bug, not an outage: this target stops here, the others go on.
           log.error(

@@ -38,6 +38,7 @@ import {
   retryDelaySeconds,
 } from '../core/schedule';
 import type { Log } from '../log';
+import { compose } from '../notify/compose';
 import { deliverTarget } from '../notify/delivery';
 import { wants, type Target } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
@@ -271,16 +272,15 @@ async function tick(ctx: GroupContext, entries: CommandEntries & { command: Comm
   const report = summaryOf(facts, entries.members, false);
   const shown = { ...(book.shown ?? {}) };
   const key = progressKey(report);
-  const live = showing(ctx, entries).filter(
-    (t) => t.provider.liveMessage && wants(t, undefined) && shown[t.name] !== key,
-  );
+  const live = showing(ctx, entries).filter((t) => t.provider.liveMessage && wants(t, false) && shown[t.name] !== key);
   if (live.length > 0) {
     const dctx = deliveryContext(ctx, false);
+    const outgoing = compose(report, dctx.armEndpoint);
     await Promise.all(
       live.map(async (target) => {
         const row = entries.targets.find((t) => t.name === target.name);
         if (!row) return;
-        const result = await deliverTarget(target, row, entries.serverNow, report, dctx).catch((err: unknown) => {
+        const result = await deliverTarget(target, row, entries.serverNow, outgoing, dctx).catch((err: unknown) => {
           if (err instanceof StoreUnavailableError || err instanceof StoreRejectedError) {
             log.warn(`${label}: target ${target.name}: live summary not updated: ${err.message}`);
             return undefined;

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { runPreview } from '../../src/cli/preview';
 import { ConfigError, loadConfig } from '../../src/config';
-import { outcomeTitle, type CommandReport } from '../../src/core/report';
+import type { Notification } from '../../src/notify/notification';
 import type { Provider, SendResult, SettingsContext } from '../../src/notify/provider';
 import { registerProvider } from '../../src/notify/registry';
 import { settingNames } from '../../src/settings/catalog';
@@ -74,10 +74,8 @@ const pager: Provider<PagerSettings> = {
   },
   describe: (s) => `the URL in ${s.urlSetting}`,
   identity: (s) => s.url,
-  render: (report: CommandReport): PagerPayload => ({
-    title: outcomeTitle(report),
-    final: report.outcome !== undefined,
-  }),
+  // A chat channel: it renders the neutral message, whatever report it carries.
+  render: (message: Notification): PagerPayload => ({ title: message.headline, final: message.final }),
   asText: (payload) => `PAGE: ${(payload as PagerPayload).title}`,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
   liveMessage: true,

@@ -23,6 +23,7 @@ import {
   type Harness,
 } from '../support/stack';
 import { otherApp } from '../support/otherApp';
+import { messageOf } from '../support/rendering';
 import { spawnWorker } from '../support/worker';
 
 before(setUpStack);
@@ -423,11 +424,7 @@ describe('Slack app target', () => {
       channelSetting: 'NOTIFY_TARGET_OPS_CHANNEL',
       tokenSetting: 'NOTIFY_TARGET_OPS_TOKEN',
     };
-    const payload = slackApp.render(
-      sampleReport('failed'),
-      { armEndpoint: 'https://management.azure.com', includeLogs: true, target: 'ops' },
-      'full',
-    );
+    const payload = slackApp.render(messageOf(sampleReport('failed')), { includeLogs: true, target: 'ops' }, 'full');
     const expect: [Record<string, unknown>, string, RegExp][] = [
       [{ error: 'channel_not_found' }, 'permanent', /channel id.*invite it/],
       [{ error: 'not_in_channel' }, 'permanent', /invite the bot/],

@@ -12,7 +12,8 @@ import { BOT_SERVICE_AUDIENCE, type TeamsActivity, type TeamsThreadMessage } fro
 import { openOperatorStores } from '../../src/cli/operator';
 import { redeliver } from '../../src/cli/redeliver';
 import { loadConfig, ConfigError } from '../../src/config';
-import { renderOptions } from '../../src/notify/provider';
+import { compose } from '../../src/notify/compose';
+import { payloadFor } from '../../src/notify/provider';
 import { TEAMS_MAX_BYTES } from '../../src/notify/providers/teams/card';
 import { sampleReport } from '../../src/notify/samples';
 import { REPLIES_MAX, splitLogs } from '../../src/notify/providers/teamsApp/replies';
@@ -314,11 +315,7 @@ describe('Teams app target', () => {
         (x) => x.name === 'ops',
       )!;
       const appToken = await h.rt.deps.appToken!(BOT_SERVICE_AUDIENCE);
-      const payload = target.provider.render(
-        sampleReport('succeeded'),
-        renderOptions(target, 'https://management.azure.com'),
-        'full',
-      );
+      const payload = payloadFor(target, compose(sampleReport('succeeded'), 'https://management.azure.com'), 'full');
       const p = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
       Object.assign(process.env, { HTTPS_PROXY: p, https_proxy: p });
       delete process.env.NO_PROXY;

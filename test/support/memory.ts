@@ -39,8 +39,9 @@ export function fakeProvider(world: () => MemoryWorld): Provider<{ channel: stri
     docs: 'none',
     options: {},
     identity: (s) => s.channel,
-    render: (report, _o, form) => ({ report, form }),
-    renderGroup: (report, _o, form) => ({ report, form }),
+    // A data channel: what it records is the report itself.
+    takes: 'report',
+    render: (report, _o, form) => ({ report: report.data, form }),
     asText: () => '',
     maxSendMs: (t) => t,
     send: async (settings, payload) => {

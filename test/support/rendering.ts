@@ -5,13 +5,35 @@
 // for Teams, is a valid Adaptive Card 1.4.
 import assert from 'node:assert/strict';
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
-import { groupSummary, type GroupReport, type MemberState } from '../../src/core/group';
+import { groupSummary, type GroupReport, type MemberState, type Report } from '../../src/core/group';
 import type { CommandReport, OUTCOMES } from '../../src/core/report';
-import { type renderTeams, TEAMS_MAX_BYTES } from '../../src/notify/providers/teams/card';
+import { compose } from '../../src/notify/compose';
+import type { Notification } from '../../src/notify/notification';
+import type { Form, RenderOptions } from '../../src/notify/provider';
+import { renderTeams, TEAMS_MAX_BYTES, type TeamsPayload } from '../../src/notify/providers/teams/card';
 import { MAX_URL_CHARS } from '../../src/notify/render';
-import { SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
+import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
 import { sampleReport } from '../../src/notify/samples';
 import { cardProblems } from './cards';
+
+export const ARM = 'https://management.azure.com';
+
+/** A report's neutral message, as delivery composes it (notify/compose.ts). */
+export function messageOf(report: Report, armEndpoint = ARM): Notification {
+  return compose(report, armEndpoint).message;
+}
+
+type ReportOptions = RenderOptions & { armEndpoint?: string };
+
+/** A report as Slack shows it: composed once, rendered by the channel from the neutral message alone. */
+export function slackOf(report: Report, options: ReportOptions, form: Form = 'full'): SlackPayload {
+  return renderSlack(messageOf(report, options.armEndpoint), options, form);
+}
+
+/** A report as Teams shows it: composed once, rendered by the channel from the neutral message alone. */
+export function teamsOf(report: Report, options: ReportOptions, form: Form = 'full'): TeamsPayload {
+  return renderTeams(messageOf(report, options.armEndpoint), options, form);
+}
 
 /** Untrusted text that would mention, link, format or break a code block if it were not kept inert. */
 export const HOSTILE = [
@@ -111,7 +133,7 @@ export function checkSlackPayload(p: SlackPayload, allowed: string[] = []): void
   assert.ok(!p.text.includes(MARK), 'the notification text holds no untrusted text');
 }
 
-export function checkTeams(p: ReturnType<typeof renderTeams>): void {
+export function checkTeams(p: TeamsPayload): void {
   const bytes = Buffer.byteLength(JSON.stringify(p), 'utf8');
   assert.ok(bytes <= TEAMS_MAX_BYTES, `${bytes} bytes`);
   assert.ok(bytes < TEAMS_MAX_REQUEST_BYTES);

@@ -5,9 +5,8 @@
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import { webhookChannel, type WebhookSettings } from '../webhookUrl';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
-import { renderSlackGroup } from '../slack/groupBlocks';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter, transientAnswer } from '../http';
-import type { Provider, SendResult } from '../provider';
+import type { ChatProvider, SendResult } from '../provider';
 
 export type SlackWebhookSettings = WebhookSettings;
 
@@ -37,7 +36,7 @@ function classifySlackAnswer(status: number, body: string, retryAfter?: number):
   return { ok: false, failure: 'refused', detail: `${detail}${code ? '' : `: ${bodyExcerpt(body)}`}`, status };
 }
 
-export const slackWebhook: Provider<SlackWebhookSettings> = {
+export const slackWebhook: ChatProvider<SlackWebhookSettings> = {
   ...webhookChannel(
     'slack',
     'The Slack incoming webhook URL (https://hooks.slack.com/services/…).',
@@ -47,8 +46,7 @@ export const slackWebhook: Provider<SlackWebhookSettings> = {
     if (!/^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention))
       ctx.fail('MENTION', 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>');
   },
-  render: (report, options, form) => renderSlack(report, options, form),
-  renderGroup: (report, options, form) => renderSlackGroup(report, options, form),
+  render: (message, options, form) => renderSlack(message, options, form),
   asText: slackAsText,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
 

@@ -7,12 +7,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { OUTCOMES, type CommandReport, type Outcome } from '../../../src/core/report';
 import { slackApp, type SlackAppPayload } from '../../../src/notify/providers/slackApp';
-import { renderTeams } from '../../../src/notify/providers/teams/card';
 import { sampleReport, sampleRunningReport } from '../../../src/notify/samples';
-import { renderSlack } from '../../../src/notify/slack/blocks';
-import { checkSlack, checkTeams, MARK } from '../../support/rendering';
-
-const ARM = 'https://management.azure.com';
+import { ARM, checkSlack, checkTeams, MARK, messageOf, slackOf, teamsOf } from '../../support/rendering';
 
 const TRICKS = [
   '<!channel>',
@@ -133,15 +129,15 @@ describe('hostile reports (property-based)', () => {
         for (const form of ['full', 'minimal'] as const) {
           checkSlack(
             report,
-            renderSlack(report, { armEndpoint: ARM, includeLogs: logs, mention: '<!subteam^S0OPS>' }, form),
+            slackOf(report, { armEndpoint: ARM, includeLogs: logs, mention: '<!subteam^S0OPS>' }, form),
             '<!subteam^S0OPS>',
           );
           checkTeams(
-            renderTeams(report, { armEndpoint: ARM, includeLogs: logs, mention: 'oncall@contoso.com|On-call' }, form),
+            teamsOf(report, { armEndpoint: ARM, includeLogs: logs, mention: 'oncall@contoso.com|On-call' }, form),
           );
           const app = slackApp.render(
-            report,
-            { armEndpoint: ARM, includeLogs: logs, target: 'ops', mention: '<!subteam^S0OPS>' },
+            messageOf(report),
+            { includeLogs: logs, target: 'ops', mention: '<!subteam^S0OPS>' },
             form,
           ) as SlackAppPayload;
           checkSlack(report, app.message, '<!subteam^S0OPS>');
@@ -161,17 +157,33 @@ describe('hostile text: regressions', () => {
 
   it('a 50,000-character reason stays within every limit', () => {
     const report = failed('x'.repeat(50_000));
-    const p = renderSlack(report, { armEndpoint: ARM, includeLogs: true });
+    const p = slackOf(report, { armEndpoint: ARM, includeLogs: true });
     assert.ok(p.text.length < 200);
     checkSlack(report, p);
-    checkTeams(renderTeams(report, { armEndpoint: ARM, includeLogs: true }));
+    checkTeams(teamsOf(report, { armEndpoint: ARM, includeLogs: true }));
   });
 
   it('a link of 1,970 CJK characters (17,700 once encoded) is not a button', () => {
     const report = { ...sampleReport('succeeded'), context: { link: `https://example.com/${'中'.repeat(1970)}` } };
-    const slack = renderSlack(report, { armEndpoint: ARM, includeLogs: true });
+    const slack = slackOf(report, { armEndpoint: ARM, includeLogs: true });
     checkSlack(report, slack);
-    assert.ok(!JSON.stringify(slack.blocks).includes('open-link'));
-    checkTeams(renderTeams(report, { armEndpoint: ARM, includeLogs: true }));
+    // Buttons (Slack) and actions (Teams) that lead to the link.
+    const slackButtons = (blocks: Record<string, unknown>[]) =>
+      blocks
+        .filter((b) => b.type === 'actions')
+        .flatMap((b) => b.elements as { url: string }[])
+        .filter((e) => e.url.startsWith('https://example.com/'));
+    const teamsActions = (p: ReturnType<typeof teamsOf>) =>
+      ((p.attachments[0].content.actions ?? []) as { url: string }[]).filter((a) =>
+        a.url.startsWith('https://example.com/'),
+      );
+    assert.deepEqual(slackButtons(slack.blocks), []);
+    const teams = teamsOf(report, { armEndpoint: ARM, includeLogs: true });
+    checkTeams(teams);
+    assert.deepEqual(teamsActions(teams), []);
+    // The same link, short: a button on both.
+    const short = { ...report, context: { link: 'https://example.com/build/42' } };
+    assert.equal(slackButtons(slackOf(short, { includeLogs: true }).blocks).length, 1);
+    assert.equal(teamsActions(teamsOf(short, { includeLogs: true })).length, 1);
   });
 });

@@ -8,13 +8,13 @@
 // with the fix; ratelimited (429 + Retry-After), 5xx and network errors are transient; a refused payload
 // (invalid_blocks, msg_too_long…) falls back to the minimal form. The token goes to SLACK_API_URL's origin
 // only: the upload URL Slack hands out is pre-signed and gets no Authorization header.
-import type { CommandReport } from '../../../core/report';
-import { formatBytes } from '../../../core/text';
+import { clip, formatBytes } from '../../../core/text';
 import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
-import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../../provider';
+import type { Notification } from '../../notification';
+import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } from '../../provider';
+import { logsWanted } from '../../render';
 import { renderSlackMessage, slackAsText } from '../../slack/blocks';
-import { renderSlackGroup } from '../../slack/groupBlocks';
-import type { GroupReport } from '../../../core/group';
+import { slackEscape } from '../../slack/mrkdwn';
 import { slackWebhook } from '../slack';
 import { classifySlackAppError } from './answers';
 import { client, LOOKUP_PAGE_SIZE, LOOKUP_PAGES, lookup } from './history';
@@ -28,11 +28,7 @@ const LOOKUP_WINDOW_MS = 3600_000;
 
 type PollFailure = Extract<SendResult, { ok: false }>;
 
-function fileName(report: CommandReport): string {
-  return `${report.clusterName}-${report.commandId}.log`;
-}
-
-export const slackApp: Provider<SlackAppSettings> = {
+export const slackApp: ChatProvider<SlackAppSettings> = {
   kind: 'slack-app',
   docs: 'docs/channels/slack-app.md',
   options: {
@@ -79,49 +75,29 @@ export const slackApp: Provider<SlackAppSettings> = {
   validateMention: slackWebhook.validateMention!,
   maxSendMs: (timeoutMs) => 4 * timeoutMs + 1000,
 
-  render(report: CommandReport, options: RenderOptions, form: Form): SlackAppPayload {
-    const final = report.outcome !== undefined;
-    const { payload, logsCut } = renderSlackMessage(report, options, form, final ? FULL_LOGS_NOTE : undefined);
-    const withFile = final && logsCut && options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
-    if (withFile && form === 'minimal') {
-      payload.blocks.splice(-1, 0, {
-        type: 'context',
-        elements: [{ type: 'mrkdwn', text: `Logs: ${FULL_LOGS_NOTE}`, verbatim: true }],
-      });
+  render(message: Notification, options: RenderOptions, form: Form): SlackAppPayload {
+    const { final, logs } = message;
+    // Logs the message cuts (or does not show) follow whole, as a file in its thread, with the last state;
+    // where the message shows none of them, a note says so (room is kept for it).
+    const threaded = final && logsWanted(message, options);
+    const text = logs && `${slackEscape(clip(logs.title, 60))}: ${logs.inline ? FULL_LOGS_NOTE : 'in thread'}`;
+    const note = { type: 'context', elements: [{ type: 'mrkdwn', text, verbatim: true }] };
+    const reserve = threaded && !logs!.inline ? JSON.stringify(note).length + 1 : 0;
+    const elsewhere = final ? FULL_LOGS_NOTE : undefined;
+    const { payload, logsCut } = renderSlackMessage(message, options, form, elsewhere, reserve);
+    const withFile = threaded && (logsCut || !logs!.inline);
+    if (withFile && (form === 'minimal' || !logs!.inline)) {
+      const last = payload.blocks.at(-1);
+      payload.blocks.splice(last?.type === 'actions' ? -1 : payload.blocks.length, 0, note);
     }
     return {
       message: payload,
       metadata: {
         event_type: METADATA_EVENT,
-        event_payload: {
-          command_id: report.commandId,
-          cluster: report.clusterResourceId.toLowerCase(),
-          target: options.target ?? '',
-        },
+        event_payload: { command_id: message.ref.id, cluster: message.ref.about, target: options.target ?? '' },
       },
       final,
-      ...(withFile ? { file: { name: fileName(report), content: report.logs! } } : {}),
-    };
-  },
-
-  renderGroup(report: GroupReport, options: RenderOptions, form: Form): SlackAppPayload {
-    const final = report.outcome !== undefined;
-    const message = renderSlackGroup(report, options, form);
-    const withFile = final && options.includeLogs && report.logs !== undefined;
-    if (withFile) {
-      message.blocks.push({
-        type: 'context',
-        elements: [{ type: 'mrkdwn', text: 'Logs of failed members: in thread', verbatim: true }],
-      });
-    }
-    return {
-      message,
-      metadata: {
-        event_type: METADATA_EVENT,
-        event_payload: { command_id: report.groupId, cluster: 'fleet', target: options.target ?? '' },
-      },
-      final,
-      ...(withFile ? { file: { name: `fleet-${report.groupId}-failed.log`, content: report.logs! } } : {}),
+      ...(withFile ? { file: { name: logs!.fileName, content: logs!.untrusted } } : {}),
     };
   },
 
@@ -129,7 +105,7 @@ export const slackApp: Provider<SlackAppSettings> = {
     const p = payload as SlackAppPayload;
     const text = slackAsText(p.message);
     return p.file
-      ? `${text}\n  ↳ thread: ${p.file.name} (${formatBytes(Buffer.byteLength(p.file.content, 'utf8'))}, the logs as ARM returned them)`
+      ? `${text}\n  ↳ thread: ${p.file.name} (${formatBytes(Buffer.byteLength(p.file.content, 'utf8'))}, whole, as recorded)`
       : text;
   },
 

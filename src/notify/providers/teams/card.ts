@@ -1,12 +1,32 @@
-// The Teams message: an Adaptive Card 1.4 (1.5+ fail in Workflows) in the message envelope. Untrusted text
-// goes into RichTextBlock TextRuns, which Teams never parses as markdown, so links and formatting in logs or
-// commands stay inert. The request is kept under ~24 KB (Teams refuses ~28 KB).
-import { isFailure, outcomeTitle, type CommandReport } from '../../../core/report';
+// The Teams message: the neutral message (notify/notification.ts) as an Adaptive Card 1.4 (1.5+ fail in
+// Workflows) in the message envelope, shared by the webhook and the app provider. Untrusted text goes into
+// RichTextBlock TextRuns, which Teams never parses as markdown, so links and formatting in logs or commands
+// stay inert; TextBlocks and FactSets hold our own words and validated values only. The request is kept
+// under ~24 KB (Teams refuses ~28 KB).
 import { clip, fitTail, omittedMarker, type Tail } from '../../../core/text';
+import type { Notification, Tone } from '../../notification';
 import type { Form, RenderOptions } from '../../provider';
-import * as facts from '../../render';
+import {
+  bounded,
+  capLadder,
+  contextEntries,
+  initialCaps,
+  logsWanted,
+  notShownNote,
+  shownSections,
+  tableCells,
+  trimmedNote,
+  type Caps,
+  type CapStep,
+} from '../../render';
 
 export const TEAMS_MAX_BYTES = 24 * 1024;
+/** A card is often read on a phone: a command shows at most this much of itself. */
+const CHANNEL_CAPS = { code: 1000 };
+const LOG_FLOOR_BYTES = 3000;
+/** What the table's rows leave for what follows them (the count of rows not shown, a note). */
+const TABLE_RESERVE_BYTES = 400;
+const MINIMAL_NOTE_CHARS = 4000;
 
 export interface TeamsPayload {
   type: 'message';
@@ -17,18 +37,12 @@ export interface TeamsPayload {
 
 type Element = Record<string, unknown>;
 
-function colour(report: CommandReport): { style: string; color: string } {
-  if (report.outcome === 'succeeded') return { style: 'good', color: 'Good' };
-  if (
-    report.outcome === 'timedOut' ||
-    report.outcome === 'notFound' ||
-    report.outcome === 'forbidden' ||
-    report.outcome === 'error'
-  ) {
-    return { style: 'warning', color: 'Warning' };
-  }
-  return { style: 'attention', color: 'Attention' };
-}
+const STYLES: Record<Tone, { style: string; color: string }> = {
+  good: { style: 'good', color: 'Good' },
+  attention: { style: 'attention', color: 'Attention' },
+  warning: { style: 'warning', color: 'Warning' },
+  accent: { style: 'accent', color: 'Accent' },
+};
 
 function textRuns(label: string, value: string, monospace = false): Element {
   return {
@@ -40,26 +54,11 @@ function textRuns(label: string, value: string, monospace = false): Element {
   };
 }
 
-function envelope(card: Record<string, unknown>): TeamsPayload {
-  return {
-    type: 'message',
-    attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }],
-  };
-}
-
-const DEFAULT_CAPS: facts.FieldCaps = {
-  contextEntries: 20,
-  contextValue: 300,
-  command: 1000,
-  reason: 500,
-  detail: 1000,
-};
-const LOG_FLOOR_BYTES = 3000;
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
 
-function logElements(t: Tail): Element[] {
+function logElements(title: string, t: Tail): Element[] {
   return [
-    { type: 'TextBlock', text: t.omittedLines > 0 ? 'Logs (end)' : 'Logs', weight: 'Bolder', spacing: 'Medium' },
+    { type: 'TextBlock', text: t.omittedLines > 0 ? `${title} (end)` : title, weight: 'Bolder', spacing: 'Medium' },
     {
       type: 'Container',
       style: 'emphasis',
@@ -78,22 +77,21 @@ function logElements(t: Tail): Element[] {
   ];
 }
 
-/** Untrusted text, each field in TextRuns (never markdown), within the caps of this step. */
-function untrustedElements(
-  report: CommandReport,
-  caps: facts.FieldCaps,
-  note: (left: number) => string | undefined,
-): Element[] {
+/** Untrusted text, each section and context entry in TextRuns (never markdown), within the caps of this step. */
+function untrustedElements(message: Notification, caps: Caps, note: (left: number) => string | undefined): Element[] {
   const out: Element[] = [];
-  const state = facts.unknownState(report);
-  if (state) out.push(textRuns('State', clip(state, 64)));
-  if (report.command !== undefined && caps.command > 0)
-    out.push(textRuns('Command', clip(report.command, caps.command), true));
-  const explains = report.outcome !== 'succeeded' && report.outcome !== 'exitCode';
-  if (explains && report.reason && caps.reason > 0) out.push(textRuns('Reason', clip(report.reason, caps.reason)));
-  if (explains && report.detail && caps.detail > 0)
-    out.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: clip(report.detail, caps.detail) }] });
-  const { shown, left } = facts.contextEntries(report, caps);
+  for (const { section, max } of shownSections(message, caps)) {
+    const text = clip(section.untrusted, max);
+    out.push(
+      section.label
+        ? textRuns(section.label, text, section.code)
+        : {
+            type: 'RichTextBlock',
+            inlines: [{ type: 'TextRun', text, ...(section.code ? { fontType: 'Monospace' } : {}) }],
+          },
+    );
+  }
+  const { shown, left } = contextEntries(message.context, caps);
   for (const [k, v] of shown) out.push({ ...textRuns(k, v), spacing: 'None' });
   const trimmed = note(left);
   if (trimmed) out.push({ type: 'TextBlock', text: trimmed, isSubtle: true, wrap: true, size: 'Small' });
@@ -101,15 +99,57 @@ function untrustedElements(
 }
 
 /**
- * The card: title, facts, command, reason, context, the end of the logs, an action to the portal. The
- * whole request stays within TEAMS_MAX_BYTES whatever the input: over it, context is trimmed first, then the
- * command, then the reason, while the logs get what is left (and are cut last), with a note saying what was
- * trimmed. The minimal form (for a channel that refused the full one) keeps the title, the facts and the action.
+ * The table: Adaptive Card 1.4 has none, so each row is a RichTextBlock — its mark and first cell in bold,
+ * our other cells after it, untrusted cells subtle and monospaced in TextRuns — in the message's order until
+ * `room` bytes are used, then a line counting the rest.
  */
-export function renderTeams(report: CommandReport, options: RenderOptions, form: Form = 'full'): TeamsPayload {
+function tableElements(message: Notification, room: number): Element[] {
+  const table = message.table;
+  if (!table) return [];
+  const out: Element[] = [];
+  const cells = tableCells(table);
+  let shown = 0;
+  for (const [i, row] of table.rows.entries()) {
+    const [name = '', ...rest] = cells[i]!;
+    const ours = rest.filter((c, j) => c !== '' && !table.columns[j + 1]?.untrusted);
+    const theirs = rest.filter((c, j) => c !== '' && table.columns[j + 1]?.untrusted);
+    const e: Element = {
+      type: 'RichTextBlock',
+      spacing: 'None',
+      inlines: [
+        { type: 'TextRun', text: `${row.mark} ${name}`, weight: 'Bolder' },
+        ...(ours.length ? [{ type: 'TextRun', text: ` ${ours.join(', ')}` }] : []),
+        ...theirs.map((text) => ({ type: 'TextRun', text: ` ${text}`, isSubtle: true, fontType: 'Monospace' })),
+      ],
+    };
+    const cost = bytes(e) + 1;
+    if (cost > room) break;
+    out.push(e);
+    room -= cost;
+    shown++;
+  }
+  const note = notShownNote(table, shown);
+  if (note) out.push({ type: 'TextBlock', text: note, isSubtle: true, wrap: true, size: 'Small' });
+  return out;
+}
+
+/**
+ * The card: title, lead, facts, the untrusted sections and context, the table, the end of the logs, the
+ * buttons. The whole request stays within TEAMS_MAX_BYTES whatever the input: over it, the trim groups are
+ * trimmed in the message's order while the table and the logs get what is left (the logs last), with a note
+ * saying what was trimmed. The minimal form (for a channel that refused the full one) keeps the title, the
+ * lead, the facts, the minimal note and the first button.
+ */
+export function renderTeams(
+  message: Notification,
+  options: RenderOptions,
+  form: Form = 'full',
+  /** Bytes a caller will add to the card (the Teams app's note on the thread). */
+  reserveBytes = 0,
+): TeamsPayload {
+  message = bounded(message);
   const minimal = form === 'minimal';
-  const { style, color } = colour(report);
-  const link = facts.portalUrl(options.armEndpoint, report.clusterResourceId);
+  const { style, color } = STYLES[message.tone];
   const head: Element[] = [
     {
       type: 'Container',
@@ -118,7 +158,7 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
       items: [
         {
           type: 'TextBlock',
-          text: `${facts.outcomeEmoji(report)} ${outcomeTitle(report, false)}`,
+          text: `${message.emoji} ${message.headline}`,
           weight: 'Bolder',
           size: 'Medium',
           color,
@@ -128,52 +168,77 @@ export function renderTeams(report: CommandReport, options: RenderOptions, form:
     },
   ];
   const msteams: Record<string, unknown> = { width: 'Full' };
-  if (options.mention && isFailure(report.outcome)) {
+  if (options.mention && message.alert) {
     const [id, name] = options.mention.split('|') as [string, string];
     head.push({ type: 'TextBlock', text: `<at>${name}</at> please take a look.`, wrap: true });
     msteams.entities = [{ type: 'mention', text: `<at>${name}</at>`, mentioned: { id, name } }];
   }
-  head.push({ type: 'FactSet', facts: facts.trustedFacts(report) });
-  const actions: Element[] = [{ type: 'Action.OpenUrl', title: 'Open cluster in the Azure portal', url: link }];
-  const cl = minimal ? undefined : facts.contextLink(report);
-  if (cl) actions.push({ type: 'Action.OpenUrl', title: 'Open link', url: cl });
-  const card = (body: Element[]): TeamsPayload =>
-    envelope({
-      type: 'AdaptiveCard',
-      $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-      version: '1.4',
-      msteams,
-      body,
-      actions,
-    });
-  if (minimal) return card(head);
-
-  const wantsLogs = options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
-  let last = card(head);
-  let lastBody = head;
-  for (const step of facts.capLadder(DEFAULT_CAPS)) {
-    const body = [...head, ...untrustedElements(report, step.caps, (left) => facts.trimmedNote(step, left))];
-    const fixed = card(body);
-    const room = TEAMS_MAX_BYTES - bytes(fixed) - 16;
-    [last, lastBody] = [fixed, body];
-    if (!wantsLogs) {
-      if (room >= 0) return fixed;
-      continue;
-    }
-    if (room >= LOG_FLOOR_BYTES) return withLogs(body, room);
+  if (message.lead) head.push({ type: 'TextBlock', text: message.lead, weight: 'Bolder', wrap: true });
+  if (message.facts.length) head.push({ type: 'FactSet', facts: message.facts });
+  const links = minimal ? message.links.slice(0, 1) : message.links;
+  const actions: Element[] = links.map((l) => ({
+    type: 'Action.OpenUrl',
+    title: l.hint ? `${l.title} ${l.hint}` : l.title,
+    url: l.url,
+  }));
+  const card = (body: Element[]): TeamsPayload => ({
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          type: 'AdaptiveCard',
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          version: '1.4',
+          msteams,
+          body,
+          ...(actions.length ? { actions } : {}),
+        },
+      },
+    ],
+  });
+  if (minimal) {
+    const note = message.minimalNote
+      ? [{ type: 'TextBlock', text: clip(message.minimalNote, MINIMAL_NOTE_CHARS), wrap: true }]
+      : [];
+    return card([...head, ...note]);
   }
-  return wantsLogs ? withLogs(lastBody, TEAMS_MAX_BYTES - bytes(last) - 16) : last;
 
-  function withLogs(body: Element[], room: number): TeamsPayload {
+  const wantsLogs = logsWanted(message, options) && message.logs!.inline;
+  const build = (step: CapStep, last: boolean): TeamsPayload | undefined => {
+    const body = [...head, ...untrustedElements(message, step.caps, (left) => trimmedNote(step, left))];
+    let room = TEAMS_MAX_BYTES - reserveBytes - bytes(card(body)) - 16;
+    if (room < 0 && !last) return undefined;
+    const table = tableElements(message, room - TABLE_RESERVE_BYTES - (wantsLogs ? LOG_FLOOR_BYTES : 0));
+    room -= table.reduce((n, e) => n + bytes(e) + 1, 0);
+    const full = [...body, ...table];
+    if (!wantsLogs) return room >= 0 || last ? card(full) : undefined;
+    if (room < LOG_FLOOR_BYTES && !last) return undefined;
     // A JSON array of the log elements, spliced into the body: its size is what it adds, plus a comma.
+    const title = message.logs!.title;
     const logsJson = fitTail(
-      report.logs!,
+      message.logs!.untrusted,
       Math.max(0, room - 1),
-      (t) => JSON.stringify(logElements(t)),
+      (t) => JSON.stringify(logElements(title, t)),
       (s) => Buffer.byteLength(s, 'utf8'),
     );
-    return card([...body, ...(JSON.parse(logsJson) as Element[])]);
+    return card([...full, ...(JSON.parse(logsJson) as Element[])]);
+  };
+  let lastStep: CapStep | undefined;
+  for (const step of capLadder(message, initialCaps(message, CHANNEL_CAPS))) {
+    lastStep = step;
+    const payload = build(step, false);
+    if (payload) return payload;
   }
+  // Everything trimmable is gone: the table and the logs get whatever room is left.
+  return build(lastStep!, true)!;
+}
+
+/** Whether the card shows its inline logs whole (their heading has no "(end)"). */
+export function showsAllLogs(message: Notification, card: TeamsPayload): boolean {
+  const body = (card.attachments[0].content.body ?? []) as { type?: string; text?: string }[];
+  return body.some((e) => e.type === 'TextBlock' && e.text === message.logs?.title);
 }
 
 /** What a Teams channel would show, as plain text. */

@@ -2,15 +2,14 @@
 // Workflows webhook ("When a Teams webhook request is received"), or to a legacy Office 365 connector.
 // Answers: teams/answers.ts; the card: teams/card.ts.
 import { describeRequestError, mayHaveArrived, parseRetryAfter } from '../../http';
-import type { Provider, SendResult } from '../../provider';
+import type { ChatProvider, SendResult } from '../../provider';
 import { webhookChannel, type WebhookSettings } from '../../webhookUrl';
 import { classifyTeamsAnswer, teamsEndpointKind } from './answers';
 import { renderTeams, teamsAsText } from './card';
-import { renderTeamsGroup } from './groupCard';
 
 export type TeamsSettings = WebhookSettings;
 
-export const teams: Provider<TeamsSettings> = {
+export const teams: ChatProvider<TeamsSettings> = {
   ...webhookChannel(
     'teams',
     'The Teams Workflows webhook URL ("When a Teams webhook request is received").',
@@ -20,8 +19,7 @@ export const teams: Provider<TeamsSettings> = {
     if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention))
       ctx.fail('MENTION', 'must be "user@domain|Display Name"');
   },
-  render: (report, options, form) => renderTeams(report, options, form),
-  renderGroup: (report, options, form) => renderTeamsGroup(report, options, form),
+  render: (message, options, form) => renderTeams(message, options, form),
   asText: teamsAsText,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,
 

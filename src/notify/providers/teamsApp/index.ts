@@ -9,14 +9,13 @@
 // What can repeat: the Bot Connector has no idempotency key and no list of a bot's messages, and Graph's
 // read-back needs an app registration (see docs/channels/teams-app.md): a create (or a reply) whose answer
 // never came — the worker killed while it was in flight, or a timeout — is made again, and says so.
-import type { CommandReport } from '../../../core/report';
-import { formatBytes } from '../../../core/text';
+import { clip, formatBytes } from '../../../core/text';
 import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
-import type { Form, Provider, RenderOptions, SendResult, SettingsContext } from '../../provider';
+import type { Notification } from '../../notification';
+import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } from '../../provider';
+import { logsWanted } from '../../render';
 import { teams } from '../teams';
-import { renderTeamsGroup } from '../teams/groupCard';
-import type { GroupReport } from '../../../core/group';
-import { renderTeams, teamsAsText, type TeamsPayload } from '../teams/card';
+import { renderTeams, showsAllLogs, teamsAsText } from '../teams/card';
 import { classifyBotError, OUTSIDE_SERVICE, type Step } from './answers';
 import { BOT_CLOUDS, PUBLIC_SERVICE_URL } from './clouds';
 import { replyActivity, splitLogs } from './replies';
@@ -34,16 +33,6 @@ type Failure = Extract<SendResult, { ok: false }>;
 
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
-function fileName(report: CommandReport): string {
-  return `${report.clusterName}-${report.commandId}.log`;
-}
-
-/** Whether the card shows the logs whole (its logs block is headed "Logs", not "Logs (end)"). */
-function showsAllLogs(card: TeamsPayload): boolean {
-  const body = (card.attachments[0].content.body ?? []) as { type?: string; text?: string }[];
-  return body.some((e) => e.type === 'TextBlock' && e.text === 'Logs');
 }
 
 /** The tenant a token was issued in (its `tid`), read without verifying: the bot service verifies it. */
@@ -82,7 +71,7 @@ async function botClient(settings: TeamsAppSettings, token: string, timeoutMs: n
   });
 }
 
-export const teamsApp: Provider<TeamsAppSettings> = {
+export const teamsApp: ChatProvider<TeamsAppSettings> = {
   kind: 'teams-app',
   docs: 'docs/channels/teams-app.md',
   options: {
@@ -140,37 +129,26 @@ export const teamsApp: Provider<TeamsAppSettings> = {
   // 1 s or more: the update takes at most the timeout, and a reply needs the timeout and a record).
   maxSendMs: (timeoutMs) => 4 * timeoutMs + 10_000,
 
-  render(report: CommandReport, options: RenderOptions, form: Form): TeamsAppPayload {
-    const final = report.outcome !== undefined;
-    const card = renderTeams(report, options, form);
+  render(message: Notification, options: RenderOptions, form: Form): TeamsAppPayload {
+    const { final, logs } = message;
+    // Logs the card cuts (or does not show) follow whole, as replies in its thread, with the last state, and
+    // a note on the card says so (room is kept for it).
+    const threaded = final && logsWanted(message, options);
+    const text = logs && (logs.inline ? FULL_LOGS_NOTE : `${clip(logs.title, 60)}: in this thread.`);
+    const note = { type: 'TextBlock', text, isSubtle: true, wrap: true, size: 'Small' };
+    const reserve = threaded ? Buffer.byteLength(JSON.stringify(note), 'utf8') + 1 : 0;
+    const card = renderTeams(message, options, form, reserve);
+    const subject = message.ref.name;
+    if (!threaded || (logs!.inline && form === 'full' && showsAllLogs(message, card))) return { card, subject, final };
     const content = card.attachments[0].content as { body: Record<string, unknown>[] };
-    if (!final) {
-      // Running: the accent colour, not the failure's.
-      const head = content.body[0] as { style?: string; items?: { color?: string }[] };
-      head.style = 'accent';
-      if (head.items?.[0]) head.items[0].color = 'Accent';
-    }
-    const wantsLogs = final && options.includeLogs && report.logs !== undefined && report.logs.trim() !== '';
-    const subject = `${report.clusterName}/${report.commandId}`;
-    if (!wantsLogs || (form === 'full' && showsAllLogs(card))) return { card, subject, final };
-    content.body.push({ type: 'TextBlock', text: FULL_LOGS_NOTE, isSubtle: true, wrap: true, size: 'Small' });
-    return { card, subject, final, replies: { name: fileName(report), ...splitLogs(report.logs!) } };
-  },
-
-  renderGroup(report: GroupReport, options: RenderOptions, form: Form): TeamsAppPayload {
-    const final = report.outcome !== undefined;
-    const card = renderTeamsGroup(report, options, form);
-    const subject = `fleet/${report.groupId}`;
-    if (!final || !options.includeLogs || report.logs === undefined) return { card, subject, final };
-    const content = card.attachments[0].content as { body: Record<string, unknown>[] };
-    content.body.push({
-      type: 'TextBlock',
-      text: 'The logs of failed members follow in this thread.',
-      isSubtle: true,
-      wrap: true,
-      size: 'Small',
-    });
-    return { card, subject, final, replies: { name: `fleet-${report.groupId}-failed.log`, ...splitLogs(report.logs) } };
+    content.body.push(note);
+    const split = splitLogs(logs!.untrusted);
+    return {
+      card,
+      subject,
+      final,
+      replies: { name: logs!.fileName, title: logs!.title, endShown: logs!.inline && form === 'full', ...split },
+    };
   },
 
   asText(payload: unknown): string {
@@ -179,7 +157,7 @@ export const teamsApp: Provider<TeamsAppSettings> = {
     if (!p.replies) return text;
     const bytes = p.replies.parts.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
     const left = p.replies.omittedBytes > 0 ? `, the last ${formatBytes(p.replies.omittedBytes)} left out` : '';
-    return `${text}\n  ↳ thread: ${p.replies.parts.length} repl${p.replies.parts.length === 1 ? 'y' : 'ies'} with ${p.replies.name} (${formatBytes(bytes)}, the logs as ARM returned them${left})`;
+    return `${text}\n  ↳ thread: ${p.replies.parts.length} repl${p.replies.parts.length === 1 ? 'y' : 'ies'} with ${p.replies.name} (${formatBytes(bytes)}, whole${left})`;
   },
 
   async send(settings, payload, ctx): Promise<SendResult> {
@@ -292,7 +270,7 @@ export const teamsApp: Provider<TeamsAppSettings> = {
         if (!budgetLeft()) return later(`no time left in this attempt for reply ${i + 1} of the logs`);
         step = 'reply';
         await spaced();
-        const activity = replyActivity(replies.name, replies.parts[i]!, i, replies.parts.length, replies.omittedBytes);
+        const activity = replyActivity(replies, i);
         await client.conversations.activities(state.conversationId!).reply(state.activityId!, activity as never);
         state.replied = i + 1;
         if (i + 1 < replies.parts.length && !(await record())) return overtaken();

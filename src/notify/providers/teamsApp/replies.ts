@@ -2,8 +2,9 @@
 // Adaptive Cards whose text is in TextRuns (never markdown: inert, as on the card), each request within the
 // bot message limit, the pieces together the logs byte for byte. ARM caps logs at 512 kB, which fits in
 // REPLIES_MAX replies unless nearly every character needs escaping; beyond that the last reply says how
-// much is left out (the card shows the end of the logs either way).
+// much is left out (and whether the card shows their end).
 import { formatBytes } from '../../../core/text';
+import type { Replies } from './state';
 
 /** Log text per reply, as JSON bytes: well under the 80 KB Microsoft recommends for a bot message (100 KB max). */
 export const REPLY_TEXT_MAX_BYTES = 60 * 1024;
@@ -53,30 +54,26 @@ export function splitLogs(
 }
 
 /** One reply: a card with the piece in a monospace TextRun, and what part of the whole it is. */
-export function replyActivity(
-  name: string,
-  part: string,
-  index: number,
-  count: number,
-  omittedBytes: number,
-): Record<string, unknown> {
+export function replyActivity(replies: Replies, index: number): Record<string, unknown> {
+  const { name, title, parts, omittedBytes } = replies;
+  const count = parts.length;
   const last = index === count - 1;
   const body: Record<string, unknown>[] = [
     {
       type: 'TextBlock',
-      text: `Logs, part ${index + 1} of ${count} (${name})`,
+      text: `${title}, part ${index + 1} of ${count} (${name})`,
       weight: 'Bolder',
       wrap: true,
     },
     {
       type: 'RichTextBlock',
-      inlines: [{ type: 'TextRun', text: part, fontType: 'Monospace', size: 'Small' }],
+      inlines: [{ type: 'TextRun', text: parts[index], fontType: 'Monospace', size: 'Small' }],
     },
   ];
   if (last && omittedBytes > 0) {
     body.push({
       type: 'TextBlock',
-      text: `The last ${formatBytes(omittedBytes)} of the logs are not in this thread (more than ${count} replies); the card above shows their end.`,
+      text: `The last ${formatBytes(omittedBytes)} are not in this thread (more than ${count} replies)${replies.endShown ? '; the card above shows their end' : ''}.`,
       isSubtle: true,
       wrap: true,
     });

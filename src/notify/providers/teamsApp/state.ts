@@ -18,12 +18,21 @@ export interface TeamsAppSettings {
 
 export interface TeamsAppPayload {
   card: TeamsPayload;
-  /** `<cluster>/<command id>`, for what the log says of this card. */
+  /** What the card is of (`<cluster>/<command id>`, `fleet/<id>`), for what the log says of it. */
   subject: string;
   /** The running card is posted once and updated; the final one also gets the logs in its thread. */
   final: boolean;
-  /** The whole of ARM's logs, in the pieces the thread's replies carry (each within the bot message limit). */
-  replies?: { name: string; parts: string[]; omittedBytes: number };
+  /** The whole of the logs, in the pieces the thread's replies carry (each within the bot message limit). */
+  replies?: Replies;
+}
+
+/** Logs as replies: their file name and heading, whether the card shows their end, and the pieces. */
+export interface Replies {
+  name: string;
+  title: string;
+  endShown: boolean;
+  parts: string[];
+  omittedBytes: number;
 }
 
 /** Where the live card is; kept in the ledger between attempts. */

@@ -6,10 +6,8 @@ import { OUTCOMES, type CommandReport } from '../../../../src/core/report';
 import { tail } from '../../../../src/core/text';
 import { slackPayloadProblem } from '../../../../dev/webhookReceivers';
 import { sampleReport } from '../../../../src/notify/samples';
-import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../../../src/notify/slack/blocks';
-import { HOSTILE, LOGS, mrkdwnTexts, reportWithLogs } from '../../../support/rendering';
-
-const ARM = 'https://management.azure.com';
+import { SLACK_LIMITS, type SlackPayload } from '../../../../src/notify/slack/blocks';
+import { ARM, HOSTILE, LOGS, mrkdwnTexts, reportWithLogs, slackOf } from '../../../support/rendering';
 
 function slackTexts(p: SlackPayload): string[] {
   const out: string[] = [];
@@ -27,7 +25,7 @@ describe('Slack messages', () => {
   for (const outcome of OUTCOMES) {
     for (const [size, logs] of Object.entries(LOGS)) {
       it(`${outcome} with ${size} logs stays within Block Kit limits`, () => {
-        const p = renderSlack(reportWithLogs(outcome, logs), {
+        const p = slackOf(reportWithLogs(outcome, logs), {
           armEndpoint: ARM,
           includeLogs: true,
           mention: '<!subteam^S0OPS>',
@@ -68,7 +66,7 @@ describe('Slack messages', () => {
       reason: HOSTILE,
       context: { note: HOSTILE },
     };
-    const p = renderSlack(report, { armEndpoint: ARM, includeLogs: true });
+    const p = slackOf(report, { armEndpoint: ARM, includeLogs: true });
     const all = slackTexts(p).join('\n') + p.text;
     assert.doesNotMatch(all, /<!(channel|here|subteam)/);
     assert.doesNotMatch(all, /<@U/);
@@ -86,20 +84,20 @@ describe('Slack messages', () => {
   it('mentions only where configured, and only on failures', () => {
     const mention = '<!subteam^S0OPS>';
     assert.ok(
-      renderSlack(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true, mention }).text.startsWith(mention),
+      slackOf(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true, mention }).text.startsWith(mention),
     );
     assert.ok(
-      !JSON.stringify(
-        renderSlack(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }),
-      ).includes(mention),
+      !JSON.stringify(slackOf(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention })).includes(
+        mention,
+      ),
     );
     assert.ok(
-      !JSON.stringify(renderSlack(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true })).includes('<!'),
+      !JSON.stringify(slackOf(sampleReport('exitCode'), { armEndpoint: ARM, includeLogs: true })).includes('<!'),
     );
   });
 
   it('leaves logs out when the target says so', () => {
-    const p = renderSlack(sampleReport('exitCode', 'secret-ish output'), { armEndpoint: ARM, includeLogs: false });
+    const p = slackOf(sampleReport('exitCode', 'secret-ish output'), { armEndpoint: ARM, includeLogs: false });
     assert.ok(!JSON.stringify(p).includes('secret-ish output'));
   });
 });
@@ -108,7 +106,7 @@ describe('hostile text: regressions', () => {
   const failed = (reason: string): CommandReport => ({ ...sampleReport('failed'), reason });
 
   it("ARM's reason never reaches Slack's notification text, and is escaped wherever it is shown", () => {
-    const p = renderSlack(failed('<!channel> <https://evil.example/login|Re-run the pipeline>'), {
+    const p = slackOf(failed('<!channel> <https://evil.example/login|Re-run the pipeline>'), {
       armEndpoint: ARM,
       includeLogs: true,
     });

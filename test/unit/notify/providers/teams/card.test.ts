@@ -2,20 +2,18 @@
 // valid Adaptive Card 1.4.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderTeams, TEAMS_MAX_BYTES } from '../../../../../src/notify/providers/teams/card';
+import { TEAMS_MAX_BYTES } from '../../../../../src/notify/providers/teams/card';
 import { TEAMS_MAX_REQUEST_BYTES } from '../../../../../dev/webhookReceivers';
 import { OUTCOMES } from '../../../../../src/core/report';
 import { sampleReport } from '../../../../../src/notify/samples';
 import { cardProblems } from '../../../../support/cards';
-import { checkTeams, HOSTILE, LOGS, reportWithLogs } from '../../../../support/rendering';
-
-const ARM = 'https://management.azure.com';
+import { ARM, checkTeams, HOSTILE, LOGS, reportWithLogs, teamsOf } from '../../../../support/rendering';
 
 describe('Teams cards', () => {
   for (const outcome of OUTCOMES) {
     for (const [size, logs] of Object.entries(LOGS)) {
       it(`${outcome} with ${size} logs is a valid 1.4 card under the size limit`, () => {
-        const p = renderTeams(reportWithLogs(outcome, logs), {
+        const p = teamsOf(reportWithLogs(outcome, logs), {
           armEndpoint: ARM,
           includeLogs: true,
           mention: 'oncall@contoso.com|On-call',
@@ -41,7 +39,7 @@ describe('Teams cards', () => {
       reason: HOSTILE,
       context: { note: HOSTILE },
     };
-    const card = renderTeams(report, { armEndpoint: ARM, includeLogs: true }).attachments[0].content;
+    const card = teamsOf(report, { armEndpoint: ARM, includeLogs: true }).attachments[0].content;
     assert.deepEqual(cardProblems(card), []);
     const markdownTexts: string[] = [];
     const walk = (node: unknown): void => {
@@ -59,12 +57,12 @@ describe('Teams cards', () => {
 
   it('mentions only where configured, and only on failures', () => {
     const mention = 'oncall@contoso.com|On-call';
-    const failed = renderTeams(sampleReport('failed'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
+    const failed = teamsOf(sampleReport('failed'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
       .content;
     assert.deepEqual((failed.msteams as { entities: unknown[] }).entities, [
       { type: 'mention', text: '<at>On-call</at>', mentioned: { id: 'oncall@contoso.com', name: 'On-call' } },
     ]);
-    const ok = renderTeams(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
+    const ok = teamsOf(sampleReport('succeeded'), { armEndpoint: ARM, includeLogs: true, mention }).attachments[0]
       .content;
     assert.equal((ok.msteams as { entities?: unknown }).entities, undefined);
     assert.ok(!JSON.stringify(ok).includes('<at>'));
@@ -74,7 +72,7 @@ describe('Teams cards', () => {
 describe('hostile text: regressions', () => {
   it('20 context values of multi-byte text with lone surrogates: the Teams request stays under 24 KB', () => {
     const context = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, '\ud800'.repeat(2048)]));
-    const p = renderTeams(
+    const p = teamsOf(
       { ...sampleReport('exitCode', 'x\n'.repeat(30_000)), context },
       { armEndpoint: ARM, includeLogs: true },
     );
