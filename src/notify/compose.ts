@@ -76,7 +76,7 @@ export function compose(report: Report, armEndpoint: string): Outgoing {
   };
 }
 
-export function portalUrl(armEndpoint: string, resourceId: string): string {
+function portalUrl(armEndpoint: string, resourceId: string): string {
   const portal = cloudOf(armEndpoint)?.portal ?? 'https://portal.azure.com';
   // A report about no resource (doctor's test notification) links to the portal itself.
   if (!resourceId) return new URL(portal).toString();
@@ -109,7 +109,7 @@ function derivedTime(text: string | undefined): string | undefined {
 }
 
 /** Validated fields only (names, ids, numbers, known states, times we re-wrote): safe to show as they are. */
-export function trustedFacts(report: CommandReport): Fact[] {
+function trustedFacts(report: CommandReport): Fact[] {
   if (report.test) {
     // `doctor --notify`: no cluster, no command; where it came from and when.
     const sent = derivedTime(report.finishedAt);
@@ -173,7 +173,7 @@ function commandTone(report: CommandReport): Tone {
 }
 
 /** An https link from the message's context, shown as a button; anything else stays text. */
-export function contextLink(report: Pick<CommandReport, 'context'>): string | undefined {
+function contextLink(report: Pick<CommandReport, 'context'>): string | undefined {
   const link = report.context?.link;
   if (!link) return undefined;
   try {

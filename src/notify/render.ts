@@ -13,7 +13,7 @@ export const MAX_URL_CHARS = 3000;
  * builder writes is well within them; a message beyond them is brought within them here, so that every
  * channel's limits hold whatever a new kind of report sends.
  */
-export const BOUNDS = {
+const BOUNDS = {
   headline: 200,
   summary: 300,
   lead: 1000,
