@@ -131,6 +131,25 @@ export function* capLadder(message: Notification, initial: Caps): Generator<CapS
   }
 }
 
+/**
+ * The render of the first step that fits (`build` answers undefined when its step does not), else the last
+ * step's, built with `last` set: everything trimmable is gone, and what is left (a table, the logs) gets
+ * whatever room remains. The one loop over the ladder every channel renders with.
+ */
+export function firstFit<T>(
+  message: Notification,
+  channel: ChannelCaps,
+  build: (step: CapStep, last: boolean) => T | undefined,
+): T {
+  let lastStep: CapStep | undefined;
+  for (const step of capLadder(message, initialCaps(message, channel))) {
+    lastStep = step;
+    const fits = build(step, false);
+    if (fits !== undefined) return fits;
+  }
+  return build(lastStep!, true)!;
+}
+
 /** The sections one step shows, each with its cap (those capped to nothing are left out). */
 export function shownSections(message: Notification, caps: Caps): { section: Section; max: number }[] {
   return message.sections.flatMap((section, i) => (caps.sections[i]! > 0 ? [{ section, max: caps.sections[i]! }] : []));

@@ -11,9 +11,8 @@ import type { Notification } from '../notification';
 import type { Form, RenderOptions } from '../provider';
 import {
   bounded,
-  capLadder,
   contextEntries,
-  initialCaps,
+  firstFit,
   logsWanted,
   notShownNote,
   shownSections,
@@ -261,15 +260,7 @@ export function renderSlackMessage(
       logs: logsBlock(message, Math.min(SLACK_LOG_CHARS, room), json, elsewhere),
     };
   };
-  let chosen: ReturnType<typeof build>;
-  let lastStep: CapStep | undefined;
-  for (const step of capLadder(message, initialCaps(message, CHANNEL_CAPS))) {
-    lastStep = step;
-    chosen = build(step, false);
-    if (chosen) break;
-  }
-  // Everything trimmable is gone: the table and the logs get whatever room is left.
-  chosen ??= build(lastStep!, true)!;
+  const chosen = firstFit(message, CHANNEL_CAPS, build);
   return {
     payload: payload([...head, ...chosen.middle, ...(chosen.logs ? [chosen.logs.block] : []), ...tailBlocks]),
     logsCut: wantsLogs && (chosen.logs?.cut ?? true),

@@ -8,9 +8,8 @@ import type { Notification, Tone } from '../../notification';
 import type { Form, RenderOptions } from '../../provider';
 import {
   bounded,
-  capLadder,
   contextEntries,
-  initialCaps,
+  firstFit,
   logsWanted,
   notShownNote,
   shownSections,
@@ -225,14 +224,7 @@ export function renderTeams(
     );
     return card([...full, ...(JSON.parse(logsJson) as Element[])]);
   };
-  let lastStep: CapStep | undefined;
-  for (const step of capLadder(message, initialCaps(message, CHANNEL_CAPS))) {
-    lastStep = step;
-    const payload = build(step, false);
-    if (payload) return payload;
-  }
-  // Everything trimmable is gone: the table and the logs get whatever room is left.
-  return build(lastStep!, true)!;
+  return firstFit(message, CHANNEL_CAPS, build);
 }
 
 /** Whether the card shows its inline logs whole (their heading has no "(end)"). */
