@@ -5,7 +5,7 @@ import { DEFAULTS } from '../src/config';
 import { TokenBuckets } from '../src/core/tokenBucket';
 import { ClusterScope } from '../src/core/scope';
 import { prng } from '../dev/prng';
-import { Cooldowns } from '../src/notify/cooldowns';
+import { Cooldowns } from '../src/delivery';
 import type { Provider, Target } from '../src/notify/provider';
 import type { PipelineDeps } from '../src/pipeline/context';
 import { handleCommandMessage } from '../src/pipeline/handleMessage';

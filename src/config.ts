@@ -7,12 +7,14 @@ import type { Target } from './notify/provider';
 import { PROVIDERS } from './notify/registry';
 import { settingNames } from './settings/catalog';
 import { DEFAULTS, RANGES, WHOLE_NUMBERS } from './settings/defaults';
-import { ConfigError, numberIn, optional, parseHttpsUrl, read, type Env } from './settings/rules';
+import { ConfigError, parseHttpsUrl } from './core/settingUrls';
+import { numberIn, optional, read, type Env } from './settings/rules';
 import { loadStorageConfig, loadQueueName, type StorageConfig } from './settings/storage';
 import { loadTargets } from './settings/targets';
 
 export { DEFAULTS, RANGES } from './settings/defaults';
-export { ConfigError, type Env } from './settings/rules';
+export { ConfigError } from './core/settingUrls';
+export type { Env } from './settings/rules';
 
 export interface AppConfig extends StorageSettings {
   armEndpoint: string;

@@ -4,7 +4,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential
 import { createCommandResultReader } from './arm/commandResults';
 import { loadConfig, secretsOf, type AppConfig, type Env, type StorageSettings } from './config';
 import { createRedactor } from './log';
-import { Cooldowns } from './notify/cooldowns';
+import { Cooldowns } from './delivery';
 import type { Target } from './notify/provider';
 import type { PipelineDeps } from './pipeline/context';
 import { CommandQueue, createQueueServiceClient } from './queue/storage';

@@ -6,7 +6,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { QueueClient, RestError } from '@azure/storage-queue';
 import type { Env } from '../config';
-import { isLoopbackHost } from '../settings/rules';
+import { isLoopbackHost } from '../core/settingUrls';
 import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/storage';
 import { createQueueServiceClient } from '../queue/storage';
 import { describeNoCredential, isNoCredential } from './credentials';

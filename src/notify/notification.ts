@@ -111,3 +111,29 @@ export interface Notification {
   /** Trim groups, trimmed first first, when a message is over a channel's limit ("context" is the context's). */
   trimOrder: string[];
 }
+
+/**
+ * A report as a data channel takes it (events for other systems): what it is, about what, and the report
+ * itself. `final`, `failure` and `everyTarget` are what delivery decides by, for every channel alike.
+ */
+export interface StructuredReport {
+  /** command.result, command.running, fleet.summary, fleet.running or doctor.test. */
+  type: string;
+  /** What it is about: the cluster's resource id, or the fleet run's id. */
+  subject: string;
+  /** When what it reports happened (a result's end), if known: delivery's lag is counted from it. */
+  time?: string;
+  final: boolean;
+  /** A failure: targets that hear of failures only hear of it. */
+  failure: boolean;
+  /** Every target asked hears it, those that hear of failures only too (doctor's test). */
+  everyTarget?: boolean;
+  /** The report as built (core/report.ts, core/group.ts…): a data channel sends it on, never branching on `type`. */
+  data: unknown;
+}
+
+/** What delivery carries to a target: the message for a chat channel, the report for a data channel. */
+export interface Outgoing {
+  message: Notification;
+  report: StructuredReport;
+}

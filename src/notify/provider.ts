@@ -3,7 +3,7 @@
 // the sample settings and the docs), their validation, its rendering, one send and the classification of
 // the answer, its docs page, and the optional capabilities it declares (a live message, a thread
 // attachment, a pace, a token for its service from the app's identity). Retries, deferrals, claims and the
-// ledger live in delivery.ts, one path for every provider alike.
+// ledger live in src/delivery/, one path for every provider alike.
 // A new kind of channel is one module under providers/ plus one line in registry.ts.
 //
 // What a provider renders is declared too: a chat channel renders the channel-neutral message (notification.ts)
@@ -13,8 +13,7 @@ import { createHash } from 'node:crypto';
 import type { SendFailureClass } from '../core/schedule';
 import type { ClusterScope } from '../core/scope';
 import type { Rate } from '../core/tokenBucket';
-import type { Outgoing, StructuredReport } from './compose';
-import type { Notification } from './notification';
+import type { Notification, Outgoing, StructuredReport } from './notification';
 
 export type Form = 'full' | 'minimal';
 export type NotifyOn = 'all' | 'failure';

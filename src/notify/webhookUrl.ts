@@ -1,7 +1,7 @@
 // What every webhook kind of channel shares: one secret URL is the whole target. Its setting, its
 // validation (https, or http on loopback for local receivers; never credentials) and how it is named in
 // the settings reference and in errors.
-import { parseHttpsUrl } from '../settings/rules';
+import { parseHttpsUrl } from '../core/settingUrls';
 import type { Provider, SettingsContext } from './provider';
 
 export interface WebhookSettings {

@@ -4,7 +4,7 @@
 // tells have the group's live message instead. Never fails the poll.
 import { runningReport } from '../core/report';
 import { compose } from '../notify/compose';
-import { deliverTarget } from '../notify/delivery';
+import { deliverTarget } from '../delivery';
 import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandContext } from './context';

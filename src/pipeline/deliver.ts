@@ -7,8 +7,7 @@ import { deliveryDeadlineMs, deliveryRoundDelaySeconds, retryDelaySeconds } from
 import type { Bookkeeping } from '../core/bookkeeping';
 import type { Log } from '../log';
 import { compose } from '../notify/compose';
-import { deliverTarget, type DeliveryContext, type TargetResult } from '../notify/delivery';
-import { recordSentNote } from '../notify/deliveryRecords';
+import { deliverTarget, recordSentNote, type DeliveryContext, type TargetResult } from '../delivery';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandEntries, CommandState, TargetState } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';

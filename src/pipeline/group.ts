@@ -39,7 +39,7 @@ import {
 } from '../core/schedule';
 import type { Log } from '../log';
 import { compose } from '../notify/compose';
-import { deliverTarget } from '../notify/delivery';
+import { deliverTarget } from '../delivery';
 import { wants, type Target } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { groupKey, memberRowKey, type CommandEntries, type CommandState } from '../store/ledgerRows';

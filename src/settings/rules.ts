@@ -1,40 +1,11 @@
-// Rules every setting reader shares (config.ts and the providers' own settings), kept apart from
-// config.ts so that providers can use them without importing the whole configuration.
+// Rules the app's setting readers share (config.ts, settings/); a URL in a setting and ConfigError are in
+// core/settingUrls.ts, which the providers use too without importing settings/.
 import * as z from 'zod/mini';
 import { cloudOf } from '../core/clouds';
 import { rangeWords } from './defaults';
+import { ConfigError, isLoopbackHost, parseHttpsUrl } from '../core/settingUrls';
 
 export type Env = Record<string, string | undefined>;
-
-export class ConfigError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-/** Whether a host is this machine (local stand-ins, the Storage emulator). */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
-}
-
-/** An https URL without credentials (http only on loopback, for local stand-ins, where allowed). */
-export function parseHttpsUrl(setting: string, value: string, allowLoopbackHttp: boolean): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(setting, 'is not a valid URL');
-  }
-  if (url.username || url.password) throw new ConfigError(setting, 'must not contain credentials');
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && allowLoopbackHttp && isLoopbackHost(url.hostname)) return url;
-  throw new ConfigError(setting, allowLoopbackHttp ? 'must be https (http only on loopback)' : 'must be https');
-}
 
 /** The Storage suffix of the cloud ARM_ENDPOINT names, or undefined (a stand-in, a cloud we do not know). */
 export function storageSuffixFor(armEndpoint: string): string | undefined {

@@ -3,7 +3,8 @@
 // a token goes to are held to the cloud's own Storage hosts (settings/rules.ts).
 import * as z from 'zod/mini';
 import { DEFAULTS } from './defaults';
-import { ConfigError, optional, parseStorageUrl, read, storageSuffixFor, type Env } from './rules';
+import { ConfigError } from '../core/settingUrls';
+import { optional, parseStorageUrl, read, storageSuffixFor, type Env } from './rules';
 
 export interface StorageConfig {
   /** Connection string (Azurite, or key-based accounts). */

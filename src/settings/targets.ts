@@ -7,7 +7,8 @@ import { ClusterScope, clusterPatternProblem } from '../core/scope';
 import { TARGET_NAME } from '../core/targetName';
 import type { NotifyOn, Provider, SettingsContext, Target } from '../notify/provider';
 import { PROVIDERS, providerFor } from '../notify/registry';
-import { ConfigError, optional, read, type Env } from './rules';
+import { ConfigError } from '../core/settingUrls';
+import { optional, read, type Env } from './rules';
 
 /** The options every named target has, whatever its kind (docs/settings.md lists each). */
 export const COMMON_TARGET_OPTIONS = ['KIND', 'ON', 'LOGS', 'EACH', 'MENTION', 'CLUSTERS'] as const;

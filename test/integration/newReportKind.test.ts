@@ -12,8 +12,8 @@ import { BOT_MESSAGE_MAX_BYTES, type TeamsActivity } from '../../dev/botConnecto
 import { slackPayloadProblem, TEAMS_MAX_REQUEST_BYTES } from '../../dev/webhookReceivers';
 import { loadConfig } from '../../src/config';
 import type { Log } from '../../src/log';
-import type { Outgoing } from '../../src/notify/compose';
-import { deliverTarget } from '../../src/notify/delivery';
+import type { Outgoing } from '../../src/notify/notification';
+import { deliverTarget } from '../../src/delivery';
 import type { Notification, TableRow } from '../../src/notify/notification';
 import type { ChatProvider, Target } from '../../src/notify/provider';
 import type { SlackAppPayload } from '../../src/notify/providers/slackApp';

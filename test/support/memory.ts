@@ -3,7 +3,7 @@
 import { ClusterScope } from '../../src/core/scope';
 import type { ArmRead } from '../../src/core/armAnswer';
 import { TokenBuckets } from '../../src/core/tokenBucket';
-import { Cooldowns } from '../../src/notify/cooldowns';
+import { Cooldowns } from '../../src/delivery';
 import type { Provider, SendResult, Target } from '../../src/notify/provider';
 import type { PipelineDeps } from '../../src/pipeline/context';
 import { MemoryEntityStore, MemoryResultStore } from '../../dev/memoryStores';

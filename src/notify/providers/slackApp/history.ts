@@ -2,7 +2,7 @@
 // goes to SLACK_API_URL's origin only), who this token posts as, and a bounded read of the channel's history
 // for a message whose metadata names this command and target and that our own bot posted.
 import type { WebAPICallResult, WebClient } from '@slack/web-api';
-import { parseHttpsUrl } from '../../../settings/rules';
+import { parseHttpsUrl } from '../../../core/settingUrls';
 import { METADATA_EVENT, type LiveState, type SlackAppPayload, type SlackAppSettings } from './state';
 
 /** A lookup reads at most this many pages of history (the window starts shortly before the doubt). */

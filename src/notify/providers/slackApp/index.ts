@@ -9,7 +9,7 @@
 // (invalid_blocks, msg_too_long…) falls back to the minimal form. The token goes to SLACK_API_URL's origin
 // only: the upload URL Slack hands out is pre-signed and gets no Authorization header.
 import { clip, formatBytes } from '../../../core/text';
-import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
+import { ConfigError, parseHttpsUrl } from '../../../core/settingUrls';
 import type { Notification } from '../../notification';
 import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } from '../../provider';
 import { logsWanted } from '../../render';

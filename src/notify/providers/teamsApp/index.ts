@@ -10,7 +10,7 @@
 // read-back needs an app registration (see docs/channels/teams-app.md): a create (or a reply) whose answer
 // never came — the worker killed while it was in flight, or a timeout — is made again, and says so.
 import { clip, formatBytes } from '../../../core/text';
-import { ConfigError, parseHttpsUrl } from '../../../settings/rules';
+import { ConfigError, parseHttpsUrl } from '../../../core/settingUrls';
 import type { Notification } from '../../notification';
 import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } from '../../provider';
 import { logsWanted } from '../../render';

@@ -11,60 +11,23 @@
 // clock. Only a holder that dies with a post in flight (or a post without an answer) leaves the target
 // "unsure"; after its lease another delivery posts again — or, for a provider with a live message, first
 // looks for that post and adopts it.
-import type { SentNote } from '../core/bookkeeping';
-import {
-  busyTargetWaitMs,
-  CLAIM_RETRY_MS,
-  claimLeaseMs,
-  decideAfterFailure,
-  sendBudgetMs,
-  type RetryPolicy,
-} from '../core/schedule';
-import { slotWait, type Budget } from '../core/tokenBucket';
+import { busyTargetWaitMs, CLAIM_RETRY_MS, claimLeaseMs, decideAfterFailure, sendBudgetMs } from '../core/schedule';
+import { slotWait } from '../core/tokenBucket';
 import type { Log } from '../log';
-import { readiness, type Ledger } from '../store/ledger';
-import { type TargetState } from '../store/ledgerRows';
-import type { Outgoing } from './compose';
-import type { Cooldowns } from './cooldowns';
-import { recordDelivery, recordFailure, recordRunning } from './deliveryRecords';
-import { fingerprint, payloadFor, wants, type Form, type SendContext, type SendResult, type Target } from './provider';
-
-export type TargetResult =
-  | { target: string; status: 'delivered'; form: Form; attempts: number; lagMs?: number; inDoubt: boolean }
-  /** The live message is up while the command runs; the result will update it. */
-  | { target: string; status: 'posted' }
-  | { target: string; status: 'skipped'; why: 'not-wanted' | 'already-delivered' | 'already-failed' }
-  | { target: string; status: 'failed'; error: string }
-  /**
-   * Not yet: try again in `waitMs`. `sent`: it was posted, but the ledger could not record it. `slotAt`: the
-   * channel's pace gave it a slot then (epoch ms), already paid for.
-   */
-  | { target: string; status: 'retry-later'; error: string; waitMs: number; sent?: SentNote; slotAt?: number };
-
-export interface DeliveryContext {
-  ledger: Ledger;
-  key: string;
-  armEndpoint: string;
-  sendTimeoutMs: number;
-  /** Bound of one ledger call (each write after a post gets two tries). */
-  ledgerTimeoutMs: number;
-  policy: RetryPolicy;
-  cooldowns: Cooldowns;
-  /** Channel paces, one bucket per target (the app's). */
-  pacer: Budget;
-  /** Slots of the pace this message holds, by target (epoch ms): given by any instance, honoured by all. */
-  paceSlots?: Readonly<Record<string, number>>;
-  /** Counts what the pace deferred (telemetry). */
-  onPaced?: (target: string) => void;
-  /** A token for an audience from the app's identity (providers that declare appTokenAudience). */
-  appToken?: (audience: string) => Promise<string>;
-  log: Log;
-  now: () => number;
-  monotonic: () => number;
-  random: () => number;
-  /** Targets that ran out of delivery time get another chance (a message came back: redrive, a new copy). */
-  retryExpired: boolean;
-}
+import type { Outgoing } from '../notify/notification';
+import { readiness } from '../store/ledger';
+import type { TargetState } from '../store/ledgerRows';
+import type { DeliveryContext, TargetResult } from './context';
+import { recordDelivery, recordFailure, recordRunning } from './records';
+import {
+  fingerprint,
+  payloadFor,
+  wants,
+  type Form,
+  type SendContext,
+  type SendResult,
+  type Target,
+} from '../notify/provider';
 
 /** Why a failed target may be tried again: its configuration changed, or it ran out of time and a message came back. */
 function revivable(row: TargetState, target: Target, retryExpired: boolean): boolean {

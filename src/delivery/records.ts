@@ -3,13 +3,13 @@
 // so that it is recorded later and never posted again), a failure given up or waiting for the schedule's
 // next try. Every write is conditional on the claim the attempt holds.
 import type { SentNote } from '../core/bookkeeping';
-import type { StructuredReport } from './compose';
+import type { StructuredReport } from '../notify/notification';
 import { cappedRetryAfterSeconds, decideAfterFailure, recordBudgetMs, retryDelaySeconds } from '../core/schedule';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { Ledger } from '../store/ledger';
 import type { TargetState } from '../store/ledgerRows';
-import type { DeliveryContext, TargetResult } from './delivery';
-import { fingerprint, type Form, type SendResult, type Target } from './provider';
+import type { DeliveryContext, TargetResult } from './context';
+import { fingerprint, type Form, type SendResult, type Target } from '../notify/provider';
 
 type SendFailure = Extract<SendResult, { ok: false }>;
 
