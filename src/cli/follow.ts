@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Prints a final answer as `az aks command result` does; returns the exit code it means. */
 export function printResult(
-  answer: FinalAnswer,
+  answer: FinalAnswer | { readonly kind: 'group' },
   cluster: ClusterRef,
   commandId: string,
   waitedSeconds: number,

@@ -40,6 +40,17 @@ export interface MemberState {
   error?: string;
 }
 
+/**
+ * A fleet run's members as its summary shows them, as stored (pipeline/group.ts). `settled`: written again
+ * after the group was marked final, so that no member's result landed in between unseen.
+ */
+export interface GroupAnswer {
+  kind: 'group';
+  members: MemberState[];
+  settled: boolean;
+  logs?: string;
+}
+
 export interface MemberLine {
   cluster: ClusterRef;
   outcome: MemberOutcome;

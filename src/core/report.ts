@@ -1,7 +1,6 @@
 // What a notification says, independent of where it goes.
 import type { ArmAnswer, CloudErrorInfo, RunCommandResult } from './armAnswer';
 import { clusterResourceId, type ClusterRef } from './cluster';
-import type { MemberState } from './group';
 
 export type Outcome = 'succeeded' | 'failed' | 'exitCode' | 'notFound' | 'forbidden' | 'timedOut' | 'error';
 
@@ -65,12 +64,7 @@ export type FinalAnswer =
   | { kind: 'forbidden'; status: number; error?: CloudErrorInfo }
   | { kind: 'rejected'; status: number; detail: string; error?: CloudErrorInfo }
   /** Still running (or still failing to read) at the deadline. */
-  | { kind: 'timedOut'; provisioningState?: string; last: string }
-  /**
-   * A fleet run's members as its summary shows them (pipeline/group.ts). `settled`: written again after the
-   * group was marked final, so that no member's result landed in between unseen.
-   */
-  | { kind: 'group'; members: MemberState[]; settled: boolean; logs?: string };
+  | { kind: 'timedOut'; provisioningState?: string; last: string };
 
 /** The final answer an ARM answer amounts to, or undefined while the command runs or the read failed. */
 export function finalAnswer(answer: ArmAnswer): FinalAnswer | undefined {
@@ -119,7 +113,8 @@ export interface ReportSubject {
 }
 
 /** A report of a final answer, for one target (each target shows its own copy's command and context). */
-export function buildReport(subject: ReportSubject, answer: FinalAnswer): CommandReport {
+/** `group`: a fleet run's stored summary (core/group.ts GroupAnswer) is never a command's report. */
+export function buildReport(subject: ReportSubject, answer: FinalAnswer | { readonly kind: 'group' }): CommandReport {
   const report: CommandReport = { ...subjectFacts(subject), outcome: 'error', waitedSeconds: subject.waitedSeconds };
   switch (answer.kind) {
     case 'finished': {

@@ -8,7 +8,7 @@ import { deliverTarget } from '../delivery';
 import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandContext } from './context';
-import { deliveryContext, reportSubject } from './deliver';
+import { deliveryContext, reportSubject } from './deliveryContext';
 import { toldByGroup } from './member';
 
 /** True when nothing is left to do: each such target has its message, or cannot have one; false: try at the next poll. */

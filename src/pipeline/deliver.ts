@@ -2,12 +2,11 @@
 // most once, side by side (a slow channel never holds back another). Targets not done yet make the
 // message come back when the first of them may be tried; past the delivery deadline the message goes to
 // the poison queue with every target's last error.
-import { formatDuration, buildReport, type Outcome, type ReportSubject } from '../core/report';
+import { formatDuration, buildReport, type Outcome } from '../core/report';
 import { deliveryDeadlineMs, deliveryRoundDelaySeconds, retryDelaySeconds } from '../core/schedule';
 import type { Bookkeeping } from '../core/bookkeeping';
-import type { Log } from '../log';
 import { compose } from '../notify/compose';
-import { deliverTarget, recordSentNote, type DeliveryContext, type TargetResult } from '../delivery';
+import { deliverTarget, recordSentNote, type TargetResult } from '../delivery';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandEntries, CommandState, TargetState } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
@@ -15,7 +14,7 @@ import { telemetryOf, type CommandContext, type Journey, type MessageOutcome } f
 import { reportToGroup } from './member';
 import type { Report } from '../core/group';
 import type { Target } from '../notify/provider';
-import { pollFrom } from './poll';
+import { deliveryContext, reportSubject } from './deliveryContext';
 import { poison, requeue } from './requeue';
 
 type Pending = Extract<TargetResult, { status: 'retry-later' }>;
@@ -25,17 +24,8 @@ export async function deliver(
   ctx: CommandContext,
   loaded: CommandEntries,
   command: CommandState,
-  known?: StoredResult,
+  stored: StoredResult,
 ): Promise<MessageOutcome> {
-  const { deps, log, label } = ctx;
-  const stored = known ?? (await deps.results.get(ctx.key));
-  if (!stored) {
-    // A final mark without a stored result (a retention sweep, a lost write): poll ARM again.
-    log.warn(`${label}: marked final but no stored result was found; polling ARM again`);
-    const reopened = await deps.ledger.writeCommand(ctx.key, command, { stage: 'poll', gen: command.gen + 1 });
-    if (!reopened) return { kind: 'another-copy-polls', reason: 'the command row changed while it was reopened' };
-    return pollFrom(ctx, reopened);
-  }
   // A fleet member's result goes to its group's summary; the targets the summary tells are not told again.
   const grouped = await reportToGroup(ctx, loaded, stored);
   if (grouped.kind === 'wait') return deferForGroup(ctx, grouped.why);
@@ -192,49 +182,6 @@ function describe(r: TargetResult): string {
   if (r.status === 'skipped') return `${r.target}=skipped(${r.why})`;
   if (r.status === 'delivered' && r.form === 'minimal') return `${r.target}=delivered(minimal)`;
   return `${r.target}=${r.status}`;
-}
-
-/**
- * Each target shows the command and context of the copy that named it; a row the store refused to take them
- * for (it says so in the log) shows this copy's.
- */
-export function reportSubject(ctx: CommandContext, row: TargetState, waitedSeconds: number): ReportSubject {
-  const { command, context } = ctx.req;
-  return {
-    cluster: ctx.req.cluster,
-    commandId: ctx.req.commandId,
-    waitedSeconds,
-    ...(row.command !== undefined ? { command: row.command } : command !== undefined ? { command } : {}),
-    ...(row.context ? { context: row.context } : context ? { context } : {}),
-  };
-}
-
-export function deliveryContext(ctx: Journey, retryExpired: boolean): DeliveryContext {
-  const { deps, log, label } = ctx;
-  // Every line a delivery writes names its command.
-  const targetLog: Log = {
-    info: (m) => log.info(`${label}: ${m}`),
-    warn: (m) => log.warn(`${label}: ${m}`),
-    error: (m) => log.error(`${label}: ${m}`),
-  };
-  return {
-    ledger: deps.ledger,
-    key: ctx.key,
-    armEndpoint: deps.armEndpoint,
-    sendTimeoutMs: deps.sendTimeoutMs,
-    ledgerTimeoutMs: deps.ledgerTimeoutMs,
-    policy: { maxDelaySeconds: deps.delivery.maxDelaySeconds },
-    cooldowns: deps.cooldowns,
-    pacer: deps.pacer,
-    ...(ctx.book.paceSlots ? { paceSlots: ctx.book.paceSlots } : {}),
-    onPaced: (target) => telemetryOf(deps).paceDeferral(target),
-    ...(deps.appToken ? { appToken: deps.appToken } : {}),
-    log: targetLog,
-    now: deps.now,
-    monotonic: deps.monotonic,
-    random: deps.random,
-    retryExpired,
-  };
 }
 
 /** A delivery round's message carries no poll-chain ETag and no notes of an earlier round. */

@@ -45,7 +45,8 @@ import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore'
 import { groupKey, memberRowKey, type CommandEntries, type CommandState } from '../store/ledgerRows';
 import { resolveTargets } from './accept';
 import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from './context';
-import { deliverAll, deliveryContext } from './deliver';
+import { deliverAll } from './deliver';
+import { deliveryContext } from './deliveryContext';
 import { groupFacts, isDeclared, markFinal, settleSummary, summaryOf } from './groupSummary';
 import { deferForStore, poison, requeue } from './requeue';
 

@@ -19,7 +19,7 @@ import { joinGroup } from './member';
 import type { MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { deliver } from './deliver';
 import { dropProbe, handleDoctor } from './doctor';
-import { joinChain, poll, pollFrom } from './poll';
+import { joinChain, poll, pollAgain, pollFrom } from './poll';
 import { deferForStore, poison } from './requeue';
 
 export async function handleCommandMessage(
@@ -46,7 +46,12 @@ export async function handleCommandMessage(
     }
     const joined = await joinChain(ctx);
     if ('kind' in joined) return joined;
-    if (joined.command.stage === 'final') return await deliver(ctx, joined.entries, joined.command);
+    if (joined.command.stage === 'final') {
+      const stored = await deps.results.get(ctx.key);
+      if (stored) return await deliver(ctx, joined.entries, joined.command, stored);
+      // A final mark without a stored result (a retention sweep, a lost write): poll ARM again.
+      return await pollAgain(ctx, joined.command);
+    }
     return await pollFrom(ctx, joined.command);
   } catch (err) {
     if (err instanceof StoreRejectedError) {

@@ -188,3 +188,11 @@ async function step(
   });
   return written ? { gen, etag: written.etag } : undefined;
 }
+
+/** A final mark without a stored result (a retention sweep, a lost write): the chain is reopened and ARM read again. */
+export async function pollAgain(ctx: CommandContext, command: CommandState): Promise<MessageOutcome> {
+  ctx.log.warn(`${ctx.label}: marked final but no stored result was found; polling ARM again`);
+  const reopened = await ctx.deps.ledger.writeCommand(ctx.key, command, { stage: 'poll', gen: command.gen + 1 });
+  if (!reopened) return { kind: 'another-copy-polls', reason: 'the command row changed while it was reopened' };
+  return pollFrom(ctx, reopened);
+}

@@ -4,6 +4,7 @@
 // command's key, never by a name a message supplies.
 import { BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
+import type { GroupAnswer } from '../core/group';
 import type { FinalAnswer } from '../core/report';
 import { onceUntilFailure, storeFailure, type StoreRejectedError, type StoreUnavailableError } from './entityStore';
 
@@ -17,7 +18,7 @@ export interface StoredResult {
   /** When this app saw the final answer. */
   finalAt: string;
   waitedSeconds: number;
-  answer: FinalAnswer;
+  answer: FinalAnswer | GroupAnswer;
 }
 
 export interface ResultStore {

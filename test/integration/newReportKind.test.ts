@@ -23,7 +23,7 @@ import type { TeamsAppPayload } from '../../src/notify/providers/teamsApp/state'
 import { PROVIDERS } from '../../src/notify/registry';
 import type { SlackPayload } from '../../src/notify/slack/blocks';
 import type { Journey } from '../../src/pipeline/context';
-import { deliveryContext } from '../../src/pipeline/deliver';
+import { deliveryContext } from '../../src/pipeline/deliveryContext';
 import { cardProblems } from '../support/cards';
 import { checkSlackPayload, checkTeams, HOSTILE, MARK } from '../support/rendering';
 import { harness, setUpStack, stack, tearDownStack, unique } from '../support/stack';
