@@ -53,7 +53,7 @@ export interface Bookkeeping {
   readSlotAt?: number;
   /** Each paced target's slot (epoch ms), the same way. */
   paceSlots?: Record<string, number>;
-  /** A fleet member: its row in the group says it is tracked (pipeline/member.ts). */
+  /** A fleet member: its row in the group says it is tracked (fleet/member.ts). */
   groupJoined?: boolean;
   /** A group's live messages: what each target's shows (core/group.ts progressKey), so it is updated on change only. */
   shown?: Record<string, string>;

@@ -41,7 +41,7 @@ export interface MemberState {
 }
 
 /**
- * A fleet run's members as its summary shows them, as stored (pipeline/group.ts). `settled`: written again
+ * A fleet run's members as its summary shows them, as stored (fleet/summary.ts). `settled`: written again
  * after the group was marked final, so that no member's result landed in between unseen.
  */
 export interface GroupAnswer {
@@ -198,7 +198,7 @@ export interface GroupAudience {
  * Whether a target may show a group's summary: its _CLUSTERS allows every member the ledger recorded (every
  * kind of channel shows any report). The one scope decision of a group: which targets its declaration may
  * name, which its live message and summary go to, and so which hear of its members one by one instead
- * (pipeline/member.ts).
+ * (fleet/member.ts).
  */
 export function showsGroup(target: GroupAudience, members: readonly Pick<MemberState, 'cluster'>[]): boolean {
   return members.every((m) => target.scope.allows(clusterResourceId(m.cluster)));

@@ -2,7 +2,7 @@
 // `groupId`): the declaration, sent by `run` before any start and naming every planned member, the word
 // that a member could not be started, and the request to deliver an ended group's summary (`redeliver
 // --group`, or a member that found its group overdue). The CLI may only send queue messages, so these are
-// how it tells the function about the group; the function records them in the ledger (pipeline/group.ts).
+// how it tells the function about the group; the function records them in the ledger (fleet/declare.ts).
 //
 // Any producer may send any of them, so none is believed beyond what the ledger recorded: the first
 // declaration recorded fixes the group, and a later one is compared with it by digest (declarationDigest).

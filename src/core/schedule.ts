@@ -298,7 +298,7 @@ export function groupTickSeconds(schedule: PollSchedule, elapsedSeconds: number)
 /**
  * A group not ended this long after its deadline as the ledger recorded it (10 minutes for its last tick and
  * its summary) is overdue: its chain is late or lost. The first member whose result finds it so ends it in
- * the chain's stead (pipeline/member.ts), so that its result is in the summary or on its own, never neither.
+ * the chain's stead (fleet/member.ts), so that its result is in the summary or on its own, never neither.
  */
 export function groupOverdueMs(groupDeadlineMs: number): number {
   return groupDeadlineMs + 10 * 60_000;

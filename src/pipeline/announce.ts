@@ -9,7 +9,7 @@ import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { CommandContext } from './context';
 import { deliveryContext, reportSubject } from './deliveryContext';
-import { toldByGroup } from './member';
+import { toldByGroup } from '../fleet';
 
 /** True when nothing is left to do: each such target has its message, or cannot have one; false: try at the next poll. */
 export async function announceRunning(ctx: CommandContext, provisioningState: string): Promise<boolean> {

@@ -15,10 +15,9 @@ import type { Log } from '../log';
 import type { Target } from '../notify/provider';
 import { boundedClusterRead, doctorKey, writeDoctorAnswer } from '../store/doctorRows';
 import type { CommandEntries } from '../store/ledgerRows';
-import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from './context';
-import { deliverAll } from './deliver';
-import { deferForStore, poison } from './requeue';
+import { deliverAll } from './deliverAll';
+import { endOnStoreError } from './requeue';
 
 /** A doctor run's test notification is tried for this long, then given up (the CLI says why). */
 const DOCTOR_DELIVERY_MS = 10 * 60_000;
@@ -73,9 +72,7 @@ export async function handleDoctor(
     if (!req.notify || known.length === 0) return { kind: 'recorded', reason: `${label}: answered` };
     return await notify(ctx, req);
   } catch (err) {
-    if (err instanceof StoreRejectedError) return poison(ctx, 'store-rejected', `${label}: ${err.message}`, label);
-    if (!(err instanceof StoreUnavailableError)) throw err;
-    return deferForStore(ctx, err);
+    return endOnStoreError(ctx, err);
   }
 }
 

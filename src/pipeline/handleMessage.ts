@@ -12,15 +12,13 @@
 //
 // The host's retries are left for what this code cannot decide: a queue that refuses the re-enqueue.
 import type { Log } from '../log';
-import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { accept, parse } from './accept';
-import { handleGroupMessage } from './group';
-import { joinGroup } from './member';
+import { handleGroupMessage, joinGroup } from '../fleet';
 import type { MessageMeta, MessageOutcome, PipelineDeps } from './context';
 import { deliver } from './deliver';
 import { dropProbe, handleDoctor } from './doctor';
 import { joinChain, poll, pollAgain, pollFrom } from './poll';
-import { deferForStore, poison } from './requeue';
+import { endOnStoreError } from './requeue';
 
 export async function handleCommandMessage(
   raw: unknown,
@@ -54,12 +52,6 @@ export async function handleCommandMessage(
     }
     return await pollFrom(ctx, joined.command);
   } catch (err) {
-    if (err instanceof StoreRejectedError) {
-      // Not an outage: waiting changes nothing. The code goes with the reason (and the metrics say so).
-      const reason = `${err.message}: a request the store will never take (a bug; please report it with this line)`;
-      return poison(ctx, 'store-rejected', reason, ctx.label);
-    }
-    if (!(err instanceof StoreUnavailableError)) throw err;
-    return deferForStore(ctx, err);
+    return endOnStoreError(ctx, err);
   }
 }

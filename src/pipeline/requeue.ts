@@ -6,7 +6,7 @@ import { messageText } from '../core/message';
 import { MESSAGE_ID, type Bookkeeping } from '../core/bookkeeping';
 import { formatDuration } from '../core/report';
 import { REQUEUE_RETRY_PAUSES_MS, storeOutageGiveUpMs, storeRetryDelaySeconds } from '../core/schedule';
-import type { StoreUnavailableError } from '../store/entityStore';
+import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import type { PoisonReason } from '../telemetry/telemetry';
 import { RetryableError, telemetryOf, type Journey, type MessageOutcome } from './context';
 
@@ -67,4 +67,18 @@ export async function deferForStore(ctx: Journey, err: StoreUnavailableError): P
   log.warn(`${label}: ${err.message}; trying again in ${delaySeconds}s (round ${round})`);
   telemetryOf(deps).deferral('store-unavailable');
   return { kind: 'deferred', delaySeconds, results: [], reason: err.message };
+}
+
+/**
+ * How a journey ends on a store error, for every kind of message alike: a request the store will never take
+ * goes to the poison queue (a bug: waiting changes nothing, and the code goes with the reason); an outage is
+ * waited out (deferForStore). Anything else is not the store's, and is thrown on.
+ */
+export async function endOnStoreError(ctx: Journey, err: unknown): Promise<MessageOutcome> {
+  if (err instanceof StoreRejectedError) {
+    const reason = `${err.message}: a request the store will never take (a bug; please report it with this line)`;
+    return poison(ctx, 'store-rejected', reason, ctx.label);
+  }
+  if (!(err instanceof StoreUnavailableError)) throw err;
+  return deferForStore(ctx, err);
 }

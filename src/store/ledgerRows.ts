@@ -130,7 +130,7 @@ export interface CommandState {
 }
 
 /**
- * What a fleet run is, as its first recorded declaration said (pipeline/group.ts): the only account of the
+ * What a fleet run is, as its first recorded declaration said (fleet/declare.ts): the only account of the
  * group anything believes. Its members are the member rows; what else it declared is here.
  */
 export interface GroupRecord {

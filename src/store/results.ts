@@ -29,7 +29,7 @@ export interface ResultStore {
   getVersioned(key: string): Promise<{ result?: StoredResult; etag: string } | undefined>;
   /**
    * Writes only if what is stored is still version `etag` (undefined: only if nothing is stored); false
-   * when another writer came first. A group's one settled summary is written this way (pipeline/groupSummary.ts).
+   * when another writer came first. A group's one settled summary is written this way (fleet/summary.ts).
    */
   putIf(key: string, result: StoredResult, etag: string | undefined): Promise<boolean>;
   delete(key: string): Promise<void>;

@@ -8,33 +8,22 @@
 // which of those show the group is decided by one function against those members (core/group.ts showsGroup).
 // A tracking message wins over a word that its member did not start, whenever it comes.
 //
-// Nothing can make a result go unreported or reported twice through this (pipeline/groupSummary.ts has the
+// Nothing can make a result go unreported or reported twice through this (fleet/summary.ts has the
 // rule): a member whose group was never declared (after a grace), that its group does not list, whose place
 // is taken by another command, or whose result the group's settled summary does not show, is reported on
 // its own, with a log line saying why; one the summary shows skips the targets the summary tells. A member
 // that finds its group overdue ends it in its chain's stead, and is then in its summary.
 import { buildReport } from '../core/report';
-import { memberDone, memberResult, showsGroup } from '../core/group';
+import { memberDone, memberResult } from '../core/group';
 import { serializeSummaryRequest } from '../core/groupMessage';
 import { groupJoinGiveUpMs, groupOverdueMs } from '../core/schedule';
 import { StoreUnavailableError } from '../store/entityStore';
 import { groupKey, memberRowKey, type CommandEntries } from '../store/ledgerRows';
 import type { StoredResult } from '../store/results';
 import type { Target } from '../notify/provider';
-import type { CommandContext } from './context';
-import { groupFacts, isDeclared, isSettled, markFinal, settleSummary } from './groupSummary';
-
-/**
- * Which targets the group's summary is due to tell of its members: recorded for the group, not failed there,
- * allowed to show the group (against the recorded members), and not asking for each member too (_EACH).
- */
-function toldBy(group: CommandEntries): (target: Target) => boolean {
-  return (target) => {
-    if (target.each) return false;
-    const row = group.targets.find((t) => t.name === target.name);
-    return !!row && row.state !== 'failed' && showsGroup(target, group.members);
-  };
-}
+import type { CommandContext } from '../pipeline/context';
+import { toldBy } from './scope';
+import { groupFacts, isDeclared, isSettled, markFinal, settleSummary } from './summary';
 
 /** At a member's first polls: its row says its command is tracked. Never fails the poll. */
 export async function joinGroup(ctx: CommandContext): Promise<void> {

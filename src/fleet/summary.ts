@@ -1,5 +1,5 @@
-// The end of a fleet run, wherever it is decided — by its chain (pipeline/group.ts) when every member is
-// over or at the group's deadline, or by a member that finds the group overdue (pipeline/member.ts) — and
+// The end of a fleet run, wherever it is decided — by its chain (chain.ts) when every member is
+// over or at the group's deadline, or by a member that finds the group overdue (member.ts) — and
 // what the group's report says. Everything here comes from the ledger: the group's record (what its first
 // declaration said), its member rows, its one settled summary; never from the message at hand.
 //
@@ -15,7 +15,7 @@ import { cleanText } from '../core/text';
 import { StoreUnavailableError } from '../store/entityStore';
 import { commandKey, type CommandEntries, type CommandState } from '../store/ledgerRows';
 import { RESULT_VERSION, type StoredResult } from '../store/results';
-import type { PipelineDeps } from './context';
+import type { PipelineDeps } from '../pipeline/context';
 
 /** Logs of failed members in the live channels' thread: this many members, each's end up to this much. */
 const THREAD_LOG_MEMBERS = 10;
