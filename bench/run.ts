@@ -14,7 +14,7 @@ import { commandResultUrl } from '../src/core/armUrl';
 import { startStandIns, type StandIns } from '../dev/standIns';
 import { createDevTls } from '../dev/tls';
 import { prng } from '../dev/prng';
-import { createQueueHandler } from '../src/pipeline/queueHandler';
+import { createQueueHandler } from '../src/pipeline/queueTrigger';
 import { createCredential, createRuntime } from '../src/runtime';
 import { runScaleLoad, type ScaleLoadResult } from '../dev/scaleLoad';
 import { simulate, simulateFleet, simulateSharedBudget } from './simulate';

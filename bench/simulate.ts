@@ -8,7 +8,7 @@ import { prng } from '../dev/prng';
 import { Cooldowns } from '../src/delivery';
 import type { Provider, Target } from '../src/notify/provider';
 import type { PipelineDeps } from '../src/pipeline/context';
-import { handleCommandMessage } from '../src/pipeline/handleMessage';
+import { handleCommandMessage } from '../src/pipeline/journey';
 import { MemoryEntityStore, MemoryResultStore } from '../dev/memoryStores';
 import { Ledger } from '../src/store/ledger';
 import type { EntityStore, NewEntity } from '../src/store/entityStore';

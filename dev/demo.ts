@@ -10,7 +10,7 @@ import { startStandIns, type StandIns } from './standIns';
 import { providerFor } from '../src/notify/registry';
 import { slackAsText } from '../src/notify/slack/blocks';
 import { teamsAsText } from '../src/notify/providers/teams/card';
-import { CommandQueue, createQueueServiceClient } from '../src/queue/storage';
+import { CommandQueue, createQueueServiceClient } from '../src/queue/commandQueue';
 import { buildMessage } from '../src/cli/enqueue';
 
 const CLUSTER = {

@@ -39,7 +39,7 @@ const lazyBundles: Plugin = {
       args.importer.includes('/src/functions/') ? { path: './handler.js', external: true } : undefined,
     );
     b.onResolve({ filter: /\/telemetry\/setup$/ }, (args) =>
-      args.importer.endsWith('/src/pipeline/handlers.ts') ? { path: './telemetry.js', external: true } : undefined,
+      args.importer.endsWith('/src/functions/bundle.ts') ? { path: './telemetry.js', external: true } : undefined,
     );
   },
 };
@@ -94,7 +94,7 @@ export async function buildAll(out = ROOT): Promise<void> {
     }),
     build({
       ...common,
-      entryPoints: ['src/pipeline/handlers.ts'],
+      entryPoints: ['src/functions/bundle.ts'],
       outfile: join(dist, 'function/handler.js'),
       target: APP_TARGET,
       minify: true,

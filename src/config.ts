@@ -1,5 +1,5 @@
 // The app's configuration, validated once at start-up: the app's own settings (settings/defaults.ts), its
-// storage (settings/storage.ts) and its notification targets (settings/targets.ts, each read by its
+// storage (settings/storageConnection.ts) and its notification targets (settings/targets.ts, each read by its
 // channel's provider). What operator tools and the caller-side commands need is loaded on its own.
 // zod/mini: the tree-shakable build, so that the start-up path stays small (docs/performance.md).
 import * as z from 'zod/mini';
@@ -9,7 +9,7 @@ import { settingNames } from './settings/catalog';
 import { DEFAULTS, RANGES, WHOLE_NUMBERS } from './settings/defaults';
 import { ConfigError, parseHttpsUrl } from './core/settingUrls';
 import { numberIn, optional, read, type Env } from './settings/rules';
-import { loadStorageConfig, loadQueueName, type StorageConfig } from './settings/storage';
+import { loadStorageConfig, loadQueueName, type StorageConfig } from './settings/storageConnection';
 import { loadTargets } from './settings/targets';
 
 export { DEFAULTS, RANGES } from './settings/defaults';

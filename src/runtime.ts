@@ -7,7 +7,7 @@ import { createRedactor } from './log';
 import { Cooldowns } from './delivery';
 import type { Target } from './notify/provider';
 import type { PipelineDeps } from './pipeline/context';
-import { CommandQueue, createQueueServiceClient } from './queue/storage';
+import { CommandQueue, createQueueServiceClient } from './queue/commandQueue';
 import { createTableClient } from './store/tableClient';
 import { TableEntityStore } from './store/entityStore';
 import { SharedBudget } from './store/sharedBudget';

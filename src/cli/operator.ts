@@ -2,7 +2,7 @@
 // results, from the storage settings alone (no webhook URLs or ARM access needed), with the operator's
 // own credential where the connection is identity-based.
 import { loadStorageSettings, type Env, type StorageSettings } from '../config';
-import { CommandQueue, createQueueServiceClient } from '../queue/storage';
+import { CommandQueue, createQueueServiceClient } from '../queue/commandQueue';
 import { createLedger, createResultStore, storageCredential } from '../runtime';
 import type { Ledger } from '../store/ledger';
 import type { ResultStore } from '../store/results';

@@ -7,8 +7,8 @@ import type { TokenCredential } from '@azure/identity';
 import { QueueClient, RestError } from '@azure/storage-queue';
 import type { Env } from '../config';
 import { isLoopbackHost } from '../core/settingUrls';
-import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/storage';
-import { createQueueServiceClient } from '../queue/storage';
+import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/storageConnection';
+import { createQueueServiceClient } from '../queue/commandQueue';
 import { describeNoCredential, isNoCredential } from './credentials';
 
 export const SENDER_ROLE = 'Storage Queue Data Message Sender';

@@ -5,7 +5,7 @@
 import { escapeForLog } from '../core/text';
 import { parsePollRequest, serializePollRequest } from '../core/message';
 import { readBookkeeping } from '../core/bookkeeping';
-import { parsePoisonEnvelope, type CommandQueue } from '../queue/storage';
+import { parsePoisonEnvelope, type CommandQueue } from '../queue/commandQueue';
 
 export interface RedriveResult {
   moved: number;

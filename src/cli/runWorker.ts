@@ -31,7 +31,7 @@ export async function runWorker(options: WorkerCommandOptions = {}): Promise<voi
   const runtime = getRuntime();
   const log = redactingLog(consoleLog, runtime.redact);
   await runtime.queue.ensureQueues();
-  const { handleQueueMessage } = await import('../pipeline/queueHandler');
+  const { handleQueueMessage } = await import('../pipeline/queueTrigger');
   const batchSize = options.batchSize ?? host.batchSize;
   const worker = new QueueHostEmulator({
     ...host,

@@ -1,7 +1,7 @@
 // `aks-command-notifier status`: what an operator asks first. How full are the queues, why are messages
 // in the poison queue, what was delivered lately (and how long after the command finished), and which
 // targets have notifications that did not arrive. A table for people, or --json for tools.
-import { parsePoisonEnvelope } from '../queue/storage';
+import { parsePoisonEnvelope } from '../queue/commandQueue';
 import { measureQueues, type QueueDepth } from '../pipeline/queueMonitor';
 import { doctorKey } from '../store/doctorRows';
 import { COMMAND_ROW, isTargetRow, readCommand, readTarget, type CommandState } from '../store/ledgerRows';

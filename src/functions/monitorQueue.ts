@@ -2,10 +2,10 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { MONITOR_SCHEDULE } from '../pipeline/queueMonitor';
 
-let handlers: Promise<typeof import('../pipeline/handlers')> | undefined;
+let handlers: Promise<typeof import('./bundle')> | undefined;
 
 export async function monitorQueue(_timer: Timer, context: InvocationContext): Promise<void> {
-  handlers ??= import('../pipeline/handlers');
+  handlers ??= import('./bundle');
   await (await handlers).monitorQueue(context);
 }
 

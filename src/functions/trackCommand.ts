@@ -4,10 +4,10 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { DEFAULTS } from '../settings/defaults';
 
-let handlers: Promise<typeof import('../pipeline/handlers')> | undefined;
+let handlers: Promise<typeof import('./bundle')> | undefined;
 
 export async function trackCommand(message: unknown, context: InvocationContext): Promise<unknown> {
-  handlers ??= import('../pipeline/handlers');
+  handlers ??= import('./bundle');
   return (await handlers).trackCommand(message, context);
 }
 

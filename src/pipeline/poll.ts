@@ -21,7 +21,7 @@ import { armAnswerClass } from '../telemetry/telemetry';
 import { announceRunning } from './announce';
 import { telemetryOf, type CommandContext, type MessageOutcome } from './context';
 import { requeue } from './requeue';
-import { storeFinal } from './store';
+import { storeFinal } from './storeFinal';
 
 const ANOTHER_COPY: MessageOutcome = { kind: 'another-copy-polls', reason: 'another copy moved the poll chain on' };
 

@@ -2,7 +2,7 @@
 // queue and poison queue (approximate depth, age of the oldest visible message) and emits them as metrics.
 // The backlog and poison alerts in infra/ read these; `status` prints them.
 import type { Log } from '../log';
-import type { CommandQueue } from '../queue/storage';
+import type { CommandQueue } from '../queue/commandQueue';
 import type { Telemetry } from '../telemetry/telemetry';
 
 /** Every five minutes (NCRONTAB), for the host's timer trigger and the worker alike. */

@@ -2,8 +2,8 @@
 // identity-based connection (…__tableServiceUri, …__clientId), like the Functions host reads it.
 import { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import { storageCredential } from '../queue/storage';
-import type { StorageConfig } from '../settings/storage';
+import { storageCredential } from '../queue/commandQueue';
+import type { StorageConfig } from '../settings/storageConnection';
 
 // Short retries inside a call: longer outages are waited out by re-enqueueing, not by blocking here.
 const TABLE_RETRIES = { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 };

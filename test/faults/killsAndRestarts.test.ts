@@ -12,7 +12,7 @@ import type { Step } from '../../dev/armStandIn';
 import { startAzurite, type Azurite } from '../../dev/azurite';
 import { prng } from '../../dev/prng';
 import type { Reply } from '../../dev/webhookReceivers';
-import { parsePoisonEnvelope } from '../../src/queue/storage';
+import { parsePoisonEnvelope } from '../../src/queue/commandQueue';
 import { CLUSTER, CLUSTER_ID, setUpStack, stack, tearDownStack, unique } from '../support/stack';
 import { RestartedWorker } from '../support/worker';
 

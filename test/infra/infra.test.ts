@@ -12,7 +12,7 @@ import { secretSettingNames, settingDefaults, settingNames } from '../../src/set
 import { DEFAULTS } from '../../src/settings/defaults';
 import { METRICS } from '../../src/telemetry/telemetry';
 import { loadStorageSettings } from '../../src/config';
-import { parseQueueUrl } from '../../src/settings/storage';
+import { parseQueueUrl } from '../../src/settings/storageConnection';
 import { APP_NODE_MAJOR } from '../../scripts/build';
 import { FROM_AZD } from '../../src/cli/deployment';
 import { findBicep, runBicep, type BicepCli } from '../support/bicep';

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InvocationContext } from '@azure/functions';
-import { parsePoisonEnvelope } from '../../src/queue/storage';
+import { parsePoisonEnvelope } from '../../src/queue/commandQueue';
 import { StoreRejectedError } from '../../src/store/entityStore';
 import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledgerRows';
-import { createQueueHandler } from '../../src/pipeline/queueHandler';
+import { createQueueHandler } from '../../src/pipeline/queueTrigger';
 import {
   CLUSTER,
   CLUSTER_ID,

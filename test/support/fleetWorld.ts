@@ -4,7 +4,7 @@
 // counted per member: its own reports, and the summaries that show its result.
 import type { GroupReport } from '../../src/core/group';
 import type { CommandReport } from '../../src/core/report';
-import { handleCommandMessage } from '../../src/pipeline/handleMessage';
+import { handleCommandMessage } from '../../src/pipeline/journey';
 import { memoryWorld, quiet, type MemoryWorld } from './memory';
 
 export const memberId = (name: string) =>

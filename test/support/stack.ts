@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
 import { startStandIns, type StandIns } from '../../dev/standIns';
-import { createQueueHandler } from '../../src/pipeline/queueHandler';
+import { createQueueHandler } from '../../src/pipeline/queueTrigger';
 import { createRuntime, type Runtime } from '../../src/runtime';
 import type { MessageOutcome } from '../../src/pipeline/context';
 

@@ -1,7 +1,7 @@
 // What the unit tests of the pipeline's stages share: one message through handleCommandMessage in a
 // MemoryWorld (the real ledger logic over an in-memory table, on a settable clock), what it re-enqueued and
 // what the ledger holds after, and stores that fail on cue (unreachable, or refusing a request).
-import { handleCommandMessage } from '../../src/pipeline/handleMessage';
+import { handleCommandMessage } from '../../src/pipeline/journey';
 import { StoreRejectedError, StoreUnavailableError, type EntityStore } from '../../src/store/entityStore';
 import { commandKey, readTarget } from '../../src/store/ledgerRows';
 import { CLUSTER_ID, quiet, type MemoryWorld } from './memory';

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { clusterRead, doctorRunTag, type DoctorAnswer } from '../../../src/core/doctor';
 import { TokenBuckets } from '../../../src/core/tokenBucket';
 import { parseQueueMessage } from '../../../src/core/groupMessage';
-import { handleCommandMessage } from '../../../src/pipeline/handleMessage';
+import { handleCommandMessage } from '../../../src/pipeline/journey';
 import { boundedJson, doctorKey, readDoctorAnswer } from '../../../src/store/doctorRows';
 import { CLUSTER_ID, memoryWorld, quiet } from '../../support/memory';
 

@@ -7,7 +7,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import type { ArmRead } from '../../../src/core/armAnswer';
 import { TokenBuckets } from '../../../src/core/tokenBucket';
 import { createRedactor } from '../../../src/log';
-import { createQueueHandler } from '../../../src/pipeline/queueHandler';
+import { createQueueHandler } from '../../../src/pipeline/queueTrigger';
 import { monitorQueues } from '../../../src/pipeline/queueMonitor';
 import type { Runtime } from '../../../src/runtime';
 import { metricPoints, OnDemandMetricReader, type MetricPoint } from '../../../src/telemetry/setup';

@@ -6,7 +6,7 @@ import { invocationLog } from '../log';
 import { getRuntime, type Runtime } from '../runtime';
 import { noTelemetry } from '../telemetry/telemetry';
 import type { MessageOutcome } from './context';
-import { handleCommandMessage } from './handleMessage';
+import { handleCommandMessage } from './journey';
 
 function toDate(value: unknown): Date | undefined {
   if (value instanceof Date) return value;

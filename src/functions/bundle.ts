@@ -5,9 +5,9 @@
 import type { InvocationContext } from '@azure/functions';
 import { invocationLog } from '../log';
 import { getRuntime } from '../runtime';
-import { handleQueueMessage } from './queueHandler';
-import { monitorQueues } from './queueMonitor';
-import { sweepOld } from './retention';
+import { handleQueueMessage } from '../pipeline/queueTrigger';
+import { monitorQueues } from '../pipeline/queueMonitor';
+import { sweepOld } from '../pipeline/retention';
 import { noTelemetry } from '../telemetry/telemetry';
 
 let telemetryReady: Promise<void> | undefined;

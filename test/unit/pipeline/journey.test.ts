@@ -3,7 +3,7 @@
 // or poisoned at once), and messages and ledger rows of other versions read without poisoning them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { handleCommandMessage } from '../../../src/pipeline/handleMessage';
+import { handleCommandMessage } from '../../../src/pipeline/journey';
 import { StoreRejectedError } from '../../../src/store/entityStore';
 import { Ledger } from '../../../src/store/ledger';
 import { MESSAGE, memoryWorld, quiet } from '../../support/memory';

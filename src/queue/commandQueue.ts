@@ -2,7 +2,7 @@
 // identity-based connection (…__queueServiceUri, …__clientId), like the Functions host reads it.
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
-import type { StorageConfig } from '../settings/storage';
+import type { StorageConfig } from '../settings/storageConnection';
 
 /** The storage identity when none is given: the user-assigned one the connection names, else the default chain. */
 export function storageCredential(storage: StorageConfig): TokenCredential {

@@ -1,13 +1,13 @@
 // One queue message, one decision: the stages of its journey, composed top to bottom.
 //
 //   accept   parse the message, route it to its targets, or poison it with the reason   (accept.ts)
-//            (a fleet run's declaration and its members' starts go to the group's journey: group.ts;
-//            a member's result goes to its group's summary: member.ts;
+//            (a fleet run's declaration, its members' starts and their results go to the fleet: fleet/;
 //            a producer's probe is dropped, a doctor run answered in the ledger: doctor.ts)
 //   poll     one poll chain per command; ask ARM within the read budget; re-enqueue     (poll.ts)
 //            with a delay while the command runs, posting live messages the first time (announce.ts)
-//   store    a final answer is stored and the command marked final                     (store.ts)
-//   deliver  to every target any copy recorded, each at most once, until the deadline  (deliver.ts)
+//   store    a final answer is stored and the command marked final                (storeFinal.ts)
+//   deliver  to every target any copy recorded, each at most once, until the deadline  (deliver.ts,
+//            deliverAll.ts; one target: src/delivery/)
 //   requeue  re-enqueue with a delay, poison with a reason, wait out a store outage     (requeue.ts)
 //
 // The host's retries are left for what this code cannot decide: a queue that refuses the re-enqueue.
