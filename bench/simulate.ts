@@ -15,10 +15,8 @@ import type { EntityStore, NewEntity } from '../src/store/entityStore';
 import { SharedBudget } from '../src/store/sharedBudget';
 import { performance } from 'node:perf_hooks';
 
-export { prng };
-
 /** 60% 5–60 s, 30% 1–10 min, 10% 10–60 min. */
-export function runTimeSeconds(random: () => number): number {
+function runTimeSeconds(random: () => number): number {
   const r = random();
   if (r < 0.6) return 5 + random() * 55;
   if (r < 0.9) return 60 + random() * 540;

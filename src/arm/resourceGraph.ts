@@ -6,7 +6,7 @@ import type { TokenCredential } from '@azure/identity';
 import { createDefaultHttpClient, createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
 import { createArmPipeline } from './commandResults';
 
-export const RESOURCE_GRAPH_API_VERSION = '2022-10-01';
+const RESOURCE_GRAPH_API_VERSION = '2022-10-01';
 const PAGE_SIZE = 1000;
 /** Far beyond a group's 200 members: a query that matches more is refused before it is paged out. */
 const MAX_PAGES = 10;
@@ -19,12 +19,12 @@ export interface GraphOptions {
   httpClient?: HttpClient;
 }
 
-export class GraphQueryError extends Error {
+class GraphQueryError extends Error {
   override name = 'GraphQueryError';
 }
 
 /** The query as sent: the caller's, then managed clusters only, then their ids. */
-export function managedClustersQuery(query: string): string {
+function managedClustersQuery(query: string): string {
   return `${query.trim()}\n| where type =~ 'microsoft.containerservice/managedclusters'\n| project id`;
 }
 

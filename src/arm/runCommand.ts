@@ -19,7 +19,7 @@ import { createArmPipeline, headersOf, type ArmClientOptions } from './commandRe
 export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
 export const RUN_COMMAND_ACTION = 'Microsoft.ContainerService/managedClusters/runcommand/action';
 
-export interface RunCommandBody {
+interface RunCommandBody {
   command: string;
   /** Base64 of a zip of the attached files. */
   context?: string;

@@ -9,7 +9,7 @@ import { REQUIRED_PERMISSION, type CommandReport } from './report';
 /** A cluster is read for a doctor run at most this often (one read serves every doctor run in between). */
 export const DOCTOR_CLUSTER_READ_EVERY_MS = 60_000;
 
-export interface DoctorCheck {
+interface DoctorCheck {
   name: string;
   ok: boolean;
   detail: string;

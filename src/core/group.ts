@@ -255,7 +255,7 @@ export const MEMBER_EMOJI: Record<MemberOutcome, string> = {
 };
 
 /** A member's outcome in words (with its exit code when it has one). */
-export function outcomeWords(line: Pick<MemberLine, 'outcome' | 'exitCode'>): string {
+function outcomeWords(line: Pick<MemberLine, 'outcome' | 'exitCode'>): string {
   return line.outcome === 'exitCode' ? `exit code ${line.exitCode}` : WORDS[line.outcome];
 }
 

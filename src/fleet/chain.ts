@@ -25,22 +25,16 @@ import { deliverTarget } from '../delivery';
 import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { groupKey, type CommandEntries, type CommandState } from '../store/ledgerRows';
-import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from '../pipeline/context';
+import type { MessageMeta, MessageOutcome, PipelineDeps } from '../pipeline/context';
 import { deliverAll } from '../pipeline/deliverAll';
 import { deliveryContext } from '../pipeline/deliveryContext';
 import { groupFacts, markFinal, settleSummary, summaryOf } from './summary';
 import { endOnStoreError, poison, requeue } from '../pipeline/requeue';
-import { record, refuseDifferent, window } from './declare';
+import { record, refuseDifferent, window, type GroupContext } from './declare';
 import { recordNotStarted } from './notStarted';
 import { recordedScope, showing } from './scope';
 
-export interface GroupContext extends Journey {
-  groupId: string;
-  /** The declaration this message carries (absent: a summary request). */
-  req?: GroupRequest;
-}
-
-export type GroupMessage =
+type GroupMessage =
   | { kind: 'group'; req: GroupRequest }
   | { kind: 'notStarted'; req: NotStartedRequest }
   | { kind: 'summary'; req: SummaryRequest };

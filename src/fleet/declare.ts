@@ -5,15 +5,21 @@
 // differs goes to the poison queue with the reason and changes nothing.
 import { declarationDigest, declarationDiffers, type GroupRequest } from '../core/groupMessage';
 import { firstPollLeaseMs } from '../core/schedule';
-import { type Target } from '../notify/provider';
+import type { Target } from '../notify/provider';
 import { StoreUnavailableError } from '../store/entityStore';
-import { type CommandEntries, type CommandState } from '../store/ledgerRows';
+import type { CommandEntries, CommandState } from '../store/ledgerRows';
 import { resolveTargets } from '../pipeline/accept';
-import type { MessageOutcome } from '../pipeline/context';
+import type { Journey, MessageOutcome } from '../pipeline/context';
 import { poison } from '../pipeline/requeue';
 
-import type { GroupContext } from './chain';
 import { declaredScope } from './scope';
+
+/** A fleet message on its way: a declaration, or a summary request (no `req`). */
+export interface GroupContext extends Journey {
+  groupId: string;
+  /** The declaration this message carries (absent: a summary request). */
+  req?: GroupRequest;
+}
 
 /**
  * The targets a declaration may name, resolved as for a command, against its members: a target must be

@@ -10,7 +10,7 @@ import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import type { Log } from '../log';
 import type { QueueHostSettings } from '../hostSettings';
 
-export type QueueHandler = (message: unknown, context: InvocationContext) => Promise<unknown>;
+type QueueHandler = (message: unknown, context: InvocationContext) => Promise<unknown>;
 
 export interface QueueHostEmulatorOptions extends QueueHostSettings {
   queue: QueueClient;

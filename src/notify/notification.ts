@@ -18,7 +18,10 @@ export interface Fact {
   value: string;
 }
 
-/** A button. `url` is https and within MAX_URL_CHARS (the builder checks); `hint`: more words where there is room. */
+/**
+ * A button. `url` is https and within MAX_URL_CHARS (the builder checks); `hint`: more words where there is room.
+ * @public (the contract a new channel is written against)
+ */
 export interface Link {
   title: string;
   hint?: string;
@@ -46,6 +49,7 @@ export interface Context {
   maxValue: number;
 }
 
+/** @public: part of the contract a new channel is written against. */
 export interface TableColumn {
   title: string;
   /** The cells of this column are untrusted text, shown clipped to `max` characters. */
@@ -70,7 +74,10 @@ export interface Table {
   quietWord?: string;
 }
 
-/** What the command printed: untrusted, up to ARM's 512 kB. */
+/**
+ * What the command printed: untrusted, up to ARM's 512 kB.
+ * @public (the contract a new channel is written against)
+ */
 export interface Logs {
   untrusted: string;
   /** Its heading ("Logs"). */

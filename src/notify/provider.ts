@@ -18,7 +18,10 @@ import type { Notification, Outgoing, StructuredReport } from './notification';
 export type Form = 'full' | 'minimal';
 export type NotifyOn = 'all' | 'failure';
 
-/** One option of a target of this kind: NOTIFY_TARGET_<NAME>_<OPTION>. */
+/**
+ * One option of a target of this kind: NOTIFY_TARGET_<NAME>_<OPTION>.
+ * @public (the contract a new channel is written against)
+ */
 export interface OptionSpec {
   /** What it holds, for the settings reference. */
   doc: string;
@@ -28,7 +31,10 @@ export interface OptionSpec {
   example: string;
 }
 
-/** A setting shared by every target of a kind (SLACK_API_URL). */
+/**
+ * A setting shared by every target of a kind (SLACK_API_URL).
+ * @public (the contract a new channel is written against)
+ */
 export interface SharedSetting {
   doc: string;
   default?: string;
@@ -144,6 +150,7 @@ export interface ChatProvider<S = unknown> extends ProviderBase<S> {
 /**
  * A data channel: takes the structured report itself, to send on to another system (an event). The minimal
  * form is asked for when its service refused the full one (it may leave out the logs, say).
+ * @public (the contract a new channel is written against)
  */
 export interface DataProvider<S = unknown> extends ProviderBase<S> {
   readonly takes: 'report';
@@ -182,7 +189,7 @@ export function wants(target: Target, failure: boolean): boolean {
   return target.notifyOn === 'all' || failure;
 }
 
-export function renderOptions(target: Target): RenderOptions {
+function renderOptions(target: Target): RenderOptions {
   return {
     target: target.name,
     includeLogs: target.includeLogs,

@@ -92,7 +92,7 @@ function halve(n: number, floor: number): number {
 }
 
 /** The caps a message starts from on a channel: the message's own, within the channel's. */
-export function initialCaps(message: Notification, channel: ChannelCaps = {}): Caps {
+function initialCaps(message: Notification, channel: ChannelCaps = {}): Caps {
   const min = (a: number, b: number | undefined) => (b === undefined ? a : Math.min(a, b));
   return {
     sections: message.sections.map((s) => (s.code ? min(s.max, channel.code) : s.max)),
@@ -108,7 +108,7 @@ export function initialCaps(message: Notification, channel: ChannelCaps = {}): C
  * their labels). Logs come last: they get what is left at every step (the renderer decides). The last step
  * shows none of the untrusted sections and context.
  */
-export function* capLadder(message: Notification, initial: Caps): Generator<CapStep> {
+function* capLadder(message: Notification, initial: Caps): Generator<CapStep> {
   let caps: Caps = { ...initial, sections: [...initial.sections] };
   const trimmed: string[] = [];
   yield { caps: { ...caps, sections: [...caps.sections] }, trimmed: [] };

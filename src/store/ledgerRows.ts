@@ -143,7 +143,7 @@ export interface GroupRecord {
   declared: boolean;
 }
 
-export type TargetPhase = 'pending' | 'claimed' | 'delivered' | 'failed' | 'skipped';
+type TargetPhase = 'pending' | 'claimed' | 'delivered' | 'failed' | 'skipped';
 
 export interface TargetState {
   etag: string;

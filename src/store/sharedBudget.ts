@@ -70,7 +70,7 @@ interface KeyState {
   refusedUntil?: number;
 }
 
-export type BudgetEvent = 'lease' | 'conflict' | 'fallback' | 'unused';
+type BudgetEvent = 'lease' | 'conflict' | 'fallback' | 'unused';
 
 export interface SharedBudgetOptions {
   queueName: string;

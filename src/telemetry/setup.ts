@@ -21,7 +21,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
-export const SERVICE_NAME = 'aks-command-notifier';
+const SERVICE_NAME = 'aks-command-notifier';
 const TELEMETRY_KEY = Symbol.for('aks-command-notifier.telemetry');
 
 export interface TelemetryHandle {

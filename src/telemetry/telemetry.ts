@@ -42,7 +42,7 @@ export type PoisonReason =
   | 'delivery-deadline'
   | 'store-unavailable'
   | 'store-rejected';
-export type DeferralReason = 'read-budget' | 'delivery' | 'store-unavailable';
+type DeferralReason = 'read-budget' | 'delivery' | 'store-unavailable';
 
 /** What a message span records, attribute by attribute (never a secret: ids, names, counts, outcomes). */
 export interface MessageSpan {

@@ -31,7 +31,7 @@ export interface MemoryWorld {
   answers: Map<string, SendResult[]>;
 }
 
-export function fakeProvider(world: () => MemoryWorld): Provider<{ channel: string }> {
+function fakeProvider(world: () => MemoryWorld): Provider<{ channel: string }> {
   return {
     kind: 'fake',
     readSettings: () => ({ channel: 'x' }),

@@ -47,7 +47,7 @@ const SECTION_CHARS = SLACK_LIMITS.sectionText - 20;
 const MINIMAL_NOTE_CHARS = 2900;
 
 type Text = { type: 'mrkdwn'; text: string; verbatim: true } | { type: 'plain_text'; text: string; emoji?: boolean };
-export type SlackBlock = Record<string, unknown>;
+type SlackBlock = Record<string, unknown>;
 export interface SlackPayload {
   text: string;
   blocks: SlackBlock[];
