@@ -6,7 +6,8 @@ import { serializeNotStarted, type NotStartedRequest } from '../core/groupMessag
 import { groupJoinGiveUpMs, pollWindow, retryDelaySeconds } from '../core/schedule';
 import type { Log } from '../log';
 import { StoreUnavailableError } from '../store/entityStore';
-import { groupKey, memberRowKey } from '../store/ledgerRows';
+import { groupKey } from '../store/ledgerRows';
+import { memberRowKey } from '../store/memberRows';
 import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from '../pipeline/context';
 import { isDeclared } from './summary';
 import { deferForStore, poison, requeue } from '../pipeline/requeue';

@@ -14,12 +14,8 @@ import { StoreRejectedError, type EntityStore, type NewEntity } from './entitySt
 import {
   COMMAND_ROW,
   commandEntity,
-  isMemberRow,
   isTargetRow,
-  memberEntity,
   readCommand,
-  readMember,
-  type MemberRow,
   readTarget,
   targetEntity,
   type CommandEntries,
@@ -27,6 +23,7 @@ import {
   type GroupRecord,
   type TargetState,
 } from './ledgerRows';
+import { isMemberRow, memberEntity, readMember, type MemberRow } from './memberRows';
 
 /** What a target row means now, on the server's clock. */
 export type TargetReadiness =

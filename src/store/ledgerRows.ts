@@ -1,13 +1,12 @@
 // What a ledger row is: the command row and the target rows, their fields, how they are read tolerantly
-// (fields this version does not know are kept on rewrite) and written within Table storage's limits.
+// (rowFields.ts) and written within Table storage's limits. A fleet member's row is memberRows.ts.
 import { createHash } from 'node:crypto';
-import { memberId, MEMBER_OUTCOMES, type MemberOutcome, type MemberState } from '../core/group';
 import type { DeclarationDigest } from '../core/groupMessage';
-import { parseClusterResourceId } from '../core/message';
-import { type EntityValue, type NewEntity, type StoredEntity } from './entityStore';
+import type { EntityValue, NewEntity, StoredEntity } from './entityStore';
+import type { MemberRow } from './memberRows';
+import { LEDGER_VERSION, num, others, str } from './rowFields';
 
 export const COMMAND_ROW = '_command';
-const LEDGER_VERSION = 2;
 
 export function commandKey(clusterResourceId: string, commandId: string): string {
   return createHash('sha256').update(`${clusterResourceId.toLowerCase()}|${commandId}`).digest('hex');
@@ -18,86 +17,12 @@ export function groupKey(groupId: string): string {
   return createHash('sha256').update(`group|${groupId}`).digest('hex');
 }
 
-/** Member rows start with a character no target name has. */
-const MEMBER_PREFIX = '~m';
-
-export function isMemberRow(rowKey: string): boolean {
-  return rowKey.startsWith(MEMBER_PREFIX);
-}
-
 /**
  * Rows that are neither the command row nor a target's start with "~" (a fleet member, a doctor run's
  * answer, a cluster's doctor read): no target name does.
  */
 export function isTargetRow(rowKey: string): boolean {
   return rowKey !== COMMAND_ROW && !rowKey.startsWith('~');
-}
-
-export function memberRowKey(cluster: Parameters<typeof memberId>[0]): string {
-  return `${MEMBER_PREFIX}${createHash('sha256').update(memberId(cluster)).digest('hex').slice(0, 32)}`;
-}
-
-export interface MemberRow extends MemberState {
-  etag: string;
-  timestampMs: number;
-  rowKey: string;
-  other: Record<string, EntityValue>;
-}
-
-const MEMBER_FIELDS = [
-  'v',
-  'cluster',
-  'index',
-  'state',
-  'commandId',
-  'outcome',
-  'exitCode',
-  'durationSeconds',
-  'error',
-];
-const MEMBER_STATES: readonly MemberState['state'][] = ['planned', 'tracked', 'final', 'notStarted'];
-
-/** A member row, or undefined when it does not name a cluster (it is then left out of the summary). */
-export function readMember(e: StoredEntity): MemberRow | undefined {
-  let cluster;
-  try {
-    cluster = parseClusterResourceId(str(e.cluster) ?? '');
-  } catch {
-    return undefined;
-  }
-  const state = MEMBER_STATES.includes(e.state as MemberState['state']) ? (e.state as MemberState['state']) : 'planned';
-  const outcome = MEMBER_OUTCOMES.includes(e.outcome as MemberOutcome) ? (e.outcome as MemberOutcome) : undefined;
-  return {
-    etag: e.etag,
-    timestampMs: e.timestampMs,
-    rowKey: e.rowKey,
-    cluster,
-    index: num(e.index) ?? 0,
-    state,
-    ...(str(e.commandId) ? { commandId: str(e.commandId)! } : {}),
-    ...(outcome ? { outcome } : {}),
-    ...(num(e.exitCode) !== undefined ? { exitCode: num(e.exitCode)! } : {}),
-    ...(num(e.durationSeconds) !== undefined ? { durationSeconds: num(e.durationSeconds)! } : {}),
-    ...(str(e.error) ? { error: str(e.error)! } : {}),
-    other: others(e, MEMBER_FIELDS),
-  };
-}
-
-export function memberEntity(pk: string, m: MemberState & { other?: Record<string, EntityValue> }): NewEntity {
-  return {
-    ...(m.other ?? {}),
-    partitionKey: pk,
-    rowKey: memberRowKey(m.cluster),
-    v: LEDGER_VERSION,
-    cluster: `/subscriptions/${m.cluster.subscriptionId}/resourceGroups/${m.cluster.resourceGroupName}/providers/Microsoft.ContainerService/managedClusters/${m.cluster.resourceName}`,
-    index: m.index,
-    state: m.state,
-    commandId: m.commandId,
-    outcome: m.outcome,
-    exitCode: m.exitCode,
-    durationSeconds: m.durationSeconds !== undefined ? Math.round(m.durationSeconds) : undefined,
-    error: m.error?.slice(0, 500),
-  };
 }
 
 export interface CommandState {
@@ -222,23 +147,6 @@ const TARGET_FIELDS = [
   'providerState',
   'unsureSince',
 ];
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v)
-    ? v
-    : typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)
-      ? Number(v)
-      : undefined;
-
-function others(e: StoredEntity, known: string[]): Record<string, EntityValue> {
-  const out: Record<string, EntityValue> = {};
-  for (const [k, v] of Object.entries(e)) {
-    if (['partitionKey', 'rowKey', 'etag', 'timestampMs'].includes(k) || known.includes(k) || v === undefined) continue;
-    out[k] = v;
-  }
-  return out;
-}
 
 function parseContext(text: string | undefined): Record<string, string> | undefined {
   if (!text) return undefined;

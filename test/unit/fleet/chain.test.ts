@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ledger } from '../../../src/store/ledger';
 import { StoreUnavailableError } from '../../../src/store/entityStore';
-import { isMemberRow } from '../../../src/store/ledgerRows';
+import { isMemberRow } from '../../../src/store/memberRows';
 import { fleetWorld } from '../../support/fleetWorld';
 
 describe("a group's declaration", () => {
