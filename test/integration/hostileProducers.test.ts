@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { InvocationContext } from '@azure/functions';
 import { parsePoisonEnvelope } from '../../src/queue/commandQueue';
 import { StoreRejectedError } from '../../src/store/entityStore';
-import { commandKey, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/ledgerRows';
+import { commandKey } from '../../src/store/ledgerRows';
+import { MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../src/store/displayCopies';
 import { createQueueHandler } from '../../src/pipeline/queueTrigger';
 import {
   CLUSTER,

@@ -6,14 +6,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { declarationDigest } from '../../../src/core/groupMessage';
 import { parseClusterResourceId } from '../../../src/core/message';
-import {
-  commandEntity,
-  contextText,
-  MAX_CONTEXT_STORED_CHARS,
-  readCommand,
-  TRIMMED,
-  type GroupRecord,
-} from '../../../src/store/ledgerRows';
+import { commandEntity, readCommand, type GroupRecord } from '../../../src/store/ledgerRows';
+import { contextText, MAX_CONTEXT_STORED_CHARS, TRIMMED } from '../../../src/store/displayCopies';
 
 describe('what the ledger stores of a context', () => {
   const value = fc.oneof(
