@@ -26,14 +26,11 @@ import {
   MAX_GROUP_MEMBERS,
   memberId,
   memberResult,
-  memberRow,
   notStartedLine,
-  progressKey,
-  progressLine,
-  TABLE_HEADER,
   type GroupReport,
   type MemberState,
 } from '../core/group';
+import { memberRow, progressKey, progressLine, TABLE_HEADER } from '../core/groupWords';
 import { formatTable } from '../core/text';
 import { parseQueueMessage, serializeGroupRequest, serializeNotStarted } from '../core/groupMessage';
 import { contextStrings, MessageError, parseClusterResourceId, type PollRequest } from '../core/message';

@@ -1,6 +1,7 @@
 // Every retry and deferral decision, in one place: when to poll ARM again, when to try a target again,
 // how far a Retry-After is believed, when a message has waited long enough. Pure: callers pass the clock
-// and the randomness. Leases and deadlines of a command's life are here too (below).
+// and the randomness. Leases and deadlines of a command's life are here too (below). Longer than 300 lines
+// on purpose: one place decides every wait and deadline, so that a reader finds them all here.
 //
 // Polls: interval = max(initial, 10% of the time already waited), capped at the max delay: short commands
 // are seen within seconds, long ones cost few reads, and the notification lag stays within

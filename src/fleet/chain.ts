@@ -10,7 +10,8 @@
 // request (`redeliver --group`, or a member that ended an overdue group) delivers an ended group's summary
 // to the targets that still need it, and does nothing else.
 import { ownsChain, type Bookkeeping } from '../core/bookkeeping';
-import { progressKey, groupOver } from '../core/group';
+import { groupOver } from '../core/group';
+import { progressKey } from '../core/groupWords';
 import {
   serializeGroupRequest,
   serializeSummaryRequest,

@@ -5,15 +5,8 @@
 // which of them are trusted (validated or derived by us) and which are untrusted text, and what the
 // minimal form keeps. A new kind of report is a new builder here; no channel changes.
 import { cloudOf } from '../core/clouds';
-import {
-  isGroupReport,
-  memberRow,
-  MEMBER_EMOJI,
-  groupExitCode,
-  groupTitle,
-  groupEmoji,
-  progressLine,
-} from '../core/group';
+import { isGroupReport, groupExitCode } from '../core/group';
+import { memberRow, MEMBER_EMOJI, groupTitle, groupEmoji, progressLine } from '../core/groupWords';
 import type { GroupReport, Report } from '../core/group';
 import { formatDuration, isFailure, outcomeTitle, type CommandReport } from '../core/report';
 import { clip } from '../core/text';

@@ -8,14 +8,11 @@ import {
   groupExitCode,
   groupOver,
   groupSummary,
-  groupTitle,
   memberLine,
-  memberRow,
-  progressKey,
-  progressLine,
   showsGroup,
   type MemberState,
 } from '../../../src/core/group';
+import { groupTitle, memberRow, progressKey, progressLine } from '../../../src/core/groupWords';
 import { ClusterScope } from '../../../src/core/scope';
 import { formatTable } from '../../../src/core/text';
 import type { CommandReport } from '../../../src/core/report';
