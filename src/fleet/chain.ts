@@ -19,14 +19,14 @@ import {
   type NotStartedRequest,
   type SummaryRequest,
 } from '../core/groupMessage';
-import { groupDeadlineMs, groupTickSeconds, pollLeaseMs, pollWindow } from '../core/schedule';
+import { groupDeadlineMs, groupTickSeconds, pollLeaseMs } from '../core/schedule';
 import type { Log } from '../log';
 import { compose } from '../notify/compose';
 import { deliverTarget } from '../delivery';
 import { wants } from '../notify/provider';
 import { StoreRejectedError, StoreUnavailableError } from '../store/entityStore';
 import { groupKey, type CommandEntries, type CommandState } from '../store/ledgerRows';
-import type { MessageMeta, MessageOutcome, PipelineDeps } from '../pipeline/context';
+import { messageWindow, type MessageMeta, type MessageOutcome, type PipelineDeps } from '../pipeline/context';
 import { deliverAll } from '../pipeline/deliverAll';
 import { deliveryContext } from '../pipeline/deliveryContext';
 import { groupFacts, markFinal, settleSummary, summaryOf } from './summary';
@@ -52,12 +52,7 @@ export async function handleGroupMessage(
   const groupId = message.req.groupId;
   const label = req ? `group ${groupId} (${req.members.length} clusters)` : `group ${groupId}`;
   const book = message.req.bookkeeping ?? { attempt: 0 };
-  const { firstSeenMs } = pollWindow({
-    nowMs: deps.now(),
-    ...(meta.insertionTime ? { insertedMs: meta.insertionTime.getTime() } : {}),
-    ...(book.firstSeenAt ? { firstSeenAt: book.firstSeenAt } : {}),
-    timeoutMinutes: deps.timeoutMinutes,
-  });
+  const { firstSeenMs } = messageWindow(deps, meta, book);
   const asked = book.deadlineAt ? Date.parse(book.deadlineAt) : Number.NaN;
   const deadlineMs = Math.min(
     groupDeadlineMs(firstSeenMs, deps.timeoutMinutes),

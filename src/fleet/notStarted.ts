@@ -3,12 +3,18 @@
 // and a word that comes after one is refused.
 import { notStartedLine } from '../core/group';
 import { serializeNotStarted, type NotStartedRequest } from '../core/groupMessage';
-import { groupJoinGiveUpMs, pollWindow, retryDelaySeconds } from '../core/schedule';
+import { groupJoinGiveUpMs, retryDelaySeconds } from '../core/schedule';
 import type { Log } from '../log';
 import { StoreUnavailableError } from '../store/entityStore';
 import { groupKey } from '../store/ledgerRows';
 import { memberRowKey } from '../store/memberRows';
-import type { Journey, MessageMeta, MessageOutcome, PipelineDeps } from '../pipeline/context';
+import {
+  messageWindow,
+  type Journey,
+  type MessageMeta,
+  type MessageOutcome,
+  type PipelineDeps,
+} from '../pipeline/context';
 import { isDeclared } from './summary';
 import { deferForStore, poison, requeue } from '../pipeline/requeue';
 
@@ -23,12 +29,7 @@ export async function recordNotStarted(
   const label = `group ${req.groupId}: ${req.cluster.resourceName}`;
   const key = groupKey(req.groupId);
   const book = req.bookkeeping ?? { attempt: 0 };
-  const { firstSeenMs, deadlineMs } = pollWindow({
-    nowMs: deps.now(),
-    ...(meta.insertionTime ? { insertedMs: meta.insertionTime.getTime() } : {}),
-    ...(book.firstSeenAt ? { firstSeenAt: book.firstSeenAt } : {}),
-    timeoutMinutes: deps.timeoutMinutes,
-  });
+  const { firstSeenMs, deadlineMs } = messageWindow(deps, meta, book);
   const ctx: Journey = {
     raw,
     meta,

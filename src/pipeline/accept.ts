@@ -5,12 +5,17 @@ import { clusterResourceId } from '../core/cluster';
 import type { Bookkeeping } from '../core/bookkeeping';
 import { parseQueueMessage, type QueueMessage } from '../core/groupMessage';
 import { MessageError, serializePollRequest, type PollRequest } from '../core/message';
-import { pollWindow } from '../core/schedule';
 import type { Log } from '../log';
 import type { Target } from '../notify/provider';
 import { commandKey } from '../store/ledgerRows';
 import type { PoisonReason } from '../telemetry/telemetry';
-import type { CommandContext, MessageMeta, MessageOutcome, PipelineDeps } from './context';
+import {
+  messageWindow,
+  type CommandContext,
+  type MessageMeta,
+  type MessageOutcome,
+  type PipelineDeps,
+} from './context';
 import { poison } from './requeue';
 
 /** Any message of the command queue, parsed; one that is not valid goes to the poison queue with the reason. */
@@ -47,13 +52,7 @@ export async function accept(
   if (!Array.isArray(targets)) return poison({ raw, deps, log, meta }, targets.why, targets.reason, label);
 
   const book = req.bookkeeping ?? { attempt: 0 };
-  const { firstSeenMs, deadlineMs } = pollWindow({
-    nowMs: deps.now(),
-    ...(meta.insertionTime ? { insertedMs: meta.insertionTime.getTime() } : {}),
-    ...(book.firstSeenAt ? { firstSeenAt: book.firstSeenAt } : {}),
-    ...(book.deadlineAt ? { deadlineAt: book.deadlineAt } : {}),
-    timeoutMinutes: deps.timeoutMinutes,
-  });
+  const { firstSeenMs, deadlineMs } = messageWindow(deps, meta, book, book.deadlineAt);
   if (book.ignored?.length) {
     log.warn(`${label}: ignored bookkeeping field(s) from another version: ${book.ignored.join(', ')}`);
   }

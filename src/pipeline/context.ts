@@ -5,7 +5,7 @@ import type { CommandResultReader } from '../arm/commandResults';
 import type { Bookkeeping } from '../core/bookkeeping';
 import type { PollRequest } from '../core/message';
 import type { Outcome } from '../core/report';
-import type { PollSchedule } from '../core/schedule';
+import { pollWindow, type PollSchedule } from '../core/schedule';
 import type { Budget } from '../core/tokenBucket';
 import type { Log } from '../log';
 import type { Cooldowns, TargetResult } from '../delivery';
@@ -97,4 +97,23 @@ export interface CommandContext extends Journey {
 
 export function telemetryOf(deps: PipelineDeps): Telemetry {
   return deps.telemetry ?? noTelemetry;
+}
+
+/**
+ * The window a message's journey runs in: first seen when its bookkeeping says (else when it was inserted),
+ * and its deadline (a command's own `deadlineAt` within the bound; a group decides its own from here).
+ */
+export function messageWindow(
+  deps: PipelineDeps,
+  meta: MessageMeta,
+  book: Bookkeeping,
+  deadlineAt?: string,
+): { firstSeenMs: number; deadlineMs: number } {
+  return pollWindow({
+    nowMs: deps.now(),
+    ...(meta.insertionTime ? { insertedMs: meta.insertionTime.getTime() } : {}),
+    ...(book.firstSeenAt ? { firstSeenAt: book.firstSeenAt } : {}),
+    ...(deadlineAt ? { deadlineAt } : {}),
+    timeoutMinutes: deps.timeoutMinutes,
+  });
 }
