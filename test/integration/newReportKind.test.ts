@@ -17,7 +17,7 @@ import { deliverTarget } from '../../src/delivery';
 import type { Notification, TableRow } from '../../src/notify/notification';
 import type { ChatProvider, Target } from '../../src/notify/provider';
 import type { SlackAppPayload } from '../../src/notify/providers/slackApp';
-import type { TeamsPayload } from '../../src/notify/providers/teams/card';
+import type { TeamsPayload } from '../../src/notify/teams/card';
 import { splitLogs } from '../../src/notify/providers/teamsApp/replies';
 import type { TeamsAppPayload } from '../../src/notify/providers/teamsApp/state';
 import { PROVIDERS } from '../../src/notify/registry';

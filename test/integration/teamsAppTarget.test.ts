@@ -14,7 +14,7 @@ import { redeliver } from '../../src/cli/redeliver';
 import { loadConfig, ConfigError } from '../../src/config';
 import { compose } from '../../src/notify/compose';
 import { payloadFor } from '../../src/notify/provider';
-import { TEAMS_MAX_BYTES } from '../../src/notify/providers/teams/card';
+import { TEAMS_MAX_BYTES } from '../../src/notify/teams/card';
 import { sampleReport } from '../../src/notify/samples';
 import { REPLIES_MAX, splitLogs } from '../../src/notify/providers/teamsApp/replies';
 import { commandKey } from '../../src/store/ledgerRows';

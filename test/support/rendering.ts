@@ -10,7 +10,7 @@ import type { CommandReport, OUTCOMES } from '../../src/core/report';
 import { compose } from '../../src/notify/compose';
 import type { Notification } from '../../src/notify/notification';
 import type { Form, RenderOptions } from '../../src/notify/provider';
-import { renderTeams, TEAMS_MAX_BYTES, type TeamsPayload } from '../../src/notify/providers/teams/card';
+import { renderTeams, TEAMS_MAX_BYTES, type TeamsPayload } from '../../src/notify/teams/card';
 import { MAX_URL_CHARS } from '../../src/notify/render';
 import { renderSlack, SLACK_LIMITS, type SlackPayload } from '../../src/notify/slack/blocks';
 import { sampleReport } from '../../src/notify/samples';

@@ -4,6 +4,7 @@
 // channel_not_found, channel_is_archived, action_prohibited, invalid_token…) mean the target is wrong.
 import { IncomingWebhook, type IncomingWebhookSendArguments } from '@slack/webhook';
 import { webhookChannel, type WebhookSettings } from '../webhookUrl';
+import { validateSlackMention } from '../slack/mention';
 import { renderSlack, slackAsText, type SlackPayload } from '../slack/blocks';
 import { bodyExcerpt, describeRequestError, mayHaveArrived, parseRetryAfter, transientAnswer } from '../http';
 import type { ChatProvider, SendResult } from '../provider';
@@ -42,10 +43,7 @@ export const slackWebhook: ChatProvider<SlackWebhookSettings> = {
     'The Slack incoming webhook URL (https://hooks.slack.com/services/…).',
     'https://hooks.slack.com/services/EXAMPLE',
   ),
-  validateMention(ctx, mention) {
-    if (!/^<(?:!here|!channel|!subteam\^[A-Z0-9]+|@[A-Z0-9]+)>$/.test(mention))
-      ctx.fail('MENTION', 'must be <!here>, <!channel>, <!subteam^ID> or <@USERID>');
-  },
+  validateMention: validateSlackMention,
   render: (message, options, form) => renderSlack(message, options, form),
   asText: slackAsText,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,

@@ -11,7 +11,7 @@ import { BOT_MESSAGE_MAX_BYTES } from '../../../dev/botConnectorStandIn';
 import type { Notification, Section, Table } from '../../../src/notify/notification';
 import type { ChatProvider } from '../../../src/notify/provider';
 import type { SlackAppPayload } from '../../../src/notify/providers/slackApp';
-import type { TeamsPayload } from '../../../src/notify/providers/teams/card';
+import type { TeamsPayload } from '../../../src/notify/teams/card';
 import type { TeamsAppPayload } from '../../../src/notify/providers/teamsApp';
 import { replyActivity } from '../../../src/notify/providers/teamsApp/replies';
 import { PROVIDERS } from '../../../src/notify/registry';

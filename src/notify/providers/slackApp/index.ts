@@ -15,7 +15,7 @@ import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } f
 import { logsWanted } from '../../render';
 import { renderSlackMessage, slackAsText } from '../../slack/blocks';
 import { slackEscape } from '../../slack/mrkdwn';
-import { slackWebhook } from '../slack';
+import { validateSlackMention } from '../../slack/mention';
 import { classifySlackAppError } from './answers';
 import { client, LOOKUP_PAGE_SIZE, LOOKUP_PAGES, lookup } from './history';
 import { METADATA_EVENT, readState, type SlackAppPayload, type SlackAppSettings } from './state';
@@ -72,7 +72,7 @@ export const slackApp: ChatProvider<SlackAppSettings> = {
   },
   describe: (s) => `the channel in ${s.channelSetting} and the token in ${s.tokenSetting}`,
   identity: (s) => [s.apiUrl, s.channel, s.token],
-  validateMention: slackWebhook.validateMention!,
+  validateMention: validateSlackMention,
   maxSendMs: (timeoutMs) => 4 * timeoutMs + 1000,
 
   render(message: Notification, options: RenderOptions, form: Form): SlackAppPayload {

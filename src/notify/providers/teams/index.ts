@@ -5,7 +5,8 @@ import { describeRequestError, mayHaveArrived, parseRetryAfter } from '../../htt
 import type { ChatProvider, SendResult } from '../../provider';
 import { webhookChannel, type WebhookSettings } from '../../webhookUrl';
 import { classifyTeamsAnswer, teamsEndpointKind } from './answers';
-import { renderTeams, teamsAsText } from './card';
+import { renderTeams, teamsAsText } from '../../teams/card';
+import { validateTeamsMention } from '../../teams/mention';
 
 export type TeamsSettings = WebhookSettings;
 
@@ -15,10 +16,7 @@ export const teams: ChatProvider<TeamsSettings> = {
     'The Teams Workflows webhook URL ("When a Teams webhook request is received").',
     'https://example.invalid/workflows',
   ),
-  validateMention(ctx, mention) {
-    if (!/^[^|<>\s]+@[^|<>\s]+\|[^<>|]{1,100}$/.test(mention))
-      ctx.fail('MENTION', 'must be "user@domain|Display Name"');
-  },
+  validateMention: validateTeamsMention,
   render: (message, options, form) => renderTeams(message, options, form),
   asText: teamsAsText,
   maxSendMs: (timeoutMs) => timeoutMs + 1000,

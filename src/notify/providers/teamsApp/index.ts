@@ -14,8 +14,8 @@ import { ConfigError, parseHttpsUrl } from '../../../core/settingUrls';
 import type { Notification } from '../../notification';
 import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } from '../../provider';
 import { logsWanted } from '../../render';
-import { teams } from '../teams';
-import { renderTeams, showsAllLogs, teamsAsText } from '../teams/card';
+import { validateTeamsMention } from '../../teams/mention';
+import { renderTeams, showsAllLogs, teamsAsText } from '../../teams/card';
 import { classifyBotError, OUTSIDE_SERVICE, type Step } from './answers';
 import { BOT_CLOUDS, PUBLIC_SERVICE_URL } from './clouds';
 import { replyActivity, splitLogs } from './replies';
@@ -123,7 +123,7 @@ export const teamsApp: ChatProvider<TeamsAppSettings> = {
   },
   describe: (s) => `the channel in ${s.channelSetting} (and that the app is installed in its team)`,
   identity: (s) => [s.serviceUrl, s.channel, s.tenant ?? ''],
-  validateMention: teams.validateMention!,
+  validateMention: validateTeamsMention,
   // Each call may take the full timeout, each record its bound (2 × 5 s); a send that runs short goes on
   // next time. Every attempt that starts with a recorded card gets at least one reply in (for a timeout of
   // 1 s or more: the update takes at most the timeout, and a reply needs the timeout and a record).

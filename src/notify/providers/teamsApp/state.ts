@@ -1,6 +1,6 @@
 // What the Teams app provider keeps between attempts and hands between its parts: its settings, the payload
 // it renders (the card, the logs for the thread) and where the live card is (its conversation and activity).
-import type { TeamsPayload } from '../teams/card';
+import type { TeamsPayload } from '../../teams/card';
 
 export interface TeamsAppSettings {
   /** The channel's id (19:…@thread.tacv2). */

@@ -3,9 +3,9 @@
 // RichTextBlock TextRuns, which Teams never parses as markdown, so links and formatting in logs or commands
 // stay inert; TextBlocks and FactSets hold our own words and validated values only. The request is kept
 // under ~24 KB (Teams refuses ~28 KB).
-import { clip, fitTail, omittedMarker, type Tail } from '../../../core/text';
-import type { Notification, Tone } from '../../notification';
-import type { Form, RenderOptions } from '../../provider';
+import { clip, fitTail, omittedMarker, type Tail } from '../../core/text';
+import type { Notification, Tone } from '../notification';
+import type { Form, RenderOptions } from '../provider';
 import {
   bounded,
   contextEntries,
@@ -17,7 +17,7 @@ import {
   trimmedNote,
   type Caps,
   type CapStep,
-} from '../../render';
+} from '../render';
 
 export const TEAMS_MAX_BYTES = 24 * 1024;
 /** A card is often read on a phone: a command shows at most this much of itself. */

@@ -2,12 +2,12 @@
 // valid Adaptive Card 1.4.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TEAMS_MAX_BYTES } from '../../../../../src/notify/providers/teams/card';
-import { TEAMS_MAX_REQUEST_BYTES } from '../../../../../dev/webhookReceivers';
-import { OUTCOMES } from '../../../../../src/core/report';
-import { sampleReport } from '../../../../../src/notify/samples';
-import { cardProblems } from '../../../../support/cards';
-import { ARM, checkTeams, HOSTILE, LOGS, reportWithLogs, teamsOf } from '../../../../support/rendering';
+import { TEAMS_MAX_BYTES } from '../../../../src/notify/teams/card';
+import { TEAMS_MAX_REQUEST_BYTES } from '../../../../dev/webhookReceivers';
+import { OUTCOMES } from '../../../../src/core/report';
+import { sampleReport } from '../../../../src/notify/samples';
+import { cardProblems } from '../../../support/cards';
+import { ARM, checkTeams, HOSTILE, LOGS, reportWithLogs, teamsOf } from '../../../support/rendering';
 
 describe('Teams cards', () => {
   for (const outcome of OUTCOMES) {
