@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { startStandIns, type StandIns } from './standIns';
 import { providerFor } from '../src/notify/registry';
 import { slackAsText } from '../src/notify/slack/blocks';
-import { teamsAsText } from '../src/notify/providers/teams/card';
+import { teamsAsText } from '../src/notify/teams/card';
 import { CommandQueue, createQueueServiceClient } from '../src/queue/commandQueue';
 import { buildMessage } from '../src/cli/enqueue';
 

@@ -86,16 +86,16 @@ export async function reportToGroup(
   if (!req.groupId) return { kind: 'deliver', entries };
   const groupId = req.groupId;
   const key = groupKey(groupId);
-  const alone = (why: string): GroupVerdict => {
+  const reportAlone = (why: string): GroupVerdict => {
     log.warn(`${label}: ${why}; its result is reported on its own`);
     return { kind: 'deliver', entries };
   };
-  const told = async (group: CommandEntries): Promise<GroupVerdict> => ({
+  const leaveToGroup = async (group: CommandEntries): Promise<GroupVerdict> => ({
     kind: 'deliver',
     entries: await skipGroupTargets(ctx, entries, toldBy(group)),
   });
   // Set apart from its group for good by an earlier round: a declaration that came since changes nothing.
-  if (entries.command?.alone) return alone(`group ${groupId} was not recorded in time`);
+  if (entries.command?.alone) return reportAlone(`group ${groupId} was not recorded in time`);
   for (let round = 0; round < 5; round++) {
     const group = await deps.ledger.load(key);
     const chain = group.command;
@@ -106,12 +106,12 @@ export async function reportToGroup(
       // this delivery must not find the group and have the summary tell of it too.
       const apart = entries.command && (await deps.ledger.writeCommand(ctx.key, entries.command, { alone: true }));
       if (!apart) throw new StoreUnavailableError('the command row changed while it was set apart from its group');
-      return alone(`group ${groupId} was never recorded (its declaration did not come)`);
+      return reportAlone(`group ${groupId} was never recorded (its declaration did not come)`);
     }
     const row = group.members.find((m) => m.rowKey === memberRowKey(req.cluster));
-    if (!row) return alone(`group ${groupId} does not list this cluster`);
+    if (!row) return reportAlone(`group ${groupId} does not list this cluster`);
     if (row.commandId !== undefined && row.commandId !== req.commandId)
-      return alone(`group ${groupId} tracks command ${row.commandId} on this cluster`);
+      return reportAlone(`group ${groupId} tracks command ${row.commandId} on this cluster`);
     if (row.commandId === undefined || !memberDone(row)) {
       // Planned, tracked, or a word that it did not start: this result is what the group shows of it.
       const subject = { cluster: req.cluster, commandId: req.commandId, waitedSeconds: stored.waitedSeconds };
@@ -126,7 +126,7 @@ export async function reportToGroup(
     }
     const overdue = deps.now() >= groupOverdueMs(Date.parse(chain.deadlineAt));
     // The summary is settled from rows read after a final mark still to come: it will show this result.
-    if (chain.stage !== 'final' && !overdue) return told(group);
+    if (chain.stage !== 'final' && !overdue) return leaveToGroup(group);
     const settled = await deps.results.get(key);
     if (!isSettled(settled)) {
       if (!overdue) return { kind: 'wait', why: `group ${groupId} is settling its summary` };
@@ -141,8 +141,8 @@ export async function reportToGroup(
     }
     const shown = settled.answer.members.find((m) => memberRowKey(m.cluster) === row.rowKey);
     if (!shown || !memberDone(shown) || shown.commandId !== req.commandId)
-      return alone(`group ${groupId} ended before this result came (its summary does not show it)`);
-    return told(group);
+      return reportAlone(`group ${groupId} ended before this result came (its summary does not show it)`);
+    return leaveToGroup(group);
   }
   throw new StoreUnavailableError(`group ${groupId}: its member row kept changing while this result was recorded`);
 }
