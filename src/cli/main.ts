@@ -138,14 +138,14 @@ export function buildCli(): Command {
           ...(opts.raw ? { raw: true } : {}),
           ...(opts.queueUrl ? { queueUrl: opts.queueUrl } : {}),
         };
-        const { isFleet, runFleet } = await import('./fleet');
+        const { isFleet } = await import('./fleetClusters');
         const fleet = {
           ...(named ? { clusters: named } : {}),
           ...(opts.clusters !== undefined ? { clustersFile: opts.clusters } : {}),
           ...(opts.graphQuery !== undefined ? { graphQuery: opts.graphQuery } : {}),
         };
         if (isFleet(fleet)) {
-          const { confirmOnTerminal } = await import('./io');
+          const [{ runFleet }, { confirmOnTerminal }] = await Promise.all([import('./fleet'), import('./io')]);
           process.exitCode = await runFleet(
             {
               ...common,
