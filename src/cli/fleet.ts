@@ -152,7 +152,7 @@ async function startAll(
   },
 ): Promise<FleetMember[]> {
   const members: FleetMember[] = clusters.map((cluster, index) => ({ cluster, index, start: 'couldNotStart' }));
-  const tell = async (m: FleetMember, outcome: 'couldNotStart' | 'startUnknown', reason: string) => {
+  const recordNotStarted = async (m: FleetMember, outcome: 'couldNotStart' | 'startUnknown', reason: string) => {
     m.start = outcome;
     m.error = reason;
     how.io.err(
@@ -167,12 +167,12 @@ async function startAll(
       );
   };
   let next = 0;
-  const worker = async () => {
+  const startInTurn = async () => {
     for (let i = next++; i < members.length; i = next++) {
       const m = members[i]!;
       const started = await startOnCluster(arm, m.cluster, how);
       if (!started.started) {
-        await tell(m, started.outcome, started.reason);
+        await recordNotStarted(m, started.outcome, started.reason);
         continue;
       }
       m.start = 'started';
@@ -185,6 +185,6 @@ async function startAll(
       } else how.io.err(`${m.cluster.resourceName}: started ${started.commandId}`);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(how.maxParallel, members.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(how.maxParallel, members.length)) }, startInTurn));
   return members;
 }

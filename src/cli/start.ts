@@ -133,13 +133,18 @@ export function trackingMessages(
  */
 export function aksServerToken(credential: () => TokenCredential): () => Promise<string | undefined> {
   let token: Promise<string | undefined> | undefined;
-  return () =>
-    (token ??= credential()
+  const ask = () =>
+    credential()
       .getToken(`${AKS_SERVER_APP_ID}/.default`)
-      .then((t) => t?.token)).catch((err: unknown) => {
+      .then((t) => t?.token);
+  return async () => {
+    try {
+      return await (token ??= ask());
+    } catch (err) {
       token = undefined;
       throw err;
-    });
+    }
+  };
 }
 
 /**

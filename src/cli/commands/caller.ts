@@ -7,6 +7,7 @@ import { MessageError } from '../../core/message';
 import { clustersFromFlags, deployedEnv, oneCluster, type ClusterFlags } from '../deployment';
 import { buildMessage } from '../enqueue';
 import { isNoCredential } from '../credentials';
+import type { ClusterSelection } from '../fleetClusters';
 import type { Io } from '../io';
 import { addClusterOptions, collect, nonNegativeInt, outputOption, positiveInt, queueUrlOption } from '../options';
 
@@ -103,12 +104,7 @@ function startInput(opts: RunOptions) {
 }
 
 /** More than one cluster, a file or a query: a fleet run, confirmed on the terminal when there is one. */
-async function runOnFleet(
-  opts: RunOptions,
-  selection: { clusters?: string[]; clustersFile?: string; graphQuery?: string },
-  env: Env,
-  io: Io,
-): Promise<number> {
+async function runOnFleet(opts: RunOptions, selection: ClusterSelection, env: Env, io: Io): Promise<number> {
   const [{ runFleet }, { confirmOnTerminal }] = await Promise.all([import('../fleet'), import('../io')]);
   return runFleet(
     {
