@@ -36,6 +36,10 @@ export function deploymentEnv(env: Env, cwd = process.cwd()): Deployment {
   return { env: mergeAzdEnv(env, parseDotenv(text)), azdEnvFile: file };
 }
 
+/** The environment every command reads: the process's, completed from the azd environment here (once). */
+let deployed: Env | undefined;
+export const deployedEnv = (): Env => (deployed ??= deploymentEnv(process.env).env);
+
 /**
  * What the CLI takes from an azd environment: the deployment's outputs (infra/main.bicep), the storage
  * connection, and the subscription. Nothing else: the file also holds the deployment's inputs (webhook
@@ -150,6 +154,14 @@ export function clustersFromFlags(flags: ClusterFlags, env: Env, az: AzCli = run
       checkClusterRef({ subscriptionId: subscription, resourceGroupName: flags.resourceGroup!, resourceName: name }),
     ),
   );
+}
+
+/** One cluster from --cluster or -g/-n (a usage error otherwise). */
+export function oneCluster(opts: ClusterFlags, env: Env): string {
+  const ids = clustersFromFlags(opts, env);
+  if (!ids?.length) throw new MessageError('give --cluster <id>, or --resource-group and --name');
+  if (ids.length > 1) throw new MessageError('this command takes one cluster');
+  return ids[0]!;
 }
 
 /** `az` run with these arguments: its standard output, or undefined when it is missing or fails. */

@@ -1,5 +1,5 @@
 // Option parsers and options the CLI's commands share, so that a flag means the same in every command.
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Env } from '../config';
 
 export function positiveInt(value: string): number {
@@ -43,6 +43,12 @@ export function clusterOptions(note = ''): Option[] {
     new Option('-n, --name <name>', 'the cluster name (with --resource-group)').argParser(collect),
     new Option('--subscription <id>', "with -g/-n (default: AZURE_SUBSCRIPTION_ID, else your login's)"),
   ];
+}
+
+/** --cluster, -g/-n and --subscription, for a command that takes one cluster. */
+export function addClusterOptions(cmd: Command, note = ''): Command {
+  for (const option of clusterOptions(note)) cmd.addOption(option);
+  return cmd;
 }
 
 /** The storage account of the queue, ledger and results (operator commands; default: the environment's). */

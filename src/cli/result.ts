@@ -1,7 +1,6 @@
 // `aks-command-notifier result`: one read of a command's result with the caller's identity, printed like
 // run --wait's end. A command still running exits 75 ("try again later").
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { createCommandResultReader } from '../arm/commandResults';
 import { loadCallerSettings, type Env } from '../config';
 import { describeRead } from '../core/armAnswer';
 import { clusterResourceId } from '../core/cluster';
@@ -10,6 +9,7 @@ import { finalAnswer } from '../core/report';
 import { buildMessage } from './enqueue';
 import { printResult, resultJson } from './follow';
 import { RunError, type Io } from './io';
+import { callerResultReader } from './start';
 
 export interface ResultInput {
   cluster: string;
@@ -23,13 +23,7 @@ export async function result(input: ResultInput, env: Env, io: Io, credential?: 
   const settings = loadCallerSettings(env);
   const cluster = parseClusterResourceId(input.cluster);
   buildMessage({ cluster: input.cluster, commandId: input.commandId });
-  const reader = createCommandResultReader({
-    endpoint: settings.armEndpoint,
-    scope: settings.armScope,
-    apiVersion: settings.aksApiVersion,
-    credential: credential ?? new DefaultAzureCredential(),
-    timeoutMs: settings.armTimeoutMs,
-  });
+  const reader = callerResultReader(settings, credential ?? new DefaultAzureCredential());
   const answer = await reader.read(cluster, input.commandId);
   if (answer.kind === 'transient' && /token|credential/i.test(answer.detail)) throw new RunError(answer.detail);
   const final = finalAnswer(answer);
