@@ -35,7 +35,7 @@ const common: BuildOptions = {
 const lazyBundles: Plugin = {
   name: 'lazy-bundles',
   setup(b) {
-    b.onResolve({ filter: /\/pipeline\/handlers$/ }, (args) =>
+    b.onResolve({ filter: /^\.\/bundle$/ }, (args) =>
       args.importer.includes('/src/functions/') ? { path: './handler.js', external: true } : undefined,
     );
     b.onResolve({ filter: /\/telemetry\/setup$/ }, (args) =>

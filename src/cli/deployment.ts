@@ -23,7 +23,7 @@ export interface Deployment {
 }
 
 /** The environment the commands read: the process's, completed from the azd environment in this folder. */
-export function deploymentEnv(env: Env, cwd = process.cwd()): Deployment {
+function deploymentEnv(env: Env, cwd = process.cwd()): Deployment {
   if (env.AKS_NOTIFIER_NO_AZD_ENV === '1') return { env };
   const file = azdEnvFile(env, cwd);
   if (!file) return { env };

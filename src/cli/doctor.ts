@@ -28,11 +28,9 @@ import type { Io } from './io';
 import { openOperatorStores } from './operator';
 import { explainSendFailure, openProducerQueue, type ProducerQueue } from './producer';
 
-export type { Check } from './doctorChecks';
-
 /** How long the function has to answer by default: doctor ends within a minute when nothing reads the queue. */
-export const DEFAULT_ANSWER_WAIT_SECONDS = 45;
-export const DEFAULT_NOTIFY_WAIT_SECONDS = 120;
+const DEFAULT_ANSWER_WAIT_SECONDS = 45;
+const DEFAULT_NOTIFY_WAIT_SECONDS = 120;
 
 export interface DoctorInput {
   notify?: boolean;
@@ -145,7 +143,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
 }
 
 /** Every --cluster, then every cluster the deployment lists (CLUSTER_IDS, as azd env get-values prints it), once. */
-export function doctorClusters(given: string[], env: Env): ClusterRef[] {
+function doctorClusters(given: string[], env: Env): ClusterRef[] {
   const out: ClusterRef[] = [];
   const seen = new Set<string>();
   const add = (id: string, from: string) => {

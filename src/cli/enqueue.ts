@@ -32,7 +32,7 @@ export function buildMessage(input: EnqueueInput): { request: PollRequest; text:
 }
 
 /** A word for a POSIX shell: as it is when it needs no quoting, else in single quotes. */
-export function shellWord(word: string): string {
+function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 

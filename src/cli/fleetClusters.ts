@@ -32,7 +32,7 @@ export function isFleet(input: ClusterSelection): boolean {
 }
 
 /** One resource id a line; blank lines and lines starting with # are skipped. */
-export function parseClustersFile(text: string, name: string): ClusterRef[] {
+function parseClustersFile(text: string, name: string): ClusterRef[] {
   const out: ClusterRef[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();

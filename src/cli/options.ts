@@ -17,7 +17,7 @@ export function nonNegativeInt(value: string): number {
 /** A repeatable option's values, in order. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function outputFormat(value: string): 'text' | 'json' {
+function outputFormat(value: string): 'text' | 'json' {
   if (value !== 'text' && value !== 'json') throw new InvalidArgumentError('must be text or json');
   return value;
 }
@@ -36,7 +36,7 @@ export function outputOption(description = 'text or json'): Option {
 }
 
 /** A cluster as az names one: --cluster <id>, or -g/-n with --subscription. */
-export function clusterOptions(note = ''): Option[] {
+function clusterOptions(note = ''): Option[] {
   return [
     new Option('--cluster <resourceId>', `managed cluster resource id${note ? ` (${note})` : ''}`).argParser(collect),
     new Option('-g, --resource-group <name>', "the cluster's resource group (with --name)"),

@@ -11,7 +11,7 @@ import { loadQueueName, loadStorageConfig, parseQueueUrl } from '../settings/sto
 import { createQueueServiceClient } from '../queue/commandQueue';
 import { describeNoCredential, isNoCredential } from './credentials';
 
-export const SENDER_ROLE = 'Storage Queue Data Message Sender';
+const SENDER_ROLE = 'Storage Queue Data Message Sender';
 
 export interface ProducerQueue {
   name: string;
@@ -76,7 +76,7 @@ export function openProducerQueue(env: Env, credential: () => TokenCredential, q
  * The resource id a role for this queue is assigned at: exact when the subscription and resource group
  * are known (azd's AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP), else with the account's id to look up.
  */
-export function queueScope(queue: Pick<ProducerQueue, 'name' | 'account'>, env: Env): string {
+function queueScope(queue: Pick<ProducerQueue, 'name' | 'account'>, env: Env): string {
   return `${storageAccountScope(queue.account ?? '<storage account>', env)}/queueServices/default/queues/${queue.name}`;
 }
 

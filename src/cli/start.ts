@@ -152,7 +152,7 @@ export function aksServerToken(credential: () => TokenCredential): () => Promise
  * the command tracked if it did start (its id unknown: a placeholder), with the run's group, targets,
  * command and context.
  */
-export function explainStartFailure(
+function explainStartFailure(
   f: ArmFailure,
   clusterId: string,
   step: 'read' | 'start',

@@ -11,14 +11,14 @@ import { takeSlots } from '../core/tokenBucket';
 import { budgetPartition, readBudgetRow } from '../store/sharedBudget';
 import type { OperatorStores } from './operator';
 
-export interface PoisonEntry {
+interface PoisonEntry {
   insertedOn?: string;
   reason: string;
   commandId?: string;
   cluster?: string;
 }
 
-export interface DeliveryEntry {
+interface DeliveryEntry {
   commandId: string;
   cluster: string;
   target: string;
