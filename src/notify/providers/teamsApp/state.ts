@@ -1,5 +1,7 @@
 // What the Teams app provider keeps between attempts and hands between its parts: its settings, the payload
-// it renders (the card, the logs for the thread) and where the live card is (its conversation and activity).
+// it renders (the card, the logs for the thread) and where the live card is (its conversation and activity) —
+// in the JSON every version of the app has kept in the ledger, read into the live engine's neutral view.
+import type { StateCodec } from '../../live/engine';
 import type { TeamsPayload } from '../teams/card';
 
 export interface TeamsAppSettings {
@@ -78,4 +80,36 @@ export function readState(text: string | undefined, channel: string): LiveCard {
     // none yet
   }
   return { channel };
+}
+
+/** Where a card is: its thread and its activity. */
+export interface CardRef {
+  conversationId: string;
+  activityId: string;
+}
+
+/** The ledger's JSON as the live engine sees it. */
+export function liveStateCodec(channel: string): StateCodec<CardRef> {
+  return {
+    read(text) {
+      const s = readState(text, channel);
+      const posted = s.conversationId !== undefined && s.activityId !== undefined;
+      return {
+        ...(posted ? { ref: { conversationId: s.conversationId!, activityId: s.activityId! } } : {}),
+        replied: s.replied ?? 0,
+        ...(s.closed ? { closed: true } : {}),
+        ...(s.suspect !== undefined ? { suspect: s.suspect } : {}),
+      };
+    },
+    write(live) {
+      const s: LiveCard = {
+        channel,
+        ...(live.ref ? { conversationId: live.ref.conversationId, activityId: live.ref.activityId } : {}),
+        ...(live.replied > 0 ? { replied: live.replied } : {}),
+        ...(live.closed ? { closed: true } : {}),
+        ...(live.suspect ? { suspect: live.suspect } : {}),
+      };
+      return JSON.stringify(s);
+    },
+  };
 }
