@@ -23,6 +23,8 @@ export interface LiveState<Ref> {
   suspect?: number;
   /** Our message is to be looked for from this time (ms) before anything is posted: a lookup still owed. */
   lookFrom?: number;
+  /** Replies resumed in doubt (each may show twice), not yet told: one entry per attempt that resumed them. */
+  repeats?: number[];
 }
 
 /** The channel's own JSON in the ledger (providerState), read into the neutral view and written back. */

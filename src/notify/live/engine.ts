@@ -171,10 +171,16 @@ class LiveAttempt<Ref> {
     const count = this.job.final ? this.job.replies : 0;
     const from = this.state.replied;
     const ref = this.state.ref!;
-    if (this.earlier && from < count && this.ctx.unsureSinceMs !== undefined)
-      this.notes.push(
-        `an earlier attempt stopped after the ${this.ch.words.noun} of ${this.job.subject} was posted; ${this.mayRepeat(from)}`,
-      );
+    if (this.earlier && from < count && this.ctx.unsureSinceMs !== undefined) {
+      if (this.ch.checkpoints) {
+        // Kept, and recorded, before the reply: an attempt that dies after it leaves the report to the next.
+        this.state.repeats = [...(this.state.repeats ?? []), from];
+        if (!(await this.checkpoint())) return this.overtaken();
+      } else {
+        // Nothing of a dead attempt's replies was recorded: any of those still owed may show twice.
+        for (let i = from; i < count; i++) this.notes.push(this.stoppedAfter(i));
+      }
+    }
     for (let i = from; i < count; i++) {
       const short = this.outOfTime(`for ${this.ch.words.reply(i, count)}`, '');
       if (short) return short;
@@ -242,8 +248,8 @@ class LiveAttempt<Ref> {
   }
 
   /**
-   * Every result tells the possible duplicates counted so far (some by an attempt that died before its
-   * result was logged), and the state it hands back no longer counts them.
+   * Every result tells the possible duplicates counted so far, messages and replies (some by an attempt that
+   * died before its result was logged), and the state it hands back no longer counts them.
    */
   private tellSuspects(): void {
     const n = this.state.suspect ?? 0;
@@ -258,6 +264,13 @@ class LiveAttempt<Ref> {
         `${n} earlier attempts may have posted the ${noun} for ${subject} without their answers reaching us; the channel may show this command up to ${n + 1} times`,
       );
     delete this.state.suspect;
+    for (const i of this.state.repeats ?? []) this.notes.push(this.stoppedAfter(i));
+    delete this.state.repeats;
+  }
+
+  private stoppedAfter(index: number): string {
+    const { noun } = this.ch.words;
+    return `an earlier attempt stopped after the ${noun} of ${this.job.subject} was posted; ${this.mayRepeat(index)}`;
   }
 
   private mayRepeat(index: number): string {

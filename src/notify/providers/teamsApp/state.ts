@@ -56,6 +56,11 @@ export interface LiveCard {
    * first does not take the report along.
    */
   suspect?: number;
+  /**
+   * Replies resumed by attempts in doubt (each may show twice) that the log has not told yet, one entry per
+   * such attempt: recorded before the reply, so that a worker that dies first does not take the report along.
+   */
+  repeats?: number[];
 }
 
 export function readState(text: string | undefined, channel: string): LiveCard {
@@ -74,6 +79,9 @@ export function readState(text: string | undefined, channel: string): LiveCard {
         ...(posted && Number.isInteger(s.replied) && s.replied! > 0 ? { replied: s.replied } : {}),
         ...(posted && s.closed === true ? { closed: true } : {}),
         ...(Number.isInteger(s.suspect) && s.suspect! > 0 ? { suspect: s.suspect } : {}),
+        ...(Array.isArray(s.repeats) && s.repeats.length > 0 && s.repeats.every((i) => Number.isInteger(i) && i >= 0)
+          ? { repeats: s.repeats.slice(0, 100) }
+          : {}),
       };
     }
   } catch {
@@ -99,6 +107,7 @@ export function liveStateCodec(channel: string): StateCodec<CardRef> {
         replied: s.replied ?? 0,
         ...(s.closed ? { closed: true } : {}),
         ...(s.suspect !== undefined ? { suspect: s.suspect } : {}),
+        ...(s.repeats !== undefined ? { repeats: s.repeats } : {}),
       };
     },
     write(live) {
@@ -108,6 +117,7 @@ export function liveStateCodec(channel: string): StateCodec<CardRef> {
         ...(live.replied > 0 ? { replied: live.replied } : {}),
         ...(live.closed ? { closed: true } : {}),
         ...(live.suspect ? { suspect: live.suspect } : {}),
+        ...(live.repeats?.length ? { repeats: live.repeats } : {}),
       };
       return JSON.stringify(s);
     },
