@@ -86,3 +86,22 @@ export interface LiveChannel<Ref> {
    */
   readonly redelivery: 'same-message' | 'new-message';
 }
+
+/** What this send is of, for the engine. */
+export interface LiveJob {
+  /** What the message is of, for notes ('<cluster>/<command id>'). */
+  subject: string;
+  /** The result: the message is finished with it (and gets its replies). */
+  final: boolean;
+  /** How many replies the final message takes in its thread (0: none). */
+  replies: number;
+}
+
+export interface LiveLimits {
+  /** The longest one call takes. */
+  timeoutMs: number;
+  /** The provider's maxSendMs for that timeout: what the claim allows one send. */
+  maxSendMs: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}

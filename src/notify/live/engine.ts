@@ -6,28 +6,9 @@
 // note), a thread reply refused for good (delivered, with a note), and an attempt whose time runs short
 // (a transient failure that keeps what it learnt). A channel is reduced to its calls (channel.ts).
 import type { SendContext, SendResult } from '../provider';
-import type { Failure, LiveChannel, LiveState, Step } from './channel';
+import type { Failure, LiveChannel, LiveJob, LiveLimits, LiveState, Step } from './channel';
 
-export type { Failure, Found, LiveChannel, LiveState, StateCodec, Step, Words } from './channel';
-
-/** What this send is of, for the engine. */
-export interface LiveJob {
-  /** What the message is of, for notes ('<cluster>/<command id>'). */
-  subject: string;
-  /** The result: the message is finished with it (and gets its replies). */
-  final: boolean;
-  /** How many replies the final message takes in its thread (0: none). */
-  replies: number;
-}
-
-export interface LiveLimits {
-  /** The longest one call takes. */
-  timeoutMs: number;
-  /** The provider's maxSendMs for that timeout: what the claim allows one send. */
-  maxSendMs: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
+export type { Failure, Found, LiveChannel, LiveJob, LiveLimits, LiveState, StateCodec, Step, Words } from './channel';
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
