@@ -3,7 +3,7 @@
 // for a message whose metadata names this command and target and that our own bot posted.
 import type { WebAPICallResult, WebClient } from '@slack/web-api';
 import { parseHttpsUrl } from '../../../core/settingUrls';
-import { METADATA_EVENT, type LiveState, type SlackAppPayload, type SlackAppSettings } from './state';
+import { METADATA_EVENT, type SlackAppPayload, type SlackAppSettings } from './state';
 
 /** A lookup reads at most this many pages of history (the window starts shortly before the doubt). */
 export const LOOKUP_PAGES = 2;
@@ -92,7 +92,6 @@ function isOurs(m: HistoryMessage, self: BotIdentity): boolean {
 export async function lookup(
   web: WebClient,
   settings: SlackAppSettings,
-  state: LiveState,
   payload: SlackAppPayload,
   sinceMs: number,
   budgetLeft: () => boolean,
@@ -104,7 +103,7 @@ export async function lookup(
   let foreign = 0;
   for (let page = 0; page < LOOKUP_PAGES && budgetLeft(); page++) {
     const res = (await web.conversations.history({
-      channel: state.channel,
+      channel: settings.channel,
       oldest: ((sinceMs - CLOCK_SKEW_MS) / 1000).toFixed(6),
       include_all_metadata: true,
       limit: LOOKUP_PAGE_SIZE,

@@ -2,7 +2,8 @@
 // It is posted when the command is first seen running and updated in place with the result; logs cut to
 // fit the message go whole, as a file, into its thread. Every message carries metadata naming the command
 // and the target, so that after an attempt in doubt (a holder that died mid-post, a post without an answer)
-// the message is found in the channel's history and adopted instead of posted twice.
+// the message is found in the channel's history and adopted instead of posted twice. The live message's life
+// is the live-message engine's (notify/live/engine.ts); live.ts is this channel's calls.
 //
 // Answers: ok:false errors that mean the target is wrong (channel, membership, token, scope) are permanent,
 // with the fix; ratelimited (429 + Retry-After), 5xx and network errors are transient; a refused payload
@@ -16,17 +17,14 @@ import { logsWanted } from '../../render';
 import { renderSlackMessage, slackAsText } from '../../slack/blocks';
 import { slackEscape } from '../../slack/mrkdwn';
 import { validateSlackMention } from '../../slack/mention';
-import { classifySlackAppError } from './answers';
-import { client, LOOKUP_PAGE_SIZE, LOOKUP_PAGES, lookup } from './history';
-import { METADATA_EVENT, readState, type SlackAppPayload, type SlackAppSettings } from './state';
+import { sendLive } from '../../live/engine';
+import { client } from './history';
+import { slackChannel } from './live';
+import { METADATA_EVENT, type SlackAppPayload, type SlackAppSettings } from './state';
 
 export { METADATA_EVENT, type SlackAppPayload } from './state';
 
 const FULL_LOGS_NOTE = 'full logs in thread';
-/** Without a recorded doubt, a message Slack will not let us update is looked for this far before it. */
-const LOOKUP_WINDOW_MS = 3600_000;
-
-type PollFailure = Extract<SendResult, { ok: false }>;
 
 export const slackApp: ChatProvider<SlackAppSettings> = {
   kind: 'slack-app',
@@ -112,106 +110,9 @@ export const slackApp: ChatProvider<SlackAppSettings> = {
   async send(settings, payload, ctx): Promise<SendResult> {
     const p = payload as SlackAppPayload;
     const web = await client(settings, ctx.timeoutMs);
-    const state = readState(ctx.providerState, settings.channel);
-    const started = Date.now();
-    // Every call may take the full timeout: start one only if it fits in what the claim allows.
-    const budgetLeft = () => Date.now() - started + ctx.timeoutMs <= slackApp.maxSendMs(ctx.timeoutMs) - 1000;
-    const out = () => JSON.stringify(state);
-    // Not this attempt: the next one goes on from what this one learnt.
-    const later = (detail: string): PollFailure => ({ ok: false, failure: 'transient', detail, providerState: out() });
-    const message = { ...p.message, metadata: p.metadata };
-    let step = 'lookup';
-    const notes: string[] = [];
-    const find = async (sinceMs: number, exclude?: string): Promise<PollFailure | undefined> => {
-      step = 'lookup';
-      const found = await lookup(web, settings, state, p, sinceMs, budgetLeft, exclude);
-      if (found.foreign > 0)
-        notes.push(
-          `${found.foreign} message(s) in the channel carry this command's metadata but were not posted by this app; they were left alone`,
-        );
-      if (found.ts) state.ts = found.ts;
-      // Out of time: the lookup still owed (lookFrom) stays in the state for the next attempt.
-      else if (!found.complete && !budgetLeft()) return later("looking for an earlier post took this attempt's time");
-      else if (!found.complete)
-        notes.push(
-          `the lookup for an earlier post read ${LOOKUP_PAGES * LOOKUP_PAGE_SIZE} messages without reaching the time of the doubt; the channel may show this command twice`,
-        );
-      delete state.lookFrom;
-      return undefined;
-    };
-    try {
-      const lookFrom = Math.min(ctx.unsureSinceMs ?? Infinity, state.lookFrom ?? Infinity);
-      if (!state.ts && lookFrom !== Infinity) {
-        const stop = await find(lookFrom);
-        if (stop) return stop;
-      }
-      if (state.ts) {
-        step = 'chat.update';
-        try {
-          await web.chat.update({ channel: state.channel, ts: state.ts, ...message });
-        } catch (err) {
-          const code = (err as { data?: { error?: string } }).data?.error;
-          if (code !== 'message_not_found' && code !== 'cant_update_message') throw err;
-          const gone = state.ts;
-          delete state.ts;
-          delete state.filed;
-          if (code === 'message_not_found') {
-            // A member deleted it: the channel shows it again, once, from here on.
-            notes.push('the message was deleted in the channel; it was posted again');
-          } else {
-            // Not ours to edit, whatever its metadata says: find the one our bot posted before posting anew.
-            // Recorded first, so that a lookup that fails now is made by the next attempt, not skipped.
-            state.lookFrom = ctx.unsureSinceMs ?? Number(gone) * 1000 - LOOKUP_WINDOW_MS;
-            const stop = await find(state.lookFrom, gone);
-            if (stop) return stop;
-            if (state.ts) {
-              if (!budgetLeft()) return later('no time left in this attempt to update the message found');
-              step = 'chat.update';
-              await web.chat.update({ channel: state.channel, ts: state.ts, ...message });
-            }
-          }
-        }
-      }
-      if (!state.ts) {
-        if (!budgetLeft()) return later('no time left in this attempt to post');
-        step = 'chat.postMessage';
-        const res = await web.chat.postMessage({ channel: state.channel, ...message });
-        if (typeof res.ts !== 'string')
-          return {
-            ok: false,
-            failure: 'transient',
-            detail: 'Slack answered chat.postMessage without a ts',
-            mayHaveArrived: true,
-            providerState: out(),
-          };
-        state.ts = res.ts;
-      }
-      if (p.final && p.file && !state.filed) {
-        if (!budgetLeft()) return later('no time left in this attempt to upload the logs');
-        step = 'files.uploadV2';
-        await web.filesUploadV2({
-          channel_id: state.channel,
-          thread_ts: state.ts,
-          file: Buffer.from(p.file.content, 'utf8'),
-          filename: p.file.name,
-          title: p.file.name,
-        });
-        state.filed = true;
-      }
-      return { ok: true, providerState: out(), ...(notes.length ? { note: notes.join('; ') } : {}) };
-    } catch (err) {
-      const failed = classifySlackAppError(err, settings.tokenSetting);
-      if (step === 'files.uploadV2' && failed.failure !== 'transient') {
-        // The message is there and final; only the file cannot be: say so, do not fail the delivery.
-        return { ok: true, providerState: out(), note: `the full logs could not be attached: ${failed.detail}` };
-      }
-      // Doubt matters only for a post: an update or an upload of a known message cannot make a second one.
-      return {
-        ...failed,
-        detail: `${step}: ${failed.detail}`,
-        mayHaveArrived: step === 'chat.postMessage' && !!failed.mayHaveArrived,
-        providerState: out(),
-      };
-    }
+    // Where the channel is read back for our own post, the notes need not name the command.
+    const job = { subject: 'this command', final: p.final, replies: p.final && p.file ? 1 : 0 };
+    const limits = { timeoutMs: ctx.timeoutMs, maxSendMs: slackApp.maxSendMs(ctx.timeoutMs) };
+    return sendLive(slackChannel(web, settings, p), job, ctx, limits);
   },
 };

@@ -1,5 +1,7 @@
 // What the Slack app provider keeps between attempts and hands between its parts: its settings, the
-// payload it renders (the message, its metadata, the logs for the thread) and where the live message is.
+// payload it renders (the message, its metadata, the logs for the thread) and where the live message is —
+// in the JSON every version of the app has kept in the ledger, read into the live engine's neutral view.
+import type { StateCodec } from '../../live/engine';
 import type { SlackPayload } from '../../slack/blocks';
 
 export const METADATA_EVENT = 'aks_command_result';
@@ -22,7 +24,7 @@ export interface SlackAppPayload {
 }
 
 /** Where the live message is; kept in the ledger between attempts. */
-export interface LiveState {
+interface LiveState {
   channel: string;
   ts?: string;
   /** The full-logs file is in the thread. */
@@ -31,7 +33,7 @@ export interface LiveState {
   lookFrom?: number;
 }
 
-export function readState(text: string | undefined, channel: string): LiveState {
+function readState(text: string | undefined, channel: string): LiveState {
   try {
     const s = JSON.parse(text ?? '') as Partial<LiveState>;
     // A target moved to another channel starts a new message there.
@@ -47,4 +49,27 @@ export function readState(text: string | undefined, channel: string): LiveState 
     // none yet
   }
   return { channel };
+}
+
+/** The ledger's JSON as the live engine sees it: the message is its ts; the file, its one reply. */
+export function liveStateCodec(channel: string): StateCodec<string> {
+  return {
+    read(text) {
+      const s = readState(text, channel);
+      return {
+        ...(s.ts !== undefined ? { ref: s.ts } : {}),
+        replied: s.filed ? 1 : 0,
+        ...(s.lookFrom !== undefined ? { lookFrom: s.lookFrom } : {}),
+      };
+    },
+    write(live) {
+      const s: LiveState = {
+        channel,
+        ...(live.ref !== undefined ? { ts: live.ref } : {}),
+        ...(live.replied > 0 ? { filed: true } : {}),
+        ...(live.lookFrom !== undefined ? { lookFrom: live.lookFrom } : {}),
+      };
+      return JSON.stringify(s);
+    },
+  };
 }

@@ -4,7 +4,8 @@
 // the result; the card keeps the end of the logs within the webhook card's 24 KB, and when that cuts them
 // the whole logs follow as replies in the card's thread. The card's conversation and activity ids, and each
 // reply, are recorded in the ledger as soon as they are known (ctx.record), so a worker killed after a call
-// leaves the next attempt to go on from there.
+// leaves the next attempt to go on from there. The live card's life is the live-message engine's
+// (notify/live/engine.ts); live.ts is this channel's calls.
 //
 // What can repeat: the Bot Connector has no idempotency key and no list of a bot's messages, and Graph's
 // read-back needs an app registration (see docs/channels/teams-app.md): a create (or a reply) whose answer
@@ -16,59 +17,20 @@ import type { ChatProvider, Form, RenderOptions, SendResult, SettingsContext } f
 import { logsWanted } from '../../render';
 import { validateTeamsMention } from '../../teams/mention';
 import { renderTeams, showsAllLogs, teamsAsText } from '../../teams/card';
-import { classifyBotError, OUTSIDE_SERVICE, type Step } from './answers';
+import { sendLive } from '../../live/engine';
 import { BOT_CLOUDS, PUBLIC_SERVICE_URL } from './clouds';
-import { replyActivity, splitLogs } from './replies';
-import { readState, type TeamsAppPayload, type TeamsAppSettings } from './state';
+import { botClient, teamsChannel, tenantOf } from './live';
+import { splitLogs } from './replies';
+import type { TeamsAppPayload, TeamsAppSettings } from './state';
 
 export type { TeamsAppPayload } from './state';
 
-/** Between two calls in one thread: Teams allows 7 per second and 8 per 2 s per bot and thread. */
-export const THREAD_SPACING_MS = 300;
 const FULL_LOGS_NOTE = 'The full logs follow in this thread.';
 const CHANNEL_ID = /^19:[^@\s]+@thread\.(tacv2|skype)$/;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type Failure = Extract<SendResult, { ok: false }>;
-
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
-/** The tenant a token was issued in (its `tid`), read without verifying: the bot service verifies it. */
-function tenantOf(token: string): string | undefined {
-  try {
-    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      tid?: unknown;
-    };
-    return typeof claims.tid === 'string' && GUID.test(claims.tid) ? claims.tid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function botClient(settings: TeamsAppSettings, token: string, timeoutMs: number) {
-  // Loaded on the first send: a deployment without a Teams app target never pays for it at start-up.
-  const { Client } = await import('@microsoft/teams.api');
-  const silent = { debug() {}, info() {}, warn() {}, error() {}, log() {}, trace() {}, child: () => silent };
-  return new Client(settings.serviceUrl, {
-    token,
-    timeout: timeoutMs,
-    logger: silent as never,
-    middlewares: [
-      {
-        // The token goes to the bot service only, and no redirect takes it elsewhere.
-        async invoke(context, next) {
-          const url = String(context.config.url ?? '');
-          if (!url.startsWith(`${settings.serviceUrl}/v3/`))
-            throw Object.assign(new Error('a call outside the bot service'), { code: OUTSIDE_SERVICE });
-          context.config.maxRedirects = 0;
-          context.config.proxy = false;
-          return next();
-        },
-      },
-    ],
-  });
 }
 
 export const teamsApp: ChatProvider<TeamsAppSettings> = {
@@ -162,23 +124,6 @@ export const teamsApp: ChatProvider<TeamsAppSettings> = {
 
   async send(settings, payload, ctx): Promise<SendResult> {
     const p = payload as TeamsAppPayload;
-    const state = readState(ctx.providerState, settings.channel);
-    const notes: string[] = [];
-    const out = () => JSON.stringify(state);
-    // Every result tells the possible duplicates counted so far (some by an attempt that died before its
-    // result was logged), and the state it hands back no longer counts them.
-    const told = () => {
-      const n = state.suspect ?? 0;
-      if (n === 1)
-        notes.push(
-          `an earlier attempt may have posted the card for ${p.subject} without its answer reaching us; the channel may show this command twice`,
-        );
-      if (n > 1)
-        notes.push(
-          `${n} earlier attempts may have posted the card for ${p.subject} without their answers reaching us; the channel may show this command up to ${n + 1} times`,
-        );
-      delete state.suspect;
-    };
     const tenant = settings.tenant ?? tenantOf(ctx.appToken ?? '');
     if (!tenant)
       return {
@@ -187,122 +132,8 @@ export const teamsApp: ChatProvider<TeamsAppSettings> = {
         detail: `the app identity's token names no tenant: set ${settings.tenantSetting}`,
       };
     const client = await botClient(settings, ctx.appToken ?? '', ctx.timeoutMs);
-    const started = Date.now();
-    const maxMs = teamsApp.maxSendMs(ctx.timeoutMs);
-    // Start a call only if it, and the record after it, fit in what the claim allows.
-    const budgetLeft = () =>
-      Date.now() - started + ctx.timeoutMs + (ctx.recordMs ?? 0) + THREAD_SPACING_MS <= maxMs - 1000;
-    // What this attempt did that the operator must hear of goes with a failure too.
-    const noted = (detail: string) => (notes.length ? `${detail} (this attempt: ${notes.join('; ')})` : detail);
-    const later = (detail: string): Failure => {
-      told();
-      return { ok: false, failure: 'transient', detail: noted(detail), providerState: out() };
-    };
-    // False: another delivery holds the target now, and this send must stop.
-    const record = async () => !ctx.record || (await ctx.record(out())) !== 'lost';
-    const overtaken = () => later('another delivery took this target over (this one outlived its claim)');
-    let step: Step = 'create';
-    let calls = 0;
-    const spaced = async () => {
-      if (calls++ > 0) await new Promise((r) => setTimeout(r, THREAD_SPACING_MS));
-    };
-    if (state.closed) {
-      // Sent again on purpose: a new card, in a new thread.
-      delete state.conversationId;
-      delete state.activityId;
-      delete state.replied;
-      delete state.closed;
-      delete state.suspect;
-    }
-    try {
-      // A card known from an earlier attempt: that attempt got as far as the update or the replies.
-      const known = !!state.activityId;
-      if (state.activityId && state.conversationId) {
-        step = 'update';
-        try {
-          await spaced();
-          await client.conversations.activities(state.conversationId).update(state.activityId, p.card as never);
-        } catch (err) {
-          if ((err as { response?: { status?: number } }).response?.status !== 404) throw err;
-          // A member deleted the card: the channel shows it again, once, from here on.
-          delete state.conversationId;
-          delete state.activityId;
-          delete state.replied;
-          notes.push('the card was deleted in the channel; it was posted again');
-          if (!budgetLeft()) return later('no time left in this attempt to post the card again');
-        }
-      }
-      if (!state.activityId) {
-        if (ctx.unsureSinceMs !== undefined) {
-          // Counted, and recorded, before the new thread: an earlier attempt may have started one unrecorded.
-          state.suspect = (state.suspect ?? 0) + 1;
-          if (!(await record())) return overtaken();
-        }
-        step = 'create';
-        await spaced();
-        const res = (await client.conversations.create({
-          isGroup: true,
-          channelData: { channel: { id: settings.channel }, tenant: { id: tenant } },
-          tenantId: tenant,
-          activity: p.card as never,
-        })) as { id?: unknown; activityId?: unknown };
-        if (typeof res.id !== 'string' || typeof res.activityId !== 'string' || !res.id || !res.activityId) {
-          told();
-          return {
-            ok: false,
-            failure: 'transient',
-            detail: noted('the bot service answered the new conversation without its ids'),
-            mayHaveArrived: true,
-            providerState: out(),
-          };
-        }
-        state.conversationId = res.id;
-        state.activityId = res.activityId;
-        if (!(await record())) return overtaken();
-      }
-      const replies = p.final ? p.replies : undefined;
-      const from = state.replied ?? 0;
-      if (replies && known && state.activityId && from < replies.parts.length && ctx.unsureSinceMs !== undefined)
-        notes.push(
-          `an earlier attempt stopped after the card of ${p.subject} was posted; reply ${from + 1} of the logs of ${p.subject} may show twice in the thread`,
-        );
-      for (let i = from; replies && i < replies.parts.length; i++) {
-        if (!budgetLeft()) return later(`no time left in this attempt for reply ${i + 1} of the logs`);
-        step = 'reply';
-        await spaced();
-        const activity = replyActivity(replies, i);
-        await client.conversations.activities(state.conversationId!).reply(state.activityId!, activity as never);
-        state.replied = i + 1;
-        if (i + 1 < replies.parts.length && !(await record())) return overtaken();
-      }
-      if (p.final) state.closed = true;
-      told();
-      return { ok: true, providerState: out(), ...(notes.length ? { note: notes.join('; ') } : {}) };
-    } catch (err) {
-      const failed = classifyBotError(err, step, settings);
-      told();
-      if (step === 'reply' && failed.failure !== 'transient') {
-        // The card is there and final; only the logs' thread is not: say so, do not fail the delivery.
-        state.closed = true;
-        return {
-          ok: true,
-          providerState: out(),
-          note: [...notes, `the full logs could not be added to the thread: ${failed.detail}`].join('; '),
-        };
-      }
-      // Doubt matters only for a new card: an update or a reply of a known card cannot make a second card.
-      // A result refused for good closes the card (a running card refused is tried again at the next poll).
-      if (failed.failure === 'permanent' && p.final) state.closed = true;
-      const twice =
-        step === 'reply' && failed.mayHaveArrived
-          ? `; reply ${(state.replied ?? 0) + 1} of the logs of ${p.subject} may show twice in the thread`
-          : '';
-      return {
-        ...failed,
-        detail: noted(`${step}: ${failed.detail}${twice}`),
-        mayHaveArrived: step === 'create' && !!failed.mayHaveArrived,
-        providerState: out(),
-      };
-    }
+    const job = { subject: p.subject, final: p.final, replies: (p.final && p.replies?.parts.length) || 0 };
+    const limits = { timeoutMs: ctx.timeoutMs, maxSendMs: teamsApp.maxSendMs(ctx.timeoutMs) };
+    return sendLive(teamsChannel(client, settings, tenant, p), job, ctx, limits);
   },
 };

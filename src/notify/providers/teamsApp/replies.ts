@@ -7,7 +7,7 @@ import { formatBytes } from '../../../core/text';
 import type { Replies } from './state';
 
 /** Log text per reply, as JSON bytes: well under the 80 KB Microsoft recommends for a bot message (100 KB max). */
-export const REPLY_TEXT_MAX_BYTES = 60 * 1024;
+const REPLY_TEXT_MAX_BYTES = 60 * 1024;
 export const REPLIES_MAX = 10;
 
 const jsonBytes = (s: string) => Buffer.byteLength(JSON.stringify(s), 'utf8') - 2;

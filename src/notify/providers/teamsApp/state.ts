@@ -1,5 +1,7 @@
 // What the Teams app provider keeps between attempts and hands between its parts: its settings, the payload
-// it renders (the card, the logs for the thread) and where the live card is (its conversation and activity).
+// it renders (the card, the logs for the thread) and where the live card is (its conversation and activity) —
+// in the JSON every version of the app has kept in the ledger, read into the live engine's neutral view.
+import type { StateCodec } from '../../live/engine';
 import type { TeamsPayload } from '../../teams/card';
 
 export interface TeamsAppSettings {
@@ -36,7 +38,7 @@ export interface Replies {
 }
 
 /** Where the live card is; kept in the ledger between attempts. */
-export interface LiveCard {
+interface LiveCard {
   channel: string;
   /** The card's thread: the channel's id with `;messageid=` the card's activity id. */
   conversationId?: string;
@@ -54,9 +56,14 @@ export interface LiveCard {
    * first does not take the report along.
    */
   suspect?: number;
+  /**
+   * Replies resumed by attempts in doubt (each may show twice) that the log has not told yet, one entry per
+   * such attempt: recorded before the reply, so that a worker that dies first does not take the report along.
+   */
+  repeats?: number[];
 }
 
-export function readState(text: string | undefined, channel: string): LiveCard {
+function readState(text: string | undefined, channel: string): LiveCard {
   try {
     const s = JSON.parse(text ?? '') as Partial<LiveCard>;
     // A target moved to another channel starts a new card there.
@@ -72,10 +79,47 @@ export function readState(text: string | undefined, channel: string): LiveCard {
         ...(posted && Number.isInteger(s.replied) && s.replied! > 0 ? { replied: s.replied } : {}),
         ...(posted && s.closed === true ? { closed: true } : {}),
         ...(Number.isInteger(s.suspect) && s.suspect! > 0 ? { suspect: s.suspect } : {}),
+        ...(Array.isArray(s.repeats) && s.repeats.length > 0 && s.repeats.every((i) => Number.isInteger(i) && i >= 0)
+          ? { repeats: s.repeats.slice(0, 100) }
+          : {}),
       };
     }
   } catch {
     // none yet
   }
   return { channel };
+}
+
+/** Where a card is: its thread and its activity. */
+export interface CardRef {
+  conversationId: string;
+  activityId: string;
+}
+
+/** The ledger's JSON as the live engine sees it. */
+export function liveStateCodec(channel: string): StateCodec<CardRef> {
+  return {
+    read(text) {
+      const s = readState(text, channel);
+      const posted = s.conversationId !== undefined && s.activityId !== undefined;
+      return {
+        ...(posted ? { ref: { conversationId: s.conversationId!, activityId: s.activityId! } } : {}),
+        replied: s.replied ?? 0,
+        ...(s.closed ? { closed: true } : {}),
+        ...(s.suspect !== undefined ? { suspect: s.suspect } : {}),
+        ...(s.repeats !== undefined ? { repeats: s.repeats } : {}),
+      };
+    },
+    write(live) {
+      const s: LiveCard = {
+        channel,
+        ...(live.ref ? { conversationId: live.ref.conversationId, activityId: live.ref.activityId } : {}),
+        ...(live.replied > 0 ? { replied: live.replied } : {}),
+        ...(live.closed ? { closed: true } : {}),
+        ...(live.suspect ? { suspect: live.suspect } : {}),
+        ...(live.repeats?.length ? { repeats: live.repeats } : {}),
+      };
+      return JSON.stringify(s);
+    },
+  };
 }
