@@ -5,7 +5,8 @@
 //   core/        pure decisions: imports only core/ (and node's built-ins, zod)
 //   notify/      the neutral message and the channels: nothing stateful (no store/, delivery/, pipeline/,
 //                fleet/, settings/, queue/, the runtime); a channel (notify/providers/<kind>) imports no other
-//                channel and knows no report kind (core/report, group, doctor…; notify/compose, samples)
+//                channel and knows no report kind (core/report, group, doctor…; notify/compose, samples); the
+//                live-message engine (notify/live) knows no channel and no report kind
 //   delivery/    one report to one target: never the pipeline, the fleet, the CLI or the runtime
 //   fleet/, delivery/  reached from outside through their index.ts only
 //   store/       the ledger and results: never what runs on top of it
@@ -47,10 +48,17 @@ module.exports = {
       name: 'channels-know-no-report',
       comment: 'A channel renders the neutral message (notify/notification.ts), whatever report it carries.',
       severity: 'error',
-      from: { path: '^src/notify/(providers|slack|teams)/' },
+      from: { path: '^src/notify/(providers|slack|teams|live)/' },
       to: {
-        path: '^src/core/(report|group|groupMessage|doctor|doctorMessage|message|bookkeeping|cluster|armUrl)[.]ts$|^src/notify/(compose|samples)[.]ts$',
+        path: '^src/core/(report|group|groupWords|groupMessage|doctor|doctorMessage|message|bookkeeping|cluster|armUrl)[.]ts$|^src/notify/(compose|samples)[.]ts$',
       },
+    },
+    {
+      name: 'live-engine-knows-no-channel',
+      comment: 'The live-message engine (notify/live) is written once: a channel plugs in, never the reverse.',
+      severity: 'error',
+      from: { path: '^src/notify/live/' },
+      to: { path: '^src/notify/(providers|slack|teams)/' },
     },
     {
       name: 'delivery-below-the-journey',

@@ -29,8 +29,8 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-// The function app loads in steps: index.js registers the functions (small, fast to compile); the handlers
-// with the Azure SDKs (handler.js) are required on the first invocation; the telemetry SDK (telemetry.js)
+// The function app loads in steps: index.js registers the functions (small, fast to compile); what they run
+// (src/functions/bundle.ts, with the Azure SDKs: handler.js) are required on the first invocation; the telemetry SDK (telemetry.js)
 // only when Application Insights is configured; a channel's SDK (slack-sdk.js, teams-sdk.js) on its first send.
 const lazyBundles: Plugin = {
   name: 'lazy-bundles',

@@ -1,4 +1,4 @@
-// A fleet run's members as the notifier's group summary shows them (the same functions, core/group.ts):
+// A fleet run's members as the notifier's group summary shows them (the same functions, core/group.ts and core/groupWords.ts):
 // the table and the progress line `run --wait` prints, and the JSON document of -o json.
 import { clusterResourceId } from '../core/cluster';
 import {

@@ -112,8 +112,10 @@ export interface ReportSubject {
   waitedSeconds: number;
 }
 
-/** A report of a final answer, for one target (each target shows its own copy's command and context). */
-/** `group`: a fleet run's stored summary (core/group.ts GroupAnswer) is never a command's report. */
+/**
+ * A report of a final answer, for one target (each target shows its own copy's command and context). A
+ * fleet run's stored summary (`group`, core/group.ts GroupAnswer) is never a command's report.
+ */
 export function buildReport(subject: ReportSubject, answer: FinalAnswer | { readonly kind: 'group' }): CommandReport {
   const report: CommandReport = { ...subjectFacts(subject), outcome: 'error', waitedSeconds: subject.waitedSeconds };
   switch (answer.kind) {

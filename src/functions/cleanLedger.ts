@@ -2,11 +2,11 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { RETENTION_SCHEDULE } from '../pipeline/retention';
 
-let handlers: Promise<typeof import('./bundle')> | undefined;
+let bundle: Promise<typeof import('./bundle')> | undefined;
 
 export async function cleanLedger(_timer: Timer, context: InvocationContext): Promise<void> {
-  handlers ??= import('./bundle');
-  await (await handlers).cleanLedger(context);
+  bundle ??= import('./bundle');
+  await (await bundle).cleanLedger(context);
 }
 
 app.timer('cleanLedger', { schedule: RETENTION_SCHEDULE, handler: cleanLedger });

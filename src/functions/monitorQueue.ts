@@ -2,11 +2,11 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { MONITOR_SCHEDULE } from '../pipeline/queueMonitor';
 
-let handlers: Promise<typeof import('./bundle')> | undefined;
+let bundle: Promise<typeof import('./bundle')> | undefined;
 
 export async function monitorQueue(_timer: Timer, context: InvocationContext): Promise<void> {
-  handlers ??= import('./bundle');
-  await (await handlers).monitorQueue(context);
+  bundle ??= import('./bundle');
+  await (await bundle).monitorQueue(context);
 }
 
 app.timer('monitorQueue', { schedule: MONITOR_SCHEDULE, handler: monitorQueue });

@@ -4,11 +4,11 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { DEFAULTS } from '../settings/defaults';
 
-let handlers: Promise<typeof import('./bundle')> | undefined;
+let bundle: Promise<typeof import('./bundle')> | undefined;
 
 export async function trackCommand(message: unknown, context: InvocationContext): Promise<unknown> {
-  handlers ??= import('./bundle');
-  return (await handlers).trackCommand(message, context);
+  bundle ??= import('./bundle');
+  return (await bundle).trackCommand(message, context);
 }
 
 app.storageQueue('trackCommand', {

@@ -59,6 +59,7 @@ const BREAKS: Record<string, string> = {
   'src/notify/providers/beta.ts':
     "import type { Report } from '../../core/report';\nexport const beta: Report[] = [];\n",
   'src/core/report.ts': 'export type Report = { kind: string };\n',
+  'src/notify/live/engine.ts': "import { beta } from '../providers/beta';\nexport const engine = beta;\n",
   'src/delivery/z.ts': "import { b } from '../pipeline/b';\nexport const z = b;\n",
   'src/delivery/index.ts': "export { z } from './z';\n",
   'src/fleet/inner.ts': 'export const inner = 1;\n',
@@ -92,6 +93,7 @@ describe('layering of src/ (dependency-cruiser)', () => {
     assert.deepEqual(at('core-imports-only-core'), ['src/core/x.ts → src/store/ledger.ts']);
     assert.deepEqual(at('channels-apart'), ['src/notify/providers/alpha/index.ts → src/notify/providers/beta.ts']);
     assert.deepEqual(at('channels-know-no-report'), ['src/notify/providers/beta.ts → src/core/report.ts']);
+    assert.deepEqual(at('live-engine-knows-no-channel'), ['src/notify/live/engine.ts → src/notify/providers/beta.ts']);
     assert.deepEqual(at('one-entry-fleet'), ['src/pipeline/c.ts → src/fleet/inner.ts']);
     assert.deepEqual(at('one-entry-delivery'), ['src/pipeline/c.ts → src/delivery/z.ts']);
     assert.deepEqual(at('store-below-the-journey'), ['src/store/ledger.ts → src/fleet/index.ts']);

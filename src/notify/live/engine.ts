@@ -152,15 +152,12 @@ class LiveAttempt<Ref> {
     const count = this.job.final ? this.job.replies : 0;
     const from = this.state.replied;
     const ref = this.state.ref!;
-    if (this.earlier && from < count && this.ctx.unsureSinceMs !== undefined) {
-      if (this.ch.checkpoints) {
-        // Kept, and recorded, before the reply: an attempt that dies after it leaves the report to the next.
-        this.state.repeats = [...(this.state.repeats ?? []), from];
-        if (!(await this.checkpoint())) return this.overtaken();
-      } else {
-        // Nothing of a dead attempt's replies was recorded: any of those still owed may show twice.
-        for (let i = from; i < count; i++) this.notes.push(this.stoppedAfter(i));
-      }
+    // Kept, and recorded, before the reply: an attempt that dies after it leaves the report to the next.
+    // Without checkpoints nothing says how far a dead attempt got: a reply it made after its last result is
+    // made again (once per worker lost right after it), untold rather than guessed at in every doubt.
+    if (this.earlier && from < count && this.ctx.unsureSinceMs !== undefined && this.ch.checkpoints) {
+      this.state.repeats = [...(this.state.repeats ?? []), from];
+      if (!(await this.checkpoint())) return this.overtaken();
     }
     for (let i = from; i < count; i++) {
       const short = this.outOfTime(`for ${this.ch.words.reply(i, count)}`, '');

@@ -1,6 +1,6 @@
 // Microsoft Teams: an Adaptive Card 1.4 (1.5+ fail in Workflows) in the message envelope, posted to a
 // Workflows webhook ("When a Teams webhook request is received"), or to a legacy Office 365 connector.
-// Answers: teams/answers.ts; the card: teams/card.ts.
+// Answers: answers.ts beside this file; the card, shared with the Teams app: notify/teams/card.ts.
 import { describeRequestError, mayHaveArrived, parseRetryAfter } from '../../http';
 import type { ChatProvider, SendResult } from '../../provider';
 import { webhookChannel, type WebhookSettings } from '../../webhookUrl';

@@ -53,7 +53,7 @@ export const teamsApp: ChatProvider<TeamsAppSettings> = {
   liveMessage: true,
   threadAttachment: true,
   // One new thread per command: the per-thread limits (7/s, 8 per 2 s) bind within a card's thread
-  // (THREAD_SPACING_MS); across threads, the bot keeps to a pace of its own in each channel.
+  // (live.ts spaces the calls in one thread); across threads, the bot keeps to a pace of its own in each channel.
   pace: { perSecond: 1, burst: 4 },
   appTokenAudience: (s) => s.audience,
 
