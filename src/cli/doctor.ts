@@ -60,7 +60,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
     );
   const queue = openProducerQueue(env, caller, input.queueUrl);
   const checks: Check[] = [];
-  const report = () => finish(checks, input.output ?? 'text', io, queue);
+  const printVerdict = () => finish(checks, input.output ?? 'text', io, queue);
 
   // One doctor message per 20 clusters; the first also asks for the test notification.
   const runs = chunks(clusters, MAX_DOCTOR_CLUSTERS).map((part, i) => ({
@@ -93,7 +93,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
     if (isNoCredential(err)) throw err;
     checks.push({ check: 'queue', subject: where, ok: false, detail: explainSendFailure(err, queue, env) });
     checks.push({ check: 'function', subject: 'the function app', ok: null, detail: 'not checked: nothing was sent' });
-    return report();
+    return printVerdict();
   }
   checks.push({ check: 'queue', subject: where, ok: true, detail: 'you may send to it' });
 
@@ -110,7 +110,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
       } catch (err) {
         if (isNoCredential(err)) throw err;
         checks.push(ledgerRefused(err, table, env));
-        return report();
+        return printVerdict();
       }
       if (answer) {
         answers.push(answer);
@@ -118,7 +118,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
       }
       if (now() >= deadline) {
         checks.push(await unanswered(queue, run.id, (now() - sentAt) / 1000, env));
-        return report();
+        return printVerdict();
       }
       await sleep(1000);
     }
@@ -139,7 +139,7 @@ export async function doctor(input: DoctorInput, env: Env, io: Io, deps: DoctorD
       sleep,
       now,
     });
-  return report();
+  return printVerdict();
 }
 
 /** Every --cluster, then every cluster the deployment lists (CLUSTER_IDS, as azd env get-values prints it), once. */

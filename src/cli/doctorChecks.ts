@@ -196,11 +196,11 @@ export async function notifyChecks(
   clock: { sleep: (ms: number) => Promise<void>; now: () => number },
 ): Promise<void> {
   const deadline = clock.now() + waitSeconds * 1000;
-  const done = (t: TargetState) => t.state === 'delivered' || t.state === 'skipped' || t.state === 'failed';
+  const settled = (t: TargetState) => t.state === 'delivered' || t.state === 'skipped' || t.state === 'failed';
   let rows: TargetState[] = [];
   for (;;) {
     rows = (await ledger.load(doctorKey(answer.id))).targets;
-    if (answer.notify.every((n) => rows.some((r) => r.name === n && done(r)))) break;
+    if (answer.notify.every((n) => rows.some((r) => r.name === n && settled(r)))) break;
     if (clock.now() >= deadline) break;
     await clock.sleep(1000);
   }

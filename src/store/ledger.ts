@@ -99,7 +99,7 @@ export class Ledger {
     let entries = loaded ?? (await this.load(key));
     let copies = given;
     let stripped: StoreRejectedError | undefined;
-    const done = (created: boolean) => ({ ...entries, created, ...(stripped ? { rejected: stripped } : {}) });
+    const recordedAs = (created: boolean) => ({ ...entries, created, ...(stripped ? { rejected: stripped } : {}) });
     for (let round = 0; round < 4; round++) {
       const missing: NewEntity[] = [];
       const creating = !entries.command;
@@ -119,7 +119,7 @@ export class Ledger {
           }),
         );
       }
-      if (missing.length === 0) return done(false);
+      if (missing.length === 0) return recordedAs(false);
       let inserted: boolean;
       try {
         inserted = await this.store.insertAll(missing);
@@ -132,10 +132,10 @@ export class Ledger {
         continue;
       }
       entries = await this.load(key);
-      if (inserted) return done(creating);
+      if (inserted) return recordedAs(creating);
       // Another copy registered at the same moment: look again and add what is still missing.
     }
-    return done(false);
+    return recordedAs(false);
   }
 
   async writeCommand(

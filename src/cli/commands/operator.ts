@@ -185,14 +185,14 @@ export function addRedeliverCommand(program: Command): void {
         const stores = openOperatorStores(env);
         const targets = opts.target ? { targets: opts.target } : {};
         const json = opts.output === 'json';
-        const log = (l: string) => (json ? console.error(l) : console.log(l));
+        const sayBesideJson = (l: string) => (json ? console.error(l) : console.log(l));
         if (opts.group !== undefined) {
-          const r = await redeliverGroup(stores, { groupId: opts.group, ...targets }, log);
+          const r = await redeliverGroup(stores, { groupId: opts.group, ...targets }, sayBesideJson);
           if (json) console.log(JSON.stringify({ groupId: opts.group, targets: r.targets }));
           else console.log(`enqueued a redelivery of group ${opts.group}'s summary to ${r.targets.join(', ')}`);
           return;
         }
-        const r = await redeliver(stores, { cluster: cluster!, commandId: opts.commandId!, ...targets }, log);
+        const r = await redeliver(stores, { cluster: cluster!, commandId: opts.commandId!, ...targets }, sayBesideJson);
         if (json)
           console.log(JSON.stringify({ clusterResourceId: cluster, commandId: opts.commandId, targets: r.targets }));
         else console.log(`enqueued a redelivery of command ${opts.commandId} to ${r.targets.join(', ')}`);
