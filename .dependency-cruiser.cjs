@@ -67,20 +67,14 @@ module.exports = {
       from: { path: '^src/delivery/' },
       to: { path: '^src/(pipeline|fleet|cli|functions|host)/|^src/(runtime|config|index)[.]ts$' },
     },
-    {
-      name: 'one-entry-delivery',
-      comment: 'delivery/ is reached through its index.ts: what is inside it may change.',
+    // A module with one entry (delivery/, fleet/): what is inside it may change.
+    ...['delivery', 'fleet'].map((module) => ({
+      name: `one-entry-${module}`,
+      comment: `${module}/ is reached through its index.ts only.`,
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/delivery/' },
-      to: { path: '^src/delivery/', pathNot: '^src/delivery/index[.]ts$' },
-    },
-    {
-      name: 'one-entry-fleet',
-      comment: 'fleet/ is reached through its index.ts: what is inside it may change.',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/fleet/' },
-      to: { path: '^src/fleet/', pathNot: '^src/fleet/index[.]ts$' },
-    },
+      from: { path: '^src/', pathNot: `^src/${module}/` },
+      to: { path: `^src/${module}/`, pathNot: `^src/${module}/index[.]ts$` },
+    })),
     {
       name: 'store-below-the-journey',
       comment: 'The ledger and the result store know nothing of what runs on top of them.',
